@@ -1,0 +1,1 @@
+"""Evaluation: physical checks and prompt-following probes that need no learned evaluator."""

@@ -1,0 +1,1 @@
+"""Training and evaluation data: loaders and the procedural text-motion corpus."""

@@ -1,0 +1,1 @@
+"""The procedural text-motion corpus: parametrised actions, sequencing, captions, dataset writer."""

@@ -1,0 +1,206 @@
+"""Rig data from rigs/ (the SMPL-22 skeleton and bone-map presets) and bone-map detection.
+
+The add-on cannot import the backend package, so this is its own small loader. rigs/ sits inside
+the built extension; in a source checkout it is the repository's rigs/ next to blender_addon/.
+A bone map is {smpl_joint_name: bone_name}; preset files hold candidate names per joint.
+"""
+
+import json
+import os
+
+import numpy as np
+
+CUSTOM_MAP_KEY = "momug_bone_map"
+
+# Joints a map must cover before we trust it for retargeting.
+CORE_JOINTS = ("pelvis", "left_hip", "right_hip", "left_knee", "right_knee",
+               "left_ankle", "right_ankle", "spine1")
+
+
+class BoneMapError(Exception):
+    pass
+
+
+def rigs_dir():
+    here = os.path.dirname(os.path.abspath(__file__))
+    for path in (os.environ.get("MOMUG_RIGS"), os.path.join(here, "rigs"),
+                 os.path.join(os.path.dirname(here), "rigs")):
+        if path and os.path.isfile(os.path.join(path, "smpl22.json")):
+            return path
+    raise BoneMapError("rig data (rigs/smpl22.json) is missing from the add-on; reinstall it")
+
+
+def load_json(relative):
+    with open(os.path.join(rigs_dir(), relative), encoding="utf-8") as f:
+        return json.load(f)
+
+
+class Skeleton:
+    """Names, parents and Y-up rest offsets of the SMPL-22 skeleton (parents before children)."""
+
+    def __init__(self, names, parents, offsets):
+        self.names = list(names)
+        self.parents = list(parents)
+        self.offsets = np.asarray(offsets, dtype=np.float64)
+
+    @classmethod
+    def from_json(cls, data):
+        joints = data["joints"]
+        return cls([j["name"] for j in joints], [j["parent"] for j in joints],
+                   [j["offset"] for j in joints])
+
+    def index(self, name):
+        return self.names.index(name)
+
+    def children(self, j):
+        return [c for c, p in enumerate(self.parents) if p == j]
+
+    def rest_positions(self, offsets=None):
+        offsets = self.offsets if offsets is None else np.asarray(offsets, dtype=np.float64)
+        pos = np.zeros((len(self.names), 3))
+        for j, p in enumerate(self.parents):
+            pos[j] = offsets[j] if p < 0 else pos[p] + offsets[j]
+        return pos
+
+
+_skeleton = None
+
+
+def smpl_skeleton():
+    global _skeleton
+    if _skeleton is None:
+        _skeleton = Skeleton.from_json(load_json("smpl22.json"))
+    return _skeleton
+
+
+def preset_ids():
+    """Preset file stems available in rigs/bonemaps/, plus the built-in 'smpl' naming."""
+    ids = []
+    try:
+        folder = os.path.join(rigs_dir(), "bonemaps")
+        ids = sorted(f[:-5] for f in os.listdir(folder) if f.endswith(".json"))
+    except (OSError, BoneMapError):
+        pass
+    if "smpl" not in ids:
+        ids.insert(0, "smpl")
+    return ids
+
+
+def load_preset(preset_id):
+    """{'name', 'description', 'bones': {joint: [candidates]}}; 'smpl' falls back to joint names."""
+    path = os.path.join(rigs_dir(), "bonemaps", preset_id + ".json")
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    elif preset_id == "smpl":
+        data = {"name": "SMPL", "description": "SMPL joint names", "bones": {}}
+    else:
+        raise BoneMapError(f"no bone map preset named {preset_id!r}")
+    bones = {}
+    for joint, cands in data.get("bones", {}).items():
+        bones[joint] = [cands] if isinstance(cands, str) else list(cands)
+    if preset_id == "smpl":
+        # The add-on's own SMPL rig uses the joint names; accept them whatever the file says.
+        for name in smpl_skeleton().names:
+            bones.setdefault(name, [])
+            if name not in bones[name]:
+                bones[name].append(name)
+    data["bones"] = bones
+    return data
+
+
+def _strip_namespace(name):
+    # FBX imports prefix names ("mixamorig:Hips", "mixamorig1:Hips", "Armature|Hips").
+    for sep in (":", "|"):
+        if sep in name:
+            name = name.rsplit(sep, 1)[1]
+    return name.lower()
+
+
+def match_preset(bone_names, preset):
+    """Map each SMPL joint to the first candidate found among bone_names: exact, then
+    case-insensitive, then ignoring FBX namespaces."""
+    exact = set(bone_names)
+    lower = {}
+    bare = {}
+    for b in bone_names:
+        lower.setdefault(b.lower(), b)
+        bare.setdefault(_strip_namespace(b), b)
+    result = {}
+    used = set()
+    for joint in smpl_skeleton().names:
+        for cand in preset["bones"].get(joint, []):
+            bone = (cand if cand in exact else lower.get(cand.lower())
+                    or bare.get(_strip_namespace(cand)))
+            if bone and bone not in used:
+                result[joint] = bone
+                used.add(bone)
+                break
+    return result
+
+
+def custom_map(armature_obj):
+    raw = armature_obj.data.get(CUSTOM_MAP_KEY) if armature_obj.data else None
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except (TypeError, ValueError):
+        raise BoneMapError(f"the bone map saved on {armature_obj.name!r} is not valid JSON")
+    names = set(armature_obj.data.bones.keys())
+    return {j: b for j, b in data.items() if b in names}
+
+
+def save_custom_map(armature_obj, bone_map):
+    armature_obj.data[CUSTOM_MAP_KEY] = json.dumps(bone_map, sort_keys=True)
+
+
+def detect(armature_obj):
+    """Best preset for an armature: (preset_id, bone_map). Raises BoneMapError when none fits."""
+    names = list(armature_obj.data.bones.keys())
+    exact = set(names)
+    best, best_score = (None, {}), (0, 0)
+    for pid in preset_ids():
+        try:
+            found = match_preset(names, load_preset(pid))
+        except (OSError, ValueError, BoneMapError):
+            continue
+        # More joints first; among equals, the preset whose spelling matches exactly.
+        score = (len(found), sum(1 for j, b in found.items() if b in exact))
+        if score > best_score:
+            best, best_score = (pid, found), score
+    pid, found = best
+    missing = [j for j in CORE_JOINTS if j not in found]
+    if pid is None or missing:
+        raise BoneMapError(
+            f"could not recognise the bones of {armature_obj.name!r} "
+            f"(best guess {pid or 'none'}, missing {', '.join(missing) or 'all'}); "
+            "pick a bone map preset or save a custom map on the rig")
+    return pid, found
+
+
+def resolve(armature_obj, mode):
+    """mode: 'AUTO', 'CUSTOM' or a preset id. Returns (label, bone_map, unmapped_joints, unmapped_bones)."""
+    if mode == "CUSTOM":
+        found = custom_map(armature_obj)
+        if not found:
+            raise BoneMapError(f"{armature_obj.name!r} has no saved custom bone map")
+        label = "custom"
+    elif mode == "AUTO":
+        custom = custom_map(armature_obj)
+        if custom:
+            label, found = "custom", custom
+        else:
+            label, found = detect(armature_obj)
+    else:
+        found = match_preset(list(armature_obj.data.bones.keys()), load_preset(mode))
+        label = mode
+    missing = [j for j in CORE_JOINTS if j not in found]
+    if missing:
+        raise BoneMapError(
+            f"bone map {label!r} leaves core joints of {armature_obj.name!r} unmapped: "
+            + ", ".join(missing))
+    unmapped_joints = [j for j in smpl_skeleton().names if j not in found]
+    mapped = set(found.values())
+    unmapped_bones = [b.name for b in armature_obj.data.bones if b.name not in mapped]
+    return label, found, unmapped_joints, unmapped_bones

@@ -1,0 +1,77 @@
+"""Add-on preferences: where the backend is, its token, how to start it, SMPL model files."""
+
+import os
+
+import bpy
+from bpy.props import FloatProperty, StringProperty
+
+from . import client, server_process
+
+ADDON_ID = __package__
+
+
+class MOMUG_AP_preferences(bpy.types.AddonPreferences):
+    bl_idname = ADDON_ID
+
+    backend_url: StringProperty(
+        name="Backend URL", default=client.DEFAULT_URL,
+        description="Address of the MoMug backend (momug serve); keep it on 127.0.0.1")
+    token: StringProperty(
+        name="Token", subtype="PASSWORD", default="",
+        description="Access token; read from the backend's config folder when left empty")
+    python_command: StringProperty(
+        name="Python", default="python3",
+        description="Python interpreter that has the momug package installed; used by Start backend")
+    serve_args: StringProperty(
+        name="Extra arguments", default="",
+        description="Extra arguments for 'momug serve' (e.g. a model folder)")
+    request_timeout: FloatProperty(
+        name="Timeout", default=600.0, min=5.0, soft_max=3600.0, subtype="TIME_ABSOLUTE",
+        description="Give up on a backend job after this many seconds")
+    smpl_model_path: StringProperty(
+        name="SMPL model file", subtype="FILE_PATH", default="",
+        description="Optional SMPL/SMPL-X model (.npz) for a real body mesh on new SMPL rigs")
+
+    def draw(self, context):
+        layout = self.layout
+        col = layout.column()
+        col.prop(self, "backend_url")
+        row = col.row(align=True)
+        row.prop(self, "token")
+        row.operator("momug.read_token", text="", icon="FILE_REFRESH")
+        col.prop(self, "request_timeout")
+        box = layout.box()
+        box.label(text="Local backend")
+        box.prop(self, "python_command")
+        box.prop(self, "serve_args")
+        row = box.row(align=True)
+        row.operator("momug.backend_start", icon="PLAY")
+        row.operator("momug.backend_stop", icon="PAUSE")
+        row.operator("momug.backend_check", icon="URL")
+        box.label(text="Process: " + server_process.state())
+        layout.prop(self, "smpl_model_path")
+
+
+class _Defaults:
+    """Preferences when the add-on is imported without being enabled (tests, scripts)."""
+    backend_url = os.environ.get("MOMUG_URL", client.DEFAULT_URL)
+    token = ""
+    python_command = "python3"
+    serve_args = ""
+    request_timeout = 600.0
+    smpl_model_path = ""
+
+
+def get(context=None):
+    context = context or bpy.context
+    addon = context.preferences.addons.get(ADDON_ID)
+    return addon.preferences if addon is not None else _Defaults
+
+
+def make_client(context=None, timeout=10.0):
+    prefs = get(context)
+    token = prefs.token or client.read_token()
+    return client.Client(prefs.backend_url, token, timeout=timeout)
+
+
+classes = (MOMUG_AP_preferences,)

@@ -1,0 +1,366 @@
+"""Retargeting SMPL-22 motion (already in Blender's Z-up frame) onto any armature.
+
+For each mapped bone the world rotation is
+    W_b(t) = G_j(t) @ D_b @ F_b
+where G_j is the source joint's global rotation (the SMPL rest pose has identity rotations),
+F_b the target bone's rest orientation in world space and D_b the rotation that turns the
+target's rest bone directions onto SMPL's rest directions. D_b absorbs rest-pose differences
+(A-pose vs T-pose), F_b absorbs each rig's own bone axes and rolls, so the bone heads follow the
+source joints. Unmapped bones keep their rest pose relative to their parent and ride along.
+Root translation is scaled by leg length and goes on the hips (or on a root bone).
+"""
+
+import numpy as np
+
+from . import bonemaps, coords
+
+SOURCE_FPS = 20.0
+
+
+class RetargetError(Exception):
+    pass
+
+
+# --- small numpy quaternion kit (w, x, y, z) -------------------------------------------------
+
+def q_mul(a, b):
+    aw, ax, ay, az = np.moveaxis(a, -1, 0)
+    bw, bx, by, bz = np.moveaxis(b, -1, 0)
+    return np.stack([aw * bw - ax * bx - ay * by - az * bz,
+                     aw * bx + ax * bw + ay * bz - az * by,
+                     aw * by - ax * bz + ay * bw + az * bx,
+                     aw * bz + ax * by - ay * bx + az * bw], axis=-1)
+
+
+def q_rotate(q, v):
+    qv = q[..., 1:]
+    t = 2.0 * np.cross(qv, v)
+    return v + q[..., :1] * t + np.cross(qv, t)
+
+
+def q_to_matrix(q):
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
+    ], -2)
+
+
+def matrix_to_q(m):
+    """(..., 3, 3) rotation matrices -> unit quaternions, numerically safe for all angles."""
+    m = np.asarray(m, dtype=np.float64)
+    shape = m.shape[:-2]
+    m = m.reshape(-1, 3, 3)
+    out = np.empty((len(m), 4))
+    tr = m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2]
+    cases = np.stack([tr, m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]], -1).argmax(-1)
+    for c in range(4):
+        i = cases == c
+        if not i.any():
+            continue
+        r = m[i]
+        if c == 0:
+            s = np.sqrt(1.0 + tr[i]) * 2
+            out[i] = np.stack([0.25 * s, (r[:, 2, 1] - r[:, 1, 2]) / s,
+                               (r[:, 0, 2] - r[:, 2, 0]) / s, (r[:, 1, 0] - r[:, 0, 1]) / s], -1)
+        elif c == 1:
+            s = np.sqrt(1.0 + r[:, 0, 0] - r[:, 1, 1] - r[:, 2, 2]) * 2
+            out[i] = np.stack([(r[:, 2, 1] - r[:, 1, 2]) / s, 0.25 * s,
+                               (r[:, 0, 1] + r[:, 1, 0]) / s, (r[:, 0, 2] + r[:, 2, 0]) / s], -1)
+        elif c == 2:
+            s = np.sqrt(1.0 + r[:, 1, 1] - r[:, 0, 0] - r[:, 2, 2]) * 2
+            out[i] = np.stack([(r[:, 0, 2] - r[:, 2, 0]) / s, (r[:, 0, 1] + r[:, 1, 0]) / s,
+                               0.25 * s, (r[:, 1, 2] + r[:, 2, 1]) / s], -1)
+        else:
+            s = np.sqrt(1.0 + r[:, 2, 2] - r[:, 0, 0] - r[:, 1, 1]) * 2
+            out[i] = np.stack([(r[:, 1, 0] - r[:, 0, 1]) / s, (r[:, 0, 2] + r[:, 2, 0]) / s,
+                               (r[:, 1, 2] + r[:, 2, 1]) / s, 0.25 * s], -1)
+    out /= np.linalg.norm(out, axis=-1, keepdims=True)
+    return out.reshape(shape + (4,))
+
+
+def q_continuous(q):
+    """Flip signs along axis 0 so neighbouring keys never take the long way round."""
+    q = np.array(q, dtype=np.float64)
+    for t in range(1, len(q)):
+        if np.dot(q[t], q[t - 1]) < 0:
+            q[t] = -q[t]
+    return q
+
+
+def q_slerp(a, b, t):
+    t = np.asarray(t, dtype=np.float64)[..., None]
+    dot = np.sum(a * b, axis=-1, keepdims=True)
+    b = np.where(dot < 0, -b, b)
+    dot = np.abs(dot)
+    theta = np.arccos(np.clip(dot, -1.0, 1.0))
+    sin = np.sin(theta)
+    small = sin < 1e-6
+    wa = np.where(small, 1.0 - t, np.sin((1.0 - t) * theta) / np.where(small, 1.0, sin))
+    wb = np.where(small, t, np.sin(t * theta) / np.where(small, 1.0, sin))
+    out = wa * a + wb * b
+    return out / np.linalg.norm(out, axis=-1, keepdims=True)
+
+
+def rotation_between(src, dst):
+    """Smallest rotation matrix turning unit vector src onto unit vector dst."""
+    src = src / np.linalg.norm(src)
+    dst = dst / np.linalg.norm(dst)
+    axis = np.cross(src, dst)
+    s = np.linalg.norm(axis)
+    c = float(np.dot(src, dst))
+    if s < 1e-9:
+        if c > 0:
+            return np.eye(3)
+        perp = np.cross(src, [1.0, 0.0, 0.0])
+        if np.linalg.norm(perp) < 1e-6:
+            perp = np.cross(src, [0.0, 1.0, 0.0])
+        perp /= np.linalg.norm(perp)
+        return 2.0 * np.outer(perp, perp) - np.eye(3)
+    k = axis / s
+    K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + s * K + (1 - c) * K @ K
+
+
+def kabsch(src, dst):
+    """Rotation R minimising sum |R src_i - dst_i|^2 for (N, 3) direction sets."""
+    H = np.asarray(src).T @ np.asarray(dst)
+    U, _, Vt = np.linalg.svd(H)
+    d = np.sign(np.linalg.det(Vt.T @ U.T)) or 1.0
+    return Vt.T @ np.diag([1.0, 1.0, d]) @ U.T
+
+
+# --- source side ----------------------------------------------------------------------------
+
+def resample(rotations, root, fps_out, fps_in=SOURCE_FPS):
+    """Local rotations (T, J, 4) and root (T, 3) sampled at fps_in -> at fps_out (slerp/lerp)."""
+    T = len(rotations)
+    if T == 0:
+        raise RetargetError("the motion has no frames")
+    if abs(fps_out - fps_in) < 1e-6 or T == 1:
+        return np.asarray(rotations, dtype=np.float64), np.asarray(root, dtype=np.float64)
+    n = int(np.floor((T - 1) * fps_out / fps_in + 1e-6)) + 1
+    u = np.arange(n) * fps_in / fps_out
+    i0 = np.clip(np.floor(u).astype(int), 0, T - 1)
+    i1 = np.clip(i0 + 1, 0, T - 1)
+    a = u - i0
+    rotations = np.asarray(rotations, dtype=np.float64)
+    root = np.asarray(root, dtype=np.float64)
+    rot = q_slerp(rotations[i0], rotations[i1], np.broadcast_to(a[:, None], (n, rotations.shape[1])))
+    r = root[i0] * (1 - a)[:, None] + root[i1] * a[:, None]
+    return rot, r
+
+
+def forward(parents, offsets, rotations, root):
+    """Global rotations (T, J, 4) and world positions (T, J, 3) from local rotations.
+    A joint's rotation turns its children's offsets (the backend's convention)."""
+    T, J = rotations.shape[:2]
+    glob = np.zeros((T, J, 4))
+    pos = np.zeros((T, J, 3))
+    for j, p in enumerate(parents):
+        if p < 0:
+            glob[:, j] = rotations[:, j]
+            pos[:, j] = root
+        else:
+            glob[:, j] = q_mul(glob[:, p], rotations[:, j])
+            pos[:, j] = pos[:, p] + q_rotate(glob[:, p], np.broadcast_to(offsets[j], (T, 3)))
+    return glob, pos
+
+
+def source_from_motion(motion, fps_out):
+    """Backend motion dict (Y-up, as received) -> Blender-frame source arrays at fps_out.
+    Returns (global_rotations, positions, offsets) with offsets in Blender's frame."""
+    if motion.get("rotations") is None:
+        raise RetargetError("the backend sent no joint rotations")
+    skel = bonemaps.smpl_skeleton()
+    bl = coords.motion_to_blender({
+        "rotations": np.asarray(motion["rotations"], dtype=np.float64),
+        "root_translation": np.asarray(motion["root_translation"], dtype=np.float64),
+        "offsets": np.asarray(skel.offsets if motion.get("offsets") is None else motion["offsets"],
+                              dtype=np.float64),
+    })
+    fps_in = float(motion.get("fps") or SOURCE_FPS)
+    rot, root = resample(bl["rotations"], bl["root_translation"], fps_out, fps_in)
+    glob, pos = forward(skel.parents, bl["offsets"], rot, root)
+    return glob, pos, bl["offsets"]
+
+
+# --- target side ----------------------------------------------------------------------------
+
+def _np_matrix(m):
+    return np.array([list(row) for row in m], dtype=np.float64)
+
+
+def _ordered_bones(arm_obj):
+    return sorted(arm_obj.data.bones, key=lambda b: len(b.parent_recursive))
+
+
+def leg_length(points, names_to_pos):
+    total, sides = 0.0, 0
+    for side in ("left", "right"):
+        keys = (f"{side}_hip", f"{side}_knee", f"{side}_ankle")
+        if all(k in names_to_pos for k in keys):
+            a, b, c = (points(names_to_pos[k]) for k in keys)
+            total += np.linalg.norm(b - a) + np.linalg.norm(c - b)
+            sides += 1
+    return total / sides if sides else None
+
+
+def retarget(arm_obj, glob, pos, offsets, bone_map, root_motion=True, translation_bone="HIPS",
+             scale=None):
+    """Compute pose-bone channels for arm_obj.
+
+    glob, pos: source global rotations / world positions (T, 22, ...) in Blender's frame;
+    offsets: source rest offsets (22, 3). bone_map: {smpl_joint: bone_name}.
+    Returns dict with 'channels' {bone: {'rotation': (T, 4), 'location': (T, 3) or None}},
+    'scale', 'expected' (T, 22, 3) world positions the mapped bone heads should reach.
+    """
+    skel = bonemaps.smpl_skeleton()
+    names = skel.names
+    bones = arm_obj.data.bones
+    for joint, bone in bone_map.items():
+        if bone not in bones:
+            raise RetargetError(f"bone {bone!r} (for {joint}) is not in {arm_obj.name!r}")
+    if "pelvis" not in bone_map:
+        raise RetargetError("the bone map has no bone for the pelvis")
+    T = len(glob)
+
+    A = _np_matrix(arm_obj.matrix_world)
+    obj_scale = np.cbrt(abs(np.linalg.det(A[:3, :3])))
+    Ar = A[:3, :3] / obj_scale
+    A_inv = np.linalg.inv(A)
+    rest = {b.name: _np_matrix(b.matrix_local) for b in bones}
+
+    def head_world(bone_name):
+        return A[:3, :3] @ rest[bone_name][:3, 3] + A[:3, 3]
+
+    src_rest = skel.rest_positions(offsets)
+    if scale is None:
+        tgt_leg = leg_length(head_world, bone_map)
+        src_leg = leg_length(lambda j: src_rest[names.index(j)], {n: n for n in names})
+        if tgt_leg:
+            scale = tgt_leg / src_leg
+        else:
+            scale = (head_world(bone_map["pelvis"])[2] - A[2, 3]) / src_rest[0][2]
+        if not scale or scale <= 0:
+            raise RetargetError(f"could not measure the size of {arm_obj.name!r}")
+
+    # Rest-pose difference per mapped joint: target rest directions -> SMPL rest directions.
+    joint_of = {b: j for j, b in bone_map.items()}
+    D = {}
+    for j, name in enumerate(names):
+        if name not in bone_map:
+            continue
+        src_dirs, tgt_dirs = [], []
+        stack = list(skel.children(j))
+        while stack:
+            c = stack.pop()
+            if names[c] in bone_map:
+                src_dirs.append(src_rest[c] - src_rest[j])
+                tgt_dirs.append(head_world(bone_map[names[c]]) - head_world(bone_map[name]))
+            else:
+                stack.extend(skel.children(c))
+        ok = [i for i in range(len(src_dirs))
+              if np.linalg.norm(src_dirs[i]) > 1e-6 and np.linalg.norm(tgt_dirs[i]) > 1e-6]
+        src_dirs = [src_dirs[i] / np.linalg.norm(src_dirs[i]) for i in ok]
+        tgt_dirs = [tgt_dirs[i] / np.linalg.norm(tgt_dirs[i]) for i in ok]
+        if len(src_dirs) == 1:
+            D[name] = rotation_between(tgt_dirs[0], src_dirs[0])
+        elif len(src_dirs) > 1:
+            D[name] = kabsch(np.array(tgt_dirs), np.array(src_dirs))
+        else:
+            # A leaf (head, wrist, foot): inherit the nearest mapped ancestor's correction.
+            p = skel.parents[j]
+            while p >= 0 and names[p] not in D:
+                p = skel.parents[p]
+            D[name] = D[names[p]] if p >= 0 else np.eye(3)
+
+    # World targets for the root: scaled, starting over the target's rest hips.
+    hips = bone_map["pelvis"]
+    hips_rest = head_world(hips)
+    p = pos[:, 0] * scale
+    start = p[0].copy()
+    world_root = np.empty_like(p)
+    world_root[:, 2] = p[:, 2] + A[2, 3]
+    if root_motion:
+        world_root[:, :2] = p[:, :2] - start[:2] + hips_rest[:2]
+    else:
+        world_root[:, :2] = hips_rest[:2]
+    expected = pos * scale - pos[:, :1] * scale + world_root[:, None, :]
+
+    root_bone = None
+    if translation_bone == "ROOT":
+        top = bones[hips]
+        while top.parent is not None:
+            top = top.parent
+        if top.name != hips and top.name not in joint_of:
+            root_bone = top.name
+
+    eye = np.broadcast_to(np.eye(4), (T, 4, 4))
+    pose = {}
+    channels = {}
+    for bone in _ordered_bones(arm_obj):
+        name = bone.name
+        if bone.parent is not None:
+            base = pose[bone.parent.name] @ (np.linalg.inv(rest[bone.parent.name]) @ rest[name])
+        else:
+            base = np.broadcast_to(rest[name], (T, 4, 4))
+        if name == root_bone:
+            # Horizontal travel on the root bone, everything else on the hips.
+            delta = np.zeros((T, 3))
+            delta[:, :2] = world_root[:, :2] - hips_rest[:2]
+            desired = np.array(base)
+            desired[:, :3, 3] += (A_inv[:3, :3] @ delta.T).T
+        elif name in joint_of:
+            j = names.index(joint_of[name])
+            desired = np.array(eye)
+            F = Ar @ rest[name][:3, :3]
+            world_rot = q_to_matrix(glob[:, j]) @ (D[joint_of[name]] @ F)
+            desired[:, :3, :3] = Ar.T @ world_rot
+            if name == hips:
+                desired[:, :3, 3] = (A_inv[:3, :3] @ world_root.T).T + A_inv[:3, 3]
+            else:
+                desired[:, :3, 3] = base[:, :3, 3]
+        else:
+            pose[name] = np.array(base)
+            continue
+        pose[name] = desired
+        basis = np.linalg.inv(base) @ desired
+        loc = basis[:, :3, 3] if name in (hips, root_bone) else None
+        rot = None if name == root_bone else q_continuous(matrix_to_q(basis[:, :3, :3]))
+        channels[name] = {"rotation": rot, "location": loc}
+    return {"channels": channels, "scale": float(scale), "expected": expected}
+
+
+def write_channels(writer, arm_obj, channels, frames):
+    """Key the computed channels in each pose bone's own rotation mode (the rig is not changed)."""
+    import bpy
+    from mathutils import Quaternion
+
+    for name, ch in channels.items():
+        pb = arm_obj.pose.bones[name]
+        path = f'pose.bones["{bpy.utils.escape_identifier(name)}"]'
+        if ch["location"] is not None:
+            writer.write_vector(path + ".location", frames, ch["location"], group=name)
+        rot = ch["rotation"]
+        if rot is None:
+            continue
+        mode = pb.rotation_mode
+        if mode == "QUATERNION":
+            writer.write_vector(path + ".rotation_quaternion", frames, rot, group=name)
+        elif mode == "AXIS_ANGLE":
+            vals = []
+            for q in rot:
+                axis, angle = Quaternion(q).to_axis_angle()
+                vals.append((angle, axis[0], axis[1], axis[2]))
+            writer.write_vector(path + ".rotation_axis_angle", frames, np.array(vals), group=name)
+        else:
+            vals = []
+            prev = None
+            for q in rot:
+                e = Quaternion(q).to_euler(mode, prev) if prev is not None else Quaternion(q).to_euler(mode)
+                vals.append(tuple(e))
+                prev = e
+            writer.write_vector(path + ".rotation_euler", frames, np.array(vals), group=name)

@@ -1,0 +1,166 @@
+"""The corpus folder: HumanML3D layout, captions, statistics, determinism, CLI errors."""
+
+import argparse
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from momug.commands import data as data_command
+from momug.data.synth import captions, tagging
+from momug.data.synth.writer import read_meta, write_corpus
+from momug.errors import MomugError
+from momug.motion import features
+
+N = 24
+SIDE_ACTIONS = {"wave", "kick", "point", "raise_arms", "punch", "throw", "hop_one_leg"}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus")
+    write_corpus(out, N, seed=123, workers=2, progress=False)
+    return out
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_layout_and_shapes(corpus):
+    ids = (corpus / "all.txt").read_text().split()
+    assert len(ids) == N
+    for mid in ids:
+        joints = np.load(corpus / "new_joints" / f"{mid}.npy")
+        vecs = np.load(corpus / "new_joint_vecs" / f"{mid}.npy")
+        assert joints.dtype == np.float32 and joints.ndim == 3 and joints.shape[1:] == (22, 3)
+        assert vecs.dtype == np.float32 and vecs.shape == (len(joints) - 1, 263)
+        assert 40 <= len(joints) <= 200
+        assert np.isfinite(vecs).all()
+        assert joints[..., 1].min() > -0.01
+
+
+def test_texts_parse_in_humanml3d_format(corpus):
+    for path in sorted((corpus / "texts").glob("*.txt")):
+        lines = path.read_text(encoding="utf-8").strip().split("\n")
+        assert len(lines) >= 3
+        assert len(set(lines)) == len(lines)
+        for line in lines:
+            caption, tokens, start, end = line.split("#")
+            assert caption.endswith(".") and caption == caption.lower()
+            assert float(start) == 0.0 and float(end) == 0.0
+            pairs = [t.split("/") for t in tokens.split(" ")]
+            assert all(len(p) == 2 and p[0] and re.fullmatch(r"[A-Z]+", p[1]) for p in pairs)
+            assert any(p[1] == "VERB" for p in pairs)
+
+
+def test_splits_partition_the_ids(corpus):
+    ids = set((corpus / "all.txt").read_text().split())
+    parts = {name: (corpus / f"{name}.txt").read_text().split() for name in ("train", "val", "test")}
+    assert set().union(*map(set, parts.values())) == ids
+    assert sum(len(v) for v in parts.values()) == len(ids)
+    assert len(parts["train"]) > len(parts["test"]) > 0
+
+
+def test_mean_std_match_features_mean_std_over_train(corpus):
+    mean, std = np.load(corpus / "Mean.npy"), np.load(corpus / "Std.npy")
+    assert mean.shape == (263,) and std.shape == (263,)
+    assert np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()
+    train = (corpus / "train.txt").read_text().split()
+    ref_mean, ref_std = features.mean_std([np.load(corpus / "new_joint_vecs" / f"{i}.npy") for i in train])
+    np.testing.assert_allclose(mean, ref_mean, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(std, ref_std, rtol=1e-3, atol=1e-5)
+
+
+def test_meta_records_the_ground_truth(corpus):
+    metas = read_meta(corpus)
+    assert [m["id"] for m in metas] == (corpus / "all.txt").read_text().split()
+    for m in metas:
+        assert 1 <= len(m["actions"]) <= 3
+        assert m["actions"][0]["start"] == 0 and m["actions"][-1]["end"] == m["frames"]
+        assert m["split"] in ("train", "val", "test")
+        texts = (corpus / "texts" / f"{m['id']}.txt").read_text().strip().split("\n")
+        assert [t.split("#")[0] for t in texts] == m["captions"]
+
+
+def test_captions_name_the_side_and_use_then_for_sequences():
+    rng = np.random.default_rng(0)
+    for name in SIDE_ACTIONS:
+        for side in ("left", "right"):
+            params = {"side": side, "count": 2, "direction": "forward"}
+            texts = captions.captions([(name, params)], rng, n=6)
+            other = "right" if side == "left" else "left"
+            assert all(other not in c for c in texts), texts  # a side word, when given, is the right one
+            assert sum(side in c for c in texts) >= len(texts) // 2, texts
+    for caption in captions.captions([("walk_backward", {"gait": "walk_backward", "speed": "normal", "path": "straight",
+                                                          "direction": "backward"}), ("clap", {"count": 3})], rng, n=5):
+        assert "then" in caption and ("back" in caption or "reverse" in caption)
+    for d in ("left", "right"):
+        for caption in captions.captions([("sidestep", {"gait": "sidestep", "speed": "slow", "path": "straight",
+                                                        "direction": d})], rng, n=5):
+            assert d in caption
+
+
+def test_captions_avoid_held_out_probe_wordings():
+    banned = ["stroll", "amble", "retreat", "shuffle", "sprint", "leap", "greet", "applaud", "twirl", "idly",
+              "invisible", "on the spot", "boots"]
+    rng = np.random.default_rng(1)
+    from momug.data.synth.actions import ACTIONS
+
+    for name, action in ACTIONS.items():
+        for _ in range(5):
+            for caption in captions.captions([(name, action.sample(rng))], rng, n=5):
+                assert not any(b in caption for b in banned), caption
+
+
+def test_tagging():
+    line = tagging.text_line("a man kicks with his left leg.")
+    assert line == "a man kicks with his left leg.#a/DET man/NOUN kick/VERB with/ADP his/DET left/ADJ leg/NOUN#0.0#0.0"
+
+
+def test_same_seed_gives_identical_files_whatever_the_workers(tmp_path, corpus):
+    write_corpus(tmp_path / "one", N, seed=123, workers=1, progress=False)
+    assert _files(tmp_path / "one") == _files(corpus)
+    write_corpus(tmp_path / "other", 6, seed=124, workers=1, progress=False)
+    a = np.load(tmp_path / "other" / "new_joints" / "000000.npy")
+    b = np.load(corpus / "new_joints" / "000000.npy")
+    assert a.shape != b.shape or not np.array_equal(a, b)
+
+
+def _args(**kw):
+    base = dict(data_command="synth", n=5, out="x", seed=0, workers=1, quiet=True)
+    base.update(kw)
+    return argparse.Namespace(**base)
+
+
+def test_cli_rejects_bad_arguments(tmp_path):
+    with pytest.raises(MomugError, match="--n"):
+        data_command.run(_args(n=0, out=str(tmp_path / "a")))
+    with pytest.raises(MomugError, match="--n"):
+        data_command.run(_args(n=-3, out=str(tmp_path / "a")))
+    with pytest.raises(MomugError, match="--workers"):
+        data_command.run(_args(workers=0, out=str(tmp_path / "a")))
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(MomugError, match="not a folder|cannot write"):
+        data_command.run(_args(out=str(blocker)))
+    with pytest.raises(MomugError, match="cannot write"):
+        data_command.run(_args(out=str(blocker / "sub")))
+
+
+def test_cli_parser_and_run(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    data_command.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["data", "synth", "--n", "3", "--out", str(tmp_path / "c"), "--seed", "4", "--quiet"])
+    assert data_command.run(args) == 0
+    assert len(list((tmp_path / "c" / "new_joints").glob("*.npy"))) == 3
+    assert "wrote 3 motions" in capsys.readouterr().out
+
+
+def test_momug_main_prints_a_clear_error(tmp_path, capsys):
+    from momug import cli
+
+    assert cli.main(["data", "synth", "--n", "0", "--out", str(tmp_path / "z")]) == 2
+    err = capsys.readouterr().err
+    assert "--n must be a positive" in err and "Traceback" not in err

@@ -1,0 +1,173 @@
+"""Test armatures with SMPL proportions but other names, rest poses and bone axes, and a motion."""
+
+import math
+
+import bpy
+import numpy as np
+
+from blender_addon import bonemaps, coords, retarget
+
+RIGIFY_MAP = {
+    "pelvis": "spine", "spine1": "spine.001", "spine2": "spine.002", "spine3": "spine.003",
+    "neck": "spine.004", "head": "spine.006",
+    "left_collar": "shoulder.L", "left_shoulder": "upper_arm.L", "left_elbow": "forearm.L",
+    "left_wrist": "hand.L", "right_collar": "shoulder.R", "right_shoulder": "upper_arm.R",
+    "right_elbow": "forearm.R", "right_wrist": "hand.R",
+    "left_hip": "thigh.L", "left_knee": "shin.L", "left_ankle": "foot.L", "left_foot": "toe.L",
+    "right_hip": "thigh.R", "right_knee": "shin.R", "right_ankle": "foot.R", "right_foot": "toe.R",
+}
+
+MIXAMO_MAP = {
+    "pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2", "neck": "Neck",
+    "head": "Head", "left_collar": "LeftShoulder", "left_shoulder": "LeftArm",
+    "left_elbow": "LeftForeArm", "left_wrist": "LeftHand", "right_collar": "RightShoulder",
+    "right_shoulder": "RightArm", "right_elbow": "RightForeArm", "right_wrist": "RightHand",
+    "left_hip": "LeftUpLeg", "left_knee": "LeftLeg", "left_ankle": "LeftFoot",
+    "left_foot": "LeftToeBase", "right_hip": "RightUpLeg", "right_knee": "RightLeg",
+    "right_ankle": "RightFoot", "right_foot": "RightToeBase",
+}
+MIXAMO_MAP = {k: "mixamorig:" + v for k, v in MIXAMO_MAP.items()}
+
+
+def clean_scene():
+    for coll in (bpy.data.objects, bpy.data.armatures, bpy.data.meshes, bpy.data.actions):
+        for item in list(coll):
+            coll.remove(item)
+    scene = bpy.context.scene
+    scene.frame_current = 1
+    scene.render.fps = 24
+    scene.render.fps_base = 1.0
+
+
+def smpl_rest_blender(scale=1.0):
+    skel = bonemaps.smpl_skeleton()
+    return coords.to_blender_points(skel.rest_positions()) * scale
+
+
+def _rot_about(axis, angle):
+    axis = np.asarray(axis, float) / np.linalg.norm(axis)
+    K = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + math.sin(angle) * K + (1 - math.cos(angle)) * K @ K
+
+
+def _make_armature(name, bones, obj_matrix=None):
+    """bones: list of (name, head, tail, roll, parent) in armature space."""
+    arm = bpy.data.armatures.new(name)
+    obj = bpy.data.objects.new(name, arm)
+    bpy.context.collection.objects.link(obj)
+    if obj_matrix is not None:
+        from mathutils import Matrix
+        obj.matrix_world = Matrix(obj_matrix.tolist())
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    for bname, head, tail, roll, parent in bones:
+        eb = arm.edit_bones.new(bname)
+        eb.head, eb.tail, eb.roll = tuple(head), tuple(tail), roll
+        if parent:
+            eb.parent = arm.edit_bones[parent]
+    bpy.ops.object.mode_set(mode="OBJECT")
+    return obj
+
+
+def make_rigify_metarig(scale=1.07, arm_down_deg=35.0):
+    """Rigify metarig names, an A-pose (arms angled down), odd rolls, extra unmapped bones."""
+    names = bonemaps.smpl_skeleton().names
+    P = smpl_rest_blender(scale)
+    J = {n: P[i].copy() for i, n in enumerate(names)}
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        R = _rot_about((0.0, 1.0, 0.0), sign * math.radians(arm_down_deg))  # arms down
+        pivot = J[f"{side}_shoulder"]
+        for n in (f"{side}_elbow", f"{side}_wrist"):
+            J[n] = pivot + R @ (J[n] - pivot)
+    mid_neck = (J["neck"] + J["head"]) / 2
+    up = np.array([0.0, 0.0, 0.2 * scale])
+    bones = [
+        ("spine", J["pelvis"], J["spine1"], 0.0, None),
+        ("spine.001", J["spine1"], J["spine2"], 0.3, "spine"),
+        ("spine.002", J["spine2"], J["spine3"], -0.2, "spine.001"),
+        ("spine.003", J["spine3"], J["neck"], 0.1, "spine.002"),
+        ("spine.004", J["neck"], mid_neck, 0.0, "spine.003"),
+        ("spine.005", mid_neck, J["head"], 0.5, "spine.004"),
+        ("spine.006", J["head"], J["head"] + up, 0.0, "spine.005"),
+    ]
+    for s, side in (("L", "left"), ("R", "right")):
+        hand_dir = J[f"{side}_wrist"] - J[f"{side}_elbow"]
+        bones += [
+            (f"pelvis.{s}", J["pelvis"], J[f"{side}_hip"] + up * 0.5, 0.0, "spine"),
+            (f"thigh.{s}", J[f"{side}_hip"], J[f"{side}_knee"], 0.2, "spine"),
+            (f"shin.{s}", J[f"{side}_knee"], J[f"{side}_ankle"], -0.4, f"thigh.{s}"),
+            (f"foot.{s}", J[f"{side}_ankle"], J[f"{side}_foot"], 1.0, f"shin.{s}"),
+            (f"toe.{s}", J[f"{side}_foot"], J[f"{side}_foot"] + np.array([0, -0.06, 0]), 0.0, f"foot.{s}"),
+            (f"breast.{s}", J["spine3"] + np.array([0.1 if s == "L" else -0.1, -0.1, 0]),
+             J["spine3"] + np.array([0.1 if s == "L" else -0.1, -0.2, 0]), 0.0, "spine.003"),
+            (f"shoulder.{s}", J[f"{side}_collar"], J[f"{side}_shoulder"], 0.7, "spine.003"),
+            (f"upper_arm.{s}", J[f"{side}_shoulder"], J[f"{side}_elbow"], -1.1, f"shoulder.{s}"),
+            (f"forearm.{s}", J[f"{side}_elbow"], J[f"{side}_wrist"], 0.9, f"upper_arm.{s}"),
+            (f"hand.{s}", J[f"{side}_wrist"], J[f"{side}_wrist"] + 0.3 * hand_dir, 0.0, f"forearm.{s}"),
+        ]
+    obj = _make_armature("metarig", bones)
+    return obj, J
+
+
+def make_mixamo(scale=0.95):
+    """Mixamo names with the FBX import layout: Y-up centimetres in the armature, object turned
+    90 degrees about X and scaled 0.01; bones point down the chain with assorted rolls."""
+    names = bonemaps.smpl_skeleton().names
+    P = smpl_rest_blender(scale)
+    J = {n: P[i].copy() for i, n in enumerate(names)}
+    Rx = _rot_about((1, 0, 0), math.pi / 2)
+    to_arm = lambda p: (Rx.T @ p) * 100.0  # world metres -> armature centimetres
+    M = np.eye(4)
+    M[:3, :3] = Rx * 0.01
+    mp = {v: k for k, v in MIXAMO_MAP.items()}
+    parents = {
+        "Hips": None, "Spine": "Hips", "Spine1": "Spine", "Spine2": "Spine1", "Neck": "Spine2",
+        "Head": "Neck", "HeadTop_End": "Head",
+    }
+    for s, side in (("Left", "left"), ("Right", "right")):
+        parents.update({f"{s}Shoulder": "Spine2", f"{s}Arm": f"{s}Shoulder", f"{s}ForeArm": f"{s}Arm",
+                        f"{s}Hand": f"{s}ForeArm", f"{s}UpLeg": "Hips", f"{s}Leg": f"{s}UpLeg",
+                        f"{s}Foot": f"{s}Leg", f"{s}ToeBase": f"{s}Foot", f"{s}Toe_End": f"{s}ToeBase"})
+    tip = {"HeadTop_End": J["head"] + np.array([0, 0, 0.18 * scale]),
+           "LeftToe_End": J["left_foot"] + np.array([0, -0.05, 0]),
+           "RightToe_End": J["right_foot"] + np.array([0, -0.05, 0])}
+    heads = {}
+    for b in parents:
+        full = "mixamorig:" + b
+        heads[b] = J[mp[full]] if full in mp else tip[b]
+    kids = {}
+    for b, p in parents.items():
+        if p:
+            kids.setdefault(p, []).append(b)
+    main = {"Hips": "Spine", "Spine2": "Neck"}
+    bones = []
+    for i, (b, p) in enumerate(parents.items()):
+        c = main.get(b) or (kids[b][0] if b in kids else None)
+        tail = heads[c] if c else heads[b] + (heads[b] - heads[p]) * 0.3
+        if b.endswith("Hand"):
+            tail = heads[b] + (heads[b] - heads[p]) * 0.3
+        bones.append(("mixamorig:" + b, to_arm(heads[b]), to_arm(tail), 0.37 * (i % 5) - 0.6,
+                      "mixamorig:" + p if p else None))
+    obj = _make_armature("Armature", bones, M)
+    for pb in obj.pose.bones:
+        pb.rotation_mode = "XYZ"  # like an FBX import: keys must follow the rig's own mode
+    return obj, J
+
+
+def make_motion(T=41, seed=0):
+    """A smooth made-up SMPL-22 motion in the backend's convention (Y up, 20 fps)."""
+    rng = np.random.default_rng(seed)
+    skel = bonemaps.smpl_skeleton()
+    t = np.arange(T) / 20.0
+    J = len(skel.names)
+    amp = rng.uniform(0.1, 0.6, size=(J, 3))
+    freq = rng.uniform(0.3, 1.2, size=(J, 3))
+    phase = rng.uniform(0, 2 * np.pi, size=(J, 3))
+    axis_angle = amp[None] * np.sin(2 * np.pi * freq[None] * t[:, None, None] + phase[None])
+    axis_angle[:, 0] *= 0.5
+    angle = np.linalg.norm(axis_angle, axis=-1, keepdims=True)
+    axis = axis_angle / np.maximum(angle, 1e-9)
+    rot = np.concatenate([np.cos(angle / 2), axis * np.sin(angle / 2)], axis=-1)
+    root = np.stack([0.3 * np.sin(t), 0.9 + 0.03 * np.sin(5 * t), 0.8 * t], axis=-1)
+    _, joints = retarget.forward(skel.parents, skel.offsets, rot, root)
+    return {"joints": joints, "rotations": rot, "root_translation": root, "fps": 20.0}

@@ -1,10 +1,20 @@
 """The backend's HTTP API, with the standard library only (Blender ships no requests).
 
-Mirrors backend/momug/server/schema.py. Every failure becomes a BackendError whose message
-says what to do, so operators can put it straight into Blender's report.
+Mirrors backend/momug/server/schema.py (the wire format's one definition); change both together:
+- routes under /v1; every one but /v1/health needs "Authorization: Bearer <token>";
+- POST /v1/generate {prompt, seconds, seed, guidance, steps, count} and
+  POST /v1/caption {joints (T, 22, 3) metres Y up as nested lists, fps} answer 202 with a job;
+- GET /v1/jobs/{id} -> {id, kind, status: queued|running|done|failed|cancelled, progress, error};
+- GET /v1/jobs/{id}/result -> {"motions": [{prompt, seed, fps, frames, joints, rotations (w,x,y,z
+  local, SMPL-22), root_translation}]} or {"caption": text}; DELETE /v1/jobs/{id} cancels;
+- errors are {"detail": "<sentence>"}: 401 token, 404 unknown job, 409 no result, 413 too big,
+  422 invalid, 429 queue full, 503 model not available.
+Every failure becomes a BackendError whose message says what to do, so operators can put it
+straight into Blender's report.
 """
 
 import json
+import math
 import os
 import socket
 import time
@@ -16,9 +26,17 @@ TOKEN_HEADER = "Authorization"   # value: "Bearer <token>"
 TOKEN_FILE = "token"
 DEFAULT_URL = "http://127.0.0.1:8765"
 
+# Copies of schema.py's wire limits, checked here so the user gets the reason before a round trip.
+NUM_JOINTS = 22
+WIRE_DECIMALS = 6
+MAX_PROMPT_CHARS = 1000
+MAX_CAPTION_FRAMES = 3600
+MAX_SEED = 2**31 - 1
+FINISHED = ("done", "failed", "cancelled")
+
 
 class BackendError(Exception):
-    """kind: 'down', 'auth', 'timeout', 'request', 'server', 'failed', 'cancelled'."""
+    """kind: 'down', 'auth', 'timeout', 'request', 'busy', 'server', 'failed', 'cancelled'."""
 
     def __init__(self, kind, message):
         super().__init__(message)
@@ -39,7 +57,7 @@ def read_token(directory=None):
     try:
         with open(path, encoding="utf-8") as f:
             return f.read().strip()
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return ""
 
 
@@ -53,7 +71,8 @@ class Client:
         data = None
         headers = {"Accept": "application/json"}
         if body is not None:
-            data = json.dumps(body).encode("utf-8")
+            # allow_nan=False: NaN is not JSON; callers check their arrays before this point.
+            data = json.dumps(body, allow_nan=False, separators=(",", ":")).encode("utf-8")
             headers["Content-Type"] = "application/json"
         if self.token:
             headers[TOKEN_HEADER] = f"Bearer {self.token}"
@@ -62,15 +81,7 @@ class Client:
             with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as exc:
-            detail = _detail(exc)
-            if exc.code in (401, 403):
-                raise BackendError("auth", "The backend refused the token (wrong or missing); "
-                                   "press 'Read token' in the add-on preferences") from None
-            if exc.code == 404:
-                raise BackendError("request", f"Not found on the backend: {path} ({detail})") from None
-            if exc.code in (400, 409, 413, 422):
-                raise BackendError("request", f"The backend rejected the request: {detail}") from None
-            raise BackendError("server", f"Backend error {exc.code}: {detail}") from None
+            raise _http_error(exc, path) from None
         except (socket.timeout, TimeoutError):
             raise BackendError("timeout", f"The backend at {self.url} did not answer within "
                                f"{timeout or self.timeout:.0f} s") from None
@@ -90,18 +101,25 @@ class Client:
 
     # --- routes -------------------------------------------------------------------------
     def health(self):
+        """{status: loading|ready|failed, model_id, checkpoint_id, device, limits, versions, ...}."""
         return self._request("GET", "/health")
 
-    def submit_generate(self, prompt, seconds, seed=0, guidance=2.5, steps=50, **extra):
-        body = {"prompt": prompt, "seconds": float(seconds), "seed": int(seed),
-                "guidance": float(guidance), "steps": int(steps)}
-        body.update(extra)
+    def submit_generate(self, prompt, seconds, seed=0, guidance=2.5, steps=20, count=1):
+        prompt = str(prompt)
+        if not prompt.strip():
+            raise BackendError("request", "Type a prompt first")
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise BackendError("request", f"The prompt is {len(prompt)} characters; at most {MAX_PROMPT_CHARS}")
+        numbers = (float(seconds), float(guidance))
+        if not all(math.isfinite(x) for x in numbers):
+            raise BackendError("request", "Seconds and guidance must be finite numbers")
+        body = {"prompt": prompt, "seconds": numbers[0], "seed": int(seed) % (MAX_SEED + 1),
+                "guidance": numbers[1], "steps": int(steps), "count": int(count)}
         return _job_id(self._request("POST", "/generate", body))
 
-    def submit_caption(self, joints, fps=20.0, **extra):
-        body = {"joints": _to_list(joints), "fps": float(fps)}
-        body.update(extra)
-        return _job_id(self._request("POST", "/caption", body))
+    def submit_caption(self, joints, fps=20.0):
+        return _job_id(self._request("POST", "/caption", {"joints": joints_to_wire(joints),
+                                                          "fps": float(fps)}))
 
     def job(self, job_id):
         return self._request("GET", f"/jobs/{job_id}")
@@ -123,37 +141,79 @@ class Client:
                 self.cancel(job_id)
                 raise BackendError("cancelled", "Cancelled")
             state = self.job(job_id)
-            status = str(state.get("status", "")).lower()
+            status = str(state.get("status", ""))
             if on_progress is not None:
                 on_progress(float(state.get("progress") or 0.0), status)
-            if status in ("done", "succeeded", "finished", "complete", "completed"):
+            if status == "done":
                 return self.result(job_id)
-            if status in ("failed", "error"):
-                raise BackendError("failed", "The backend job failed: "
-                                   + str(state.get("error") or state.get("message") or "no reason given"))
-            if status in ("cancelled", "canceled"):
+            if status == "failed":
+                raise BackendError("failed", "The backend job failed: " + str(state.get("error") or "no reason given"))
+            if status == "cancelled":
                 raise BackendError("cancelled", "The job was cancelled on the backend")
             if time.monotonic() > t_end:
                 self.cancel(job_id)
-                raise BackendError("timeout", f"The backend job did not finish within {timeout:.0f} s")
-            time.sleep(poll)
+                raise BackendError("timeout", f"The backend job did not finish within {timeout:g} s")
+            time.sleep(min(poll, max(0.0, t_end - time.monotonic()) + 0.01))
 
 
-def _to_list(a):
-    return a.tolist() if hasattr(a, "tolist") else a
+def health_summary(info):
+    """One line for the panel: what the backend is doing and with which model."""
+    status = info.get("status", "unknown")
+    if status == "ready":
+        return f"ready: {info.get('model_id')} ({info.get('checkpoint_id')}) on {info.get('device')}"
+    if status == "failed":
+        return f"the model failed to load: {info.get('error')}"
+    return "loading the model..." if status == "loading" else str(status)
+
+
+def joints_to_wire(joints):
+    """(T, 22, 3) array-like -> rounded nested lists, checked against the wire's limits first."""
+    rows = joints.tolist() if hasattr(joints, "tolist") else joints
+    if len(rows) > MAX_CAPTION_FRAMES:
+        raise BackendError("request", f"The animation has {len(rows)} frames at the sampling rate; the "
+                           f"backend describes at most {MAX_CAPTION_FRAMES}. Shorten the frame range")
+    out = []
+    for frame in rows:
+        if len(frame) != NUM_JOINTS or any(len(p) != 3 for p in frame):
+            raise BackendError("request", f"joints must be shaped (T, {NUM_JOINTS}, 3)")
+        out.append([[round(float(c), WIRE_DECIMALS) for c in p] for p in frame])
+        if not all(math.isfinite(c) for p in out[-1] for c in p):
+            raise BackendError("request", f"The sampled animation has NaN or infinite positions (frame {len(out) - 1})")
+    return out
+
+
+def _http_error(exc, path):
+    detail = _detail(exc)
+    code = exc.code
+    if code == 401:
+        return BackendError("auth", "The backend refused the token (wrong or missing); "
+                            "press 'Read token' in the add-on preferences")
+    if code == 404:
+        return BackendError("request", f"Not found on the backend: {path} ({detail})")
+    if code == 409:
+        return BackendError("failed", detail)
+    if code == 413:
+        return BackendError("request", f"The request is too large for the backend: {detail}")
+    if code in (400, 422):
+        return BackendError("request", f"The backend rejected the request: {detail}")
+    if code == 429:
+        return BackendError("busy", "The backend is busy (its queue is full); try again in a moment")
+    if code == 503:
+        return BackendError("server", f"The backend cannot run the model: {detail}")
+    return BackendError("server", f"Backend error {code}: {detail}")
 
 
 def _job_id(reply):
-    jid = reply.get("job_id") or reply.get("id")
+    jid = reply.get("id") if isinstance(reply, dict) else None
     if not jid:
-        raise BackendError("server", f"The backend did not return a job id: {reply}")
+        raise BackendError("server", f"The backend did not return a job id: {str(reply)[:200]}")
     return str(jid)
 
 
 def _detail(exc):
     try:
         body = json.loads(exc.read() or b"{}")
-        detail = body.get("detail") or body.get("error") or body
+        detail = body.get("detail")
         return detail if isinstance(detail, str) else json.dumps(detail)[:300]
     except Exception:
         return exc.reason or str(exc.code)

@@ -136,12 +136,14 @@ def _undo_created(created, writer):
 
 
 def motion_from_result(result):
-    """The backend's generate result -> motion dict of numpy arrays (still Y-up)."""
-    m = result.get("motion", result) if isinstance(result, dict) else None
-    if not isinstance(m, dict) or m.get("rotations") is None:
+    """The backend's generate result (client.py: {"motions": [...]}) -> the first motion as a
+    dict of numpy arrays, still Y-up."""
+    motions = result.get("motions") if isinstance(result, dict) else None
+    if not motions or not isinstance(motions[0], dict) or motions[0].get("rotations") is None:
         raise JobError("the backend's result holds no motion (no 'rotations')")
+    m = motions[0]
     out = {k: np.asarray(m[k], dtype=np.float64)
-           for k in ("joints", "rotations", "root_translation", "offsets") if m.get(k) is not None}
+           for k in ("joints", "rotations", "root_translation") if m.get(k) is not None}
     out["fps"] = float(m.get("fps") or retarget.SOURCE_FPS)
     if "root_translation" not in out and "joints" in out:
         out["root_translation"] = out["joints"][:, 0]
@@ -207,12 +209,10 @@ class CaptionJob(Job):
 
 
 def caption_from_result(result):
-    text = result.get("caption") or result.get("text")
-    if isinstance(text, list):
-        text = text[0] if text else ""
-    if not text:
+    text = result.get("caption") if isinstance(result, dict) else None
+    if not isinstance(text, str) or not text.strip():
         raise JobError("the backend's result holds no caption")
-    return str(text).strip()
+    return text.strip()
 
 
 def run_generate(context, backend, prompt, seconds=4.0, seed=0, guidance=2.5, steps=50,

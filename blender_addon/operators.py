@@ -309,8 +309,7 @@ class MOMUG_OT_backend_check(bpy.types.Operator):
             st.backend_state = str(exc)
             self.report({"ERROR"}, f"MoMug: {exc}")
             return {"CANCELLED"}
-        st.backend_state = "up: " + ", ".join(f"{k}={v}" for k, v in info.items()
-                                               if isinstance(v, (str, int, float, bool)))[:200]
+        st.backend_state = client.health_summary(info)[:200]
         self.report({"INFO"}, "MoMug backend " + st.backend_state)
         return {"FINISHED"}
 

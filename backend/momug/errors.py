@@ -16,3 +16,7 @@ def require(module: str, extra: str = "model"):
             f"this needs the Python package '{module.split('.')[0]}', which is not installed "
             f"({exc}). Install it with: pip install 'momug[{extra}]'"
         ) from None
+
+
+class Cancelled(MomugError):
+    """Raised inside a long computation when its caller asked it to stop."""

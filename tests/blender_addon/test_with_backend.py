@@ -1,8 +1,9 @@
 """End to end against a REAL local backend (`momug serve` with the tiny model), no mocks.
 
 The server runs from the main Python environment (not the bpy venv): $MOMUG_PYTHON, else the
-first python3 on PATH outside this venv. Extra serve arguments (e.g. the tiny model) come from
-$MOMUG_TEST_SERVE_ARGS. Skipped with the reason when the server module is not installed there.
+first python3 on PATH outside this venv, on a free port with a temporary $MOMUG_CONFIG. Its extra
+arguments come from $MOMUG_TEST_SERVE_ARGS (default: the tiny model, '--checkpoint tiny'; set it
+to '' for the default model). Skipped with the reason when the server is not installed there.
 """
 
 import os
@@ -43,7 +44,7 @@ def free_port():
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory):
     py = main_python()
-    probe = subprocess.run([py, "-c", "import momug.server"], capture_output=True, text=True, cwd=ROOT)
+    probe = subprocess.run([py, "-c", "import momug.server.app"], capture_output=True, text=True, cwd=ROOT)
     if probe.returncode != 0:
         pytest.skip(f"backend server not importable with {py}: "
                     f"{(probe.stderr.strip().splitlines() or ['?'])[-1]}")
@@ -54,7 +55,7 @@ def backend(tmp_path_factory):
     env.pop("PYTHONPATH", None)
     log = open(cfg / "serve.log", "wb")
     cmd = [py, "-m", "momug.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    cmd += os.environ.get("MOMUG_TEST_SERVE_ARGS", "").split()
+    cmd += os.environ.get("MOMUG_TEST_SERVE_ARGS", "--checkpoint tiny").split()
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     deadline = time.monotonic() + float(os.environ.get("MOMUG_TEST_SERVE_WAIT", "240"))
     try:
@@ -95,7 +96,46 @@ def fingerprint():
 
 def test_health(use_backend):
     info = client.Client(use_backend["url"], use_backend["token"]).health()
-    assert info
+    deadline = time.monotonic() + 120
+    while info["status"] == "loading" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        info = client.Client(use_backend["url"], use_backend["token"]).health()
+    assert info["status"] == "ready", info
+    assert client.health_summary(info).startswith(f"ready: {info['model_id']}")
+    assert info["limits"]["max_seconds"] > info["limits"]["min_seconds"] > 0
+
+
+def test_backend_check_operator(addon, scene, use_backend):
+    assert bpy.ops.momug.backend_check() == {"FINISHED"}
+    assert scene.momug.backend_state.startswith("ready: ")
+
+
+def test_request_outside_the_models_limits_reports_why(scene, use_backend):
+    be = client.Client(use_backend["url"], use_backend["token"])
+    limit = be.health()["limits"]["max_seconds"]
+    before = fingerprint()
+    with pytest.raises(jobs.JobError, match="rejected the request: .*seconds"):
+        jobs.run_generate(bpy.context, be, "a person walks", seconds=limit + 5, steps=2)
+    assert fingerprint() == before
+
+
+def test_cancel_while_waiting_cancels_on_the_backend(use_backend):
+    be = client.Client(use_backend["url"], use_backend["token"])
+    job = jobs.GenerateJob(be, "a person dances", 4.0, 0, 2.5, 1000)
+    job.cancel_requested = True
+    job.talk()
+    assert job.status == "cancelled" and job.error.kind == "cancelled"
+    assert be.job(job.job_id)["status"] == "cancelled"
+
+
+def test_caption_input_is_checked_before_sending(use_backend):
+    be = client.Client(use_backend["url"], use_backend["token"])
+    joints = np.zeros((10, 22, 3))
+    joints[2, 3, 1] = np.nan
+    with pytest.raises(client.BackendError, match="NaN"):
+        be.submit_caption(joints)
+    with pytest.raises(client.BackendError, match="at most"):
+        be.submit_caption(np.zeros((client.MAX_CAPTION_FRAMES + 1, 22, 3)))
 
 
 def test_generate_new_smpl_rig_operator(addon, scene, use_backend):

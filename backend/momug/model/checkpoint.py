@@ -1,0 +1,106 @@
+"""Save and load MoMug checkpoints the Hugging Face way, without pickle.
+
+A checkpoint folder holds:
+    config.json          MoMugConfig (base model name, motion and diffusion settings)
+    momug.safetensors    LoRA weights, special-token embeddings, motion heads, timestep MLP,
+                         normalisation mean/std: only what MoMug adds to the frozen base LLM
+The base LLM itself is never copied: it is rebuilt from its name (see momug.model.base_llm).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import torch
+
+from momug.errors import MomugError
+from momug.model.config import MoMugConfig
+
+WEIGHTS_NAME = "momug.safetensors"
+CONFIG_NAME = "config.json"
+
+
+def default_checkpoint() -> Path:
+    """The default model shipped inside the package."""
+    return Path(__file__).resolve().parent.parent / "checkpoints" / "default"
+
+
+def measure_embed_rms(llm, sample: int = 4096) -> float:
+    table = llm.get_input_embeddings()
+    n = table.num_embeddings
+    ids = torch.linspace(0, n - 1, min(sample, n)).long()
+    with torch.no_grad():
+        return float(table(ids).float().pow(2).mean().sqrt())
+
+
+def build_model(config: MoMugConfig, mean=None, std=None, dtype=None):
+    """A fresh MoMug model around its base LLM (LoRA and heads newly initialised)."""
+    from momug.model.base_llm import load_base_llm
+    from momug.model.momug import MoMugModel
+
+    llm, tokenizer = load_base_llm(config.base_model, dtype=dtype)
+    if config.embed_rms == 1.0:
+        config.embed_rms = measure_embed_rms(llm)
+    return MoMugModel(config, llm, tokenizer, mean, std)
+
+
+def save_pretrained(model, folder: str | Path, dtype: torch.dtype = torch.float32) -> Path:
+    """Write config.json and momug.safetensors atomically into folder."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.to("cpu", dtype if v.is_floating_point() else v.dtype) for k, v in model.trainable_state_dict().items()}
+    tmp_weights = folder / (WEIGHTS_NAME + ".tmp")
+    save_file(state, str(tmp_weights), metadata={"format": "momug", "version": str(model.config.version)})
+    tmp_config = folder / (CONFIG_NAME + ".tmp")
+    tmp_config.write_text(model.config.to_json())
+    os.replace(tmp_weights, folder / WEIGHTS_NAME)
+    os.replace(tmp_config, folder / CONFIG_NAME)
+    return folder
+
+
+def checkpoint_id(folder: str | Path) -> str:
+    """A short content hash of a checkpoint's weights and config."""
+    h = hashlib.sha256()
+    for name in (CONFIG_NAME, WEIGHTS_NAME):
+        with open(Path(folder) / name, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:12]
+
+
+def read_weights(folder: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = folder / WEIGHTS_NAME
+    if not path.is_file():
+        raise MomugError(f"{folder} is not a MoMug checkpoint: {WEIGHTS_NAME} is missing")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise MomugError(f"checkpoint {path} is corrupt or unreadable: {exc}") from None
+
+
+def from_pretrained(folder: str | Path, device: str | torch.device = "cpu", dtype=None):
+    """Load a MoMug model from a checkpoint folder; a corrupt or mismatched one is a MomugError."""
+    folder = Path(folder)
+    if not (folder / CONFIG_NAME).is_file():
+        raise MomugError(f"{folder} is not a MoMug checkpoint: {CONFIG_NAME} is missing")
+    config = MoMugConfig.load(folder / CONFIG_NAME)
+    state = read_weights(folder)
+    model = build_model(config, dtype=dtype)
+    expected = model.trainable_state_dict()
+    for name, tensor in state.items():
+        if name in expected and expected[name].shape != tensor.shape:
+            raise MomugError(f"checkpoint {folder} does not match its config: tensor {name} has shape "
+                             f"{tuple(tensor.shape)}, the model expects {tuple(expected[name].shape)}")
+    try:
+        model.load_trainable_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    except (KeyError, RuntimeError) as exc:
+        raise MomugError(f"checkpoint {folder} does not match its config: {exc}") from None
+    model.eval()
+    return model.to(device)

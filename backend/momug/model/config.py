@@ -1,0 +1,69 @@
+"""MoMugConfig: everything needed to rebuild a MoMug model around its base LLM (saved as config.json)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from momug.errors import MomugError
+
+SPECIAL_TOKENS = ("som", "eom", "timestep", "caption")  # start/end of motion, noise level, "describe"
+
+
+@dataclass
+class MoMugConfig:
+    base_model: str = "gemma3-270m"     # see momug.model.base_llm.load_base_llm
+    feature_dim: int = 263              # 263 HumanML3D, 251 KIT-ML
+    fps: float = 20.0
+    frames_per_token: int = 8           # motion frames folded into one LLM position
+    max_frames: int = 200               # longest motion the model was trained for (joint frames)
+    min_frames: int = 20
+    max_text_tokens: int = 64
+    motion_attention: str = "bidirectional"   # or "causal": inside the motion block
+    # LoRA (peft)
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    # Diffusion
+    noise_schedule: str = "cosine"
+    num_train_timesteps: int = 1000
+    prediction_type: str = "sample"
+    timestep_dim: int = 256
+    # Scale of the base model's input embeddings (RMS), measured when the model is first built, so
+    # motion and special embeddings enter the LLM at the same magnitude as text.
+    embed_rms: float = 1.0
+    version: int = 1
+
+    @property
+    def token_dim(self) -> int:
+        return self.feature_dim * self.frames_per_token
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MoMugConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise MomugError(f"config has unknown keys {unknown}; was it written by a newer momug?")
+        cfg = cls(**data)
+        cfg.validate()
+        return cfg
+
+    @classmethod
+    def load(cls, path: str | Path) -> "MoMugConfig":
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except (OSError, json.JSONDecodeError, TypeError) as exc:
+            raise MomugError(f"cannot read model config {path}: {exc}") from None
+
+    def validate(self) -> None:
+        if self.frames_per_token < 1 or self.feature_dim < 1:
+            raise MomugError("frames_per_token and feature_dim must be positive")
+        if self.motion_attention not in ("bidirectional", "causal"):
+            raise MomugError("motion_attention must be 'bidirectional' or 'causal'")
+        if not 1 <= self.min_frames <= self.max_frames:
+            raise MomugError("need 1 <= min_frames <= max_frames")

@@ -1,0 +1,381 @@
+"""MoMugModel: one pretrained causal LLM (LoRA-tuned) that denoises motion and writes captions.
+
+Sequences (see momug.model.sequence):
+    text-to-motion  <bos> prompt <som> <timestep:t> [motion tokens at noise level t]
+    motion-to-text  <bos> <som> [clean motion tokens, t=0] <eom> <caption> words <eos>
+A motion token is `frames_per_token` normalised feature frames, projected into the LLM's
+embedding space and tagged with the timestep embedding; the last hidden states at motion
+positions go through an output head that predicts the diffusion target. Captions come out of the
+LLM's own head by next-token prediction. Special tokens live in their own small embedding table
+(the base vocabulary and its 168M-parameter embedding stay frozen and untouched).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from momug.model import sequence as seq
+from momug.model.config import SPECIAL_TOKENS, MoMugConfig
+from momug.model.diffusion import NoiseSchedule, ddim_step, ddim_timesteps
+
+
+def timestep_features(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal features of integer timesteps, (N,) -> (N, dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
+    angles = t.float()[:, None] * freqs[None, :]
+    return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
+
+
+class MoMugModel(nn.Module):
+    def __init__(self, config: MoMugConfig, llm, tokenizer, mean=None, std=None):
+        super().__init__()
+        from peft import LoraConfig, get_peft_model
+
+        config.validate()
+        self.config = config
+        self.tokenizer = tokenizer
+        llm.requires_grad_(False)
+        lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha,
+                          lora_dropout=config.lora_dropout, target_modules=list(config.lora_targets),
+                          bias="none")
+        self.llm = get_peft_model(llm, lora)
+        hidden = llm.config.hidden_size
+        self.special_index = {name: i for i, name in enumerate(SPECIAL_TOKENS)}
+        self.special = nn.Parameter(torch.randn(len(SPECIAL_TOKENS), hidden) / math.sqrt(2))
+        self.motion_in = nn.Linear(config.token_dim, hidden)
+        self.timestep_mlp = nn.Sequential(nn.Linear(config.timestep_dim, hidden), nn.SiLU(),
+                                          nn.Linear(hidden, hidden))
+        self.motion_out = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, hidden), nn.SiLU(),
+                                        nn.Linear(hidden, config.token_dim))
+        D = config.feature_dim
+        self.register_buffer("mean", torch.zeros(D) if mean is None else torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.ones(D) if std is None else torch.as_tensor(std, dtype=torch.float32))
+        self.schedule = NoiseSchedule(config.noise_schedule, config.num_train_timesteps, config.prediction_type)
+
+    # ----------------------------------------------------------------- plumbing
+    @property
+    def lm(self):
+        """The base causal LM (with LoRA layers injected)."""
+        return self.llm.get_base_model()
+
+    @property
+    def backbone(self):
+        lm = self.lm
+        return getattr(lm, lm.base_model_prefix)
+
+    @property
+    def device(self) -> torch.device:
+        return self.special.device
+
+    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
+        """The parameters MoMug adds or changes (what a checkpoint stores)."""
+        from peft import get_peft_model_state_dict
+
+        state = {f"lora.{k}": v for k, v in get_peft_model_state_dict(self.llm).items()}
+        for name, tensor in self.state_dict().items():
+            if not name.startswith("llm."):
+                state[name] = tensor
+        return {k: v.detach().contiguous() for k, v in state.items()}
+
+    def load_trainable_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        from peft import set_peft_model_state_dict
+
+        lora = {k[len("lora."):]: v for k, v in state.items() if k.startswith("lora.")}
+        own = {k: v for k, v in state.items() if not k.startswith("lora.")}
+        missing = set(self.trainable_state_dict()) - set(state)
+        if missing:
+            raise KeyError(f"missing tensors: {sorted(missing)[:5]}")
+        result = self.load_state_dict(own, strict=False)
+        unexpected = [k for k in result.unexpected_keys]
+        if unexpected:
+            raise KeyError(f"unexpected tensors: {unexpected[:5]}")
+        set_peft_model_state_dict(self.llm, lora)
+
+    def normalize(self, features: torch.Tensor) -> torch.Tensor:
+        return (features - self.mean) / self.std
+
+    def denormalize(self, features: torch.Tensor) -> torch.Tensor:
+        return features * self.std + self.mean
+
+    def to_tokens(self, frames: torch.Tensor) -> torch.Tensor:
+        """(N_frames, D) -> (ceil(N/fpt), fpt*D), zero-padding the last token."""
+        fpt = self.config.frames_per_token
+        n_tok = -(-frames.shape[0] // fpt)
+        padded = frames.new_zeros(n_tok * fpt, frames.shape[1])
+        padded[: frames.shape[0]] = frames
+        return padded.reshape(n_tok, fpt * frames.shape[1])
+
+    def from_tokens(self, tokens: torch.Tensor, n_frames: int) -> torch.Tensor:
+        return tokens.reshape(-1, self.config.feature_dim)[:n_frames]
+
+    def text_ids(self, text: str) -> list[int]:
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return list(ids[: self.config.max_text_tokens])
+
+    @property
+    def bos(self) -> list[int]:
+        bos = self.tokenizer.bos_token_id
+        return [] if bos is None else [bos]
+
+    def embed(self, layout: seq.Layout) -> torch.Tensor:
+        """Input embeddings for a layout: text from the frozen table, the rest from MoMug's own."""
+        dev = self.device
+        kind = layout.kind.to(dev)
+        token = layout.token.to(dev)
+        table = self.lm.get_input_embeddings()
+        emb = table(torch.where(kind == seq.KIND_TEXT, token, torch.zeros_like(token)))
+        rms = self.config.embed_rms
+        t_emb = self.timestep_mlp(timestep_features(layout.timestep.reshape(-1).to(dev), self.config.timestep_dim))
+        t_emb = t_emb.view(*kind.shape, -1)
+        special = self.special[token.clamp(max=len(SPECIAL_TOKENS) - 1)]
+        is_timestep = (kind == seq.KIND_SPECIAL) & (token == self.special_index["timestep"])
+        special = special + t_emb * is_timestep[..., None]
+        emb = torch.where((kind == seq.KIND_SPECIAL)[..., None], rms * special, emb)
+        if layout.motion:
+            frames = torch.cat([f for _, _, f in layout.motion]).to(dev, emb.dtype)
+            projected = self.motion_in(frames)
+            rows, cols = self._motion_index(layout)
+            motion_emb = torch.zeros_like(emb)
+            motion_emb[rows, cols] = projected.to(emb.dtype)
+            is_motion = (kind == seq.KIND_MOTION)[..., None]
+            emb = torch.where(is_motion, rms * (motion_emb + t_emb), emb)
+        return emb
+
+    @staticmethod
+    def _motion_index(layout: seq.Layout):
+        rows, cols = [], []
+        for b, start, frames in layout.motion:
+            n = frames.shape[0]
+            rows.append(torch.full((n,), b, dtype=torch.long))
+            cols.append(torch.arange(start, start + n))
+        return torch.cat(rows), torch.cat(cols)
+
+    def run(self, layout: seq.Layout, context: seq.Layout | None = None, cache=None, use_cache=False):
+        """Run the LLM body over `layout`, optionally after a cached `context` layout."""
+        full = layout if context is None else seq.concat(context, layout)
+        ok = seq.allowed(full, self.config.motion_attention == "bidirectional")
+        ok = ok[:, -layout.kind.shape[1]:, :]
+        emb = self.embed(layout)
+        mask = seq.additive_mask(ok, emb.dtype).to(self.device)
+        out = self.backbone(inputs_embeds=emb, attention_mask=mask,
+                            position_ids=layout.position.to(self.device),
+                            past_key_values=cache, use_cache=use_cache)
+        return out.last_hidden_state, out.past_key_values
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        logits = self.lm.get_output_embeddings()(hidden)
+        cap = getattr(self.lm.config, "final_logit_softcapping", None)
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        return logits
+
+    # ----------------------------------------------------------------- training
+    def forward(self, items: list[dict], lm_weight: float = 1.0, diffusion_weight: float = 1.0):
+        # forward() is the training loss, so DDP/FSDP wrappers see (and sync) the right call.
+        return self.training_loss(items, lm_weight, diffusion_weight)
+
+    def training_loss(self, items: list[dict], lm_weight: float = 1.0, diffusion_weight: float = 1.0,
+                      generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """items: dicts with task "t2m" or "m2t", text_ids (list[int]; [] = unconditional),
+        motion (N_tok, token_dim) normalised and frame_mask (N_tok, token_dim) bool."""
+        examples, diff_items, lm_targets = [], [], []
+        for b, item in enumerate(items):
+            x0 = item["motion"]
+            if item["task"] == "t2m":
+                t = int(torch.randint(0, self.config.num_train_timesteps, (1,), generator=generator))
+                noise = torch.randn(x0.shape, generator=generator)
+                x_t = self.schedule.add_noise(x0[None], noise[None], torch.tensor([t]))[0]
+                examples.append([seq.Text(self.bos + item["text_ids"]), seq.Special("som"),
+                                 seq.Special("timestep", t), seq.Motion(x_t, t)])
+                diff_items.append((b, x0, noise, t, item["frame_mask"]))
+            else:
+                ids = item["text_ids"] + [self.tokenizer.eos_token_id]
+                prefix = len(self.bos) + 1 + x0.shape[0] + 1  # bos, som, motion, eom
+                examples.append([seq.Text(self.bos), seq.Special("som"), seq.Motion(x0, 0),
+                                 seq.Special("eom"), seq.Special("caption"), seq.Text(ids)])
+                # <caption> predicts the first word, each word the next, the last word <eos>.
+                lm_targets.append((b, prefix, ids))
+        layout = seq.pack(examples, self.special_index)
+        hidden, _ = self.run(layout)
+        zero = hidden.new_zeros(())
+        losses = {"lm": zero, "diffusion": zero}
+        if diff_items:
+            motion_pos = {b: start for b, start, _ in layout.motion}
+            outs, targets, masks = [], [], []
+            for b, x0, noise, t, fmask in diff_items:
+                start = motion_pos[b]
+                h = hidden[b, start:start + x0.shape[0]]
+                outs.append(self.motion_out(h))
+                targets.append(self.schedule.target(x0[None], noise[None], torch.tensor([t]))[0])
+                masks.append(fmask)
+            out = torch.cat(outs)
+            target = torch.cat(targets).to(out)
+            mask = torch.cat(masks).to(out)
+            losses["diffusion"] = ((out - target) ** 2 * mask).sum() / mask.sum().clamp(min=1)
+        if lm_targets:
+            rows = torch.cat([torch.full((len(ids),), b) for b, _, ids in lm_targets])
+            cols = torch.cat([torch.arange(p, p + len(ids)) for _, p, ids in lm_targets])
+            target = torch.tensor([i for _, _, ids in lm_targets for i in ids], device=self.device)
+            logits = self.logits(hidden[rows.to(self.device), cols.to(self.device)])
+            losses["lm"] = F.cross_entropy(logits.float(), target)
+        losses["loss"] = lm_weight * losses["lm"] + diffusion_weight * losses["diffusion"]
+        return losses
+
+    # ----------------------------------------------------------------- text -> motion
+    @torch.no_grad()
+    def sample(self, prompts: list[str], n_frames: list[int], seeds: list[int], guidance: float = 2.5,
+               steps: int = 20, eta: float = 0.0, use_cache: bool = True, progress=None,
+               should_stop=None) -> list[torch.Tensor]:
+        """Generate normalised feature frames (n_frames[i], D) for each prompt by DDIM with
+        classifier-free guidance. The text prefix's keys/values are computed once and reused at
+        every step (use_cache=False recomputes them, for benchmarks)."""
+        B = len(prompts)
+        guided = guidance != 1.0
+        prefixes = [[seq.Text(self.bos + self.text_ids(p)), seq.Special("som")] for p in prompts]
+        if guided:
+            prefixes += [[seq.Text(self.bos), seq.Special("som")] for _ in prompts]
+        context = seq.pack(prefixes, self.special_index)
+        cache = None
+        if use_cache:
+            _, cache = self.run(context, use_cache=True)
+        n_tok = [-(-n // self.config.frames_per_token) for n in n_frames]
+        x = []
+        for i in range(B):
+            g = torch.Generator().manual_seed(int(seeds[i]))
+            x.append(torch.randn(n_tok[i], self.config.token_dim, generator=g))
+        times = ddim_timesteps(self.config.num_train_timesteps, steps)
+        starts = context.lengths
+        prefix_len = context.kind.shape[1]
+        for k, t in enumerate(times):
+            if should_stop is not None and should_stop():
+                from momug.errors import Cancelled
+
+                raise Cancelled("generation cancelled")
+            rows = x + x if guided else x
+            suffix = seq.pack([[seq.Special("timestep", t), seq.Motion(r.to(self.device), t)] for r in rows],
+                              self.special_index, start_positions=starts)
+            if use_cache:
+                hidden, cache = self.run(suffix, context=context, cache=cache, use_cache=True)
+                cache.crop(-suffix.kind.shape[1])  # drop this step's keys, keep the prefix
+                hidden_suffix = hidden
+            else:
+                hidden, _ = self.run(seq.concat(context, suffix))
+                hidden_suffix = hidden[:, prefix_len:]
+            outs = [self.motion_out(hidden_suffix[b, 1:1 + rows[b].shape[0]]).float().cpu()
+                    for b in range(len(rows))]
+            t_prev = times[k + 1] if k + 1 < len(times) else None
+            for i in range(B):
+                out = outs[i]
+                if guided:
+                    out = outs[B + i] + guidance * (outs[i] - outs[B + i])
+                x0, eps = self.schedule.split(out[None], x[i][None], torch.tensor([t]))
+                x[i] = ddim_step(self.schedule, x0[0], eps[0], t, t_prev, eta)
+            if progress is not None:
+                progress((k + 1) / len(times))
+        return [self.from_tokens(x[i], n_frames[i]) for i in range(B)]
+
+    # ----------------------------------------------------------------- motion -> text
+    def _caption_prefix(self, motion: torch.Tensor) -> list:
+        return [seq.Text(self.bos), seq.Special("som"), seq.Motion(self.to_tokens(motion).to(self.device), 0),
+                seq.Special("eom"), seq.Special("caption")]
+
+    def _step(self, tokens: torch.Tensor, positions: torch.Tensor, key_valid: torch.Tensor, cache):
+        """Feed one new token per row; it sees every valid earlier key and itself."""
+        mask = seq.additive_mask(key_valid[:, None, :], self.special.dtype).to(self.device)
+        emb = self.lm.get_input_embeddings()(tokens[:, None].to(self.device))
+        out = self.backbone(inputs_embeds=emb, attention_mask=mask, position_ids=positions[:, None].to(self.device),
+                            past_key_values=cache, use_cache=True)
+        return out.last_hidden_state[:, -1], out.past_key_values
+
+    def _check_stop(self, should_stop):
+        if should_stop is not None and should_stop():
+            from momug.errors import Cancelled
+
+            raise Cancelled("captioning cancelled")
+
+    @torch.no_grad()
+    def describe(self, motions: list[torch.Tensor], max_new_tokens: int = 48, do_sample: bool = False,
+                 temperature: float = 1.0, top_p: float = 0.9, seed: int = 0, num_beams: int = 1,
+                 should_stop=None) -> list[str]:
+        """Caption normalised feature frames (N_i, D): greedy, beam search or nucleus sampling."""
+        if num_beams > 1:
+            return [self._beam_caption(m, num_beams, max_new_tokens, should_stop) for m in motions]
+        B = len(motions)
+        context = seq.pack([self._caption_prefix(m) for m in motions], self.special_index)
+        hidden, cache = self.run(context, use_cache=True)
+        lengths = context.lengths.to(self.device)
+        last = hidden[torch.arange(B, device=self.device), lengths - 1]
+        key_valid = context.valid.clone()
+        eos = self.tokenizer.eos_token_id
+        g = torch.Generator().manual_seed(seed)
+        out_ids = [[] for _ in range(B)]
+        done = torch.zeros(B, dtype=torch.bool)
+        for step in range(max_new_tokens):
+            self._check_stop(should_stop)
+            logits = self.logits(last).float().cpu()
+            if do_sample:
+                probs = torch.softmax(logits / max(temperature, 1e-4), -1)
+                sorted_p, order = probs.sort(-1, descending=True)
+                keep = sorted_p.cumsum(-1) - sorted_p < top_p
+                sorted_p = sorted_p * keep
+                choice = torch.multinomial(sorted_p / sorted_p.sum(-1, keepdim=True), 1, generator=g)[:, 0]
+                nxt = order.gather(1, choice[:, None])[:, 0]
+            else:
+                nxt = logits.argmax(-1)
+            for b in range(B):
+                if not done[b]:
+                    if int(nxt[b]) == eos:
+                        done[b] = True
+                    else:
+                        out_ids[b].append(int(nxt[b]))
+            if bool(done.all()):
+                break
+            key_valid = torch.cat([key_valid, torch.ones(B, 1, dtype=torch.bool)], 1)
+            last, cache = self._step(nxt, context.lengths + step, key_valid, cache)
+        return [self.tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in out_ids]
+
+    def _beam_caption(self, motion: torch.Tensor, k: int, max_new_tokens: int, should_stop) -> str:
+        """Beam search for one motion, scores normalised by length."""
+        context = seq.pack([self._caption_prefix(motion)], self.special_index)
+        hidden, cache = self.run(context, use_cache=True)
+        length = int(context.lengths[0])
+        eos = self.tokenizer.eos_token_id
+        logp = torch.log_softmax(self.logits(hidden[:, length - 1]).float().cpu(), -1)  # (1, V)
+        beams, scores = [[]], torch.zeros(1)
+        finished: list[tuple[float, list[int]]] = []
+        for step in range(max_new_tokens):
+            self._check_stop(should_stop)
+            total = (scores[:, None] + logp).reshape(-1)
+            best = total.topk(min(2 * k, total.numel()))
+            vocab = logp.shape[-1]
+            keep_rows, keep_tokens, new_scores, new_beams = [], [], [], []
+            for score, flat in zip(best.values.tolist(), best.indices.tolist()):
+                row, tok = divmod(flat, vocab)
+                if tok == eos:
+                    finished.append((score / (len(beams[row]) + 1), beams[row]))
+                else:
+                    keep_rows.append(row)
+                    keep_tokens.append(tok)
+                    new_scores.append(score)
+                    new_beams.append(beams[row] + [tok])
+                if len(new_beams) == k:
+                    break
+            if len(finished) >= k or not new_beams:
+                break
+            if step == 0:
+                cache.batch_repeat_interleave(len(new_beams))
+            else:
+                cache.reorder_cache(torch.tensor(keep_rows, device=self.device))
+            beams, scores = new_beams, torch.tensor(new_scores)
+            n = len(beams)
+            key_valid = torch.cat([context.valid.expand(n, -1), torch.ones(n, step + 1, dtype=torch.bool)], 1)
+            last, cache = self._step(torch.tensor(keep_tokens), torch.full((n,), length + step), key_valid, cache)
+            logp = torch.log_softmax(self.logits(last).float().cpu(), -1)
+        finished += [(float(s) / max(len(b), 1), b) for s, b in zip(scores, beams)] if not finished else []
+        ids = max(finished, key=lambda x: x[0])[1]
+        return self.tokenizer.decode(ids, skip_special_tokens=True).strip()

@@ -1,0 +1,152 @@
+"""MotionPipeline: prompts in, Motion files out, and motions in, captions out.
+
+The one object the CLI, the server and batch jobs use. It owns the model on its device and does
+every conversion between the model's normalised features and the motion file contract
+(joints in metres, Y up, local rotations by IK, root translation).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from momug.errors import Cancelled, MomugError
+
+MAX_PROMPT_CHARS = 500
+MAX_STEPS = 1000
+MAX_GUIDANCE = 20.0
+TINY = "tiny"
+
+
+def pick_device(device: str = "auto") -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise MomugError("--device cuda was asked for, but no CUDA GPU is available to torch")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise MomugError(f"unknown device '{device}' (auto, cpu or cuda)")
+    return device
+
+
+def tiny_model(seed: int = 0):
+    """A tiny, untrained model on the tiny base LLM: fast plumbing for tests (its motion is noise)."""
+    import torch
+
+    from momug.model.checkpoint import build_model
+    from momug.model.config import MoMugConfig
+
+    torch.manual_seed(seed)
+    config = MoMugConfig(base_model=TINY, frames_per_token=4, max_frames=200, lora_rank=4, lora_alpha=8)
+    model = build_model(config)
+    model.eval()
+    return model
+
+
+class MotionPipeline:
+    def __init__(self, model, model_id: str, checkpoint_id: str, device: str):
+        self.model = model
+        self.model_id = model_id
+        self.checkpoint_id = checkpoint_id
+        self.device = device
+        cfg = model.config
+        self.fps = float(cfg.fps)
+        self.min_seconds = cfg.min_frames / cfg.fps
+        self.max_seconds = cfg.max_frames / cfg.fps
+        self.max_prompt_chars = MAX_PROMPT_CHARS
+
+    @classmethod
+    def load(cls, checkpoint: str | None = None, device: str = "auto") -> "MotionPipeline":
+        """checkpoint: a folder, None for the shipped default, or "tiny" (untrained, for tests)."""
+        from momug.model import checkpoint as ckpt
+
+        device = pick_device(device)
+        if checkpoint == TINY:
+            return cls(tiny_model().to(device), TINY, "tiny-untrained", device)
+        folder = Path(checkpoint) if checkpoint else ckpt.default_checkpoint()
+        if not folder.exists():
+            if checkpoint:
+                raise MomugError(f"checkpoint folder {folder} does not exist")
+            raise MomugError("the default model is not installed with this copy of momug; pass --checkpoint DIR")
+        model = ckpt.from_pretrained(folder, device=device)
+        model_id = "momug-default" if not checkpoint else folder.resolve().name
+        return cls(model, model_id, ckpt.checkpoint_id(folder), device)
+
+    # ------------------------------------------------------------------ checks
+    def validate_request(self, prompt: str, seconds: float, steps: int = 20, guidance: float = 2.5) -> None:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise MomugError("the prompt is empty; describe a motion, e.g. 'a person walks forward'")
+        if len(prompt) > self.max_prompt_chars:
+            raise MomugError(f"the prompt is {len(prompt)} characters long; the limit is {self.max_prompt_chars}")
+        if not (isinstance(seconds, (int, float)) and math.isfinite(seconds)):
+            raise MomugError("seconds must be a finite number")
+        if not self.min_seconds <= seconds <= self.max_seconds:
+            raise MomugError(f"seconds must be between {self.min_seconds:g} and {self.max_seconds:g} for this "
+                             f"model, got {seconds:g}")
+        if not 1 <= int(steps) <= MAX_STEPS:
+            raise MomugError(f"steps must be between 1 and {MAX_STEPS}, got {steps}")
+        if not (math.isfinite(guidance) and 0.0 <= guidance <= MAX_GUIDANCE):
+            raise MomugError(f"guidance must be between 0 and {MAX_GUIDANCE:g}, got {guidance}")
+
+    def validate_motion(self, joints: np.ndarray, fps: float) -> None:
+        joints = np.asarray(joints)
+        if joints.ndim != 3 or joints.shape[1:] != (22, 3):
+            raise MomugError(f"joints must have shape (T, 22, 3), got {joints.shape}")
+        if not np.isfinite(joints).all():
+            raise MomugError("joints contain NaN or infinite values")
+        if not (math.isfinite(fps) and 1.0 <= fps <= 240.0):
+            raise MomugError(f"fps must be between 1 and 240, got {fps}")
+        seconds = (len(joints) - 1) / fps
+        if seconds * self.fps + 1 < 4:
+            raise MomugError(f"the motion is too short to describe ({len(joints)} frames)")
+
+    # ------------------------------------------------------------------ jobs
+    def generate(self, prompts: list[str], seconds: list[float], seeds: list[int], guidance: float = 2.5,
+                 steps: int = 20, progress=None, should_stop=None) -> list:
+        from momug.motion.features import features_to_joints
+        from momug.motion.motionfile import Motion
+
+        if not (len(prompts) == len(seconds) == len(seeds)):
+            raise MomugError("prompts, seconds and seeds must have the same length")
+        for p, s in zip(prompts, seconds):
+            self.validate_request(p, s, steps, guidance)
+        frames = [int(round(s * self.fps)) for s in seconds]
+        feats = self.model.sample([p.strip() for p in prompts], frames, seeds, guidance=guidance, steps=steps,
+                                  progress=progress, should_stop=should_stop)
+        motions = []
+        for prompt, f in zip(prompts, feats):
+            raw = self.model.denormalize(f.to(self.model.mean.device)).float().cpu().numpy()
+            if not np.isfinite(raw).all():
+                raise MomugError("the model produced NaN values; try another seed")
+            joints = features_to_joints(raw.astype(np.float64)).astype(np.float32)
+            motions.append(Motion(joints=joints, fps=self.fps, prompt=prompt.strip()).with_rotations())
+        return motions
+
+    def caption(self, joints: list[np.ndarray], fps: list[float], progress=None, should_stop=None,
+                **options) -> list[str]:
+        import torch
+
+        from momug.motion.convert import resample
+        from momug.motion.features import joints_to_features
+        from momug.motion.motionfile import Motion
+
+        feats = []
+        for j, f in zip(joints, fps):
+            self.validate_motion(j, f)
+            motion = Motion(joints=np.asarray(j, dtype=np.float32), fps=float(f))
+            if abs(motion.fps - self.fps) > 1e-6:
+                motion = resample(motion, self.fps)
+            limit = self.model.config.max_frames
+            x = joints_to_features(motion.joints[: limit + 1].astype(np.float64))
+            x = torch.from_numpy(x.astype(np.float32))
+            feats.append(self.model.normalize(x.to(self.model.mean.device)).cpu())
+        texts = self.model.describe(feats, should_stop=should_stop, **options)
+        if progress is not None:
+            progress(1.0)
+        return texts
+
+
+__all__ = ["MotionPipeline", "Cancelled", "pick_device", "tiny_model"]

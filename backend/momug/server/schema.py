@@ -1,0 +1,194 @@
+"""The wire format of the local backend: the one place that says what goes over HTTP.
+
+blender_addon/client.py mirrors this module with the standard library only; change both together.
+
+Conventions
+- Every route lives under /v1. Errors are JSON objects {"detail": "<one readable sentence>"};
+  422 answers add "errors": [{"loc", "msg", "type"}, ...] (at most MAX_REPORTED_ERRORS).
+- Arrays are compact nested JSON lists of numbers, frame-major, never one object per frame:
+  joints (T, 22, 3) in metres, Y up, SMPL-22 joint order; rotations (T, 22, 4) local quaternions
+  (w, x, y, z) on SMPL-22; root_translation (T, 3) metres. Numbers the server sends are rounded
+  to WIRE_DECIMALS decimals (0.001 mm), which keeps a 10 s motion near 300 kB.
+- NaN and infinity are rejected on input (422) and never sent.
+- The bounds here are the wire's hard limits; the loaded model may be narrower (its limits are
+  in GET /v1/health under "limits" and a request outside them is answered 422 too).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+
+API_PREFIX = "/v1"
+NUM_JOINTS = 22
+WIRE_DECIMALS = 6
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_PROMPT_CHARS = 1000
+MAX_SECONDS = 600.0
+MAX_STEPS = 1000
+MAX_GUIDANCE = 50.0
+MAX_COUNT = 8                 # motions from one generate request (seeds seed, seed+1, ...)
+MAX_SEED = 2**31 - 1          # Blender's IntProperty range
+MAX_CAPTION_FRAMES = 3600     # 3 minutes at 20 fps
+MAX_FPS = 1000.0
+MAX_COORD = 1.0e4             # metres; anything larger is a unit mistake, not a motion
+MAX_REPORTED_ERRORS = 10
+
+JobKind = Literal["generate", "caption"]
+JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+FINISHED_STATES = ("done", "failed", "cancelled")
+
+
+
+def joints_from_wire(value) -> np.ndarray:
+    """Nested lists -> float32 (T, 22, 3), or ValueError naming the first problem.
+
+    One numpy pass instead of per-number validation: a 3600-frame array of NaN would otherwise
+    make 237,600 error objects and stall the server for seconds.
+    """
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError, OverflowError):
+        raise ValueError("joints must be a (T, 22, 3) nested list of numbers (ragged lists given)") from None
+    if array.dtype.kind not in "iuf":
+        raise ValueError("joints must hold numbers only")
+    if array.ndim != 3 or array.shape[1:] != (NUM_JOINTS, 3):
+        raise ValueError(f"joints must be shaped (T, {NUM_JOINTS}, 3), got {array.shape}")
+    if not 2 <= len(array) <= MAX_CAPTION_FRAMES:
+        raise ValueError(f"joints must have 2 to {MAX_CAPTION_FRAMES} frames, got {len(array)}")
+    array = array.astype(np.float64)
+    bad = ~np.isfinite(array) | (np.abs(array) > MAX_COORD)
+    if bad.any():
+        t, j, k = (int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"joints[{t}][{j}][{k}] is {array[t, j, k]}: every coordinate must be a finite "
+                         f"number of metres within +-{MAX_COORD:g} ({int(bad.sum())} bad values)")
+    return array.astype(np.float32)
+
+
+# Documents the array for /openapi.json; joints_from_wire does the checking.
+JOINTS_JSON_SCHEMA = {
+    "type": "array", "minItems": 2, "maxItems": MAX_CAPTION_FRAMES,
+    "description": "(T, 22, 3) metres, Y up, SMPL-22 joint order, finite numbers",
+    "items": {"type": "array", "minItems": NUM_JOINTS, "maxItems": NUM_JOINTS,
+              "items": {"type": "array", "minItems": 3, "maxItems": 3,
+                        "items": {"type": "number", "minimum": -MAX_COORD, "maximum": MAX_COORD}}},
+}
+Joints = Annotated[Any, BeforeValidator(joints_from_wire), WithJsonSchema(JOINTS_JSON_SCHEMA)]
+
+
+class _Request(BaseModel):
+    # A misspelt field is a bug in the caller; silently ignoring it would hide the bug.
+    model_config = ConfigDict(extra="forbid")
+
+
+class GenerateRequest(_Request):
+    prompt: Annotated[str, Field(strict=True, min_length=1, max_length=MAX_PROMPT_CHARS,
+                                 description="what the motion shows, in English")]
+    seconds: Annotated[float, Field(strict=True, gt=0.0, le=MAX_SECONDS, allow_inf_nan=False,
+                                    description="length of the motion")]
+    seed: Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)] = 0
+    guidance: Annotated[float, Field(strict=True, ge=0.0, le=MAX_GUIDANCE, allow_inf_nan=False,
+                                     description="classifier-free guidance scale")] = 2.5
+    steps: Annotated[int, Field(strict=True, ge=1, le=MAX_STEPS, description="sampler steps")] = 20
+    count: Annotated[int, Field(strict=True, ge=1, le=MAX_COUNT,
+                                description="how many motions; seeds are seed, seed+1, ...")] = 1
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_has_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("prompt is blank")
+        return value
+
+    def seeds(self) -> list[int]:
+        # Wrap instead of failing so seed=MAX_SEED with count>1 stays valid.
+        return [(self.seed + i) % (MAX_SEED + 1) for i in range(self.count)]
+
+
+class CaptionRequest(_Request):
+    joints: Joints             # a float32 numpy array once validated
+    fps: Annotated[float, Field(strict=True, gt=0.0, le=MAX_FPS, allow_inf_nan=False)] = 20.0
+
+
+class JobStatus(BaseModel):
+    id: str
+    kind: JobKind
+    status: JobState
+    progress: Annotated[float, Field(ge=0.0, le=1.0)]
+    error: str | None = Field(None, description="why the job failed, for failed jobs")
+    queue_position: int | None = Field(None, description="jobs ahead of this one, while queued")
+    created: float = Field(description="Unix time")
+    started: float | None = None
+    finished: float | None = None
+
+
+class MotionOut(BaseModel):
+    prompt: str
+    seed: int
+    fps: float
+    frames: int
+    joints: list[list[list[float]]] = Field(description="(T, 22, 3) metres, Y up")
+    rotations: list[list[list[float]]] = Field(description="(T, 22, 4) local quaternions w,x,y,z")
+    root_translation: list[list[float]] = Field(description="(T, 3) metres, Y up")
+
+
+class GenerateResult(BaseModel):
+    id: str
+    kind: Literal["generate"] = "generate"
+    motions: list[MotionOut]
+
+
+class CaptionResult(BaseModel):
+    id: str
+    kind: Literal["caption"] = "caption"
+    caption: str
+
+
+class Limits(BaseModel):
+    min_seconds: float
+    max_seconds: float
+    max_prompt_chars: int
+    max_steps: int = MAX_STEPS
+    max_guidance: float = MAX_GUIDANCE
+    max_count: int = MAX_COUNT
+    max_caption_frames: int = MAX_CAPTION_FRAMES
+    max_body_bytes: int = MAX_BODY_BYTES
+
+
+class Health(BaseModel):
+    status: Literal["loading", "ready", "failed"]
+    api: str = "v1"
+    model_id: str | None = None
+    checkpoint_id: str | None = None
+    device: str | None = None
+    fps: float | None = None
+    limits: Limits | None = None
+    error: str | None = Field(None, description="why the model failed to load")
+    queued: int = 0
+    running: int = 0
+    versions: dict[str, str]
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+def wire_array(values: np.ndarray) -> list:
+    """Rounded nested lists: short JSON numbers, same shape as the array."""
+    return np.round(np.asarray(values, dtype=np.float64), WIRE_DECIMALS).tolist()
+
+
+def motion_out(motion, seed: int) -> dict:
+    """A finished Motion (rotations filled in) -> the MotionOut dict, ready for JSON."""
+    return {
+        "prompt": motion.prompt or "",
+        "seed": int(seed),
+        "fps": float(motion.fps),
+        "frames": int(len(motion.joints)),
+        "joints": wire_array(motion.joints),
+        "rotations": wire_array(motion.rotations),
+        "root_translation": wire_array(motion.root_translation),
+    }

@@ -1,0 +1,1 @@
+"""Training: configuration, the loop (single process or Accelerate multi-process) and loss plots."""

@@ -1,0 +1,75 @@
+"""Training configuration, read from a TOML file: paths, a [model] table (MoMugConfig fields) and
+a [train] table (TrainSettings fields).
+Relative paths are taken from the current directory, like every other momug argument."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from momug.errors import MomugError
+from momug.model.config import MoMugConfig
+
+
+@dataclass
+class TrainSettings:
+    batch_size: int = 8             # per process
+    learning_rate: float = 5e-4
+    weight_decay: float = 0.0
+    warmup_steps: int = 100
+    max_steps: int = 2000
+    grad_clip: float = 1.0
+    caption_fraction: float = 0.3   # share of motion-to-text examples in each batch
+    text_dropout: float = 0.1       # classifier-free guidance: prompt dropped from t2m examples
+    lm_weight: float = 1.0
+    diffusion_weight: float = 1.0
+    log_every: int = 10
+    val_every: int = 200
+    val_batches: int = 4
+    save_every: int = 100
+    seed: int = 0
+    num_workers: int = 0
+    mixed_precision: str = "auto"   # auto: bf16 on CUDA, none on CPU
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    output: str
+    model: MoMugConfig = field(default_factory=MoMugConfig)
+    train: TrainSettings = field(default_factory=TrainSettings)
+
+    def to_dict(self) -> dict:
+        return {"data": self.data, "output": self.output, "model": asdict(self.model), "train": asdict(self.train)}
+
+
+def _make(cls, table: dict, where: str):
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise MomugError(f"unknown setting(s) in [{where}]: {', '.join(unknown)}")
+    return cls(**table)
+
+
+def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise MomugError(f"cannot read config {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise MomugError(f"config {path} is not valid TOML: {exc}") from None
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            raw[key] = value
+    top = sorted(set(raw) - {"data", "output", "model", "train"})
+    if top:
+        raise MomugError(f"unknown top-level setting(s) in {path}: {', '.join(top)}")
+    for key in ("data", "output"):
+        if not raw.get(key):
+            raise MomugError(f"config {path} needs '{key}'")
+    model = _make(MoMugConfig, raw.get("model", {}), "model")
+    model.validate()
+    return TrainConfig(data=str(Path(raw["data"]).resolve()), output=str(Path(raw["output"]).resolve()),
+                       model=model, train=_make(TrainSettings, raw.get("train", {}), "train"))

@@ -1,0 +1,238 @@
+"""The training loop: mixed text-to-motion / motion-to-text batches, Accelerate for devices and
+processes, periodic validation, a metrics log, resumable checkpoints and a loss plot.
+
+Output folder layout:
+    OUT/config.json, OUT/momug.safetensors   the latest model (a loadable checkpoint)
+    OUT/training_state.pt                     optimizer, scheduler, step and RNG (for resuming)
+    OUT/train_config.json                     the settings this run started with
+    OUT/metrics.jsonl                         one JSON line per log/validation event
+    OUT/loss.png                              loss curves, redrawn at every validation
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from momug.data.humanml3d import MotionTextFolder
+from momug.errors import MomugError
+from momug.model import checkpoint as ckpt
+from momug.train.config import TrainConfig
+
+STATE_NAME = "training_state.pt"
+
+
+class ExampleSampler(torch.utils.data.Dataset):
+    """Index -> (normalised features, caption) with a per-(epoch, index) random generator, so runs
+    are reproducible whatever the number of workers."""
+
+    def __init__(self, folder: MotionTextFolder, max_frames: int, seed: int):
+        self.folder, self.max_frames, self.seed = folder, max_frames, seed
+        self.epoch = 0
+
+    def __len__(self):
+        return len(self.folder)
+
+    def __getitem__(self, index):
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        feats, text = self.folder.sample(index, rng, self.max_frames)
+        feats = (feats - self.folder.mean) / self.folder.std
+        return torch.from_numpy(np.ascontiguousarray(feats)), text
+
+
+class Collator:
+    """Turns (features, caption) pairs into model items: a fixed share become motion-to-text
+    examples, the rest text-to-motion with the prompt dropped at the CFG dropout rate."""
+
+    def __init__(self, model, caption_fraction: float, text_dropout: float, seed: int):
+        self.model = model
+        self.caption_fraction, self.text_dropout = caption_fraction, text_dropout
+        self.rng = random.Random(seed)
+
+    def __call__(self, batch):
+        n = len(batch)
+        n_m2t = round(self.caption_fraction * n)
+        if n >= 2 and self.caption_fraction > 0:
+            n_m2t = min(max(n_m2t, 1), n - 1)  # both tasks in every batch (DDP needs every weight used)
+        items = []
+        for i, (feats, text) in enumerate(batch):
+            task = "m2t" if i < n_m2t else "t2m"
+            ids = self.model.text_ids(text)
+            if task == "t2m" and self.rng.random() < self.text_dropout:
+                ids = []
+            tokens = self.model.to_tokens(feats)
+            mask = self.model.to_tokens(torch.ones_like(feats)).bool()
+            items.append({"task": task, "text_ids": ids, "motion": tokens, "frame_mask": mask})
+        return items
+
+
+def _save_state(path: Path, optimizer, scheduler, step: int, epoch: int, rng_seed: int) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "step": step, "epoch": epoch, "torch_rng": torch.get_rng_state(), "seed": rng_seed}, tmp)
+    os.replace(tmp, path)
+
+
+def _load_state(path: Path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure here means an unusable file
+        raise MomugError(f"cannot resume from {path}: {exc}") from None
+
+
+def _lr_lambda(warmup: int, total: int):
+    def f(step):
+        if step < warmup:
+            return (step + 1) / max(warmup, 1)
+        progress = (step - warmup) / max(total - warmup, 1)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return f
+
+
+@torch.no_grad()
+def validate(model, batches, settings) -> dict[str, float]:
+    was_training = model.training
+    model.eval()
+    totals = {"loss": 0.0, "lm": 0.0, "diffusion": 0.0}
+    g = torch.Generator().manual_seed(1234)  # the same noise every validation: curves comparable
+    for items in batches:
+        out = model.training_loss(items, settings.lm_weight, settings.diffusion_weight, generator=g)
+        for k in totals:
+            totals[k] += float(out[k])
+    model.train(was_training)
+    return {k: v / max(len(batches), 1) for k, v in totals.items()}
+
+
+def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from tqdm.auto import tqdm
+
+    from momug.train.plot import plot_metrics
+
+    s = cfg.train
+    mixed = s.mixed_precision
+    if mixed == "auto":
+        mixed = "bf16" if torch.cuda.is_available() else "no"
+    # cpu=True on GPU-less machines: otherwise Accelerate ignores a torchrun world and each process
+    # trains alone; with it, `accelerate launch --multi_gpu` runs DDP over gloo.
+    accelerator = Accelerator(mixed_precision=mixed, cpu=not torch.cuda.is_available())
+    set_seed(s.seed)
+    out = Path(cfg.output)
+    state_path = out / STATE_NAME
+    resuming = resume and state_path.is_file() and (out / ckpt.CONFIG_NAME).is_file()
+
+    train_folder = MotionTextFolder(cfg.data, "train", fps=cfg.model.fps, min_frames=cfg.model.min_frames)
+    if train_folder.feature_dim != cfg.model.feature_dim:
+        raise MomugError(f"{cfg.data} has {train_folder.feature_dim}-dim features but the model is set to "
+                         f"{cfg.model.feature_dim} (set feature_dim in [model])")
+    try:
+        val_folder = MotionTextFolder(cfg.data, "val", fps=cfg.model.fps, min_frames=cfg.model.min_frames)
+    except MomugError:
+        val_folder = None
+
+    if resuming:
+        model = ckpt.from_pretrained(out)
+        model.train()
+        accelerator.print(f"momug train: resuming from {out}")
+    else:
+        model = ckpt.build_model(cfg.model, train_folder.mean, train_folder.std)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=s.learning_rate, weight_decay=s.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(s.warmup_steps, s.max_steps))
+    step, epoch = 0, 0
+    if resuming:
+        state = _load_state(state_path)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, epoch = int(state["step"]), int(state["epoch"])
+        torch.set_rng_state(state["torch_rng"])
+
+    dataset = ExampleSampler(train_folder, cfg.model.max_frames, s.seed)
+    collate = Collator(model, s.caption_fraction, s.text_dropout, s.seed + step)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=s.batch_size, shuffle=True, drop_last=True,
+                                         collate_fn=collate, num_workers=s.num_workers,
+                                         generator=torch.Generator().manual_seed(s.seed + epoch))
+    if len(loader) == 0:
+        raise MomugError(f"batch_size {s.batch_size} is larger than the training split ({len(dataset)} clips)")
+    val_batches = []
+    if val_folder is not None:
+        val_set = ExampleSampler(val_folder, cfg.model.max_frames, s.seed + 1)
+        val_collate = Collator(model, s.caption_fraction, 0.0, s.seed + 1)
+        idx = list(range(min(len(val_set), s.batch_size * s.val_batches)))
+        val_batches = [val_collate([val_set[i] for i in idx[k:k + s.batch_size]])
+                       for k in range(0, len(idx), s.batch_size)]
+
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    core = accelerator.unwrap_model(model)
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    metrics_path = out / "metrics.jsonl"
+
+    def log(record):
+        if accelerator.is_main_process:
+            with open(metrics_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def save():
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            ckpt.save_pretrained(core, out)
+            _save_state(state_path, optimizer, scheduler, step, epoch, s.seed)
+
+    bar = tqdm(total=s.max_steps, initial=step, desc="train", disable=not (progress and accelerator.is_main_process),
+               dynamic_ncols=True)
+    start = time.time()
+    running = {"loss": 0.0, "lm": 0.0, "diffusion": 0.0}
+    n_running = 0
+    while step < s.max_steps:
+        dataset.epoch = epoch
+        if hasattr(loader, "set_epoch"):
+            loader.set_epoch(epoch)
+        for items in loader:
+            losses = model(items, s.lm_weight, s.diffusion_weight)
+            if not torch.isfinite(losses["loss"]):
+                raise MomugError(f"loss became {float(losses['loss'])} at step {step}; lower the learning rate")
+            accelerator.backward(losses["loss"])
+            if s.grad_clip:
+                accelerator.clip_grad_norm_(params, s.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            for k in running:
+                running[k] += float(losses[k].detach())
+            n_running += 1
+            bar.update(1)
+            if step % s.log_every == 0 or step == s.max_steps:
+                avg = {k: v / n_running for k, v in running.items()}
+                bar.set_postfix(loss=f"{avg['loss']:.3f}", lm=f"{avg['lm']:.3f}", diff=f"{avg['diffusion']:.3f}")
+                log({"split": "train", "step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0],
+                     "processes": accelerator.num_processes,
+                     "elapsed_s": round(time.time() - start, 1), **avg})
+                running = {k: 0.0 for k in running}
+                n_running = 0
+            if val_batches and (step % s.val_every == 0 or step == s.max_steps):
+                if accelerator.is_main_process:
+                    val = validate(core, val_batches, s)
+                    log({"split": "val", "step": step, "epoch": epoch, **val})
+                    plot_metrics(metrics_path, out / "loss.png")
+            if step % s.save_every == 0 or step == s.max_steps:
+                save()
+            if step >= s.max_steps:
+                break
+        epoch += 1
+    bar.close()
+    if accelerator.is_main_process and metrics_path.is_file():
+        plot_metrics(metrics_path, out / "loss.png")
+    accelerator.wait_for_everyone()
+    return out

@@ -1,0 +1,109 @@
+"""The MoMug model on a tiny random base LLM: losses, gradients, sampling, captioning, checkpoints."""
+
+import pytest
+import torch
+
+from momug.errors import MomugError
+from momug.model import checkpoint as ckpt
+
+
+def items(model, n_frames=(37, 21)):
+    out = []
+    for i, n in enumerate(n_frames):
+        frames = torch.randn(n, model.config.feature_dim)
+        out.append({"task": "t2m" if i % 2 == 0 else "m2t", "text_ids": model.text_ids("a person walks forward"),
+                    "motion": model.to_tokens(frames), "frame_mask": model.to_tokens(torch.ones_like(frames)).bool()})
+    return out
+
+
+def test_loss_has_both_terms_and_only_momug_weights_get_gradients(tiny_pipeline):
+    model = tiny_pipeline.model
+    model.zero_grad()
+    losses = model.training_loss(items(model), generator=torch.Generator().manual_seed(0))
+    assert float(losses["lm"]) > 0 and float(losses["diffusion"]) > 0
+    assert torch.isclose(losses["loss"], losses["lm"] + losses["diffusion"])
+    losses["loss"].backward()
+    with_grad = {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert any("lora_" in n for n in with_grad)
+    assert {"special", "motion_in.weight", "motion_out.3.weight"} <= with_grad
+    assert not any(n.endswith("embed_tokens.weight") for n in with_grad)
+    frozen = [n for n, p in model.named_parameters() if "lora_" not in n and n.startswith("llm.") and p.requires_grad]
+    assert frozen == []
+    model.zero_grad()
+
+
+def test_cached_prefix_sampling_matches_full_recompute(tiny_pipeline):
+    model = tiny_pipeline.model
+    kwargs = dict(prompts=["a person walks", "jumps"], n_frames=[40, 23], seeds=[0, 1], guidance=2.0, steps=4)
+    cached = model.sample(**kwargs, use_cache=True)
+    full = model.sample(**kwargs, use_cache=False)
+    for a, b in zip(cached, full):
+        assert a.shape == b.shape
+        assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_length_is_exact_and_seed_decides_the_result_whatever_the_batch(tiny_pipeline):
+    model = tiny_pipeline.model
+    batch = model.sample(["a person walks", "a person waves"], [41, 57], [5, 6], steps=3)
+    assert [f.shape[0] for f in batch] == [41, 57]
+    alone = model.sample(["a person waves"], [57], [6], steps=3)[0]
+    assert torch.allclose(batch[1], alone, atol=1e-4)
+    other_seed = model.sample(["a person waves"], [57], [7], steps=3)[0]
+    assert not torch.allclose(alone, other_seed)
+
+
+def test_prompt_changes_the_output(tiny_pipeline):
+    model = tiny_pipeline.model
+    a = model.sample(["a person walks"], [40], [0], steps=3)[0]
+    b = model.sample(["a person jumps"], [40], [0], steps=3)[0]
+    assert not torch.allclose(a, b)
+
+
+def test_captioning_greedy_equals_one_beam_and_sampling_is_seeded(tiny_pipeline):
+    model = tiny_pipeline.model
+    x = torch.randn(33, model.config.feature_dim)
+    greedy = model.describe([x], max_new_tokens=6)
+    assert greedy == [model._beam_caption(x, 1, 6, None)]
+    assert isinstance(model.describe([x], max_new_tokens=6, num_beams=3)[0], str)
+    s1 = model.describe([x, x[:17]], max_new_tokens=6, do_sample=True, seed=4)
+    s2 = model.describe([x, x[:17]], max_new_tokens=6, do_sample=True, seed=4)
+    assert s1 == s2
+
+
+def test_batched_greedy_caption_equals_one_at_a_time(tiny_pipeline):
+    model = tiny_pipeline.model
+    g = torch.Generator().manual_seed(1)
+    xs = [torch.randn(n, model.config.feature_dim, generator=g) for n in (40, 13)]
+    together = model.describe(xs, max_new_tokens=5)
+    assert together == [model.describe([x], max_new_tokens=5)[0] for x in xs]
+
+
+def test_save_and_load_round_trip(tiny_pipeline, tmp_path):
+    model = tiny_pipeline.model
+    ckpt.save_pretrained(model, tmp_path / "ck")
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["config.json", "momug.safetensors"]
+    loaded = ckpt.from_pretrained(tmp_path / "ck")
+    a = model.sample(["a person walks"], [30], [0], steps=3)[0]
+    b = loaded.sample(["a person walks"], [30], [0], steps=3)[0]
+    assert torch.allclose(a, b, atol=1e-5)
+    assert ckpt.checkpoint_id(tmp_path / "ck") == ckpt.checkpoint_id(tmp_path / "ck")
+
+
+def test_corrupt_or_mismatched_checkpoints_are_clear_errors(tiny_pipeline, tmp_path):
+    model = tiny_pipeline.model
+    folder = ckpt.save_pretrained(model, tmp_path / "ck")
+    weights = folder / ckpt.WEIGHTS_NAME
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    with pytest.raises(MomugError, match="corrupt"):
+        ckpt.from_pretrained(folder)
+    weights.write_bytes(data)
+    cfg = (folder / "config.json").read_text()
+    (folder / "config.json").write_text(cfg.replace('"frames_per_token": 4', '"frames_per_token": 2'))
+    with pytest.raises(MomugError, match="does not match"):
+        ckpt.from_pretrained(folder)
+    (folder / "config.json").write_text("{not json")
+    with pytest.raises(MomugError, match="cannot read model config"):
+        ckpt.from_pretrained(folder)
+    with pytest.raises(MomugError, match="not a MoMug checkpoint"):
+        ckpt.from_pretrained(tmp_path / "nothing")

@@ -1,0 +1,112 @@
+"""Training on a tiny corpus with the tiny model: logs, plot, checkpoint, resume, two processes."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("accelerate")
+
+from momug.cli import main  # noqa: E402
+from momug.data.synth.writer import write_corpus  # noqa: E402
+from momug.errors import MomugError  # noqa: E402
+from momug.model import checkpoint as ckpt  # noqa: E402
+from momug.train.config import load_train_config  # noqa: E402
+
+CONFIG = """
+data = "{data}"
+output = "{out}"
+
+[model]
+base_model = "tiny"
+frames_per_token = 4
+max_frames = 80
+lora_rank = 4
+lora_alpha = 8
+
+[train]
+batch_size = 4
+max_steps = {steps}
+warmup_steps = 2
+log_every = 2
+val_every = 4
+val_batches = 1
+save_every = 3
+"""
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus")
+    write_corpus(out, 40, seed=3, workers=1, progress=False)
+    return out
+
+
+def write_config(tmp_path, corpus, steps, name="run"):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(CONFIG.format(data=corpus, out=tmp_path / name, steps=steps))
+    return path
+
+
+def rows(out):
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_train_writes_checkpoint_metrics_and_plot_then_resumes(tmp_path, corpus):
+    cfg = write_config(tmp_path, corpus, 6)
+    assert main(["train", "--config", str(cfg), "--quiet"]) == 0
+    out = tmp_path / "run"
+    for name in ("config.json", "momug.safetensors", "training_state.pt", "metrics.jsonl", "loss.png",
+                 "train_config.json"):
+        assert (out / name).is_file(), name
+    first = rows(out)
+    assert [r["step"] for r in first if r["split"] == "train"] == [2, 4, 6]
+    assert any(r["split"] == "val" for r in first)
+    assert all(r["loss"] > 0 for r in first)
+    state = torch.load(out / "training_state.pt", weights_only=True)
+    assert state["step"] == 6
+    # Resume: more steps continue from step 6, not from zero.
+    assert main(["train", "--config", str(cfg), "--quiet", "--max-steps", "8"]) == 0
+    later = [r["step"] for r in rows(out)[len(first):] if r["split"] == "train"]
+    assert later == [8]
+    model = ckpt.from_pretrained(out)
+    assert model.config.base_model == "tiny"
+
+
+def test_loss_goes_down_on_a_tiny_corpus(tmp_path, corpus):
+    cfg = write_config(tmp_path, corpus, 40, "learn")
+    assert main(["train", "--config", str(cfg), "--quiet"]) == 0
+    val = [r for r in rows(tmp_path / "learn") if r["split"] == "val"]
+    assert val[-1]["loss"] < val[0]["loss"]
+
+
+def test_bad_config_is_a_clear_error(tmp_path, corpus):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('data = "x"\noutput = "y"\n[train]\nbatch_sise = 3\n')
+    with pytest.raises(MomugError, match="batch_sise"):
+        load_train_config(bad)
+    bad.write_text("data = [\n")
+    with pytest.raises(MomugError, match="not valid TOML"):
+        load_train_config(bad)
+    cfg = write_config(tmp_path, tmp_path / "missing", 2, "nodata")
+    assert main(["train", "--config", str(cfg), "--quiet"]) == 2
+
+
+@pytest.mark.skipif(shutil.which("accelerate") is None, reason="accelerate CLI not on PATH")
+def test_two_process_cpu_training_with_accelerate_launch(tmp_path, corpus):
+    cfg = write_config(tmp_path, corpus, 2, "ddp")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    # --multi_gpu is accelerate's torchrun launcher; without GPUs it runs DDP over gloo on the CPU.
+    cmd = [shutil.which("accelerate"), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "momug.cli", "train", "--config", str(cfg),
+           "--quiet"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "ddp"
+    assert torch.load(out / "training_state.pt", weights_only=True)["step"] == 2
+    assert {r["processes"] for r in rows(out) if r["split"] == "train"} == {2}
+    ckpt.from_pretrained(out)

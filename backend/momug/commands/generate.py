@@ -34,12 +34,20 @@ def slug(text: str, limit: int = 40) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:limit] or "motion"
 
 
-def read_prompts(path: str) -> list[str]:
+def read_prompt_lines(path: str) -> list[tuple[int, str]]:
+    """(line number, stripped text) of every line that is not blank or a # comment."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise MomugError(f"cannot read prompts file {path}: {exc.strerror}") from None
-    prompts = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    except UnicodeDecodeError as exc:
+        raise MomugError(f"prompts file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return [(i, line.strip()) for i, line in enumerate(lines, start=1)
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+def read_prompts(path: str) -> list[str]:
+    prompts = [text for _, text in read_prompt_lines(path)]
     if not prompts:
         raise MomugError(f"{path} has no prompts (one per line)")
     return prompts

@@ -301,8 +301,9 @@ class MoMugModel(nn.Module):
     @torch.no_grad()
     def describe(self, motions: list[torch.Tensor], max_new_tokens: int = 48, do_sample: bool = False,
                  temperature: float = 1.0, top_p: float = 0.9, seed: int = 0, num_beams: int = 1,
-                 should_stop=None) -> list[str]:
-        """Caption normalised feature frames (N_i, D): greedy, beam search or nucleus sampling."""
+                 should_stop=None, use_cache: bool = True) -> list[str]:
+        """Caption normalised feature frames (N_i, D): greedy, beam search or nucleus sampling.
+        use_cache=False recomputes the whole sequence for every word (a baseline for benchmarks)."""
         if num_beams > 1:
             return [self._beam_caption(m, num_beams, max_new_tokens, should_stop) for m in motions]
         B = len(motions)
@@ -314,6 +315,7 @@ class MoMugModel(nn.Module):
         eos = self.tokenizer.eos_token_id
         g = torch.Generator().manual_seed(seed)
         out_ids = [[] for _ in range(B)]
+        generated: list[torch.Tensor] = []  # fed tokens, for the no-cache baseline
         done = torch.zeros(B, dtype=torch.bool)
         for step in range(max_new_tokens):
             self._check_stop(should_stop)
@@ -336,8 +338,20 @@ class MoMugModel(nn.Module):
             if bool(done.all()):
                 break
             key_valid = torch.cat([key_valid, torch.ones(B, 1, dtype=torch.bool)], 1)
-            last, cache = self._step(nxt, context.lengths + step, key_valid, cache)
+            if use_cache:
+                last, cache = self._step(nxt, context.lengths + step, key_valid, cache)
+            else:
+                generated.append(nxt)
+                last = self._recompute_last(context, torch.stack(generated, 1))
         return [self.tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in out_ids]
+
+    def _recompute_last(self, context: seq.Layout, words: torch.Tensor) -> torch.Tensor:
+        """Hidden state of the last fed word, computed from scratch (no cache)."""
+        B, n = words.shape
+        tail = seq.pack([[seq.Text(words[b].tolist())] for b in range(B)], self.special_index,
+                        start_positions=context.lengths)
+        hidden, _ = self.run(seq.concat(context, tail))
+        return hidden[:, -1]
 
     def _beam_caption(self, motion: torch.Tensor, k: int, max_new_tokens: int, should_stop) -> str:
         """Beam search for one motion, scores normalised by length."""

@@ -81,6 +81,10 @@ def save_motion(path: str | os.PathLike, motion: Motion) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
+        # mkstemp makes the file owner-only; give it the permissions a normal new file gets.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -107,3 +107,10 @@ def test_corrupt_or_mismatched_checkpoints_are_clear_errors(tiny_pipeline, tmp_p
         ckpt.from_pretrained(folder)
     with pytest.raises(MomugError, match="not a MoMug checkpoint"):
         ckpt.from_pretrained(tmp_path / "nothing")
+
+
+def test_caption_without_cache_matches_cached(tiny_pipeline):
+    model = tiny_pipeline.model
+    g = torch.Generator().manual_seed(2)
+    xs = [torch.randn(n, model.config.feature_dim, generator=g) for n in (24, 9)]
+    assert model.describe(xs, max_new_tokens=5, use_cache=False) == model.describe(xs, max_new_tokens=5)

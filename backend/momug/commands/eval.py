@@ -1,0 +1,205 @@
+"""`momug eval t2m|m2t|probes|train-evaluator`: the numbers the text-to-motion papers print.
+
+    momug eval t2m    --checkpoint DIR|tiny --data DIR [--evaluator DIR] [--repeats N] [--limit N] [--json OUT]
+    momug eval m2t    --checkpoint DIR|tiny --data DIR [...]
+    momug eval probes --checkpoint DIR|tiny [--data DIR] [--json OUT]
+    momug eval train-evaluator --data DIR -o DIR [--steps N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from momug.errors import MomugError
+
+
+def _common(p, data_required: bool = True) -> None:
+    p.add_argument("--checkpoint", metavar="DIR", help="model folder, or 'tiny' (untrained, for tests); "
+                   "default: the shipped model")
+    p.add_argument("--data", metavar="DIR", required=data_required, help="HumanML3D-format folder")
+    p.add_argument("--split", default="test", help="split of --data to evaluate on (default test)")
+    p.add_argument("--limit", type=int, metavar="N", help="use only the split's first N clips")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--json", metavar="OUT", help="also write the results to this JSON file")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+
+
+def _matching(p) -> None:
+    p.add_argument("--repeats", type=int, default=20, help="repetitions for the 95%% intervals (default 20)")
+    p.add_argument("--evaluator", metavar="DIR", help="trained evaluator folder (default: the shipped one)")
+    p.add_argument("--official-evaluator", metavar="DIR", help="Guo et al.'s released checkpoints/t2m (or kit) "
+                   "folder; numbers are then comparable with the literature (needs --glove)")
+    p.add_argument("--glove", metavar="DIR", help="the released GloVe folder (our_vab_data.npy, our_vab_words.pkl)")
+    p.add_argument("--batch-size", type=int, default=32, help="model batch size (default 32)")
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("eval", help="evaluate a model (text-to-motion, motion-to-text, probes)",
+                              description="Evaluate a checkpoint with the standard protocols and print the "
+                              "table the papers print, ground-truth row included.")
+    sub = p.add_subparsers(dest="eval_command", metavar="SUBCOMMAND")
+    t = sub.add_parser("t2m", help="text-to-motion: R-precision, FID, MM-Dist, Diversity, MultiModality")
+    _common(t)
+    _matching(t)
+    t.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
+    t.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance (default 2.5)")
+    t.add_argument("--mm-prompts", type=int, default=100, help="captions for MultiModality (default 100; 0 skips)")
+    t.add_argument("--mm-samples", type=int, default=30, help="motions per MultiModality caption (default 30)")
+    m = sub.add_parser("m2t", help="motion-to-text: R-precision, MM-Dist, BLEU, ROUGE-L, CIDEr, BERTScore")
+    _common(m)
+    _matching(m)
+    m.add_argument("--beams", type=int, default=1, help="beam width (default 1: greedy)")
+    pr = sub.add_parser("probes", help="prompt-following probes and physical checks")
+    _common(pr, data_required=False)
+    pr.add_argument("--seeds", type=int, default=3, help="seeds per probe prompt (default 3)")
+    pr.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
+    pr.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance (default 2.5)")
+    tr = sub.add_parser("train-evaluator", help="train the text/motion matching evaluator on a folder",
+                        description="Train the matching evaluator contrastively on the train split of a "
+                        "HumanML3D-format folder; its ground-truth retrieval numbers on the test split are "
+                        "printed and stored in its config.json.")
+    tr.add_argument("--data", metavar="DIR", required=True, help="HumanML3D-format folder")
+    tr.add_argument("-o", "--output", metavar="DIR", required=True, help="folder to write the evaluator to")
+    tr.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
+    tr.add_argument("--batch-size", type=int, default=64, help="pairs per step (default 64)")
+    tr.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
+    tr.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    tr.add_argument("--repeats", type=int, default=20, help="repetitions of the test-split check (default 20)")
+    tr.add_argument("--device", default="auto", help="auto, cpu or cuda")
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _write_json(path: str | None, result: dict) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(result, indent=2) + "\n")
+        _log(f"wrote {path}")
+
+
+def _setup(args, need_evaluator: bool = True):
+    from momug.errors import require
+
+    require("torch")
+    from momug.data.humanml3d import MotionTextFolder
+    from momug.eval.matching import load_evaluator
+    from momug.pipeline import MotionPipeline, pick_device
+
+    if args.limit is not None and args.limit < 2:
+        raise MomugError("--limit must be at least 2")
+    if getattr(args, "repeats", 1) < 1:
+        raise MomugError("--repeats must be at least 1")
+    device = pick_device(args.device)
+    folder = MotionTextFolder(args.data, args.split) if args.data else None
+    evaluator = None
+    if need_evaluator:
+        evaluator = load_evaluator(args.evaluator, args.official_evaluator, args.glove, data=args.data, device=device)
+        if folder is not None and folder.feature_dim != evaluator.feature_dim:
+            raise MomugError(f"{args.data} has {folder.feature_dim}-dim features; the evaluator reads "
+                             f"{evaluator.feature_dim}")
+    started = time.perf_counter()
+    pipe = MotionPipeline.load(args.checkpoint, device)
+    _log(f"loaded {pipe.model_id} in {time.perf_counter() - started:.0f} s")
+    if folder is not None and folder.feature_dim != pipe.model.config.feature_dim:
+        raise MomugError(f"{args.data} has {folder.feature_dim}-dim features; the model makes "
+                         f"{pipe.model.config.feature_dim}")
+    return folder, evaluator, pipe
+
+
+def _header(args, task: str, evaluator, pipe) -> dict:
+    return {"task": task, "checkpoint": pipe.checkpoint_id, "model": pipe.model_id,
+            "data": str(Path(args.data).resolve()) if args.data else None, "split": args.split,
+            "limit": args.limit, "seed": args.seed,
+            "evaluator": getattr(evaluator, "name", None),
+            "comparable_with_literature": bool(getattr(evaluator, "comparable_with_literature", False))}
+
+
+def _note(evaluator) -> None:
+    if not evaluator.comparable_with_literature:
+        print("(retrained evaluator: numbers compare models on this data, not with published tables)")
+
+
+def run_t2m(args) -> int:
+    from momug.eval import adapters, report
+    from momug.eval.protocol import evaluate_t2m
+
+    folder, evaluator, pipe = _setup(args)
+    gen = adapters.generator(pipe, steps=args.steps, guidance=args.guidance, batch_size=args.batch_size)
+    rows = evaluate_t2m(evaluator, gen, folder, repeats=args.repeats, seed=args.seed, limit=args.limit,
+                        mm_prompts=args.mm_prompts, mm_samples=args.mm_samples,
+                        frame_range=adapters.frame_range(pipe), log=_log)
+    named = {"Ground truth": rows["ground_truth"], pipe.model_id: rows["model"]}
+    print(report.table(named, report.T2M_COLUMNS))
+    _note(evaluator)
+    result = _header(args, "t2m", evaluator, pipe)
+    result.update(repeats=args.repeats, steps=args.steps, guidance=args.guidance, mm_prompts=args.mm_prompts,
+                  mm_samples=args.mm_samples, rows=rows)
+    _write_json(args.json, result)
+    return 0
+
+
+def run_m2t(args) -> int:
+    from momug.eval import adapters, report
+    from momug.eval.protocol import evaluate_m2t
+    from momug.eval.sentence import shared_encoder
+
+    folder, evaluator, pipe = _setup(args)
+    describe = adapters.describer(pipe, num_beams=args.beams)
+    tokens = shared_encoder(pipe.device).token_vectors
+    rows = evaluate_m2t(evaluator, describe, folder, repeats=args.repeats, seed=args.seed, limit=args.limit,
+                        token_vectors=tokens, log=_log)
+    named = {"Ground truth": rows["ground_truth"], pipe.model_id: rows["model"]}
+    print(report.table(named, report.M2T_COLUMNS))
+    print("(text metrics x100; BERTScore* = F1 of MiniLM token vectors, not the roberta-large BERTScore)")
+    _note(evaluator)
+    result = _header(args, "m2t", evaluator, pipe)
+    result.update(repeats=args.repeats, beams=args.beams, rows={k: rows[k] for k in ("ground_truth", "model")},
+                  samples=rows["samples"])
+    _write_json(args.json, result)
+    return 0
+
+
+def run_probes(args) -> int:
+    from momug.eval import adapters, report
+    from momug.eval.probe_report import physics_rows, probe_table
+
+    folder, _, pipe = _setup(args, need_evaluator=False)
+    if args.seeds < 1:
+        raise MomugError("--seeds must be at least 1")
+    result = probe_table(adapters.probe_generator(pipe, steps=args.steps, guidance=args.guidance),
+                         seeds=tuple(range(args.seed, args.seed + args.seeds)), fps=pipe.fps)
+    print(result["table"])
+    physics = physics_rows(result["joints"], pipe.fps, folder, args.limit)
+    named = {("Ground truth" if k == "ground_truth" else pipe.model_id): v for k, v in physics.items()}
+    print()
+    print(report.table(named, report.PHYSICS_COLUMNS))
+    out = _header(args, "probes", None, pipe)
+    out.update(summary=result["summary"], by_tag=result["by_tag"], rows=result["rows"], physics=physics)
+    _write_json(args.json, out)
+    return 0
+
+
+def run_train(args) -> int:
+    from momug.errors import require
+
+    require("torch")
+    from momug.eval.train_matching import train_matching
+    from momug.pipeline import pick_device
+
+    train_matching(args.data, args.output, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                   seed=args.seed, device=pick_device(args.device), log=_log, evaluate_repeats=args.repeats)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    handlers = {"t2m": run_t2m, "m2t": run_m2t, "probes": run_probes, "train-evaluator": run_train}
+    command = getattr(args, "eval_command", None)
+    if command not in handlers:
+        raise MomugError("choose a subcommand: momug eval t2m|m2t|probes|train-evaluator (see --help)")
+    return handlers[command](args)

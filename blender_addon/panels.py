@@ -2,14 +2,14 @@
 
 import bpy
 
-from . import server_process
+from . import operators, server_process
 
 
 class MOMUG_UL_history(bpy.types.UIList):
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
         row = layout.row()
         row.label(text=item.prompt, icon="ACTION")
-        row.label(text=f"seed {item.seed}")
+        row.label(text=f"{item.seconds:g} s, seed {item.seed}, {item.steps} steps")
 
 
 class _Panel:
@@ -27,6 +27,10 @@ class MOMUG_PT_main(_Panel, bpy.types.Panel):
         layout.prop(st, "prompt", text="")
         col = layout.column(align=True)
         col.prop(st, "seconds")
+        if st.limit_max_seconds > 0:
+            col.label(text=f"Model: {st.limit_min_seconds:g} to {st.limit_max_seconds:g} s", icon="INFO")
+        if st.seconds_note:
+            col.label(text=st.seconds_note, icon="ERROR")
         row = col.row(align=True)
         row.prop(st, "seed")
         row.operator("momug.randomize_seed", text="", icon="FILE_REFRESH")
@@ -41,18 +45,24 @@ class MOMUG_PT_main(_Panel, bpy.types.Panel):
                 box.label(text="Select an armature", icon="ERROR")
             row = box.row(align=True)
             row.prop(st, "bone_map")
+            row.operator("momug.edit_bone_map", text="", icon="GREASEPENCIL")
             row.operator("momug.save_bone_map", text="", icon="FILE_TICK")
+            if obj is not None and obj.type == "ARMATURE" and st.map_rows_object == obj.name:
+                grid = box.column(align=True)
+                for r in st.map_rows:
+                    grid.prop_search(r, "bone", obj.data, "bones", text=r.joint)
         box.prop(st, "root_motion")
         box.prop(st, "translation_bone")
         box.prop(st, "push_to_nla")
 
-        if st.running:
+        running = st.running and operators.is_busy()
+        if running:
             if hasattr(layout, "progress"):
                 layout.progress(factor=st.progress, type="BAR", text=f"{st.status} (Esc cancels)")
             else:
                 layout.label(text=f"{st.status} {st.progress:.0%} (Esc cancels)")
         layout.operator("momug.generate", icon="PLAY")
-        if st.status and not st.running:
+        if st.status and not running:
             layout.label(text=st.status)
 
 
@@ -80,6 +90,7 @@ class MOMUG_PT_history(_Panel, bpy.types.Panel):
         layout.template_list("MOMUG_UL_history", "", st, "history", st, "history_index", rows=3)
         row = layout.row(align=True)
         row.operator("momug.history_apply", text="Load Settings").mode = "SETTINGS"
+        row.operator("momug.history_apply", text="Regenerate").mode = "GENERATE"
         row.operator("momug.history_apply", text="Use Action").mode = "ACTION"
 
 

@@ -3,7 +3,7 @@
 import os
 
 import bpy
-from bpy.props import FloatProperty, StringProperty
+from bpy.props import FloatProperty, FloatVectorProperty, StringProperty
 
 from . import client, server_process
 
@@ -21,7 +21,8 @@ class MOMUG_AP_preferences(bpy.types.AddonPreferences):
         description="Access token; read from the backend's config folder when left empty")
     python_command: StringProperty(
         name="Python", default="python3",
-        description="Python interpreter that has the momug package installed; used by Start backend")
+        description="Python interpreter that has the momug package installed; runs the backend "
+                    "(Start backend) and loads SMPL model files with the smplx package")
     serve_args: StringProperty(
         name="Extra arguments", default="",
         description="Extra arguments for 'momug serve' (e.g. a model folder)")
@@ -30,7 +31,11 @@ class MOMUG_AP_preferences(bpy.types.AddonPreferences):
         description="Give up on a backend job after this many seconds")
     smpl_model_path: StringProperty(
         name="SMPL model file", subtype="FILE_PATH", default="",
-        description="Optional SMPL/SMPL-X model (.npz) for a real body mesh on new SMPL rigs")
+        description="Optional SMPL, SMPL+H or SMPL-X model file (.pkl or .npz, from the model's "
+                    "authors) for a real body mesh on new SMPL rigs, loaded with the smplx package")
+    smpl_betas: FloatVectorProperty(
+        name="Body shape", size=10, default=(0.0,) * 10, soft_min=-3.0, soft_max=3.0,
+        description="Shape coefficients (betas) of the SMPL body; needs the smplx package")
 
     def draw(self, context):
         layout = self.layout
@@ -49,7 +54,11 @@ class MOMUG_AP_preferences(bpy.types.AddonPreferences):
         row.operator("momug.backend_stop", icon="PAUSE")
         row.operator("momug.backend_check", icon="URL")
         box.label(text="Process: " + server_process.state())
-        layout.prop(self, "smpl_model_path")
+        box = layout.box()
+        box.label(text="SMPL body (optional)")
+        box.prop(self, "smpl_model_path")
+        if self.smpl_model_path:
+            box.prop(self, "smpl_betas")
 
 
 class _Defaults:
@@ -60,6 +69,7 @@ class _Defaults:
     serve_args = ""
     request_timeout = 600.0
     smpl_model_path = ""
+    smpl_betas = (0.0,) * 10
 
 
 def get(context=None):

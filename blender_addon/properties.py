@@ -28,21 +28,89 @@ def bone_map_items(self, context):
     return _bone_map_items
 
 
+# Settings a history entry remembers and "Load Settings" / "Regenerate" restore.
+HISTORY_SETTINGS = ("prompt", "seconds", "seed", "guidance", "steps", "target", "bone_map",
+                    "root_motion", "translation_bone", "push_to_nla")
+
+# The wire's hard limit (backend/momug/server/schema.py MAX_SECONDS); the loaded model's own
+# limits come from /v1/health and are kept in limit_min_seconds / limit_max_seconds.
+WIRE_MAX_SECONDS = 600.0
+DEFAULT_SECONDS = 4.0
+
+
 class MOMUG_PG_history(bpy.types.PropertyGroup):
     prompt: StringProperty(name="Prompt")
     seconds: FloatProperty(name="Seconds")
     seed: IntProperty(name="Seed")
     guidance: FloatProperty(name="Guidance")
     steps: IntProperty(name="Steps")
+    target: StringProperty(name="Target")
+    bone_map: StringProperty(name="Bone map")
+    root_motion: BoolProperty(name="Root motion", default=True)
+    translation_bone: StringProperty(name="Translate")
+    push_to_nla: BoolProperty(name="Push to NLA")
     action_name: StringProperty(name="Action")
     object_name: StringProperty(name="Object")
+
+
+class MOMUG_PG_map_row(bpy.types.PropertyGroup):
+    joint: StringProperty(name="Joint", description="SMPL joint")
+    bone: StringProperty(name="Bone", description="The armature's bone that follows this joint "
+                                                   "(empty: none)")
+
+
+def clamp_seconds(st, value):
+    """value clamped to the loaded model's limits when they are known: (seconds, note or '')."""
+    value = float(value)
+    lo, hi = st.limit_min_seconds, st.limit_max_seconds
+    if hi > 0.0 and value > hi + 1e-6:
+        return hi, (f"Duration set to {hi:g} s: the backend's model makes at most {hi:g} s "
+                    f"({value:g} s asked)")
+    if lo > 0.0 and value < lo - 1e-6:
+        return lo, (f"Duration set to {lo:g} s: the backend's model makes at least {lo:g} s "
+                    f"({value:g} s asked)")
+    return value, ""
+
+
+def _get_seconds(self):
+    return float(self.get("_seconds", DEFAULT_SECONDS))
+
+
+def _set_seconds(self, value):
+    value, note = clamp_seconds(self, value)
+    self["_seconds"] = value
+    self.seconds_note = note
+
+
+def set_limits(st, limits):
+    """Keep the model's limits from /v1/health ({min_seconds, max_seconds, ...}) and clamp the
+    duration to them. Returns the clamp note ('' when the duration already fitted)."""
+    if not isinstance(limits, dict):
+        return ""
+    try:
+        lo = float(limits.get("min_seconds") or 0.0)
+        hi = float(limits.get("max_seconds") or 0.0)
+    except (TypeError, ValueError):
+        return ""
+    st.limit_min_seconds = max(lo, 0.0)
+    st.limit_max_seconds = min(max(hi, 0.0), WIRE_MAX_SECONDS)
+    st.seconds = st.seconds  # re-clamp through the setter
+    return st.seconds_note
 
 
 class MOMUG_PG_settings(bpy.types.PropertyGroup):
     prompt: StringProperty(name="Prompt", default="a person walks forward and waves",
                            description="What the character should do")
-    seconds: FloatProperty(name="Duration", default=4.0, min=0.5, max=20.0, subtype="TIME_ABSOLUTE",
-                           unit="TIME_ABSOLUTE", description="Length of the motion in seconds")
+    seconds: FloatProperty(name="Duration", default=DEFAULT_SECONDS, min=0.1, max=WIRE_MAX_SECONDS,
+                           soft_max=20.0, subtype="TIME_ABSOLUTE", unit="TIME_ABSOLUTE",
+                           get=_get_seconds, set=_set_seconds,
+                           description="Length of the motion in seconds (kept within the "
+                                       "backend model's limits once they are known)")
+    limit_min_seconds: FloatProperty(default=0.0, min=0.0,
+                                     description="Shortest motion of the backend's model (0: unknown)")
+    limit_max_seconds: FloatProperty(default=0.0, min=0.0,
+                                     description="Longest motion of the backend's model (0: unknown)")
+    seconds_note: StringProperty(default="", description="Why the duration was changed")
     seed: IntProperty(name="Seed", default=0, min=0, description="Same seed and settings, same motion")
     guidance: FloatProperty(name="Guidance", default=2.5, min=0.0, soft_max=10.0,
                             description="Classifier-free guidance: higher follows the prompt more closely")
@@ -69,12 +137,15 @@ class MOMUG_PG_settings(bpy.types.PropertyGroup):
     caption: StringProperty(name="Caption", default="")
     history: CollectionProperty(type=MOMUG_PG_history)
     history_index: IntProperty(default=0)
+    # Bone map being edited (for the armature named map_rows_object)
+    map_rows: CollectionProperty(type=MOMUG_PG_map_row)
+    map_rows_object: StringProperty(default="")
 
     def randomize_seed(self):
         self.seed = random.randint(0, 2 ** 31 - 1)
 
 
-classes = (MOMUG_PG_history, MOMUG_PG_settings)
+classes = (MOMUG_PG_history, MOMUG_PG_map_row, MOMUG_PG_settings)
 
 
 def register_props():

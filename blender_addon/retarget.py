@@ -208,6 +208,37 @@ def leg_length(points, names_to_pos):
     return total / sides if sides else None
 
 
+def _frame(up, lateral):
+    """Orthonormal columns (lateral', up, forward) from an up direction and a left-right line."""
+    y = up / np.linalg.norm(up)
+    x = lateral - np.dot(lateral, y) * y
+    if np.linalg.norm(x) < 1e-6:
+        return None
+    x /= np.linalg.norm(x)
+    return np.stack([x, y, np.cross(x, y)], axis=-1)
+
+
+def _branch_frame_correction(dirs, src_rest, names, bone_map, head_world, j):
+    """Rest correction for a branching joint (the pelvis: spine and both hips; spine3: neck and
+    both collars) from its main child's direction and the left-right line between the paired
+    children. Matching all children's directions at once (Kabsch) would tilt the torso on rigs
+    whose hip or collar joints sit elsewhere than SMPL's (Rigify's hips are level with the
+    pelvis, SMPL's are below it); the spine direction and the left-right axis are what a viewer
+    reads as the body's orientation. None when the joint has no such pair."""
+    left = [n for n in dirs if n.startswith("left_") and "right_" + n[5:] in dirs]
+    main = [n for n in dirs if not n.startswith(("left_", "right_"))]
+    if len(left) != 1 or len(main) != 1:
+        return None
+    l, r = left[0], "right_" + left[0][5:]
+    src_lat = src_rest[names.index(l)] - src_rest[names.index(r)]
+    tgt_lat = head_world(bone_map[l]) - head_world(bone_map[r])
+    fs = _frame(dirs[main[0]][0], src_lat)
+    ft = _frame(dirs[main[0]][1], tgt_lat)
+    if fs is None or ft is None:
+        return None
+    return fs @ ft.T
+
+
 def retarget(arm_obj, glob, pos, offsets, bone_map, root_motion=True, translation_bone="HIPS",
              scale=None):
     """Compute pose-bone channels for arm_obj.
@@ -253,23 +284,26 @@ def retarget(arm_obj, glob, pos, offsets, bone_map, root_motion=True, translatio
     for j, name in enumerate(names):
         if name not in bone_map:
             continue
-        src_dirs, tgt_dirs = [], []
+        dirs = {}  # nearest mapped descendant -> (source rest direction, target rest direction)
         stack = list(skel.children(j))
         while stack:
             c = stack.pop()
             if names[c] in bone_map:
-                src_dirs.append(src_rest[c] - src_rest[j])
-                tgt_dirs.append(head_world(bone_map[names[c]]) - head_world(bone_map[name]))
+                src = src_rest[c] - src_rest[j]
+                tgt = head_world(bone_map[names[c]]) - head_world(bone_map[name])
+                if np.linalg.norm(src) > 1e-6 and np.linalg.norm(tgt) > 1e-6:
+                    dirs[names[c]] = (src / np.linalg.norm(src), tgt / np.linalg.norm(tgt))
             else:
                 stack.extend(skel.children(c))
-        ok = [i for i in range(len(src_dirs))
-              if np.linalg.norm(src_dirs[i]) > 1e-6 and np.linalg.norm(tgt_dirs[i]) > 1e-6]
-        src_dirs = [src_dirs[i] / np.linalg.norm(src_dirs[i]) for i in ok]
-        tgt_dirs = [tgt_dirs[i] / np.linalg.norm(tgt_dirs[i]) for i in ok]
-        if len(src_dirs) == 1:
-            D[name] = rotation_between(tgt_dirs[0], src_dirs[0])
-        elif len(src_dirs) > 1:
-            D[name] = kabsch(np.array(tgt_dirs), np.array(src_dirs))
+        frame = _branch_frame_correction(dirs, src_rest, names, bone_map, head_world, j)
+        if frame is not None:
+            D[name] = frame
+        elif len(dirs) == 1:
+            (src, tgt), = dirs.values()
+            D[name] = rotation_between(tgt, src)
+        elif len(dirs) > 1:
+            D[name] = kabsch(np.array([t for _, t in dirs.values()]),
+                             np.array([s_ for s_, _ in dirs.values()]))
         else:
             # A leaf (head, wrist, foot): inherit the nearest mapped ancestor's correction.
             p = skel.parents[j]

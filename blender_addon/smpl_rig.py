@@ -3,8 +3,9 @@ real SMPL/SMPL-X body when the user has model files.
 
 Bones are named after the SMPL joints; each bone's head sits on its joint and points at its
 child, so a joint rotation from the backend turns the same bone in Blender.
-Model files are read with numpy (the keys the smplx package reads: v_template, f, weights,
-J_regressor, kintree_table); the smplx package itself would pull in torch, which the add-on avoids.
+Model files are loaded through the smplx package, run by the backend's Python in a child
+process (smplx needs torch, which the add-on never imports; see smplx_body.py); without smplx an
+.npz model is read with numpy alone (v_template, f, weights, J_regressor, kintree_table).
 """
 
 import os
@@ -39,6 +40,9 @@ def _tails(names, parents, pos):
         else:
             d = pos[j] - pos[parents[j]]
             tails[name] = pos[j] + d / max(np.linalg.norm(d), 1e-6) * 0.1
+        if np.linalg.norm(tails[name] - pos[j]) < 1e-3:
+            # Blender deletes zero-length bones: give a degenerate joint a short upright bone.
+            tails[name] = pos[j] + np.array([0.0, 0.0, 0.05])
     return tails
 
 
@@ -116,56 +120,146 @@ def add_box_body(context, arm_obj):
     return obj
 
 
-def load_body_model(path):
-    """Read an SMPL/SMPL-H/SMPL-X model file (.npz, or an unpickled-to-numpy .pkl) with numpy."""
+class BodyModelError(ValueError):
+    """The body model file could not be turned into a mesh; the message says why and what to do."""
+
+
+class SmplxMissing(BodyModelError):
+    pass
+
+
+SMPLX_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "smplx_body.py")
+_body_cache = {}
+
+
+def body_via_smplx(path, python_command, betas=(), timeout=300.0):
+    """Load a model file with the `smplx` package in another Python (it needs torch, which the
+    add-on never imports): returns {vertices, faces, weights, joints, parents, kind}, Y up.
+    Cached per file, modification time, Python and betas."""
+    import json
+    import shlex
+    import subprocess
+    import tempfile
+
+    path = os.path.abspath(path)
     if not os.path.isfile(path):
-        raise ValueError(f"body model file not found: {path}")
-    if path.endswith(".npz"):
-        data = dict(np.load(path, allow_pickle=True))
-    else:
-        import pickle
-        with open(path, "rb") as f:
-            try:
-                data = pickle.load(f, encoding="latin1")
-            except Exception as exc:  # e.g. chumpy objects in the original SMPL pickles
-                raise ValueError(f"cannot read {os.path.basename(path)} without extra packages "
-                                 f"({exc}); use the .npz release of the model") from exc
+        raise BodyModelError(f"body model file not found: {path}")
+    betas = [float(b) for b in betas]
+    while betas and betas[-1] == 0.0:
+        betas.pop()
+    key = (path, os.path.getmtime(path), python_command, tuple(betas))
+    hit = _body_cache.get(key)
+    if isinstance(hit, BodyModelError):
+        raise hit
+    if hit is not None:
+        return hit
+    cmd = shlex.split(python_command or "python3")
+    with tempfile.TemporaryDirectory(prefix="momug_body_") as tmp:
+        out = os.path.join(tmp, "body.npz")
+        try:
+            proc = subprocess.run(cmd + [SMPLX_SCRIPT, path, out, "--betas", json.dumps(betas)],
+                                  capture_output=True, text=True, timeout=timeout,
+                                  stdin=subprocess.DEVNULL)
+        except (OSError, ValueError) as exc:
+            err = SmplxMissing(f"cannot run '{python_command}' to load the body model with the "
+                               f"smplx package: {exc}")
+        except subprocess.TimeoutExpired:
+            err = BodyModelError(f"loading {os.path.basename(path)} with smplx took over {timeout:g} s")
+        else:
+            last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+            if proc.returncode == 0 and os.path.isfile(out):
+                with np.load(out, allow_pickle=False) as z:
+                    result = {k: z[k] for k in z.files}
+                result["kind"] = str(result["kind"])
+                _body_cache[key] = result
+                return result
+            if proc.returncode == 3:
+                err = SmplxMissing(
+                    f"the SMPL body mesh needs the 'smplx' package in the backend's Python "
+                    f"('{python_command}'): run '{python_command} -m pip install smplx' there "
+                    f"({last})")
+            else:
+                err = BodyModelError(f"smplx could not load {os.path.basename(path)}: {last}")
+    if not isinstance(err, SmplxMissing):
+        _body_cache[key] = err
+    raise err
+
+
+def load_body_model(path):
+    """Read an SMPL-family model file (.npz) with numpy alone: the fallback when smplx is not
+    installed. No shape blend shapes; pickles (chumpy) need smplx."""
+    if not os.path.isfile(path):
+        raise BodyModelError(f"body model file not found: {path}")
+    if not path.endswith(".npz"):
+        raise BodyModelError(f"{os.path.basename(path)} can only be read through the smplx package")
+    data = dict(np.load(path, allow_pickle=True))
     needed = ("v_template", "f", "weights", "J_regressor", "kintree_table")
     missing = [k for k in needed if k not in data]
     if missing:
-        raise ValueError(f"{os.path.basename(path)} is not an SMPL-family model (missing {missing})")
+        raise BodyModelError(f"{os.path.basename(path)} is not an SMPL-family model (missing {missing})")
     out = {}
     for k in needed:
         v = data[k]
+        if v.dtype == object and v.shape == ():  # a pickled scipy sparse matrix
+            v = v.item()
         if hasattr(v, "toarray"):
             v = v.toarray()
         out[k] = np.asarray(v)
     return out
 
 
-def body_from_model(model):
-    """Model arrays -> (offsets (22,3) Y-up, vertices (V,3) Y-up, faces, weights (V,22))."""
+def body_arrays_from_model(model):
+    """numpy reader's keys -> the arrays body_via_smplx returns (rest pose, betas zero)."""
     v = model["v_template"].astype(np.float64)
-    joints = model["J_regressor"].astype(np.float64) @ v
     parents = model["kintree_table"][0].astype(np.int64)
-    parents = np.where(parents > 10 ** 6, -1, parents)
+    return {"vertices": v, "faces": model["f"].astype(np.int64),
+            "weights": model["weights"].astype(np.float64),
+            "joints": model["J_regressor"].astype(np.float64) @ v,
+            "parents": np.where(parents > 10 ** 6, -1, parents), "kind": "npz"}
+
+
+def load_body(path, python_command="python3", betas=(), notes=None):
+    """The body for a model file: through smplx (shape from betas), or, when smplx is missing
+    and the file is an .npz, with numpy alone (a note says so). Raises BodyModelError."""
+    try:
+        return body_via_smplx(path, python_command, betas)
+    except SmplxMissing as exc:
+        if not path.endswith(".npz"):
+            raise BodyModelError(f"{exc}; without it only .npz model files can be read") from None
+        body = body_arrays_from_model(load_body_model(path))
+        if notes is not None:
+            notes.append(f"{exc}; read {os.path.basename(path)} directly instead, "
+                         "without body shape (betas)")
+        return body
+
+
+def body_from_arrays(body):
+    """Body arrays (Y up) -> (offsets (22,3), vertices on the floor, faces, weights (V,22))."""
+    v = np.asarray(body["vertices"], dtype=np.float64).copy()
+    joints = np.asarray(body["joints"], dtype=np.float64).copy()
+    parents = np.asarray(body["parents"], dtype=np.int64)
+    parents = np.where((parents < 0) | (parents > 10 ** 6), -1, parents)
     # Stand the body on the ground: SMPL templates have their origin near the pelvis.
     lift = -v[:, 1].min()
-    v = v.copy()
     v[:, 1] += lift
     joints[:, 1] += lift
     skel = bonemaps.smpl_skeleton()
     offsets = np.array([joints[j] - joints[p] if p >= 0 else joints[j]
                         for j, p in enumerate(skel.parents)])
     # Fold weights of joints past the first 22 (hands, jaw, eyes) onto their nearest kept ancestor.
-    w = model["weights"].astype(np.float64)
+    w = np.asarray(body["weights"], dtype=np.float64)
     folded = w[:, :22].copy()
     for k in range(22, w.shape[1]):
         a = k
         while a >= 22:
             a = int(parents[a])
         folded[:, max(a, 0)] += w[:, k]
-    return offsets, v, model["f"].astype(np.int64), folded
+    return offsets, v, np.asarray(body["faces"], dtype=np.int64), folded
+
+
+def body_from_model(model):
+    """Model arrays (numpy reader) -> (offsets, vertices, faces, weights); kept for scripts."""
+    return body_from_arrays(body_arrays_from_model(model))
 
 
 def add_model_body(context, arm_obj, vertices, faces, weights):
@@ -173,6 +267,7 @@ def add_model_body(context, arm_obj, vertices, faces, weights):
     mesh = bpy.data.meshes.new(arm_obj.name + "_body")
     mesh.from_pydata([tuple(p) for p in coords.to_blender_points(vertices)], [],
                      [tuple(int(i) for i in f) for f in faces])
+    mesh.polygons.foreach_set("use_smooth", np.ones(len(mesh.polygons), dtype=bool))
     mesh.update()
     obj = bpy.data.objects.new(arm_obj.name + "_body", mesh)
     context.collection.objects.link(obj)
@@ -185,13 +280,20 @@ def add_model_body(context, arm_obj, vertices, faces, weights):
     return obj
 
 
-def create_smpl_rig(context, name="SMPL", model_path="", location=None):
-    """The full 'new SMPL rig' target: armature plus a body. Returns the armature object."""
+def create_smpl_rig(context, name="SMPL", model_path="", location=None, python_command="python3",
+                    betas=(), notes=None):
+    """The full 'new SMPL rig' target: armature plus a body. Returns the armature object.
+
+    With model_path, the body is the real SMPL/SMPL+H/SMPL-X mesh loaded through the smplx
+    package (see load_body); notes (a list) collects what the user should be told.
+    Everything that can fail is done before anything is added to the scene.
+    """
     if model_path:
-        model = load_body_model(bpy.path.abspath(model_path))
-        offsets, verts, faces, weights = body_from_model(model)
+        body = load_body(bpy.path.abspath(model_path), python_command, betas, notes)
+        offsets, verts, faces, weights = body_from_arrays(body)
         arm = build_armature(context, name, offsets=offsets, location=location)
         add_model_body(context, arm, verts, faces, weights)
+        arm["momug_body"] = f"{body['kind']}: {os.path.basename(model_path)}"
     else:
         arm = build_armature(context, name, location=location)
         add_box_body(context, arm)

@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
             module = importlib.import_module(f"momug.commands.{name}")
             add_parser, run = module.add_parser, module.run
         except ImportError as exc:
+            if (exc.name or "").split(".")[0] == "momug":
+                raise  # a bug in momug itself, not a missing optional package
             add_parser, run = _missing_command(name, f"missing package {exc.name or exc}")
         before = set(subparsers.choices)
         add_parser(subparsers)

@@ -29,9 +29,24 @@ def addon():
     blender_addon.unregister()
 
 
+def reset_settings(scene):
+    """The panel's settings back to their defaults, so tests do not depend on their order."""
+    st = getattr(scene, "momug", None)
+    if st is None:
+        return
+    for name in ("target", "bone_map", "root_motion", "translation_bone", "push_to_nla",
+                 "running", "status", "caption", "seconds_note", "limit_min_seconds",
+                 "limit_max_seconds", "map_rows_object"):
+        st.property_unset(name)
+    st.map_rows.clear()
+    st.seconds = 4.0
+
+
 @pytest.fixture
 def scene():
     from rigs_for_tests import clean_scene
     clean_scene()
+    reset_settings(bpy.context.scene)
     yield bpy.context.scene
     clean_scene()
+    reset_settings(bpy.context.scene)

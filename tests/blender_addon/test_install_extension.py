@@ -17,6 +17,12 @@ def test_build_install_enable(tmp_path):
     assert out.returncode == 0, out.stderr
     zip_path = out.stdout.strip().splitlines()[-1]
     assert os.path.isfile(zip_path)
+    import zipfile
+    with zipfile.ZipFile(zip_path) as zf:
+        names = set(zf.namelist())
+    assert {"blender_manifest.toml", "__init__.py", "smplx_body.py", "rigs/smpl22.json",
+            "rigs/bonemaps/mixamo.json", "rigs/bonemaps/rigify.json"} <= names
+    assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
     proc = subprocess.run([sys.executable, os.path.join(HERE, "install_check_script.py"), zip_path],
                           capture_output=True, text=True, timeout=300, env=env, cwd=str(tmp_path))

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import bpy
-from blender_addon import client, jobs, keying, preferences
+from blender_addon import client, jobs, keying, operators, preferences
 from rigs_for_tests import MIXAMO_MAP, make_mixamo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -114,15 +114,46 @@ def test_request_outside_the_models_limits_reports_why(scene, use_backend):
     be = client.Client(use_backend["url"], use_backend["token"])
     limit = be.health()["limits"]["max_seconds"]
     before = fingerprint()
-    with pytest.raises(jobs.JobError, match="rejected the request: .*seconds"):
-        jobs.run_generate(bpy.context, be, "a person walks", seconds=limit + 5, steps=2)
+    # The backend itself refuses with a reason...
+    with pytest.raises(client.BackendError, match="rejected the request: .*seconds"):
+        be.submit_generate("a person walks", seconds=limit + 5, steps=2)
     assert fingerprint() == before
+
+
+def test_duration_follows_the_backends_limits(addon, scene, use_backend):
+    """...but the add-on never sends such a request: the Duration property is clamped to the
+    limits from /v1/health (once known), and a job clamps to what health says at submit time."""
+    st = scene.momug
+    be = client.Client(use_backend["url"], use_backend["token"])
+    limits = be.health()["limits"]
+    st.limit_min_seconds = st.limit_max_seconds = 0.0  # as before the add-on knew the model
+    try:
+        st.seconds = limits["max_seconds"] + 5
+        assert st.seconds == pytest.approx(limits["max_seconds"] + 5) and not st.seconds_note
+        assert bpy.ops.momug.backend_check() == {"FINISHED"}
+        assert st.limit_max_seconds == pytest.approx(limits["max_seconds"])
+        assert st.seconds == pytest.approx(limits["max_seconds"])
+        assert "at most" in st.seconds_note
+        st.seconds = 0.1
+        assert st.seconds == pytest.approx(limits["min_seconds"]) and "at least" in st.seconds_note
+        job = jobs.GenerateJob(be, "a person walks", limits["max_seconds"] + 5, 0, 2.5, 2)
+        job_id = job.submit()
+        be.cancel(job_id)
+        assert job.params["seconds"] == pytest.approx(limits["max_seconds"])
+        assert job.notes and "at most" in job.notes[0]
+    finally:
+        st.limit_min_seconds = st.limit_max_seconds = 0.0
+        st.seconds = 4.0
 
 
 def test_cancel_while_waiting_cancels_on_the_backend(use_backend):
     be = client.Client(use_backend["url"], use_backend["token"])
     job = jobs.GenerateJob(be, "a person dances", 4.0, 0, 2.5, 1000)
-    job.cancel_requested = True
+    job.cancel_requested = True  # cancelled before it was sent: nothing is sent
+    job.talk()
+    assert job.status == "cancelled" and job.error.kind == "cancelled" and job.job_id is None
+    job = jobs.GenerateJob(be, "a person dances", 4.0, 0, 2.5, 1000)
+    job.after_submit = lambda: setattr(job, "cancel_requested", True)  # Esc while it runs
     job.talk()
     assert job.status == "cancelled" and job.error.kind == "cancelled"
     assert be.job(job.job_id)["status"] == "cancelled"
@@ -138,18 +169,165 @@ def test_caption_input_is_checked_before_sending(use_backend):
         be.submit_caption(np.zeros((client.MAX_CAPTION_FRAMES + 1, 22, 3)))
 
 
-def test_generate_new_smpl_rig_operator(addon, scene, use_backend):
+def keys_of(action, obj):
+    out = {}
+    for fc in keying.action_fcurves(action, obj):
+        co = np.zeros(2 * len(fc.keyframe_points), dtype=np.float32)
+        fc.keyframe_points.foreach_get("co", co)
+        out[(fc.data_path, fc.array_index)] = co
+    return out
+
+
+def test_generate_new_smpl_rig_operator_and_history(addon, scene, use_backend):
     st = scene.momug
+    st.history.clear()
     st.prompt, st.seconds, st.seed, st.steps, st.target = "a person walks forward", 2.0, 3, 4, "NEW_SMPL"
+    st.guidance, st.root_motion, st.push_to_nla = 3.0, True, False
+    scene.frame_current = 5
     assert bpy.ops.momug.generate() == {"FINISHED"}
     obj = bpy.data.objects["SMPL"]
-    action = obj.animation_data.action
-    assert action.name.startswith("MoMug: a person walks forward")
-    fcs = keying.action_fcurves(action, obj)
+    first = obj.animation_data.action
+    assert first.name.startswith("MoMug: a person walks forward")
+    fcs = keying.action_fcurves(first, obj)
     assert any("pelvis" in fc.data_path and fc.data_path.endswith("location") for fc in fcs)
-    assert len(st.history) == 1 and st.history[0].seed == 3
-    # The same seed and settings give the same motion again.
-    bpy.ops.momug.history_apply(mode="SETTINGS")
+    # 2 s of 20 fps motion at the scene's 24 fps, from the current frame.
+    assert min(fc.keyframe_points[0].co[0] for fc in fcs) == 5
+    n_source = round(2.0 * 20)  # the backend's frames for 2 s (it may round to a multiple of 4)
+    assert abs(len(fcs[0].keyframe_points) - (n_source - 1) * 24 / 20) <= 4
+    assert len(st.history) == 1
+    item = st.history[0]
+    assert (item.prompt, item.seconds, item.seed, item.steps, item.guidance, item.target) == \
+        ("a person walks forward", 2.0, 3, 4, 3.0, "NEW_SMPL")
+    assert item.action_name == first.name and item.object_name == obj.name
+
+    # Load Settings puts every setting back.
+    st.prompt, st.seed, st.steps, st.guidance, st.seconds = "something else", 99, 7, 1.0, 3.0
+    assert bpy.ops.momug.history_apply(mode="SETTINGS") == {"FINISHED"}
+    assert (st.prompt, st.seed, st.steps, st.guidance, st.seconds) == \
+        ("a person walks forward", 3, 4, 3.0, 2.0)
+
+    # Regenerate: same seed and settings, same motion, in a new rig and action.
+    assert bpy.ops.momug.history_apply(mode="GENERATE") == {"FINISHED"}
+    assert len(st.history) == 2
+    second = bpy.data.actions[st.history[1].action_name]
+    obj2 = bpy.data.objects[st.history[1].object_name]
+    assert second != first and obj2 != obj
+    k1, k2 = keys_of(first, obj), keys_of(second, obj2)
+    assert k1.keys() == k2.keys()
+    assert max(np.abs(k1[k] - k2[k]).max() for k in k1) < 1e-4
+
+    # Use Action: the first generation's action goes back on the object it was made for.
+    obj.animation_data.action = None
+    st.history_index = 0
+    assert bpy.ops.momug.history_apply(mode="ACTION") == {"FINISHED"}
+    assert obj.animation_data.action == first
+
+
+def test_undo_restores_the_scene_after_generate(addon, scene, use_backend):
+    """Generate is one undo step (bl_options UNDO). The bpy module pushes no undo step after an
+    operator by itself, so the test pushes the one Blender's UI pushes when the operator ends."""
+    assert "UNDO" in bpy.types.MOMUG_OT_generate.bl_options
+    obj, _ = make_mixamo()
+    bpy.context.view_layer.objects.active = obj
+    pb = obj.pose.bones["mixamorig:LeftArm"]
+    pb.keyframe_insert("rotation_euler", frame=1)
+    obj.animation_data.action.name = "mine"
+    st = scene.momug
+    st.prompt, st.seconds, st.steps, st.target, st.bone_map = "a person waves", 1.0, 2, "ACTIVE", "AUTO"
+    n_history = len(st.history)
+    bpy.ops.ed.undo_push(message="before")
+    before = fingerprint()
+    assert bpy.ops.momug.generate() == {"FINISHED"}
+    bpy.ops.ed.undo_push(message="MoMug Generate")
+    assert fingerprint() != before
+    bpy.ops.ed.undo()
+    assert fingerprint() == before
+    assert bpy.data.objects["Armature"].animation_data.action.name == "mine"
+    assert len(bpy.context.scene.momug.history) == n_history
+    bpy.ops.ed.redo()
+    assert bpy.data.objects["Armature"].animation_data.action.name.startswith("MoMug: a person waves")
+
+
+class _Driver(operators._ModalJob):
+    """The operators' modal logic without a window: _step gets the event types a modal handler
+    would get. report() is Blender's; here it records."""
+
+    def __init__(self, finish, target_name=""):
+        self.reports = []
+        self._finish_fn = finish
+        self._target_name = target_name
+        self._object_name = target_name
+
+    def report(self, level, message):
+        self.reports.append((set(level), message))
+
+    def _finish(self, context):
+        return self._finish_fn(self, context)
+
+
+def _drive(driver, context, limit_s=120.0):
+    deadline = time.monotonic() + limit_s
+    seen_progress = set()
+    while time.monotonic() < deadline:
+        result = driver._step(context, "TIMER")
+        seen_progress.add(round(context.scene.momug.progress, 3))
+        if result != {"RUNNING_MODAL"}:
+            return result, seen_progress
+        assert driver._step(context, "MOUSEMOVE") == {"PASS_THROUGH"}
+        time.sleep(0.05)
+    raise AssertionError("the job did not end")
+
+
+def test_modal_generate_worker_thread_and_timer(addon, scene, use_backend):
+    obj, _ = make_mixamo()
+    bpy.context.view_layer.objects.active = obj
+    st = scene.momug
+    st.prompt, st.seconds, st.seed, st.steps, st.target, st.bone_map = \
+        "a person jumps", 1.0, 2, 4, "ACTIVE", "AUTO"
+    st.push_to_nla = False
+    ctx = bpy.context
+    driver = _Driver(operators.finish_generate, target_name=obj.name)
+    job = operators.make_generate_job(ctx, st)
+    assert driver._begin(ctx, job) == {"RUNNING_MODAL"}
+    assert st.running and driver._runner.thread.is_alive()
+    result, _ = _drive(driver, ctx)
+    assert result == {"FINISHED"}, driver.reports
+    assert not st.running and st.status.startswith("Keyed")
+    assert obj.animation_data.action.name.startswith("MoMug: a person jumps")
+    assert st.backend_state.startswith("ready: ")
+
+
+def test_modal_escape_cancels_on_the_backend_and_changes_nothing(addon, scene, use_backend):
+    st = scene.momug
+    st.prompt, st.seconds, st.steps, st.target = "a person dances", 4.0, 1000, "NEW_SMPL"
+    ctx = bpy.context
+    before = fingerprint()
+    driver = _Driver(operators.finish_generate)
+    driver._begin(ctx, operators.make_generate_job(ctx, st))
+    deadline = time.monotonic() + 30
+    while driver._runner.job.job_id is None and time.monotonic() < deadline:
+        assert driver._step(ctx, "TIMER") == {"RUNNING_MODAL"}
+        time.sleep(0.05)
+    assert driver._step(ctx, "ESC") == {"CANCELLED"}
+    assert not st.running and st.status == "cancelled"
+    assert driver._runner.wait(30) == "cancelled"
+    be = client.Client(use_backend["url"], use_backend["token"])
+    assert be.job(driver._runner.job.job_id)["status"] == "cancelled"
+    assert fingerprint() == before
+
+
+def test_modal_error_reports_and_changes_nothing(addon, scene, use_backend, monkeypatch):
+    monkeypatch.setattr(preferences._Defaults, "token", "not-the-token")
+    st = scene.momug
+    st.prompt, st.seconds, st.steps, st.target = "a person sits", 1.0, 2, "NEW_SMPL"
+    before = fingerprint()
+    driver = _Driver(operators.finish_generate)
+    driver._begin(bpy.context, operators.make_generate_job(bpy.context, st))
+    result, _ = _drive(driver, bpy.context)
+    assert result == {"CANCELLED"}
+    assert any("ERROR" in lvl and "refused the token" in msg for lvl, msg in driver.reports)
+    assert "refused the token" in st.backend_state
+    assert fingerprint() == before
 
 
 def test_generate_on_mixamo_and_describe(addon, scene, use_backend):
@@ -163,6 +341,25 @@ def test_generate_on_mixamo_and_describe(addon, scene, use_backend):
     assert bpy.ops.momug.describe() == {"FINISHED"}
     assert scene.momug.caption
     assert obj.animation_data.action.get("momug_caption") == scene.momug.caption
+    assert bpy.ops.momug.copy_caption() == {"FINISHED"}
+    clip = bpy.context.window_manager.clipboard
+    if clip:  # the bpy module may run without a system clipboard
+        assert clip == scene.momug.caption
+
+
+def test_modal_describe(addon, scene, use_backend):
+    obj, _ = make_mixamo()
+    bpy.context.view_layer.objects.active = obj
+    from rigs_for_tests import make_motion
+    jobs.apply_motion(bpy.context, make_motion(), target="ACTIVE", prompt="made up")
+    scene.momug.caption = ""
+    driver = _Driver(operators.finish_describe, target_name=obj.name)
+    joints, _ = jobs.prepare_describe(bpy.context, obj)
+    job = jobs.CaptionJob(preferences.make_client(bpy.context), joints)
+    driver._begin(bpy.context, job)
+    result, _ = _drive(driver, bpy.context)
+    assert result == {"FINISHED"}, driver.reports
+    assert scene.momug.caption and obj.animation_data.action["momug_caption"] == scene.momug.caption
 
 
 def test_wrong_token_reports_and_changes_nothing(addon, scene, use_backend, monkeypatch):

@@ -52,7 +52,9 @@ def save_pretrained(model, folder: str | Path, dtype: torch.dtype = torch.float3
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.to("cpu", dtype if v.is_floating_point() else v.dtype) for k, v in model.trainable_state_dict().items()}
+    # Normalisation statistics stay float32 whatever dtype the weights are stored in.
+    state = {k: v.to("cpu", dtype if v.is_floating_point() and k not in ("mean", "std") else v.dtype)
+             for k, v in model.trainable_state_dict().items()}
     tmp_weights = folder / (WEIGHTS_NAME + ".tmp")
     save_file(state, str(tmp_weights), metadata={"format": "momug", "version": str(model.config.version)})
     tmp_config = folder / (CONFIG_NAME + ".tmp")

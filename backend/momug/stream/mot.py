@@ -1,0 +1,125 @@
+"""Mixture-of-Transformers weights for a Hugging Face decoder: motion positions get their own copies
+of every per-position module (norms, q/k/v/o projections, q/k norms, MLP, final norm), initialised
+from the text ones; the text weights are frozen; attention stays joint over the whole sequence.
+
+How: a forward hook on each text module also runs its motion copy on the same input and keeps the
+motion output at motion positions. Every hooked module works position by position, so mixing
+outputs per position is the same as routing each position through its own weights, and q, k and v
+are built from each position's own weights before the (unmodified) joint attention sees them.
+Running each decoder layer twice and merging would be wrong: text queries would then attend to
+motion keys made with text weights.
+
+A sequence without motion positions skips the motion copies entirely, so text-only outputs are the
+base model's, bit for bit: the language ability is kept by construction.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+# Per-position modules of one decoder layer, by attribute path (those a model lacks are skipped).
+LAYER_MODULES = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
+                 "post_feedforward_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                 "self_attn.o_proj", "self_attn.q_norm", "self_attn.k_norm", "mlp")
+# q/k norms see heads already split off. Gemma 3 transposes first: (B, heads, L, head_dim);
+# Qwen 3 normalises before the transpose: (B, L, heads, head_dim).
+HEADS_FIRST_MODELS = ("gemma3", "gemma3_text")
+
+
+def _get(root: nn.Module, path: str):
+    for part in path.split("."):
+        root = getattr(root, part, None)
+        if root is None:
+            return None
+    return root
+
+
+def decoder_of(llm: nn.Module) -> nn.Module:
+    """The decoder stack (the module holding .layers and .norm) of a causal LM."""
+    for path in ("model", "model.language_model", "transformer"):
+        m = _get(llm, path)
+        if m is not None and hasattr(m, "layers"):
+            return m
+    raise ValueError(f"cannot find the decoder layers of {type(llm).__name__}")
+
+
+class MixtureOfTransformers(nn.Module):
+    """Wraps a causal LM in place. Call forward(..., motion_mask=(B, L) bool) or set the mask
+    with `with mot.modality(mask):` around any call of the wrapped model (generation included)."""
+
+    def __init__(self, llm: nn.Module):
+        super().__init__()
+        self.llm = llm
+        for p in llm.parameters():
+            p.requires_grad_(False)
+        model_type = getattr(llm.config, "model_type", "")
+        self.heads_first = model_type in HEADS_FIRST_MODELS
+        self.motion = nn.ModuleDict()
+        self._mask: torch.Tensor | None = None
+        self._handles = []
+        decoder = decoder_of(llm)
+        targets = [(f"layers.{i}.{name}", _get(layer, name))
+                   for i, layer in enumerate(decoder.layers) for name in LAYER_MODULES]
+        targets.append(("norm", getattr(decoder, "norm", None)))
+        for path, module in targets:
+            if module is None:
+                continue
+            twin = copy.deepcopy(module)
+            for p in twin.parameters():
+                p.requires_grad_(True)
+            key = path.replace(".", "__")
+            self.motion[key] = twin
+            heads = path.endswith(("q_norm", "k_norm"))
+            self._handles.append(module.register_forward_hook(self._hook(key, heads)))
+
+    def _hook(self, key: str, heads: bool):
+        def hook(module, args, output):
+            mask = self._mask
+            if mask is None or not bool(mask.any()):
+                return output  # text only: the base model untouched
+            motion_out = self.motion[key](*args)
+            if heads:
+                m = mask[:, None, :, None] if self.heads_first else mask[:, :, None, None]
+            else:
+                m = mask.reshape(*mask.shape, *([1] * (output.ndim - mask.ndim)))
+            if bool(mask.all()):
+                return motion_out
+            return torch.where(m, motion_out, output)
+        return hook
+
+    class _Modality:
+        def __init__(self, owner, mask):
+            self.owner, self.mask = owner, mask
+
+        def __enter__(self):
+            self.previous, self.owner._mask = self.owner._mask, self.mask
+            return self.owner
+
+        def __exit__(self, *exc):
+            self.owner._mask = self.previous
+
+    def modality(self, motion_mask: torch.Tensor | None):
+        """Context in which the wrapped model routes positions where motion_mask is True to the
+        motion weights. The mask covers the positions of this call only (with a KV cache, the new ones)."""
+        return self._Modality(self, None if motion_mask is None else motion_mask.bool())
+
+    def forward(self, *args, motion_mask: torch.Tensor | None = None, **kwargs):
+        with self.modality(motion_mask):
+            return self.llm(*args, **kwargs)
+
+    def motion_state_dict(self) -> dict[str, torch.Tensor]:
+        """Only the motion copies: the text weights are rebuilt from the base model's name."""
+        return {f"mot.{k}": v for k, v in self.motion.state_dict().items()}
+
+    def load_motion_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.motion.load_state_dict({k[len("mot."):]: v for k, v in state.items() if k.startswith("mot.")})
+
+    def remove(self) -> nn.Module:
+        """Detach the hooks and hand back the plain base model."""
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+        return self.llm

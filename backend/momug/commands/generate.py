@@ -75,8 +75,10 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from momug.motion.convert import write_motion
-    from momug.pipeline import MotionPipeline
+    from momug.pipeline import MotionPipeline, check_prompt
 
+    for p in prompts:  # fail fast, before the model loads
+        check_prompt(p)
     pipe = MotionPipeline.load(args.checkpoint, args.device)
     for p in prompts:  # every prompt checked before any work starts
         pipe.validate_request(p, args.seconds, args.steps, args.guidance)

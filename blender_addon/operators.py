@@ -58,6 +58,24 @@ class _ModalJob:
     _timer = None
     _runner = None
 
+    # Subclasses define _prepare(context) -> jobs.Job (raising jobs.JobError) and _finish(context).
+    @classmethod
+    def poll(cls, context):
+        return context.scene is not None and not is_busy()
+
+    def invoke(self, context, event):
+        try:
+            job = self._prepare(context)
+        except jobs.JobError as exc:
+            return self._fail(context, str(exc))
+        return self._begin(context, job)
+
+    def execute(self, context):
+        try:
+            return self._run_sync(context, self._prepare(context))
+        except jobs.JobError as exc:
+            return self._fail(context, str(exc))
+
     def _begin(self, context, job):
         st = _settings(context)
         self._runner = jobs.JobRunner(job).start()
@@ -181,31 +199,14 @@ class MOMUG_OT_generate(_ModalJob, bpy.types.Operator):
 
     _target_name = ""
 
-    @classmethod
-    def poll(cls, context):
-        return context.scene is not None and not is_busy()
-
     def _prepare(self, context):
         st = _settings(context)
         target = check_generate_target(context, st)
         self._target_name = target.name if target is not None else ""
         return make_generate_job(context, st)
 
-    def invoke(self, context, event):
-        try:
-            job = self._prepare(context)
-        except jobs.JobError as exc:
-            return self._fail(context, str(exc))
-        return self._begin(context, job)
-
     def _finish(self, context):
         return finish_generate(self, context)
-
-    def execute(self, context):
-        try:
-            return self._run_sync(context, self._prepare(context))
-        except jobs.JobError as exc:
-            return self._fail(context, str(exc))
 
 
 def finish_describe(op, context):
@@ -229,10 +230,6 @@ class MOMUG_OT_describe(_ModalJob, bpy.types.Operator):
 
     _object_name = ""
 
-    @classmethod
-    def poll(cls, context):
-        return context.scene is not None and not is_busy()
-
     def _prepare(self, context):
         st = _settings(context)
         obj = context.active_object
@@ -242,21 +239,8 @@ class MOMUG_OT_describe(_ModalJob, bpy.types.Operator):
         return jobs.CaptionJob(preferences.make_client(context), joints,
                                timeout=prefs.request_timeout)
 
-    def invoke(self, context, event):
-        try:
-            job = self._prepare(context)
-        except jobs.JobError as exc:
-            return self._fail(context, str(exc))
-        return self._begin(context, job)
-
     def _finish(self, context):
         return finish_describe(self, context)
-
-    def execute(self, context):
-        try:
-            return self._run_sync(context, self._prepare(context))
-        except jobs.JobError as exc:
-            return self._fail(context, str(exc))
 
 
 class MOMUG_OT_randomize_seed(bpy.types.Operator):

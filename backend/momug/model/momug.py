@@ -18,9 +18,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from momug.errors import Cancelled
 from momug.model import sequence as seq
 from momug.model.config import SPECIAL_TOKENS, MoMugConfig
 from momug.model.diffusion import NoiseSchedule, ddim_step, ddim_timesteps
+
+
+def check_stop(should_stop, what: str) -> None:
+    """Raise Cancelled when the caller's should_stop() says so (checked between model calls)."""
+    if should_stop is not None and should_stop():
+        raise Cancelled(f"{what} cancelled")
 
 
 def timestep_features(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -252,10 +259,7 @@ class MoMugModel(nn.Module):
         starts = context.lengths
         prefix_len = context.kind.shape[1]
         for k, t in enumerate(times):
-            if should_stop is not None and should_stop():
-                from momug.errors import Cancelled
-
-                raise Cancelled("generation cancelled")
+            check_stop(should_stop, "generation")
             rows = x + x if guided else x
             suffix = seq.pack([[seq.Special("timestep", t), seq.Motion(r.to(self.device), t)] for r in rows],
                               self.special_index, start_positions=starts)
@@ -292,12 +296,6 @@ class MoMugModel(nn.Module):
                             past_key_values=cache, use_cache=True)
         return out.last_hidden_state[:, -1], out.past_key_values
 
-    def _check_stop(self, should_stop):
-        if should_stop is not None and should_stop():
-            from momug.errors import Cancelled
-
-            raise Cancelled("captioning cancelled")
-
     @torch.no_grad()
     def describe(self, motions: list[torch.Tensor], max_new_tokens: int = 48, do_sample: bool = False,
                  temperature: float = 1.0, top_p: float = 0.9, seed: int = 0, num_beams: int = 1,
@@ -318,7 +316,7 @@ class MoMugModel(nn.Module):
         generated: list[torch.Tensor] = []  # fed tokens, for the no-cache baseline
         done = torch.zeros(B, dtype=torch.bool)
         for step in range(max_new_tokens):
-            self._check_stop(should_stop)
+            check_stop(should_stop, "captioning")
             logits = self.logits(last).float().cpu()
             if do_sample:
                 probs = torch.softmax(logits / max(temperature, 1e-4), -1)
@@ -363,7 +361,7 @@ class MoMugModel(nn.Module):
         beams, scores = [[]], torch.zeros(1)
         finished: list[tuple[float, list[int]]] = []
         for step in range(max_new_tokens):
-            self._check_stop(should_stop)
+            check_stop(should_stop, "captioning")
             total = (scores[:, None] + logp).reshape(-1)
             best = total.topk(min(2 * k, total.numel()))
             vocab = logp.shape[-1]

@@ -178,3 +178,14 @@ def load_base_llm(name: str = GEMMA_ID, dtype=None):
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
+
+
+def lm_logits(llm, hidden):
+    """Next-token logits from final hidden states, with the model's logit soft-capping if any."""
+    import torch
+
+    logits = llm.get_output_embeddings()(hidden)
+    cap = getattr(llm.config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return logits

@@ -87,6 +87,30 @@ def read_weights(folder: Path) -> dict[str, torch.Tensor]:
         raise MomugError(f"checkpoint {path} is corrupt or unreadable: {exc}") from None
 
 
+def init_from(model, folder: str | Path) -> list[str]:
+    """Seed a freshly built model with a checkpoint's trained tensors, to fine-tune from it.
+    Tensors the checkpoint lacks (modules added since) keep their fresh initialisation; their
+    names are returned. A checkpoint for another base model or feature size is a MomugError."""
+    folder = Path(folder)
+    if not (folder / CONFIG_NAME).is_file():
+        raise MomugError(f"init_from: {folder} is not a MoMug checkpoint: {CONFIG_NAME} is missing")
+    source = MoMugConfig.load(folder / CONFIG_NAME)
+    for key in ("base_model", "feature_dim", "frames_per_token", "lora_rank", "lora_targets"):
+        if getattr(source, key) != getattr(model.config, key):
+            raise MomugError(f"init_from: {folder} has {key}={getattr(source, key)!r}, "
+                             f"this model {getattr(model.config, key)!r}")
+    state = read_weights(folder)
+    current = model.trainable_state_dict()
+    unknown = sorted(set(state) - set(current))
+    if unknown:
+        raise MomugError(f"init_from: {folder} holds tensors this model does not have: {unknown[:5]}")
+    fresh = sorted(set(current) - set(state))
+    merged = {k: (state[k].float() if state[k].is_floating_point() else state[k]) if k in state else v
+              for k, v in current.items()}
+    model.load_trainable_state_dict(merged)
+    return fresh
+
+
 def from_pretrained(folder: str | Path, device: str | torch.device = "cpu", dtype=None):
     """Load a MoMug model from a checkpoint folder; a corrupt or mismatched one is a MomugError."""
     folder = Path(folder)

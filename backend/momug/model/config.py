@@ -30,7 +30,11 @@ class MoMugConfig:
     noise_schedule: str = "cosine"
     num_train_timesteps: int = 1000
     prediction_type: str = "sample"
+    noise_shift: float = 4.0            # SNR divided by noise_shift**2 (see diffusion.alpha_bars)
     timestep_dim: int = 256
+    # Motion outputs also read the hidden state at <som>, which has read the whole prompt: a
+    # direct path for the prompt that plain attention from noisy motion positions is slow to learn.
+    prompt_summary: bool = True
     # Scale of the base model's input embeddings (RMS), measured when the model is first built, so
     # motion and special embeddings enter the LLM at the same magnitude as text.
     embed_rms: float = 1.0
@@ -49,6 +53,10 @@ class MoMugConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise MomugError(f"config has unknown keys {unknown}; was it written by a newer momug?")
+        data = dict(data)
+        # Checkpoints written before these options existed.
+        data.setdefault("prompt_summary", False)
+        data.setdefault("noise_shift", 1.0)
         cfg = cls(**data)
         cfg.validate()
         return cfg

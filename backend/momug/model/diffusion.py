@@ -19,8 +19,14 @@ PREDICTION_TYPES = ("sample", "epsilon", "v_prediction")
 SCHEDULES = ("cosine", "linear")
 
 
-def alpha_bars(schedule: str, num_steps: int) -> torch.Tensor:
-    """Cumulative signal fractions alpha_bar(t) for t = 0..num_steps-1 (float64)."""
+def alpha_bars(schedule: str, num_steps: int, shift: float = 1.0) -> torch.Tensor:
+    """Cumulative signal fractions alpha_bar(t) for t = 0..num_steps-1 (float64).
+
+    shift > 1 divides the signal-to-noise ratio at every t by shift**2 ("simple diffusion"):
+    a motion token folds many strongly correlated numbers, so at the unshifted high-noise steps
+    x_t still gives the answer away and the network never learns to read the prompt."""
+    if shift <= 0:
+        raise MomugError(f"noise shift must be positive, got {shift}")
     if schedule == "cosine":
         # Nichol & Dhariwal's squared-cosine schedule, betas clipped at 0.999.
         s = 0.008
@@ -31,7 +37,10 @@ def alpha_bars(schedule: str, num_steps: int) -> torch.Tensor:
         betas = torch.linspace(1e-4, 0.02, num_steps, dtype=torch.float64)
     else:
         raise MomugError(f"unknown noise schedule '{schedule}' (choose from {', '.join(SCHEDULES)})")
-    return torch.cumprod(1 - betas, dim=0)
+    alpha_bar = torch.cumprod(1 - betas, dim=0)
+    if shift != 1.0:
+        alpha_bar = torch.sigmoid(torch.logit(alpha_bar) - 2 * math.log(shift))
+    return alpha_bar
 
 
 @dataclass
@@ -39,12 +48,13 @@ class NoiseSchedule:
     schedule: str = "cosine"
     num_train_steps: int = 1000
     prediction_type: str = "sample"
+    shift: float = 1.0
 
     def __post_init__(self):
         if self.prediction_type not in PREDICTION_TYPES:
             raise MomugError(f"unknown prediction type '{self.prediction_type}' "
                              f"(choose from {', '.join(PREDICTION_TYPES)})")
-        self.alpha_bar = alpha_bars(self.schedule, self.num_train_steps)
+        self.alpha_bar = alpha_bars(self.schedule, self.num_train_steps, self.shift)
 
     def _ab(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         ab = self.alpha_bar.to(like.device)[t.long()].to(like.dtype)

@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from momug.errors import Cancelled
 from momug.model import sequence as seq
+from momug.model.base_llm import lm_logits
 from momug.model.config import SPECIAL_TOKENS, MoMugConfig
 from momug.model.diffusion import NoiseSchedule, ddim_step, ddim_timesteps
 
@@ -59,10 +60,15 @@ class MoMugModel(nn.Module):
                                           nn.Linear(hidden, hidden))
         self.motion_out = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, hidden), nn.SiLU(),
                                         nn.Linear(hidden, config.token_dim))
+        if config.prompt_summary:
+            self.prompt_proj = nn.Linear(hidden, hidden)
+            nn.init.zeros_(self.prompt_proj.weight)  # starts as a no-op; training opens the path
+            nn.init.zeros_(self.prompt_proj.bias)
         D = config.feature_dim
         self.register_buffer("mean", torch.zeros(D) if mean is None else torch.as_tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.ones(D) if std is None else torch.as_tensor(std, dtype=torch.float32))
-        self.schedule = NoiseSchedule(config.noise_schedule, config.num_train_timesteps, config.prediction_type)
+        self.schedule = NoiseSchedule(config.noise_schedule, config.num_train_timesteps, config.prediction_type,
+                                      config.noise_shift)
 
     # ----------------------------------------------------------------- plumbing
     @property
@@ -174,12 +180,14 @@ class MoMugModel(nn.Module):
                             past_key_values=cache, use_cache=use_cache)
         return out.last_hidden_state, out.past_key_values
 
+    def motion_prediction(self, hidden: torch.Tensor, som_hidden: torch.Tensor) -> torch.Tensor:
+        """Diffusion output for motion positions (N, H) given the <som> position's state (H,)."""
+        if self.config.prompt_summary:
+            hidden = hidden + self.prompt_proj(som_hidden)
+        return self.motion_out(hidden)
+
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        logits = self.lm.get_output_embeddings()(hidden)
-        cap = getattr(self.lm.config, "final_logit_softcapping", None)
-        if cap:
-            logits = torch.tanh(logits / cap) * cap
-        return logits
+        return lm_logits(self.lm, hidden)
 
     # ----------------------------------------------------------------- training
     def forward(self, items: list[dict], lm_weight: float = 1.0, diffusion_weight: float = 1.0):
@@ -217,7 +225,7 @@ class MoMugModel(nn.Module):
             for b, x0, noise, t, fmask in diff_items:
                 start = motion_pos[b]
                 h = hidden[b, start:start + x0.shape[0]]
-                outs.append(self.motion_out(h))
+                outs.append(self.motion_prediction(h, hidden[b, start - 2]))  # <som>, <timestep>, motion
                 targets.append(self.schedule.target(x0[None], noise[None], torch.tensor([t]))[0])
                 masks.append(fmask)
             out = torch.cat(outs)
@@ -248,8 +256,11 @@ class MoMugModel(nn.Module):
             prefixes += [[seq.Text(self.bos), seq.Special("som")] for _ in prompts]
         context = seq.pack(prefixes, self.special_index)
         cache = None
-        if use_cache:
-            _, cache = self.run(context, use_cache=True)
+        som = context.lengths - 1  # each prefix ends with <som>
+        context_hidden, cache = self.run(context, use_cache=use_cache)
+        som_hidden = context_hidden[torch.arange(len(som)), som.to(self.device)]
+        if not use_cache:
+            cache = None
         n_tok = [-(-n // self.config.frames_per_token) for n in n_frames]
         x = []
         for i in range(B):
@@ -270,7 +281,7 @@ class MoMugModel(nn.Module):
             else:
                 hidden, _ = self.run(seq.concat(context, suffix))
                 hidden_suffix = hidden[:, prefix_len:]
-            outs = [self.motion_out(hidden_suffix[b, 1:1 + rows[b].shape[0]]).float().cpu()
+            outs = [self.motion_prediction(hidden_suffix[b, 1:1 + rows[b].shape[0]], som_hidden[b]).float().cpu()
                     for b in range(len(rows))]
             t_prev = times[k + 1] if k + 1 < len(times) else None
             for i in range(B):

@@ -37,11 +37,13 @@ class TrainSettings:
 class TrainConfig:
     data: str
     output: str
+    init_from: str | None = None    # checkpoint whose trained tensors seed a new run (fine-tuning)
     model: MoMugConfig = field(default_factory=MoMugConfig)
     train: TrainSettings = field(default_factory=TrainSettings)
 
     def to_dict(self) -> dict:
-        return {"data": self.data, "output": self.output, "model": asdict(self.model), "train": asdict(self.train)}
+        return {"data": self.data, "output": self.output, "init_from": self.init_from,
+                "model": asdict(self.model), "train": asdict(self.train)}
 
 
 def _make(cls, table: dict, where: str):
@@ -63,7 +65,7 @@ def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainC
     for key, value in (overrides or {}).items():
         if value is not None:
             raw[key] = value
-    top = sorted(set(raw) - {"data", "output", "model", "train"})
+    top = sorted(set(raw) - {"data", "output", "init_from", "model", "train"})
     if top:
         raise MomugError(f"unknown top-level setting(s) in {path}: {', '.join(top)}")
     for key in ("data", "output"):
@@ -71,5 +73,6 @@ def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainC
             raise MomugError(f"config {path} needs '{key}'")
     model = _make(MoMugConfig, raw.get("model", {}), "model")
     model.validate()
+    init_from = str(Path(raw["init_from"]).resolve()) if raw.get("init_from") else None
     return TrainConfig(data=str(Path(raw["data"]).resolve()), output=str(Path(raw["output"]).resolve()),
-                       model=model, train=_make(TrainSettings, raw.get("train", {}), "train"))
+                       init_from=init_from, model=model, train=_make(TrainSettings, raw.get("train", {}), "train"))

@@ -144,6 +144,13 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
         accelerator.print(f"momug train: resuming from {out}")
     else:
         model = ckpt.build_model(cfg.model, train_folder.mean, train_folder.std)
+        if cfg.init_from:
+            fresh = ckpt.init_from(model, cfg.init_from)
+            # The data's statistics, not the source run's: features are normalised with them.
+            model.mean.copy_(torch.as_tensor(train_folder.mean))
+            model.std.copy_(torch.as_tensor(train_folder.std))
+            accelerator.print(f"momug train: starting from {cfg.init_from}"
+                              + (f" (new: {', '.join(fresh)})" if fresh else ""))
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=s.learning_rate, weight_decay=s.weight_decay)

@@ -42,3 +42,13 @@ def test_bad_settings_are_clear_errors():
         NoiseSchedule(schedule="sigmoid")
     with pytest.raises(MomugError, match="sampling steps"):
         ddim_timesteps(1000, 0)
+
+
+def test_shift_divides_the_signal_to_noise_ratio_by_its_square():
+    plain, shifted = NoiseSchedule(shift=1.0).alpha_bar, NoiseSchedule(shift=4.0).alpha_bar
+    inner = slice(1, -1)  # the end points are 1 and 0 up to rounding, where SNR is not finite
+    snr = lambda ab: ab / (1 - ab)  # noqa: E731
+    assert torch.allclose(snr(shifted[inner]) * 16, snr(plain[inner]), rtol=1e-6)
+    assert bool((shifted[1:] <= shifted[:-1]).all()) and shifted[-1] < 1e-3
+    with pytest.raises(MomugError, match="shift"):
+        NoiseSchedule(shift=0.0)

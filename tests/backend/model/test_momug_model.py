@@ -25,7 +25,7 @@ def test_loss_has_both_terms_and_only_momug_weights_get_gradients(tiny_pipeline)
     losses["loss"].backward()
     with_grad = {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
     assert any("lora_" in n for n in with_grad)
-    assert {"special", "motion_in.weight", "motion_out.3.weight"} <= with_grad
+    assert {"special", "motion_in.weight", "motion_out.3.weight", "prompt_proj.weight"} <= with_grad
     assert not any(n.endswith("embed_tokens.weight") for n in with_grad)
     frozen = [n for n, p in model.named_parameters() if "lora_" not in n and n.startswith("llm.") and p.requires_grad]
     assert frozen == []
@@ -40,6 +40,31 @@ def test_cached_prefix_sampling_matches_full_recompute(tiny_pipeline):
     for a, b in zip(cached, full):
         assert a.shape == b.shape
         assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_prompt_path_reads_the_som_state_and_keeps_cache_and_recompute_equal(tiny_pipeline):
+    model = tiny_pipeline.model
+    kwargs = dict(prompts=["a person walks", "jumps"], n_frames=[40, 23], seeds=[0, 1], guidance=2.0, steps=3)
+    before = model.sample(**kwargs)
+    saved = {k: v.clone() for k, v in model.prompt_proj.state_dict().items()}
+    try:
+        torch.nn.init.normal_(model.prompt_proj.weight, std=0.2)
+        opened = model.sample(**kwargs)
+        full = model.sample(**kwargs, use_cache=False)
+    finally:
+        model.prompt_proj.load_state_dict(saved)
+    assert not torch.allclose(before[0], opened[0])
+    for a, b in zip(opened, full):
+        assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_configs_written_before_the_prompt_path_and_shift_load_without_them():
+    from momug.model.config import MoMugConfig
+
+    old = {k: v for k, v in MoMugConfig().__dict__.items() if k not in ("prompt_summary", "noise_shift")}
+    cfg = MoMugConfig.from_dict(old)
+    assert cfg.prompt_summary is False and cfg.noise_shift == 1.0
+    assert MoMugConfig().prompt_summary is True and MoMugConfig().noise_shift > 1
 
 
 def test_length_is_exact_and_seed_decides_the_result_whatever_the_batch(tiny_pipeline):

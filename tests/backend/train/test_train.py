@@ -84,6 +84,27 @@ def test_loss_goes_down_on_a_tiny_corpus(tmp_path, corpus):
     assert val[-1]["loss"] < val[0]["loss"]
 
 
+def test_init_from_seeds_a_new_run_with_a_checkpoints_weights(tmp_path, corpus):
+    write_config(tmp_path, corpus, 2, "source")
+    assert main(["train", "--config", str(tmp_path / "source.toml"), "--quiet"]) == 0
+    source = ckpt.read_weights(tmp_path / "source")
+    cfg = load_train_config(write_config(tmp_path, corpus, 1, "tuned"))
+    cfg.init_from = str(tmp_path / "source")
+    cfg.train.learning_rate = 0.0  # one step that changes nothing: the saved model is the seeded one
+    from momug.train.loop import train
+
+    train(cfg, progress=False)
+    tuned = ckpt.read_weights(tmp_path / "tuned")
+    for name, tensor in source.items():
+        assert torch.equal(tuned[name], tensor), name
+    # A checkpoint for another model shape is refused before any training.
+    other = load_train_config(write_config(tmp_path, corpus, 1, "other"))
+    other.model.frames_per_token = 2
+    other.init_from = str(tmp_path / "source")
+    with pytest.raises(MomugError, match="frames_per_token"):
+        train(other, progress=False)
+
+
 def test_bad_config_is_a_clear_error(tmp_path, corpus):
     bad = tmp_path / "bad.toml"
     bad.write_text('data = "x"\noutput = "y"\n[train]\nbatch_sise = 3\n')

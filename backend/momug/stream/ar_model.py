@@ -2,10 +2,14 @@
 per VAE latent, all in the base LLM's sequence. The hidden state at each motion position conditions
 the flow head that samples the next latent and the end head that says whether motion stops there.
 
-    [text ids ...] [BOM] [z_1] ... [z_N]
-     text weights   motion weights (MoT)
-    targets:        z_1   z_2  ...  -       (flow head)
-    end:            0     0    ...  1       (end head)
+    text -> motion:  [bos prompt ...] [BOM] [z_1] ... [z_N]
+                      text weights     motion weights (MoT)
+    targets:                           z_1   z_2  ...  -       (flow head)
+    end:                               0     0    ...  1       (end head)
+
+    motion -> text:  [bos] [BOM] [z_1] ... [z_N] [EOM] [caption ... eos]
+                            motion weights             text weights (frozen): the base LM head
+                                                       reads the caption off the motion keys/values
 
 Training uses teacher forcing with a little Gaussian noise on the input latents, so the model
 tolerates its own slightly-off samples at inference. Inference feeds one latent at a time through
@@ -14,12 +18,15 @@ the KV cache, so each new latent costs one single-position step of the LLM.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from momug.errors import MomugError
+from momug.model.base_llm import lm_logits
+from momug.model.momug import check_stop
 from momug.stream.flow_head import EndHead, FlowHead
 from momug.stream.mot import MixtureOfTransformers, decoder_of
 
@@ -29,18 +36,38 @@ class StreamConfig:
     base_model: str = "gemma3-270m"
     latent_dim: int = 32
     latent_scale: float = 1.0   # latents are divided by this before the LLM and heads see them
+    mot_rank: int = 16          # motion copies of linear layers: text weight + rank-r update (0: full copies)
     flow_width: int = 256
     flow_depth: int = 3
     flow_steps: int = 8
     latent_noise: float = 0.05  # std of the teacher-forcing noise on input latents
     end_weight: float = 1.0
+    max_text_tokens: int = 64
+    kind: str = "stream"        # tells a stream checkpoint from a diffusion one
+    version: int = 1
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "StreamConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise MomugError(f"stream config has unknown keys {unknown}; was it written by a newer momug?")
+        cfg = cls(**data)
+        if cfg.kind != "stream":
+            raise MomugError(f"not a streaming-model config (kind {cfg.kind!r})")
+        if cfg.latent_dim < 1 or cfg.latent_scale <= 0 or cfg.flow_steps < 1 or cfg.mot_rank < 0:
+            raise MomugError("stream config: latent_dim, latent_scale and flow_steps must be positive")
+        return cfg
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 class StreamModel(nn.Module):
     def __init__(self, config: StreamConfig, llm, tokenizer):
         super().__init__()
         self.config, self.tokenizer = config, tokenizer
-        self.mot = MixtureOfTransformers(llm)
+        self.mot = MixtureOfTransformers(llm, rank=config.mot_rank)
         self.decoder = decoder_of(llm)
         hidden = llm.config.hidden_size
         with torch.no_grad():  # match the scale of the text embeddings the layers were trained on
@@ -48,42 +75,70 @@ class StreamModel(nn.Module):
             rms = float(emb(torch.arange(min(emb.num_embeddings, 4096))).pow(2).mean().sqrt())
         self.adapter = nn.Sequential(nn.Linear(config.latent_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
         self.bom = nn.Parameter(torch.randn(hidden) * rms)
+        self.eom = nn.Parameter(torch.randn(hidden) * rms)
         self.flow = FlowHead(config.latent_dim, hidden, config.flow_width, config.flow_depth)
         self.end = EndHead(hidden)
 
+    @property
+    def device(self) -> torch.device:
+        return self.bom.device
+
     # ----- sequence building -----
     def text_ids(self, text: str) -> list[int]:
-        ids = list(self.tokenizer(text, add_special_tokens=True)["input_ids"])
-        bos = self.tokenizer.bos_token_id
-        if bos is not None and (not ids or ids[0] != bos):
-            ids = [bos] + ids
-        return ids
+        """bos + the prompt's tokens (at most max_text_tokens)."""
+        ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])[: self.config.max_text_tokens]
+        return self.bos + ids
 
-    def _embed_text(self, ids: list[int], device) -> torch.Tensor:
-        return self.mot.llm.get_input_embeddings()(torch.tensor(ids, dtype=torch.long, device=device))
+    @property
+    def bos(self) -> list[int]:
+        bos = self.tokenizer.bos_token_id
+        return [] if bos is None else [bos]
+
+    def _embed_text(self, ids: list[int]) -> torch.Tensor:
+        table = self.mot.llm.get_input_embeddings()
+        return table(torch.tensor(ids, dtype=torch.long, device=self.device)).to(self.bom.dtype)
+
+    def _latents_in(self, z: torch.Tensor, noise: float, generator) -> torch.Tensor:
+        z = z.to(self.device, self.bom.dtype) / self.config.latent_scale
+        if noise > 0:
+            z = z + noise * torch.randn(z.shape, generator=generator, dtype=z.dtype).to(z.device)
+        return self.adapter(z)
+
+    def _pad(self, rows: list[tuple[torch.Tensor, torch.Tensor]]):
+        """[(embeds (L, H), motion flags (L,))] -> right-padded embeds, attention mask, motion mask."""
+        L = max(len(e) for e, _ in rows)
+        B, H = len(rows), rows[0][0].shape[-1]
+        embeds = torch.zeros(B, L, H, device=self.device, dtype=rows[0][0].dtype)
+        attn = torch.zeros(B, L, dtype=torch.long, device=self.device)
+        motion = torch.zeros(B, L, dtype=torch.bool, device=self.device)
+        for b, (e, m) in enumerate(rows):
+            embeds[b, :len(e)] = e
+            attn[b, :len(e)] = 1
+            motion[b, :len(e)] = m
+        return embeds, attn, motion
 
     def build(self, texts: list[list[int]], latents: list[torch.Tensor], noise: float = 0.0, generator=None):
-        """Right-padded batch: inputs_embeds, attention_mask, motion_mask, the index of BOM per item."""
-        device = self.bom.device
+        """Text-to-motion rows: inputs_embeds, attention_mask, motion_mask, the index of BOM per item."""
         rows, bom_at = [], []
         for ids, z in zip(texts, latents):
-            z = z.to(device) / self.config.latent_scale
-            if noise > 0:
-                z = z + noise * torch.randn(z.shape, generator=generator, dtype=z.dtype, device=device)
             # The last latent is only a target: nothing is predicted from it but the end flag, so it
             # is still fed (its hidden state carries the end logit).
-            rows.append(torch.cat([self._embed_text(ids, device), self.bom[None], self.adapter(z)]))
+            e = torch.cat([self._embed_text(ids), self.bom[None], self._latents_in(z, noise, generator)])
+            m = torch.zeros(len(e), dtype=torch.bool, device=self.device)
+            m[len(ids):] = True
+            rows.append((e, m))
             bom_at.append(len(ids))
-        L = max(len(r) for r in rows)
-        B, H = len(rows), rows[0].shape[-1]
-        embeds = torch.zeros(B, L, H, device=device, dtype=rows[0].dtype)
-        attn = torch.zeros(B, L, dtype=torch.long, device=device)
-        motion = torch.zeros(B, L, dtype=torch.bool, device=device)
-        for b, r in enumerate(rows):
-            embeds[b, :len(r)] = r
-            attn[b, :len(r)] = 1
-            motion[b, bom_at[b]:len(r)] = True
-        return embeds, attn, motion, bom_at
+        return (*self._pad(rows), bom_at)
+
+    def _caption_row(self, z: torch.Tensor, caption_ids: list[int], noise: float = 0.0, generator=None):
+        motion = torch.cat([self._embed_text(self.bos), self.bom[None], self._latents_in(z, noise, generator),
+                            self.eom[None]])
+        m = torch.zeros(len(motion), dtype=torch.bool, device=self.device)
+        m[len(self.bos):] = True
+        if caption_ids:
+            motion = torch.cat([motion, self._embed_text(caption_ids)])
+            m = torch.cat([m, torch.zeros(len(caption_ids), dtype=torch.bool, device=self.device)])
+        return motion, m
 
     def hidden(self, embeds, attn, motion, past=None, use_cache=False):
         with self.mot.modality(motion):
@@ -91,45 +146,83 @@ class StreamModel(nn.Module):
         return out.last_hidden_state, out.past_key_values
 
     # ----- training -----
-    def training_loss(self, texts: list[list[int]], latents: list[torch.Tensor], generator=None) -> dict:
-        """Flow-matching loss on every next latent + binary cross-entropy of the end flag."""
-        embeds, attn, motion, bom_at = self.build(texts, latents, self.config.latent_noise, generator)
-        h, _ = self.hidden(embeds, attn, motion)
-        conds, targets, end_h, end_y = [], [], [], []
-        for b, z in enumerate(latents):
-            n, s = len(z), bom_at[b]
-            conds.append(h[b, s:s + n])             # BOM .. z_{N-1} predict z_1 .. z_N
-            targets.append(z.to(h.device) / self.config.latent_scale)
-            end_h.append(h[b, s:s + n + 1])          # BOM .. z_N
-            y = torch.zeros(n + 1, device=h.device)
-            y[-1] = 1.0
-            end_y.append(y)
-        flow = self.flow.loss(torch.cat(targets), torch.cat(conds), generator=generator)
-        end = F.binary_cross_entropy_with_logits(self.end(torch.cat(end_h)), torch.cat(end_y))
-        return {"loss": flow + self.config.end_weight * end, "flow": flow.detach(), "end": end.detach()}
+    def training_loss(self, texts: list[list[int]], latents: list[torch.Tensor], generator=None,
+                      captions: list[list[int]] | None = None, caption_latents: list[torch.Tensor] | None = None,
+                      lm_weight: float = 1.0) -> dict:
+        """Flow-matching loss on every next latent + binary cross-entropy of the end flag, and, for
+        (caption_latents, captions) pairs, the caption's next-token loss (captions end with eos)."""
+        zero = self.bom.new_zeros(())
+        out = {"flow": zero, "end": zero, "lm": zero}
+        if texts:
+            embeds, attn, motion, bom_at = self.build(texts, latents, self.config.latent_noise, generator)
+            h, _ = self.hidden(embeds, attn, motion)
+            conds, targets, end_h, end_y = [], [], [], []
+            for b, z in enumerate(latents):
+                n, s = len(z), bom_at[b]
+                conds.append(h[b, s:s + n])             # BOM .. z_{N-1} predict z_1 .. z_N
+                targets.append(z.to(h.device, h.dtype) / self.config.latent_scale)
+                end_h.append(h[b, s:s + n + 1])          # BOM .. z_N
+                y = torch.zeros(n + 1, device=h.device, dtype=h.dtype)
+                y[-1] = 1.0
+                end_y.append(y)
+            out["flow"] = self.flow.loss(torch.cat(targets), torch.cat(conds), generator=generator)
+            out["end"] = F.binary_cross_entropy_with_logits(self.end(torch.cat(end_h)), torch.cat(end_y))
+        if captions:
+            rows = [self._caption_row(z, ids, self.config.latent_noise, generator)
+                    for z, ids in zip(caption_latents, captions)]
+            embeds, attn, motion = self._pad(rows)
+            h, _ = self.hidden(embeds, attn, motion)
+            picked, target = [], []
+            for b, ids in enumerate(captions):
+                start = len(rows[b][0]) - len(ids) - 1   # EOM predicts the first word, ...
+                picked.append(h[b, start:start + len(ids)])
+                target.extend(ids)
+            logits = lm_logits(self.mot.llm, torch.cat(picked))
+            out["lm"] = F.cross_entropy(logits.float(), torch.tensor(target, device=logits.device))
+        out["loss"] = out["flow"] + self.config.end_weight * out["end"] + lm_weight * out["lm"]
+        return {k: (v if k == "loss" else v.detach()) for k, v in out.items()}
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         state = self.mot.motion_state_dict()
         for name in ("adapter", "flow", "end"):
             state.update({f"{name}.{k}": v for k, v in getattr(self, name).state_dict().items()})
         state["bom"] = self.bom.detach()
-        return state
+        state["eom"] = self.eom.detach()
+        return {k: v.detach().contiguous() for k, v in state.items()}
+
+    def load_trainable_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        expected = self.trainable_state_dict()
+        missing, unknown = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+        if missing or unknown:
+            raise KeyError(f"missing tensors {missing[:5]}, unexpected tensors {unknown[:5]}")
+        for name, tensor in state.items():
+            if expected[name].shape != tensor.shape:
+                raise KeyError(f"tensor {name} has shape {tuple(tensor.shape)}, the model expects "
+                               f"{tuple(expected[name].shape)}")
+        self.mot.load_motion_state_dict(state)
+        for name in ("adapter", "flow", "end"):
+            getattr(self, name).load_state_dict({k[len(name) + 1:]: v for k, v in state.items()
+                                                 if k.startswith(name + ".")})
+        with torch.no_grad():
+            self.bom.copy_(state["bom"])
+            self.eom.copy_(state["eom"])
 
     # ----- streaming inference -----
     @torch.no_grad()
     def stream_latents(self, text: str, max_latents: int = 50, min_latents: int = 1, steps: int | None = None,
-                       generator=None, temperature: float = 1.0):
+                       generator=None, temperature: float = 1.0, should_stop=None):
         """Yield latents (latent_dim,) one at a time; stops at the end head's call or max_latents.
         One full pass over the prompt, then one cached single-position step per latent."""
         steps = steps or self.config.flow_steps
-        device = self.bom.device
+        device = self.device
         ids = self.text_ids(text)
-        embeds = torch.cat([self._embed_text(ids, device), self.bom[None]])[None]
+        embeds = torch.cat([self._embed_text(ids), self.bom[None]])[None]
         motion = torch.zeros(1, embeds.shape[1], dtype=torch.bool, device=device)
         motion[0, -1] = True
         attn = torch.ones(1, embeds.shape[1], dtype=torch.long, device=device)
         h, past = self.hidden(embeds, attn, motion, use_cache=True)
         for i in range(max_latents):
+            check_stop(should_stop, "generation")
             cond = h[:, -1]
             if i >= min_latents and torch.sigmoid(self.end(cond)).item() > 0.5:
                 return
@@ -138,3 +231,21 @@ class StreamModel(nn.Module):
             attn = torch.cat([attn, attn.new_ones(1, 1)], dim=1)
             h, past = self.hidden(self.adapter(z)[:, None], attn, torch.ones(1, 1, dtype=torch.bool,
                                                                              device=device), past, use_cache=True)
+
+    @torch.no_grad()
+    def describe(self, latents: torch.Tensor, max_new_tokens: int = 48, should_stop=None) -> str:
+        """Greedy caption of one motion given as latents (N, latent_dim), with the KV cache."""
+        embeds, motion = self._caption_row(latents, [])
+        attn = torch.ones(1, len(embeds), dtype=torch.long, device=self.device)
+        h, past = self.hidden(embeds[None], attn, motion[None], use_cache=True)
+        words, eos = [], self.tokenizer.eos_token_id
+        no_motion = torch.zeros(1, 1, dtype=torch.bool, device=self.device)
+        for _ in range(max_new_tokens):
+            check_stop(should_stop, "captioning")
+            token = int(lm_logits(self.mot.llm, h[:, -1]).argmax(-1))
+            if token == eos:
+                break
+            words.append(token)
+            attn = torch.cat([attn, attn.new_ones(1, 1)], dim=1)
+            h, past = self.hidden(self._embed_text([token])[None], attn, no_motion, past, use_cache=True)
+        return self.tokenizer.decode(words, skip_special_tokens=True).strip()

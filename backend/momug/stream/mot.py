@@ -11,14 +11,20 @@ motion keys made with text weights.
 
 A sequence without motion positions skips the motion copies entirely, so text-only outputs are the
 base model's, bit for bit: the language ability is kept by construction.
+
+rank > 0 stores each motion copy of a linear layer as the frozen text weight plus a trainable
+rank-`rank` update (zero at the start, so the copy still begins equal to the text weight); norms
+are still full copies. That keeps a checkpoint to a few MB instead of a second copy of the model.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 # Per-position modules of one decoder layer, by attribute path (those a model lacks are skipped).
 LAYER_MODULES = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
@@ -46,11 +52,50 @@ def decoder_of(llm: nn.Module) -> nn.Module:
     raise ValueError(f"cannot find the decoder layers of {type(llm).__name__}")
 
 
+class LowRankTwin(nn.Module):
+    """A linear layer's motion copy: the (shared, frozen) text weight plus B @ A."""
+
+    def __init__(self, base: nn.Linear, rank: int):
+        super().__init__()
+        self._base = [base]  # a list, so the text weight is neither a submodule nor saved here
+        self.a = nn.Parameter(torch.randn(rank, base.in_features) / math.sqrt(base.in_features))
+        self.b = nn.Parameter(torch.zeros(base.out_features, rank))
+
+    def forward(self, x):
+        base = self._base[0]
+        return F.linear(x, base.weight, base.bias) + F.linear(F.linear(x, self.a.to(x.dtype)), self.b.to(x.dtype))
+
+
+def _motion_twin(module: nn.Module, rank: int) -> nn.Module:
+    if rank <= 0:
+        twin = copy.deepcopy(module)
+    elif isinstance(module, nn.Linear):
+        return LowRankTwin(module, rank)
+    else:
+        # Share every tensor with the text module (the memo stops deepcopy from copying them), then
+        # swap its linear layers for low-rank twins; what is left shared (norm weights) is copied.
+        twin = copy.deepcopy(module, memo={id(p): p for p in module.parameters()})
+        for name, child in list(twin.named_modules()):
+            if isinstance(child, nn.Linear) and name:
+                parent = twin.get_submodule(name.rsplit(".", 1)[0]) if "." in name else twin
+                setattr(parent, name.rsplit(".", 1)[-1], LowRankTwin(child, rank))
+        shared = {id(p) for p in module.parameters()}
+        for sub in twin.modules():
+            if isinstance(sub, LowRankTwin):
+                continue
+            for pname, p in list(sub.named_parameters(recurse=False)):
+                if id(p) in shared:
+                    setattr(sub, pname, nn.Parameter(p.detach().clone()))
+    for p in twin.parameters():
+        p.requires_grad_(True)
+    return twin
+
+
 class MixtureOfTransformers(nn.Module):
     """Wraps a causal LM in place. Call forward(..., motion_mask=(B, L) bool) or set the mask
     with `with mot.modality(mask):` around any call of the wrapped model (generation included)."""
 
-    def __init__(self, llm: nn.Module):
+    def __init__(self, llm: nn.Module, rank: int = 0):
         super().__init__()
         self.llm = llm
         for p in llm.parameters():
@@ -67,9 +112,7 @@ class MixtureOfTransformers(nn.Module):
         for path, module in targets:
             if module is None:
                 continue
-            twin = copy.deepcopy(module)
-            for p in twin.parameters():
-                p.requires_grad_(True)
+            twin = _motion_twin(module, rank)
             key = path.replace(".", "__")
             self.motion[key] = twin
             heads = path.endswith(("q_norm", "k_norm"))

@@ -1,0 +1,149 @@
+"""StreamPipeline: the streaming mode's prompt -> frames and motion -> caption, with the same
+checks and limits as the diffusion MotionPipeline. Frames come out in chunks as latents are made:
+the VAE decoder and the feature -> joint recovery are both causal, so frames already sent never
+change when later latents arrive."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from momug.errors import MomugError
+from momug.pipeline import MAX_PROMPT_CHARS, TINY, check_prompt, pick_device
+
+MAX_FLOW_STEPS = 64
+
+
+def tiny_stream_model(seed: int = 0):
+    """A tiny untrained streaming model + VAE on the tiny base LLM: plumbing for tests."""
+    import torch
+
+    from momug.stream.ar_model import StreamConfig
+    from momug.stream.checkpoint import build_stream_model
+    from momug.stream.vae import MotionVAE, VAEConfig
+
+    torch.manual_seed(seed)
+    model = build_stream_model(StreamConfig(base_model=TINY, latent_dim=8, mot_rank=4, flow_width=32,
+                                            flow_depth=1, flow_steps=2))
+    vae = MotionVAE(VAEConfig(latent_dim=8, channels=16, res_blocks=1))
+    return model.eval(), vae.eval()
+
+
+class StreamPipeline:
+    fps = 20.0
+
+    def __init__(self, model, vae, model_id: str, checkpoint_id: str, device: str):
+        from momug.stream.vae import DOWNSAMPLE
+
+        self.model, self.vae = model, vae
+        self.model_id, self.checkpoint_id, self.device = model_id, checkpoint_id, device
+        self.frames_per_latent = DOWNSAMPLE
+        self.min_seconds, self.max_seconds = 1.0, 10.0
+        self.max_prompt_chars = MAX_PROMPT_CHARS
+
+    @classmethod
+    def load(cls, checkpoint: str | None = None, device: str = "auto") -> "StreamPipeline":
+        """checkpoint: a streaming checkpoint folder, None for the shipped default, or "tiny"."""
+        from momug.stream import checkpoint as sckpt
+
+        device = pick_device(device)
+        if checkpoint == TINY:
+            model, vae = tiny_stream_model()
+            return cls(model.to(device), vae.to(device), TINY, "tiny-untrained", device)
+        folder = Path(checkpoint) if checkpoint else sckpt.default_stream_checkpoint()
+        if not folder.exists():
+            if checkpoint:
+                raise MomugError(f"checkpoint folder {folder} does not exist")
+            raise MomugError("the default streaming model is not installed with this copy of momug; "
+                             "pass --checkpoint DIR")
+        model, vae = sckpt.from_pretrained(folder, device=device)
+        model_id = "momug-stream-default" if not checkpoint else folder.resolve().name
+        return cls(model, vae, model_id, sckpt.checkpoint_id(folder), device)
+
+    def validate_request(self, prompt: str, seconds: float, steps: int | None = None) -> None:
+        check_prompt(prompt, self.max_prompt_chars)
+        if not (isinstance(seconds, (int, float)) and math.isfinite(seconds)):
+            raise MomugError("seconds must be a finite number")
+        if not self.min_seconds <= seconds <= self.max_seconds:
+            raise MomugError(f"seconds must be between {self.min_seconds:g} and {self.max_seconds:g} for this "
+                             f"model, got {seconds:g}")
+        if steps is not None and not 1 <= int(steps) <= MAX_FLOW_STEPS:
+            raise MomugError(f"flow steps must be between 1 and {MAX_FLOW_STEPS}, got {steps}")
+
+    # ------------------------------------------------------------------ text -> motion
+    def stream(self, prompt: str, seconds: float, seed: int = 0, steps: int | None = None,
+               should_stop=None) -> Iterator[np.ndarray]:
+        """Yield joint positions (k, 22, 3) in chunks as they are generated; exactly
+        round(seconds * fps) frames in all. should_stop() -> True raises Cancelled between latents."""
+        import torch
+
+        from momug.motion.features import features_to_joints
+
+        self.validate_request(prompt, seconds, steps)
+        n_frames = int(round(seconds * self.fps))
+        n_latents = -(-n_frames // self.frames_per_latent)
+        generator = torch.Generator(device=self.model.device).manual_seed(int(seed))
+        latents, sent = [], 0
+        for z in self.model.stream_latents(prompt.strip(), max_latents=n_latents, min_latents=n_latents,
+                                           steps=steps, generator=generator, should_stop=should_stop):
+            latents.append(z)
+            with torch.no_grad():
+                feats = self.vae.denormalise(self.vae.decode(torch.stack(latents)[None].to(self.vae.mean)))[0]
+            raw = feats.float().cpu().numpy()
+            if not np.isfinite(raw).all():
+                raise MomugError("the model produced NaN values; try another seed")
+            # Recovery from features is causal too (root integration), so re-running it on the whole
+            # history and sending only the new frames keeps every sent frame final.
+            joints = features_to_joints(raw.astype(np.float64)).astype(np.float32)
+            end = min(len(joints), n_frames)
+            if end > sent:
+                yield joints[sent:end]
+                sent = end
+
+    def generate(self, prompt: str, seconds: float, seed: int = 0, steps: int | None = None,
+                 progress=None, should_stop=None):
+        """The whole motion at once (a Motion with rotations), reporting progress per chunk."""
+        from momug.motion.motionfile import Motion
+
+        total = int(round(seconds * self.fps))
+        chunks = []
+        for chunk in self.stream(prompt, seconds, seed, steps, should_stop):
+            chunks.append(chunk)
+            if progress is not None:
+                progress(sum(len(c) for c in chunks) / total)
+        return Motion(joints=np.concatenate(chunks), fps=self.fps, prompt=prompt.strip()).with_rotations()
+
+    # ------------------------------------------------------------------ motion -> text
+    def caption(self, joints: np.ndarray, fps: float, should_stop=None) -> str:
+        import torch
+
+        from momug.motion.convert import resample
+        from momug.motion.features import joints_to_features
+        from momug.motion.motionfile import Motion
+        from momug.stream.vae import pad_frames
+
+        joints = np.asarray(joints, dtype=np.float32)
+        if joints.ndim != 3 or joints.shape[1:] != (22, 3):
+            raise MomugError(f"joints must have shape (T, 22, 3), got {joints.shape}")
+        if not np.isfinite(joints).all():
+            raise MomugError("joints contain NaN or infinite values")
+        if not (math.isfinite(fps) and 1.0 <= fps <= 240.0):
+            raise MomugError(f"fps must be between 1 and 240, got {fps}")
+        motion = Motion(joints=joints, fps=float(fps))
+        if abs(motion.fps - self.fps) > 1e-6:
+            motion = resample(motion, self.fps)
+        limit = int(self.max_seconds * self.fps)
+        if len(motion.joints) < 2 * self.frames_per_latent:
+            raise MomugError(f"the motion is too short to describe ({len(motion.joints)} frames)")
+        feats = joints_to_features(motion.joints[: limit + 1].astype(np.float64)).astype(np.float32)
+        x = self.vae.normalise(torch.from_numpy(feats).to(self.vae.mean))
+        padded, _ = pad_frames(x[None])
+        with torch.no_grad():
+            mu, _ = self.vae.encode(padded)
+        return self.model.describe(mu[0], should_stop=should_stop)
+
+
+__all__ = ["StreamPipeline", "tiny_stream_model"]

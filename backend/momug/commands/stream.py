@@ -1,7 +1,9 @@
-"""`momug stream train-vae|eval-vae`: the causal motion VAE of the streaming (LLaMo-style) mode.
+"""`momug stream train-vae|eval-vae|train`: the streaming (LLaMo-style) mode's causal motion VAE
+and autoregressive model.
 
     momug stream train-vae --data DIR -o DIR [--steps N] [--batch-size N] [--restart]
     momug stream eval-vae  [--checkpoint DIR] --data DIR [--split test] [--limit N] [--json OUT]
+    momug stream train     --config FILE [--max-steps N] [--restart]
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from momug.errors import MomugError
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("stream", help="streaming mode: train and evaluate the causal motion VAE",
+    p = subparsers.add_parser("stream", help="streaming mode: train the motion VAE and the streaming model",
                               description="Tools for the streaming generation mode (causal VAE latents "
                               "generated one at a time).")
     sub = p.add_subparsers(dest="stream_command", metavar="SUBCOMMAND")
@@ -30,6 +32,15 @@ def add_parser(subparsers) -> None:
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     t.add_argument("--restart", action="store_true", help="ignore a training state in the output folder")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    a = sub.add_parser("train", help="train the autoregressive streaming model on VAE latents",
+                       description="Train the streaming model (MoT motion weights, latent adapter, flow "
+                       "and end heads) from a TOML config on a HumanML3D-format folder; resumes from the "
+                       "output folder's training state unless --restart. Several processes: "
+                       "`accelerate launch -m momug.cli stream train --config FILE`.")
+    a.add_argument("--config", required=True, help="TOML file: data, output, vae, [model], [train]")
+    a.add_argument("--max-steps", type=int, help="override [train] max_steps")
+    a.add_argument("--restart", action="store_true", help="ignore a training state in the output folder")
+    a.add_argument("--quiet", action="store_true", help="no progress bar")
     e = sub.add_parser("eval-vae", help="reconstruction MPJPE (mm) of a VAE on a split",
                        description="Encode and decode every clip of a split through the mean latents "
                        "and print the mean per-joint position error in millimetres.")
@@ -51,6 +62,16 @@ def run(args: argparse.Namespace) -> int:
                         lr=args.lr, seed=args.seed, resume=not args.restart, progress=not args.quiet)
         print(f"momug stream train-vae: VAE in {out}")
         return 0
+    if args.stream_command == "train":
+        require("accelerate")
+        from momug.stream.train_ar import load_stream_config, train_stream
+
+        cfg = load_stream_config(args.config)
+        if args.max_steps is not None:
+            cfg.train.max_steps = args.max_steps
+        out = train_stream(cfg, resume=not args.restart, progress=not args.quiet)
+        print(f"momug stream train: checkpoint in {out}")
+        return 0
     if args.stream_command == "eval-vae":
         from momug.data.humanml3d import MotionTextFolder
         from momug.stream.train_vae import evaluate_mpjpe
@@ -65,4 +86,4 @@ def run(args: argparse.Namespace) -> int:
             with open(args.json, "w", encoding="utf-8") as f:
                 json.dump(res, f, indent=2)
         return 0
-    raise MomugError("choose a subcommand: momug stream train-vae|eval-vae (see --help)")
+    raise MomugError("choose a subcommand: momug stream train-vae|eval-vae|train (see --help)")

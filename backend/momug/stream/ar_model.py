@@ -146,6 +146,10 @@ class StreamModel(nn.Module):
         return out.last_hidden_state, out.past_key_values
 
     # ----- training -----
+    def forward(self, *args, **kwargs):
+        # forward() is the training loss, so DDP wrappers see (and sync) the right call.
+        return self.training_loss(*args, **kwargs)
+
     def training_loss(self, texts: list[list[int]], latents: list[torch.Tensor], generator=None,
                       captions: list[list[int]] | None = None, caption_latents: list[torch.Tensor] | None = None,
                       lm_weight: float = 1.0) -> dict:

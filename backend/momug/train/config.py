@@ -46,7 +46,7 @@ class TrainConfig:
                 "model": asdict(self.model), "train": asdict(self.train)}
 
 
-def _make(cls, table: dict, where: str):
+def settings_from_table(cls, table: dict, where: str):
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(table) - known)
     if unknown:
@@ -71,8 +71,9 @@ def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainC
     for key in ("data", "output"):
         if not raw.get(key):
             raise MomugError(f"config {path} needs '{key}'")
-    model = _make(MoMugConfig, raw.get("model", {}), "model")
+    model = settings_from_table(MoMugConfig, raw.get("model", {}), "model")
     model.validate()
     init_from = str(Path(raw["init_from"]).resolve()) if raw.get("init_from") else None
     return TrainConfig(data=str(Path(raw["data"]).resolve()), output=str(Path(raw["output"]).resolve()),
-                       init_from=init_from, model=model, train=_make(TrainSettings, raw.get("train", {}), "train"))
+                       init_from=init_from, model=model,
+                       train=settings_from_table(TrainSettings, raw.get("train", {}), "train"))

@@ -73,21 +73,21 @@ class Collator:
         return items
 
 
-def _save_state(path: Path, optimizer, scheduler, step: int, epoch: int, rng_seed: int) -> None:
+def save_state(path: Path, optimizer, scheduler, step: int, epoch: int, rng_seed: int) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "step": step, "epoch": epoch, "torch_rng": torch.get_rng_state(), "seed": rng_seed}, tmp)
     os.replace(tmp, path)
 
 
-def _load_state(path: Path) -> dict:
+def load_state(path: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure here means an unusable file
         raise MomugError(f"cannot resume from {path}: {exc}") from None
 
 
-def _lr_lambda(warmup: int, total: int):
+def lr_lambda(warmup: int, total: int):
     def f(step):
         if step < warmup:
             return (step + 1) / max(warmup, 1)
@@ -154,10 +154,10 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=s.learning_rate, weight_decay=s.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(s.warmup_steps, s.max_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(s.warmup_steps, s.max_steps))
     step, epoch = 0, 0
     if resuming:
-        state = _load_state(state_path)
+        state = load_state(state_path)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step, epoch = int(state["step"]), int(state["epoch"])
@@ -194,7 +194,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             ckpt.save_pretrained(core, out)
-            _save_state(state_path, optimizer, scheduler, step, epoch, s.seed)
+            save_state(state_path, optimizer, scheduler, step, epoch, s.seed)
 
     bar = tqdm(total=s.max_steps, initial=step, desc="train", disable=not (progress and accelerator.is_main_process),
                dynamic_ncols=True)

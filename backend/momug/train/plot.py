@@ -16,16 +16,20 @@ def read_metrics(path: str | Path) -> list[dict]:
     return rows
 
 
-def plot_metrics(metrics_path: str | Path, out_path: str | Path) -> Path:
+DIFFUSION_PANELS = (("loss", "total loss"), ("diffusion", "diffusion loss (text -> motion)"),
+                    ("lm", "caption loss (motion -> text)"))
+
+
+def plot_metrics(metrics_path: str | Path, out_path: str | Path, panels=DIFFUSION_PANELS) -> Path:
+    """One log-scale panel per (metric key, title), train as a line and validation as dots."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = read_metrics(metrics_path)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    for ax, key, title in zip(axes, ("loss", "diffusion", "lm"),
-                              ("total loss", "diffusion loss (text -> motion)", "caption loss (motion -> text)")):
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.6))
+    for ax, (key, title) in zip(axes, panels):
         for split, style in (("train", "-"), ("val", "o-")):
             pts = [(r["step"], r[key]) for r in rows if r.get("split") == split and key in r]
             if pts:

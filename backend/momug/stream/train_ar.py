@@ -1,0 +1,250 @@
+"""Training the streaming model: text -> latents (flow matching + end flag) mixed with
+latents -> caption, on the latents of a trained causal VAE (frozen), with the same run layout,
+resume and Accelerate support as the diffusion trainer (momug.train.loop).
+
+Config (TOML):
+    data = "corpus"                 # HumanML3D-format folder
+    output = "runs/stream_default"
+    vae = "path"                    # optional: default the shipped VAE
+    [model] StreamConfig fields     # base_model, mot_rank, flow_width, ...
+    [train] StreamTrainSettings fields
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from momug.data.humanml3d import MotionTextFolder
+from momug.errors import MomugError
+from momug.stream import checkpoint as sckpt
+from momug.stream import vae as V
+from momug.stream.ar_model import StreamConfig
+from momug.train.config import settings_from_table
+from momug.train.loop import STATE_NAME, load_state, lr_lambda, save_state
+from momug.train.plot import plot_metrics
+
+PANELS = (("loss", "total loss"), ("flow", "flow loss (text -> motion)"), ("end", "end-of-motion loss"),
+          ("lm", "caption loss (motion -> text)"))
+
+
+@dataclass
+class StreamTrainSettings:
+    batch_size: int = 8
+    learning_rate: float = 5e-4
+    weight_decay: float = 0.0
+    warmup_steps: int = 100
+    max_steps: int = 2000
+    grad_clip: float = 1.0
+    caption_fraction: float = 0.25   # share of latents -> caption examples in each batch
+    lm_weight: float = 1.0
+    max_frames: int = 200
+    log_every: int = 10
+    val_every: int = 200
+    val_batches: int = 4
+    save_every: int = 100
+    seed: int = 0
+    mixed_precision: str = "auto"
+
+
+@dataclass
+class StreamTrainConfig:
+    data: str
+    output: str
+    vae: str | None = None
+    model: StreamConfig = field(default_factory=StreamConfig)
+    train: StreamTrainSettings = field(default_factory=StreamTrainSettings)
+
+    def to_dict(self) -> dict:
+        return {"data": self.data, "output": self.output, "vae": self.vae, "model": asdict(self.model),
+                "train": asdict(self.train)}
+
+
+def load_stream_config(path: str | Path, overrides: dict | None = None) -> StreamTrainConfig:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise MomugError(f"cannot read config {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise MomugError(f"config {path} is not valid TOML: {exc}") from None
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    top = sorted(set(raw) - {"data", "output", "vae", "model", "train"})
+    if top:
+        raise MomugError(f"unknown top-level setting(s) in {path}: {', '.join(top)}")
+    for key in ("data", "output"):
+        if not raw.get(key):
+            raise MomugError(f"config {path} needs '{key}'")
+    model = StreamConfig.from_dict(raw.get("model", {}))
+    return StreamTrainConfig(data=str(Path(raw["data"]).resolve()), output=str(Path(raw["output"]).resolve()),
+                             vae=str(Path(raw["vae"]).resolve()) if raw.get("vae") else None, model=model,
+                             train=settings_from_table(StreamTrainSettings, raw.get("train", {}), "train"))
+
+
+class LatentBatches:
+    """Random (caption ids, latents) examples: a random caption and window of a random clip,
+    encoded to mean latents by the frozen VAE. Seeded per step, so a resumed run continues the
+    same sequence."""
+
+    def __init__(self, folder: MotionTextFolder, vae: V.MotionVAE, model, settings: StreamTrainSettings,
+                 seed: int):
+        self.folder, self.vae, self.model, self.s, self.seed = folder, vae, model, settings, seed
+
+    @torch.no_grad()
+    def encode(self, feats: np.ndarray) -> torch.Tensor:
+        n = len(feats) - len(feats) % V.DOWNSAMPLE
+        x = self.vae.normalise(torch.from_numpy(np.array(feats[:n], dtype=np.float32)).to(self.vae.mean))
+        mu, _ = self.vae.encode(x[None])
+        return mu[0]
+
+    def batch(self, step: int) -> dict:
+        rng = np.random.default_rng([self.seed, step])
+        picks = rng.integers(0, len(self.folder), self.s.batch_size)
+        n_cap = int(round(self.s.caption_fraction * len(picks)))
+        texts, latents, captions, cap_latents = [], [], [], []
+        eos = self.model.tokenizer.eos_token_id
+        for i, index in enumerate(picks):
+            feats, text = self.folder.sample(int(index), rng, self.s.max_frames)
+            z = self.encode(feats)
+            if i < n_cap:
+                captions.append(self.model.text_ids(text)[len(self.model.bos):] + [eos])
+                cap_latents.append(z)
+            else:
+                texts.append(self.model.text_ids(text))
+                latents.append(z)
+        return {"texts": texts, "latents": latents, "captions": captions, "caption_latents": cap_latents}
+
+
+def measure_latent_scale(batches: LatentBatches, n: int = 256) -> float:
+    rng = np.random.default_rng(0)
+    zs = [batches.encode(batches.folder.sample(int(i), rng, batches.s.max_frames)[0])
+          for i in rng.integers(0, len(batches.folder), n)]
+    return float(torch.cat(zs).std())
+
+
+def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = True) -> Path:
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from tqdm.auto import tqdm
+
+    s = cfg.train
+    mixed = s.mixed_precision
+    if mixed == "auto":
+        mixed = "bf16" if torch.cuda.is_available() else "no"
+    accelerator = Accelerator(mixed_precision=mixed, cpu=not torch.cuda.is_available())
+    set_seed(s.seed)
+    out = Path(cfg.output)
+    state_path = out / STATE_NAME
+    resuming = resume and state_path.is_file() and sckpt.is_stream_checkpoint(out)
+
+    train_folder = MotionTextFolder(cfg.data, "train")
+    try:
+        val_folder = MotionTextFolder(cfg.data, "val")
+    except MomugError:
+        val_folder = None
+    if resuming:
+        model, vae = sckpt.from_pretrained(out)
+        accelerator.print(f"momug stream train: resuming from {out}")
+    else:
+        vae = V.from_pretrained(cfg.vae)
+        if vae.config.feature_dim != train_folder.feature_dim:
+            raise MomugError(f"the VAE reads {vae.config.feature_dim}-dim features, {cfg.data} has "
+                             f"{train_folder.feature_dim}")
+        cfg.model.latent_dim = vae.config.latent_dim
+        model = sckpt.build_stream_model(cfg.model)
+        if cfg.model.latent_scale == 1.0:
+            model.config.latent_scale = measure_latent_scale(LatentBatches(train_folder, vae, model, s, s.seed))
+    vae.requires_grad_(False)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=s.learning_rate, weight_decay=s.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(s.warmup_steps, s.max_steps))
+    step = 0
+    if resuming:
+        state = load_state(state_path)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step = int(state["step"])
+        torch.set_rng_state(state["torch_rng"])
+    batches = LatentBatches(train_folder, vae, model, s, s.seed + accelerator.process_index)
+    val = ([LatentBatches(val_folder, vae, model, s, s.seed + 10_000).batch(k) for k in range(s.val_batches)]
+           if val_folder is not None else [])
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    core = accelerator.unwrap_model(model)
+    metrics_path = out / "metrics.jsonl"
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+
+    def log(record):
+        if accelerator.is_main_process:
+            with open(metrics_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def save():
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            sckpt.save_pretrained(core, vae, out)
+            save_state(state_path, optimizer, scheduler, step, 0, s.seed)
+
+    keys = ("loss", "flow", "end", "lm")
+    running, n_running = dict.fromkeys(keys, 0.0), 0
+    bar = tqdm(total=s.max_steps, initial=step, desc="stream train",
+               disable=not (progress and accelerator.is_main_process), dynamic_ncols=True)
+    start = time.time()
+    while step < s.max_steps:
+        b = batches.batch(step)
+        g = torch.Generator().manual_seed(s.seed * 1_000_003 + step)
+        losses = model(b["texts"], b["latents"], generator=g, captions=b["captions"],
+                       caption_latents=b["caption_latents"], lm_weight=s.lm_weight)
+        if not torch.isfinite(losses["loss"]):
+            raise MomugError(f"loss became {float(losses['loss'])} at step {step}; lower the learning rate")
+        accelerator.backward(losses["loss"])
+        if s.grad_clip:
+            accelerator.clip_grad_norm_(params, s.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        bar.update(1)
+        for k in keys:
+            running[k] += float(losses[k].detach())
+        n_running += 1
+        if step % s.log_every == 0 or step == s.max_steps:
+            avg = {k: v / n_running for k, v in running.items()}
+            bar.set_postfix(flow=f"{avg['flow']:.3f}", lm=f"{avg['lm']:.3f}")
+            log({"split": "train", "step": step, "lr": scheduler.get_last_lr()[0],
+                 "processes": accelerator.num_processes, "elapsed_s": round(time.time() - start, 1), **avg})
+            running, n_running = dict.fromkeys(keys, 0.0), 0
+        if val and accelerator.is_main_process and (step % s.val_every == 0 or step == s.max_steps):
+            log({"split": "val", "step": step, **validate(core, val, s)})
+            plot_metrics(metrics_path, out / "loss.png", PANELS)
+        if step % s.save_every == 0 or step == s.max_steps:
+            save()
+    bar.close()
+    accelerator.wait_for_everyone()
+    return out
+
+
+@torch.no_grad()
+def validate(model, batches: list[dict], s: StreamTrainSettings) -> dict[str, float]:
+    was = model.training
+    model.eval()
+    totals = {}
+    for k, b in enumerate(batches):
+        g = torch.Generator().manual_seed(1234 + k)  # the same noise every time: curves comparable
+        out = model.training_loss(b["texts"], b["latents"], generator=g, captions=b["captions"],
+                                  caption_latents=b["caption_latents"], lm_weight=s.lm_weight)
+        for key, v in out.items():
+            totals[key] = totals.get(key, 0.0) + float(v)
+    model.train(was)
+    return {k: v / len(batches) for k, v in totals.items()}
+
+
+__all__ = ["StreamTrainConfig", "StreamTrainSettings", "load_stream_config", "train_stream"]

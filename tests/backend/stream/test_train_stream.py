@@ -1,0 +1,119 @@
+"""`momug stream train` on a tiny corpus with the tiny base LLM: run layout, resume, the saved
+checkpoint loads into StreamPipeline, and broken checkpoints are clear errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("accelerate")
+torch = pytest.importorskip("torch")
+
+from momug.cli import main  # noqa: E402
+from momug.data.synth.writer import write_corpus  # noqa: E402
+from momug.errors import MomugError  # noqa: E402
+from momug.stream import checkpoint as sckpt  # noqa: E402
+from momug.stream.pipeline import StreamPipeline  # noqa: E402
+
+CONFIG = """
+data = "{data}"
+output = "{out}"
+vae = "{vae}"
+
+[model]
+base_model = "tiny"
+mot_rank = 4
+flow_width = 32
+flow_depth = 1
+flow_steps = 2
+
+[train]
+batch_size = 4
+max_steps = {steps}
+warmup_steps = 1
+log_every = 2
+val_every = 2
+val_batches = 1
+save_every = 2
+"""
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stream")
+    corpus = root / "corpus"
+    write_corpus(corpus, 24, seed=5, workers=1, progress=False)
+    assert main(["stream", "train-vae", "--data", str(corpus), "-o", str(root / "vae"), "--steps", "5",
+                 "--batch-size", "4", "--window", "32", "--quiet"]) == 0
+    cfg = root / "stream.toml"
+    cfg.write_text(CONFIG.format(data=corpus, out=root / "run", vae=root / "vae", steps=4))
+    assert main(["stream", "train", "--config", str(cfg), "--quiet"]) == 0
+    return root
+
+
+def rows(out):
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_run_layout_and_resume(trained):
+    out = trained / "run"
+    for name in ("config.json", "momug.safetensors", "vae/config.json", "vae/vae.safetensors",
+                 "training_state.pt", "metrics.jsonl", "loss.png", "train_config.json"):
+        assert (out / name).is_file(), name
+    first = rows(out)
+    assert [r["step"] for r in first if r["split"] == "train"] == [2, 4]
+    assert all(r["flow"] > 0 and r["lm"] > 0 for r in first)
+    assert json.loads((out / "config.json").read_text())["latent_scale"] != 1.0  # measured on the data
+    assert main(["stream", "train", "--config", str(trained / "stream.toml"), "--quiet", "--max-steps", "6"]) == 0
+    assert [r["step"] for r in rows(out)[len(first):] if r["split"] == "train"] == [6]
+
+
+def test_checkpoint_streams_and_captions_through_the_pipeline(trained):
+    pipe = StreamPipeline.load(str(trained / "run"), device="cpu")
+    chunks = list(pipe.stream("a person walks forward", 1.5, seed=1))
+    joints = np.concatenate(chunks)
+    assert joints.shape == (30, 22, 3) and np.isfinite(joints).all()
+    again = np.concatenate(list(pipe.stream("a person walks forward", 1.5, seed=1)))
+    assert np.array_equal(joints, again)  # the seed decides the result
+    assert isinstance(pipe.caption(joints, 20.0), str)
+
+
+def test_broken_or_foreign_checkpoints_are_clear_errors(trained, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(trained / "run", bad)
+    (bad / "momug.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(MomugError, match="corrupt"):
+        sckpt.from_pretrained(bad)
+    shutil.rmtree(bad / "vae")
+    with pytest.raises(MomugError, match="VAE"):
+        sckpt.from_pretrained(bad)
+    diffusion = tmp_path / "diffusion"
+    diffusion.mkdir()
+    (diffusion / "config.json").write_text(json.dumps({"base_model": "tiny", "frames_per_token": 4}))
+    with pytest.raises(MomugError, match="config"):
+        sckpt.from_pretrained(diffusion)
+    assert not sckpt.is_stream_checkpoint(diffusion) and sckpt.is_stream_checkpoint(trained / "run")
+
+
+def test_frames_sent_in_chunks_equal_one_decode_of_all_latents():
+    """The VAE decoder and joint recovery are causal: streaming changes no frame already sent."""
+    from momug.motion.features import features_to_joints
+
+    pipe = StreamPipeline.load("tiny", device="cpu")
+    streamed = np.concatenate(list(pipe.stream("a person jumps", 2.0, seed=4)))
+    latents = list(pipe.model.stream_latents("a person jumps", max_latents=10, min_latents=10,
+                                             generator=torch.Generator().manual_seed(4)))
+    with torch.no_grad():
+        feats = pipe.vae.denormalise(pipe.vae.decode(torch.stack(latents)[None]))[0].numpy()
+    whole = features_to_joints(feats.astype(np.float64)).astype(np.float32)
+    assert np.allclose(streamed, whole[:40], atol=1e-5)
+
+
+def test_bad_requests_are_refused_before_any_frame():
+    pipe = StreamPipeline.load("tiny", device="cpu")
+    for prompt, seconds, match in (("", 2.0, "empty"), ("walk", 0.2, "seconds"), ("walk", float("nan"), "finite"),
+                                   ("x" * 600, 2.0, "characters")):
+        with pytest.raises(MomugError, match=match):
+            next(pipe.stream(prompt, seconds))

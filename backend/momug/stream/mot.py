@@ -2,10 +2,11 @@
 of every per-position module (norms, q/k/v/o projections, q/k norms, MLP, final norm), initialised
 from the text ones; the text weights are frozen; attention stays joint over the whole sequence.
 
-How: a forward hook on each text module also runs its motion copy on the same input and keeps the
-motion output at motion positions. Every hooked module works position by position, so mixing
-outputs per position is the same as routing each position through its own weights, and q, k and v
-are built from each position's own weights before the (unmodified) joint attention sees them.
+How: each text module's forward is routed: all-text calls run the text module, all-motion calls
+(a streaming step) run only the motion copy, and mixed calls run both and keep the motion output at
+motion positions. Every routed module works position by position, so mixing outputs per position
+is the same as routing each position through its own weights, and q, k and v are built from each
+position's own weights before the (unmodified) joint attention sees them.
 Running each decoder layer twice and merging would be wrong: text queries would then attend to
 motion keys made with text weights.
 
@@ -104,7 +105,7 @@ class MixtureOfTransformers(nn.Module):
         self.heads_first = model_type in HEADS_FIRST_MODELS
         self.motion = nn.ModuleDict()
         self._mask: torch.Tensor | None = None
-        self._handles = []
+        self._routed: list[nn.Module] = []
         decoder = decoder_of(llm)
         targets = [(f"layers.{i}.{name}", _get(layer, name))
                    for i, layer in enumerate(decoder.layers) for name in LAYER_MODULES]
@@ -116,22 +117,26 @@ class MixtureOfTransformers(nn.Module):
             key = path.replace(".", "__")
             self.motion[key] = twin
             heads = path.endswith(("q_norm", "k_norm"))
-            self._handles.append(module.register_forward_hook(self._hook(key, heads)))
+            # An instance attribute shadows the class's forward; deleting it restores the module.
+            module.forward = self._router(module, twin, heads)
+            self._routed.append(module)
 
-    def _hook(self, key: str, heads: bool):
-        def hook(module, args, output):
+    def _router(self, module: nn.Module, twin: nn.Module, heads: bool):
+        text_forward = type(module).forward.__get__(module)
+
+        def forward(*args, **kwargs):
             mask = self._mask
             if mask is None or not bool(mask.any()):
-                return output  # text only: the base model untouched
-            motion_out = self.motion[key](*args)
+                return text_forward(*args, **kwargs)  # text only: the base model untouched
+            if bool(mask.all()):
+                return twin(*args, **kwargs)
+            text_out, motion_out = text_forward(*args, **kwargs), twin(*args, **kwargs)
             if heads:
                 m = mask[:, None, :, None] if self.heads_first else mask[:, :, None, None]
             else:
-                m = mask.reshape(*mask.shape, *([1] * (output.ndim - mask.ndim)))
-            if bool(mask.all()):
-                return motion_out
-            return torch.where(m, motion_out, output)
-        return hook
+                m = mask.reshape(*mask.shape, *([1] * (text_out.ndim - mask.ndim)))
+            return torch.where(m, motion_out, text_out)
+        return forward
 
     class _Modality:
         def __init__(self, owner, mask):
@@ -161,8 +166,8 @@ class MixtureOfTransformers(nn.Module):
         self.motion.load_state_dict({k[len("mot."):]: v for k, v in state.items() if k.startswith("mot.")})
 
     def remove(self) -> nn.Module:
-        """Detach the hooks and hand back the plain base model."""
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
+        """Undo the routing and hand back the plain base model."""
+        for module in self._routed:
+            del module.forward
+        self._routed.clear()
         return self.llm

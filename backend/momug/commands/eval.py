@@ -26,6 +26,9 @@ def _common(p, data_required: bool = True) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--json", metavar="OUT", help="also write the results to this JSON file")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--mode", choices=("diffusion", "stream"), default=None,
+                   help="which generation mode to evaluate (default: diffusion, or stream for a streaming "
+                   "checkpoint)")
 
 
 def _matching(p) -> None:
@@ -90,6 +93,8 @@ def _setup(args, need_evaluator: bool = True):
     from momug.data.humanml3d import MotionTextFolder
     from momug.eval.matching import load_evaluator
     from momug.pipeline import MotionPipeline, pick_device
+    from momug.stream.checkpoint import is_stream_checkpoint
+    from momug.stream.pipeline import StreamPipeline
 
     if args.limit is not None and args.limit < 2:
         raise MomugError("--limit must be at least 2")
@@ -104,11 +109,13 @@ def _setup(args, need_evaluator: bool = True):
             raise MomugError(f"{args.data} has {folder.feature_dim}-dim features; the evaluator reads "
                              f"{evaluator.feature_dim}")
     started = time.perf_counter()
-    pipe = MotionPipeline.load(args.checkpoint, device)
+    stream = args.mode == "stream" or (args.mode is None and args.checkpoint not in (None, "tiny")
+                                       and is_stream_checkpoint(args.checkpoint))
+    pipe = (StreamPipeline if stream else MotionPipeline).load(args.checkpoint, device)
     _log(f"loaded {pipe.model_id} in {time.perf_counter() - started:.0f} s")
-    if folder is not None and folder.feature_dim != pipe.model.config.feature_dim:
-        raise MomugError(f"{args.data} has {folder.feature_dim}-dim features; the model makes "
-                         f"{pipe.model.config.feature_dim}")
+    feature_dim = pipe.vae.config.feature_dim if stream else pipe.model.config.feature_dim
+    if folder is not None and folder.feature_dim != feature_dim:
+        raise MomugError(f"{args.data} has {folder.feature_dim}-dim features; the model makes {feature_dim}")
     return folder, evaluator, pipe
 
 

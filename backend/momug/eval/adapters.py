@@ -1,4 +1,5 @@
-"""Turn a MotionPipeline into the plain functions the evaluation protocols call."""
+"""Turn a MotionPipeline (diffusion) or StreamPipeline (streaming) into the plain functions the
+evaluation protocols call."""
 
 from __future__ import annotations
 
@@ -7,14 +8,31 @@ import numpy as np
 from momug.eval.protocol import Describe, Generate
 
 
+def _streaming(pipe) -> bool:
+    return hasattr(pipe, "vae")
+
+
 def frame_range(pipe) -> tuple[int, int]:
+    if _streaming(pipe):
+        return int(pipe.min_seconds * pipe.fps), int(pipe.max_seconds * pipe.fps)
     cfg = pipe.model.config
     return int(cfg.min_frames), int(cfg.max_frames)
 
 
 def generator(pipe, steps: int = 20, guidance: float = 2.5, batch_size: int = 32, progress=None) -> Generate:
-    """texts, frames, seeds -> raw (denormalised) feature arrays straight from the model's sampler."""
+    """texts, frames, seeds -> raw (denormalised) feature arrays straight from the model's sampler.
+    The streaming mode makes one motion at a time with its own flow steps (steps/guidance unused)."""
     model = pipe.model
+    if _streaming(pipe):
+        def generate_streamed(texts: list[str], frames: list[int], seeds: list[int]) -> list[np.ndarray]:
+            out = []
+            for text, n, seed in zip(texts, frames, seeds):
+                out.append(np.nan_to_num(pipe.features(text, n, seed), nan=0.0, posinf=0.0, neginf=0.0))
+                if progress is not None:
+                    progress(len(out), len(texts))
+            return out
+
+        return generate_streamed
 
     def generate(texts: list[str], frames: list[int], seeds: list[int]) -> list[np.ndarray]:
         out = []
@@ -36,6 +54,11 @@ def describer(pipe, batch_size: int = 16, progress=None, **options) -> Describe:
     import torch
 
     model = pipe.model
+    if _streaming(pipe):
+        def describe_streamed(features: list[np.ndarray]) -> list[str]:
+            return [pipe.describe_features(f) for f in features]
+
+        return describe_streamed
     limit = int(model.config.max_frames)
 
     def describe(features: list[np.ndarray]) -> list[str]:
@@ -55,6 +78,8 @@ def probe_generator(pipe, steps: int = 20, guidance: float = 2.5):
     """The callable momug.eval.probes.run_probes expects: prompts, seconds, seed -> joints."""
 
     def generate(prompts: list[str], seconds: float, seed: int) -> list[np.ndarray]:
+        if _streaming(pipe):
+            return [pipe.generate(p, seconds, seed).joints for p in prompts]
         motions = pipe.generate(prompts, [seconds] * len(prompts), [seed] * len(prompts), guidance=guidance,
                                 steps=steps)
         return [m.joints for m in motions]

@@ -103,6 +103,19 @@ class StreamPipeline:
                 yield joints[sent:end]
                 sent = end
 
+    def features(self, prompt: str, n_frames: int, seed: int = 0, steps: int | None = None) -> np.ndarray:
+        """Raw (denormalised) features (n_frames, D) for a prompt, decoded once at the end: what the
+        evaluation protocols compare."""
+        import torch
+
+        n_latents = -(-int(n_frames) // self.frames_per_latent)
+        generator = torch.Generator(device=self.model.device).manual_seed(int(seed))
+        z = list(self.model.stream_latents(prompt.strip(), max_latents=n_latents, min_latents=n_latents,
+                                           steps=steps, generator=generator))
+        with torch.no_grad():
+            feats = self.vae.denormalise(self.vae.decode(torch.stack(z)[None].to(self.vae.mean)))[0]
+        return feats[:n_frames].float().cpu().numpy()
+
     def generate(self, prompt: str, seconds: float, seed: int = 0, steps: int | None = None,
                  progress=None, should_stop=None):
         """The whole motion at once (a Motion with rotations), reporting progress per chunk."""
@@ -118,12 +131,9 @@ class StreamPipeline:
 
     # ------------------------------------------------------------------ motion -> text
     def caption(self, joints: np.ndarray, fps: float, should_stop=None) -> str:
-        import torch
-
         from momug.motion.convert import resample
         from momug.motion.features import joints_to_features
         from momug.motion.motionfile import Motion
-        from momug.stream.vae import pad_frames
 
         joints = np.asarray(joints, dtype=np.float32)
         if joints.ndim != 3 or joints.shape[1:] != (22, 3):
@@ -138,8 +148,17 @@ class StreamPipeline:
         limit = int(self.max_seconds * self.fps)
         if len(motion.joints) < 2 * self.frames_per_latent:
             raise MomugError(f"the motion is too short to describe ({len(motion.joints)} frames)")
-        feats = joints_to_features(motion.joints[: limit + 1].astype(np.float64)).astype(np.float32)
-        x = self.vae.normalise(torch.from_numpy(feats).to(self.vae.mean))
+        feats = joints_to_features(motion.joints[: limit + 1].astype(np.float64))
+        return self.describe_features(feats, should_stop)
+
+    def describe_features(self, raw: np.ndarray, should_stop=None) -> str:
+        """Caption of raw features (T, D), cut to the longest motion the model takes."""
+        import torch
+
+        from momug.stream.vae import pad_frames
+
+        raw = np.array(raw[: int(self.max_seconds * self.fps)], dtype=np.float32)
+        x = self.vae.normalise(torch.from_numpy(raw).to(self.vae.mean))
         padded, _ = pad_frames(x[None])
         with torch.no_grad():
             mu, _ = self.vae.encode(padded)

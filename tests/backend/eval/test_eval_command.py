@@ -53,6 +53,20 @@ def test_probes_with_physics_rows(tiny_corpus, tmp_path, capsys):
     assert set(result["physics"]) == {"ground_truth", "model"}
 
 
+def test_stream_mode_runs_all_three_protocols(tiny_corpus, tiny_evaluator_dir, tmp_path, capsys):
+    common = ["--checkpoint", "tiny", "--mode", "stream", "--data", str(tiny_corpus), "--device", "cpu"]
+    ev = ["--evaluator", str(tiny_evaluator_dir), "--repeats", "1"]
+    assert main(["eval", "t2m", *common, *ev, "--limit", "3", "--mm-prompts", "0",
+                 "--json", str(tmp_path / "t2m.json")]) == 0
+    result = json.loads((tmp_path / "t2m.json").read_text())
+    assert result["model"] == "tiny" and result["rows"]["model"]["fid"]["n"] == 1
+    assert main(["eval", "m2t", *common, *ev, "--limit", "3", "--json", str(tmp_path / "m2t.json")]) == 0
+    assert len(json.loads((tmp_path / "m2t.json").read_text())["samples"]) == 3
+    assert main(["eval", "probes", *common, "--limit", "2", "--seeds", "1", "--json", str(tmp_path / "p.json")]) == 0
+    assert json.loads((tmp_path / "p.json").read_text())["summary"]["n"] > 0
+    capsys.readouterr()
+
+
 def test_train_evaluator_command(tiny_corpus, tmp_path):
     rc = main(["eval", "train-evaluator", "--data", str(tiny_corpus), "-o", str(tmp_path / "ev"), "--steps", "2",
                "--batch-size", "8", "--repeats", "1", "--device", "cpu"])

@@ -61,6 +61,18 @@ def add_parser(subparsers) -> None:
     pr.add_argument("--seeds", type=int, default=3, help="seeds per probe prompt (default 3)")
     pr.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
     pr.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance (default 2.5)")
+    pp = sub.add_parser("perplexity", help="language kept? base-model perplexity with and without MoMug's weights",
+                        description="Perplexity of the base LLM on a general English text: with the diffusion "
+                        "checkpoint's LoRA adapter active and disabled, and with the streaming checkpoint's "
+                        "motion weights loaded and not.")
+    pp.add_argument("--checkpoint", metavar="DIR", help="diffusion checkpoint (default: the shipped model; "
+                    "'tiny' for tests)")
+    pp.add_argument("--stream-checkpoint", metavar="DIR", help="streaming checkpoint (default: the shipped one, "
+                    "skipped if not installed; 'tiny' for tests)")
+    pp.add_argument("--text", metavar="FILE", help="UTF-8 text to score (default: a general English text "
+                    "shipped with momug)")
+    pp.add_argument("--json", metavar="OUT", help="also write the results to this JSON file")
+    pp.add_argument("--device", default="auto", help="auto, cpu or cuda")
     tr = sub.add_parser("train-evaluator", help="train the text/motion matching evaluator on a folder",
                         description="Train the matching evaluator contrastively on the train split of a "
                         "HumanML3D-format folder; its ground-truth retrieval numbers on the test split are "
@@ -204,9 +216,46 @@ def run_train(args) -> int:
     return 0
 
 
+def run_perplexity(args) -> int:
+    from momug.errors import require
+
+    require("torch")
+    from momug.eval.perplexity import default_text, diffusion_rows, stream_rows
+    from momug.pipeline import MotionPipeline, pick_device
+    from momug.stream.checkpoint import default_stream_checkpoint
+    from momug.stream.pipeline import StreamPipeline
+
+    device = pick_device(args.device)
+    try:
+        text = Path(args.text).read_text(encoding="utf-8") if args.text else default_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MomugError(f"cannot read --text {args.text}: {exc}") from None
+    if not text.strip():
+        raise MomugError("the text to score is empty")
+    pipe = MotionPipeline.load(args.checkpoint, device)
+    result = {"text": args.text or "momug/eval/texts/general_english.txt",
+              "diffusion": {"model": pipe.model_id, "checkpoint": pipe.checkpoint_id,
+                            "rows": diffusion_rows(pipe.model, text)}}
+    del pipe
+    if args.stream_checkpoint or default_stream_checkpoint().exists():
+        stream = StreamPipeline.load(args.stream_checkpoint, device)
+        result["stream"] = {"model": stream.model_id, "checkpoint": stream.checkpoint_id,
+                            "rows": stream_rows(stream.model, text)}
+    else:
+        _log("no streaming checkpoint installed: its rows are skipped")
+    print("| model | weights | perplexity | tokens |")
+    print("|---|---|---|---|")
+    for mode in ("diffusion", "stream"):
+        for name, row in result.get(mode, {}).get("rows", {}).items():
+            print(f"| {result[mode]['model']} ({mode}) | {name} | {row['perplexity']:.3f} | {row['tokens']} |")
+    _write_json(args.json, result)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    handlers = {"t2m": run_t2m, "m2t": run_m2t, "probes": run_probes, "train-evaluator": run_train}
+    handlers = {"t2m": run_t2m, "m2t": run_m2t, "probes": run_probes, "perplexity": run_perplexity,
+                "train-evaluator": run_train}
     command = getattr(args, "eval_command", None)
     if command not in handlers:
-        raise MomugError("choose a subcommand: momug eval t2m|m2t|probes|train-evaluator (see --help)")
+        raise MomugError("choose a subcommand: momug eval t2m|m2t|probes|perplexity|train-evaluator (see --help)")
     return handlers[command](args)

@@ -67,6 +67,37 @@ def test_stream_mode_runs_all_three_protocols(tiny_corpus, tiny_evaluator_dir, t
     capsys.readouterr()
 
 
+def test_perplexity_with_and_without_added_weights(tmp_path, capsys):
+    text = tmp_path / "text.txt"
+    text.write_text("The weather was cold, so we stayed inside and read books by the fire. " * 4)
+    out = tmp_path / "ppl.json"
+    assert main(["eval", "perplexity", "--checkpoint", "tiny", "--stream-checkpoint", "tiny", "--text", str(text),
+                 "--device", "cpu", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    diffusion, stream = result["diffusion"]["rows"], result["stream"]["rows"]
+    assert set(diffusion) == {"base model", "with LoRA adapter"}
+    # Text-only input never reaches the motion weights: the same perplexity, bit for bit.
+    assert stream["with motion weights"]["perplexity"] == stream["base model"]["perplexity"] > 1
+    assert "with motion weights" in capsys.readouterr().out
+    text.write_text("   ")
+    assert main(["eval", "perplexity", "--checkpoint", "tiny", "--text", str(text), "--device", "cpu"]) == 2
+
+
+def test_lora_adapter_changes_perplexity_only_when_active():
+    from momug.eval.perplexity import default_text, diffusion_rows
+    from momug.pipeline import MotionPipeline
+
+    model = MotionPipeline.load("tiny", device="cpu").model
+    text = default_text()[:400]
+    assert diffusion_rows(model, text)["with LoRA adapter"] == diffusion_rows(model, text)["base model"]
+    with torch.no_grad():  # a trained adapter (non-zero B) must show up in the "with" row only
+        for name, p in model.llm.named_parameters():
+            if "lora_B" in name:
+                p.normal_(std=0.05)
+    rows = diffusion_rows(model, text)
+    assert rows["with LoRA adapter"]["perplexity"] != rows["base model"]["perplexity"]
+
+
 def test_train_evaluator_command(tiny_corpus, tmp_path):
     rc = main(["eval", "train-evaluator", "--data", str(tiny_corpus), "-o", str(tmp_path / "ev"), "--steps", "2",
                "--batch-size", "8", "--repeats", "1", "--device", "cpu"])

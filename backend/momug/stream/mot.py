@@ -130,13 +130,31 @@ class MixtureOfTransformers(nn.Module):
                 return text_forward(*args, **kwargs)  # text only: the base model untouched
             if bool(mask.all()):
                 return twin(*args, **kwargs)
+            if len(args) == 1 and not kwargs:
+                return self._split(args[0], mask, heads, text_forward, twin)
             text_out, motion_out = text_forward(*args, **kwargs), twin(*args, **kwargs)
-            if heads:
-                m = mask[:, None, :, None] if self.heads_first else mask[:, :, None, None]
-            else:
-                m = mask.reshape(*mask.shape, *([1] * (text_out.ndim - mask.ndim)))
-            return torch.where(m, motion_out, text_out)
+            return torch.where(self._expand(mask, heads, text_out.ndim), motion_out, text_out)
         return forward
+
+    def _expand(self, mask: torch.Tensor, heads: bool, ndim: int) -> torch.Tensor:
+        if heads:
+            return mask[:, None, :, None] if self.heads_first else mask[:, :, None, None]
+        return mask.reshape(*mask.shape, *([1] * (ndim - mask.ndim)))
+
+    def _split(self, x: torch.Tensor, mask: torch.Tensor, heads: bool, text_forward, twin) -> torch.Tensor:
+        """Run each position through one weight set only: gather text and motion positions, run
+        each module on its own rows, scatter back (half the work of running both everywhere)."""
+        moved = heads and self.heads_first
+        if moved:
+            x = x.transpose(1, 2)  # (B, heads, L, d) -> (B, L, heads, d): positions first
+        flat = mask.reshape(-1)
+        rows = x.reshape(flat.shape[0], *x.shape[2:])
+        text_out, motion_out = text_forward(rows[~flat]), twin(rows[flat])
+        out = text_out.new_empty((flat.shape[0], *text_out.shape[1:]))
+        out[~flat] = text_out
+        out[flat] = motion_out.to(text_out.dtype)
+        out = out.reshape(*x.shape[:2], *text_out.shape[1:])
+        return out.transpose(1, 2) if moved else out
 
     class _Modality:
         def __init__(self, owner, mask):

@@ -214,9 +214,10 @@ class StreamModel(nn.Module):
     # ----- streaming inference -----
     @torch.no_grad()
     def stream_latents(self, text: str, max_latents: int = 50, min_latents: int = 1, steps: int | None = None,
-                       generator=None, temperature: float = 1.0, should_stop=None):
+                       generator=None, temperature: float = 1.0, should_stop=None, use_cache: bool = True):
         """Yield latents (latent_dim,) one at a time; stops at the end head's call or max_latents.
-        One full pass over the prompt, then one cached single-position step per latent."""
+        One full pass over the prompt, then one cached single-position step per latent
+        (use_cache=False reruns the whole sequence for every latent: the benchmark's baseline)."""
         steps = steps or self.config.flow_steps
         device = self.device
         ids = self.text_ids(text)
@@ -224,7 +225,8 @@ class StreamModel(nn.Module):
         motion = torch.zeros(1, embeds.shape[1], dtype=torch.bool, device=device)
         motion[0, -1] = True
         attn = torch.ones(1, embeds.shape[1], dtype=torch.long, device=device)
-        h, past = self.hidden(embeds, attn, motion, use_cache=True)
+        h, past = self.hidden(embeds, attn, motion, use_cache=use_cache)
+        one = torch.ones(1, 1, dtype=torch.bool, device=device)
         for i in range(max_latents):
             check_stop(should_stop, "generation")
             cond = h[:, -1]
@@ -233,8 +235,12 @@ class StreamModel(nn.Module):
             z = self.flow.sample(cond, steps=steps, generator=generator, temperature=temperature)
             yield z[0] * self.config.latent_scale
             attn = torch.cat([attn, attn.new_ones(1, 1)], dim=1)
-            h, past = self.hidden(self.adapter(z)[:, None], attn, torch.ones(1, 1, dtype=torch.bool,
-                                                                             device=device), past, use_cache=True)
+            if use_cache:
+                h, past = self.hidden(self.adapter(z)[:, None], attn, one, past, use_cache=True)
+            else:
+                embeds = torch.cat([embeds, self.adapter(z)[:, None]], dim=1)
+                motion = torch.cat([motion, one], dim=1)
+                h, _ = self.hidden(embeds, attn, motion)
 
     @torch.no_grad()
     def describe(self, latents: torch.Tensor, max_new_tokens: int = 48, should_stop=None) -> str:

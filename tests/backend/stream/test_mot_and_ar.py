@@ -115,3 +115,13 @@ def test_cached_streaming_matches_a_full_pass():
         h, _ = model.hidden(embeds, attn, motion)
     full = h[0, bom_at[0]:bom_at[0] + 4]
     assert torch.allclose(torch.cat(captured), full, atol=1e-5)
+
+
+def test_streaming_without_cache_gives_the_same_latents():
+    model = tiny_stream_model().eval()
+    perturb(model.mot)
+    kw = dict(max_latents=5, min_latents=5)
+    cached = list(model.stream_latents("a person walks", generator=torch.Generator().manual_seed(2), **kw))
+    full = list(model.stream_latents("a person walks", generator=torch.Generator().manual_seed(2), use_cache=False,
+                                     **kw))
+    assert torch.allclose(torch.stack(cached), torch.stack(full), atol=1e-4)

@@ -117,3 +117,19 @@ def test_bad_requests_are_refused_before_any_frame():
                                    ("x" * 600, 2.0, "characters")):
         with pytest.raises(MomugError, match=match):
             next(pipe.stream(prompt, seconds))
+
+
+def test_export_script_writes_a_float16_copy_that_loads(trained, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    script = Path(__file__).resolve().parents[3] / "scripts" / "export_checkpoint.py"
+    subprocess.run([sys.executable, str(script), str(trained / "run"), str(tmp_path / "half")], check=True,
+                   capture_output=True)
+    weights = load_file(str(tmp_path / "half" / "momug.safetensors"))
+    assert all(v.dtype == torch.float16 for v in weights.values() if v.is_floating_point())
+    pipe = StreamPipeline.load(str(tmp_path / "half"), device="cpu")
+    assert np.concatenate(list(pipe.stream("a person walks", 1.0, seed=0))).shape == (20, 22, 3)

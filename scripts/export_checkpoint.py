@@ -1,0 +1,36 @@
+#!/usr/bin/env python
+"""Copy a trained checkpoint (diffusion or streaming) into a folder with its weights in float16,
+the way the shipped defaults are stored (half the size; normalisation statistics stay float32).
+
+    python scripts/export_checkpoint.py runs/default_stage2 backend/momug/checkpoints/default
+    python scripts/export_checkpoint.py runs/stream_default backend/momug/checkpoints/stream_default
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source", help="checkpoint folder written by momug train / momug stream train")
+    parser.add_argument("target", help="folder to write (created or overwritten)")
+    args = parser.parse_args()
+
+    from momug.model import checkpoint as ckpt
+    from momug.stream import checkpoint as sckpt
+
+    if sckpt.is_stream_checkpoint(args.source):
+        model, vae = sckpt.from_pretrained(args.source)
+        sckpt.save_pretrained(model, vae, args.target, dtype=torch.float16)
+    else:
+        ckpt.save_pretrained(ckpt.from_pretrained(args.source), args.target, dtype=torch.float16)
+    print(f"wrote {args.target} ({ckpt.checkpoint_id(args.target)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -17,6 +17,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed for --sample")
     p.add_argument("--checkpoint", metavar="DIR", help="model folder (default: the shipped model)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--mode", choices=("diffusion", "stream"), default="diffusion",
+                   help="which model captions: the diffusion model (default) or the streaming model "
+                   "(greedy only; --checkpoint then names a streaming checkpoint)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,6 +32,13 @@ def run(args: argparse.Namespace) -> int:
     motion = read_motion(args.input, rig=args.rig)
     if args.sample and args.beams > 1:
         raise MomugError("choose --sample or --beams, not both")
+    if args.mode == "stream":
+        if args.sample or args.beams > 1:
+            raise MomugError("the streaming model captions greedily: drop --sample/--beams")
+        from momug.stream.pipeline import StreamPipeline
+
+        print(StreamPipeline.load(args.checkpoint, args.device).caption(motion.joints, motion.fps))
+        return 0
     pipe = MotionPipeline.load(args.checkpoint, args.device)
     options = {"do_sample": args.sample, "seed": args.seed, "num_beams": args.beams}
     print(pipe.caption([motion.joints], [motion.fps], **options)[0])

@@ -133,3 +133,16 @@ def test_export_script_writes_a_float16_copy_that_loads(trained, tmp_path):
     assert all(v.dtype == torch.float16 for v in weights.values() if v.is_floating_point())
     pipe = StreamPipeline.load(str(tmp_path / "half"), device="cpu")
     assert np.concatenate(list(pipe.stream("a person walks", 1.0, seed=0))).shape == (20, 22, 3)
+
+
+def test_caption_command_in_stream_mode(tmp_path, capsys):
+    from momug.motion.motionfile import save_motion
+
+    motion = StreamPipeline.load("tiny", device="cpu").generate("a person walks", 2.0, seed=0)
+    save_motion(tmp_path / "walk.npz", motion)
+    assert main(["caption", str(tmp_path / "walk.npz"), "--mode", "stream", "--checkpoint", "tiny",
+                 "--device", "cpu"]) == 0
+    assert capsys.readouterr().out.strip() != ""
+    assert main(["caption", str(tmp_path / "walk.npz"), "--mode", "stream", "--checkpoint", "tiny",
+                 "--beams", "2"]) == 2
+    assert "greedily" in capsys.readouterr().err

@@ -49,7 +49,8 @@ def save_pretrained(model: StreamModel, vae: V.MotionVAE, folder: str | Path,
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     V.save_pretrained(vae, folder / VAE_FOLDER)
-    state = {k: v.to("cpu", dtype if v.is_floating_point() else v.dtype) for k, v in model.trainable_state_dict().items()}
+    state = {k: v.to("cpu", dtype if v.is_floating_point() else v.dtype)
+             for k, v in model.trainable_state_dict().items()}
     tmp_w, tmp_c = folder / (WEIGHTS_NAME + ".tmp"), folder / (CONFIG_NAME + ".tmp")
     save_file(state, str(tmp_w), metadata={"format": "momug-stream", "version": str(model.config.version)})
     tmp_c.write_text(json.dumps(model.config.to_dict(), indent=2, sort_keys=True))

@@ -7,12 +7,17 @@ Mirrors backend/momug/server/schema.py (the wire format's one definition); chang
 - GET /v1/jobs/{id} -> {id, kind, status: queued|running|done|failed|cancelled, progress, error};
 - GET /v1/jobs/{id}/result -> {"motions": [{prompt, seed, fps, frames, joints, rotations (w,x,y,z
   local, SMPL-22), root_translation}]} or {"caption": text}; DELETE /v1/jobs/{id} cancels;
+- POST /v1/generate/stream {prompt, seconds, seed, steps?} answers text/event-stream: `event:`/
+  `data:` blocks start {frames, fps, model_id, ...}, frames {start, count, joints, rotations,
+  root_translation} per chunk, then done {frames} or error {detail}; ':' lines keep it alive.
+  GET /v1/health has "stream": {status: off|missing|loadable|loading|loaded|failed, limits, error};
 - errors are {"detail": "<sentence>"}: 401 token, 404 unknown job, 409 no result, 413 too big,
-  422 invalid, 429 queue full, 503 model not available.
+  422 invalid, 429 queue full (or a stream already running), 503 model not available.
 Every failure becomes a BackendError whose message says what to do, so operators can put it
 straight into Blender's report.
 """
 
+import http.client
 import json
 import math
 import os
@@ -33,6 +38,8 @@ MAX_PROMPT_CHARS = 1000
 MAX_CAPTION_FRAMES = 3600
 MAX_SEED = 2**31 - 1
 FINISHED = ("done", "failed", "cancelled")
+STREAM_TIMEOUT = 120.0   # the first stream request waits while the backend loads the streaming model
+MAX_EVENT_BYTES = 8 * 1024 * 1024   # one frames event is a few kB; anything near this is not our backend
 
 
 class BackendError(Exception):
@@ -67,9 +74,10 @@ class Client:
         self.token = token
         self.timeout = timeout
 
-    def _request(self, method, path, body=None, timeout=None):
+    def _open(self, method, path, body=None, timeout=None, accept="application/json"):
+        """The open HTTP response (the caller reads and closes it), or a BackendError."""
         data = None
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": accept}
         if body is not None:
             # allow_nan=False: NaN is not JSON; callers check their arrays before this point.
             data = json.dumps(body, allow_nan=False, separators=(",", ":")).encode("utf-8")
@@ -78,20 +86,30 @@ class Client:
             headers[TOKEN_HEADER] = f"Bearer {self.token}"
         req = urllib.request.Request(self.url + API + path, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
-                raw = resp.read()
+            return urllib.request.urlopen(req, timeout=timeout or self.timeout)
         except urllib.error.HTTPError as exc:
             raise _http_error(exc, path) from None
-        except (socket.timeout, TimeoutError):
-            raise BackendError("timeout", f"The backend at {self.url} did not answer within "
-                               f"{timeout or self.timeout:.0f} s") from None
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, (socket.timeout, TimeoutError)):
-                raise BackendError("timeout", f"The backend at {self.url} did not answer in time") from None
-            raise BackendError("down", f"No backend at {self.url} ({exc.reason}); start it with "
-                               "'momug serve' or the Start backend button") from None
-        except (ConnectionError, OSError) as exc:
-            raise BackendError("down", f"No backend at {self.url} ({exc})") from None
+        except Exception as exc:
+            raise self._network_error(exc, timeout or self.timeout) from None
+
+    def _network_error(self, exc, timeout):
+        if isinstance(exc, (socket.timeout, TimeoutError)) or (
+                isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, (socket.timeout, TimeoutError))):
+            return BackendError("timeout", f"The backend at {self.url} did not answer within {timeout:.0f} s")
+        if isinstance(exc, urllib.error.URLError):
+            return BackendError("down", f"No backend at {self.url} ({exc.reason}); start it with "
+                                "'momug serve' or the Start backend button")
+        if isinstance(exc, (ConnectionError, OSError, http.client.HTTPException)):
+            return BackendError("down", f"No backend at {self.url} ({exc})")
+        return BackendError("server", f"Talking to the backend failed: {type(exc).__name__}: {exc}")
+
+    def _request(self, method, path, body=None, timeout=None):
+        resp = self._open(method, path, body, timeout)
+        try:
+            with resp:
+                raw = resp.read()
+        except Exception as exc:
+            raise self._network_error(exc, timeout or self.timeout) from None
         if not raw:
             return {}
         try:
@@ -105,17 +123,78 @@ class Client:
         return self._request("GET", "/health")
 
     def submit_generate(self, prompt, seconds, seed=0, guidance=2.5, steps=20, count=1):
-        prompt = str(prompt)
-        if not prompt.strip():
-            raise BackendError("request", "Type a prompt first")
-        if len(prompt) > MAX_PROMPT_CHARS:
-            raise BackendError("request", f"The prompt is {len(prompt)} characters; at most {MAX_PROMPT_CHARS}")
+        prompt = _checked_prompt(prompt)
         numbers = (float(seconds), float(guidance))
         if not all(math.isfinite(x) for x in numbers):
             raise BackendError("request", "Seconds and guidance must be finite numbers")
         body = {"prompt": prompt, "seconds": numbers[0], "seed": int(seed) % (MAX_SEED + 1),
                 "guidance": numbers[1], "steps": int(steps), "count": int(count)}
         return _job_id(self._request("POST", "/generate", body))
+
+    def stream_generate(self, prompt, seconds, seed=0, steps=None, timeout=None, should_cancel=None):
+        """POST /v1/generate/stream: yields (event, data) as the backend sends them, ending after
+        'done'. An 'error' event, a stream that stops early and should_cancel() -> True (asked
+        whenever a line arrives) raise BackendError; closing the generator closes the
+        connection, which stops the backend's model. timeout (default STREAM_TIMEOUT): the longest
+        wait for the answer (the model may load first) and between two lines (the backend sends
+        a keep-alive line every 10 s)."""
+        body = {"prompt": _checked_prompt(prompt), "seconds": float(seconds), "seed": int(seed) % (MAX_SEED + 1)}
+        if not math.isfinite(body["seconds"]):
+            raise BackendError("request", "Seconds must be a finite number")
+        if steps is not None:
+            body["steps"] = int(steps)
+        timeout = timeout or max(self.timeout, STREAM_TIMEOUT)
+        resp = self._open("POST", "/generate/stream", body, timeout, accept="text/event-stream")
+        try:
+            kind = resp.headers.get("Content-Type", "")
+            if not kind.startswith("text/event-stream"):
+                raise BackendError("server", f"The backend answered {kind or 'nothing'} instead of an event "
+                                   "stream; is it an older momug serve?")
+            for event, data in self._events(resp, timeout):
+                if should_cancel is not None and should_cancel():
+                    raise BackendError("cancelled", "Cancelled")
+                if event is None:
+                    continue
+                if event == "error":
+                    detail = data.get("detail") if isinstance(data, dict) else None
+                    raise BackendError("failed", "The backend stopped the stream: " + str(detail or "no reason given"))
+                yield event, data
+                if event == "done":
+                    return
+            raise BackendError("server", "The backend closed the stream before the motion was complete")
+        finally:
+            resp.close()
+
+    def _events(self, resp, timeout):
+        """Server-sent events from an open response: (name, parsed data), and (None, None) for
+        each keep-alive comment so the caller can check for cancellation."""
+        name, data = None, []
+        while True:
+            try:
+                line = resp.readline(MAX_EVENT_BYTES)
+            except Exception as exc:
+                if self._network_error(exc, timeout).kind == "timeout":
+                    raise BackendError("timeout", f"The backend sent nothing for {timeout:.0f} s") from None
+                raise BackendError("down", f"The backend at {self.url} broke off the stream "
+                                   f"({type(exc).__name__}: {exc})") from None
+            if not line:
+                return
+            if not line.endswith(b"\n"):
+                raise BackendError("server", "The backend sent a stream line that is too long or cut off")
+            text = line.decode("utf-8", "replace").rstrip("\r\n")
+            if text.startswith(":"):
+                yield None, None
+            elif text.startswith("event:"):
+                name = text[6:].strip()
+            elif text.startswith("data:"):
+                data.append(text[5:].lstrip())
+            elif not text and name is not None:
+                try:
+                    parsed = json.loads("\n".join(data))
+                except ValueError:
+                    raise BackendError("server", f"The backend sent a '{name}' event that is not JSON") from None
+                yield name, parsed
+                name, data = None, []
 
     def submit_caption(self, joints, fps=20.0):
         return _job_id(self._request("POST", "/caption", {"joints": joints_to_wire(joints),
@@ -160,7 +239,13 @@ def health_summary(info):
     """One line for the panel: what the backend is doing and with which model."""
     status = info.get("status", "unknown")
     if status == "ready":
-        return f"ready: {info.get('model_id')} ({info.get('checkpoint_id')}) on {info.get('device')}"
+        line = f"ready: {info.get('model_id')} ({info.get('checkpoint_id')}) on {info.get('device')}"
+        stream = info.get("stream") if isinstance(info.get("stream"), dict) else {}
+        if stream.get("status") in ("loadable", "loading", "loaded"):
+            line += "; streaming available"
+        elif stream.get("status") in ("missing", "failed"):
+            line += "; no streaming model"
+        return line
     if status == "failed":
         return f"the model failed to load: {info.get('error')}"
     return "loading the model..." if status == "loading" else str(status)
@@ -182,6 +267,28 @@ def joints_to_wire(joints):
     return out
 
 
+def _checked_prompt(prompt):
+    prompt = str(prompt)
+    if not prompt.strip():
+        raise BackendError("request", "Type a prompt first")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise BackendError("request", f"The prompt is {len(prompt)} characters; at most {MAX_PROMPT_CHARS}")
+    return prompt
+
+
+def stream_unavailable(info):
+    """Why the backend (its /v1/health answer) cannot stream, or '' when it can."""
+    stream = info.get("stream") if isinstance(info, dict) else None
+    if not isinstance(stream, dict):
+        return "The backend has no streaming route; update momug on the backend"
+    status = stream.get("status")
+    if status == "off":
+        return "The backend runs without a streaming model; start it with --stream-checkpoint DIR"
+    if status in ("missing", "failed"):
+        return f"The backend cannot stream: {stream.get('error') or status}"
+    return ""
+
+
 def _http_error(exc, path):
     detail = _detail(exc)
     code = exc.code
@@ -197,7 +304,7 @@ def _http_error(exc, path):
     if code in (400, 422):
         return BackendError("request", f"The backend rejected the request: {detail}")
     if code == 429:
-        return BackendError("busy", "The backend is busy (its queue is full); try again in a moment")
+        return BackendError("busy", f"The backend is busy: {detail}")
     if code == 503:
         return BackendError("server", f"The backend cannot run the model: {detail}")
     return BackendError("server", f"Backend error {code}: {detail}")

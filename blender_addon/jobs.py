@@ -5,6 +5,7 @@ Blender's main thread and touches the scene. Everything that can fail is checked
 scene is changed, and a failure part-way undoes what the job had created.
 """
 
+import queue
 import threading
 import time
 
@@ -287,6 +288,294 @@ class GenerateJob(Job):
             self.prefetch()
         except Exception as exc:
             self.prefetch_error = exc
+
+
+class StreamJob(Job):
+    """Worker-thread half of a streamed generation: reads POST /v1/generate/stream and queues
+    each chunk (start index, rotations, root translation; Y up, as received) for the main thread,
+    where a StreamKeyer keys it. Asks /v1/health first, so a backend without a streaming model is
+    a clear message and the duration is clamped to the streaming model's limits (with a note).
+    read_timeout: the longest silence accepted from the backend (it sends a keep-alive line
+    every 10 s; the first answer may wait for the model to load)."""
+
+    def __init__(self, client, prompt, seconds, seed, steps=None, timeout=600.0,
+                 read_timeout=client.STREAM_TIMEOUT, prefetch=None):
+        super().__init__(client, timeout)
+        self.params = {"prompt": prompt, "seconds": float(seconds), "seed": seed, "steps": steps}
+        self.read_timeout = read_timeout
+        self.prefetch = prefetch
+        self.prefetch_error = None
+        self.chunks = queue.Queue()
+        self.fps = retarget.SOURCE_FPS
+        self.total_frames = 0
+        self.received = 0
+        self.start_info = None
+
+    def talk(self):
+        try:
+            if self.cancel_requested:
+                raise client.BackendError("cancelled", "Cancelled")
+            self._check_backend()
+            if self.prefetch is not None:
+                try:
+                    self.prefetch()
+                except Exception as exc:
+                    self.prefetch_error = exc
+            self.status = "waiting for the streaming model"
+            t_end = time.monotonic() + self.timeout
+            for event, data in self.client.stream_generate(
+                    **self.params, timeout=min(self.read_timeout, self.timeout),
+                    should_cancel=lambda: self.cancel_requested):
+                if event == "start":
+                    self._on_start(data)
+                elif event == "frames":
+                    self._on_frames(data)
+                if time.monotonic() > t_end:
+                    raise client.BackendError("timeout", f"The stream did not finish within {self.timeout:g} s")
+            if self.received != self.total_frames:
+                raise client.BackendError("server", f"The backend's stream ended after {self.received} of "
+                                          f"{self.total_frames} frames")
+            self.status = "done"
+        except client.BackendError as exc:
+            self.error = exc
+            self.status = "cancelled" if exc.kind == "cancelled" else "failed"
+        except Exception as exc:  # keep the thread from dying silently
+            self.error = client.BackendError("server", f"{type(exc).__name__}: {exc}")
+            self.status = "failed"
+
+    def _check_backend(self):
+        if not str(self.params["prompt"]).strip():
+            raise client.BackendError("request", "Type a prompt first")
+        self.status = "asking the backend"
+        self.health = self.client.health()
+        reason = client.stream_unavailable(self.health)
+        if reason:
+            raise client.BackendError("server", reason)
+        limits = self.health["stream"].get("limits")
+        seconds, note = clamp_to_limits(self.params["seconds"], limits)
+        if note:
+            self.params["seconds"] = seconds
+            self.notes.append(note)
+        most = int((limits or {}).get("max_steps") or 0) if isinstance(limits, dict) else 0
+        if most and self.params["steps"] is not None and int(self.params["steps"]) > most:
+            self.notes.append(f"Steps set to {most}: the streaming model takes at most {most} "
+                              f"({self.params['steps']} asked)")
+            self.params["steps"] = most
+
+    def _on_start(self, data):
+        try:
+            self.fps = float(data.get("fps") or retarget.SOURCE_FPS)
+            self.total_frames = int(data["frames"])
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise client.BackendError("server", f"The backend's stream began oddly: {str(data)[:200]}") from None
+        self.start_info = data
+        self.status = "streaming"
+
+    def _on_frames(self, data):
+        if self.start_info is None:
+            raise client.BackendError("server", "The backend sent frames before saying how many")
+        try:
+            start = int(data["start"])
+            rot = np.asarray(data["rotations"], dtype=np.float64)
+            root = np.asarray(data["root_translation"], dtype=np.float64)
+        except (KeyError, TypeError, ValueError):
+            raise client.BackendError("server", "The backend sent a chunk without rotations") from None
+        if rot.ndim != 3 or rot.shape[1:] != (22, 4) or root.shape != (len(rot), 3) or not len(rot):
+            raise client.BackendError("server", f"The backend sent a chunk shaped {rot.shape} / {root.shape}")
+        if not (np.isfinite(rot).all() and np.isfinite(root).all()):
+            raise client.BackendError("server", "The backend sent a chunk with NaN or infinite values")
+        if start != self.received:
+            raise client.BackendError("server", f"The backend's stream skipped from frame {self.received} to {start}")
+        self.chunks.put((rot, root))
+        self.received += len(rot)
+        self.progress = min(1.0, self.received / max(self.total_frames, 1))
+        self.status = f"streaming: {self.received} of {self.total_frames} frames"
+
+    def take_chunks(self):
+        """Main thread: every chunk that arrived since the last call."""
+        out = []
+        while True:
+            try:
+                out.append(self.chunks.get_nowait())
+            except queue.Empty:
+                return out
+
+
+class StreamKeyer:
+    """Main-thread half of a streamed generation: keys chunks on the target as they arrive, in a
+    new Action that is shown (made active) from the first chunk on.
+
+    Each call retargets the whole motion received so far and rewrites the keys: the retarget is
+    causal (the first frame fixes the start, rotations only look back for continuity), so earlier
+    keys do not change, and the final keys are exactly those of one apply_motion() call on the
+    whole motion. discard() puts everything back as it was: the Action, a new SMPL rig, the
+    previous action and its fake-user flag, and animation data that did not exist before.
+    """
+
+    def __init__(self, context, target="NEW_SMPL", bone_map_mode="AUTO", root_motion=True,
+                 translation_bone="HIPS", push_to_nla=False, prompt="", model_path="",
+                 target_obj=None, python_command="python3", betas=(), notes=(), fps=retarget.SOURCE_FPS):
+        self.context = context
+        self.options = dict(target=target, bone_map_mode=bone_map_mode, model_path=model_path,
+                            python_command=python_command, betas=betas)
+        self.root_motion, self.translation_bone = root_motion, translation_bone
+        self.push_to_nla, self.prompt = push_to_nla, prompt
+        self.target_obj = target_obj
+        self.notes = list(notes)
+        self.fps_in = float(fps)
+        self.obj = self.writer = self.result = self.bone_map = None
+        self.label, self.unmapped_joints = "smpl", []
+        self.created = []
+        self.rotations, self.roots = [], []
+        self.frames = np.zeros(0)
+        self.start_frame = float(context.scene.frame_current)
+        self._shown = None   # what the target showed before: (anim existed, action, slot, fake user)
+        self.t0 = time.perf_counter()
+
+    @property
+    def started(self):
+        return self.writer is not None
+
+    def drain(self, job):
+        """Key what the worker has queued; returns the number of new source frames."""
+        self.fps_in = job.fps
+        chunks = job.take_chunks()
+        if chunks:
+            self.add(np.concatenate([r for r, _ in chunks]), np.concatenate([t for _, t in chunks]))
+        return sum(len(r) for r, _ in chunks)
+
+    def add(self, rotations, root_translation):
+        """Append source frames (Y up, as received) and key everything so far. JobError on failure
+        (the caller discards)."""
+        if not self.started:
+            self._begin()
+        self.rotations.append(np.asarray(rotations, dtype=np.float64))
+        self.roots.append(np.asarray(root_translation, dtype=np.float64))
+        motion = {"rotations": np.concatenate(self.rotations), "root_translation": np.concatenate(self.roots),
+                  "fps": self.fps_in}
+        try:
+            glob, pos, offsets = retarget.source_from_motion(motion, scene_fps(self.context.scene))
+            self.result = retarget.retarget(self.obj, glob, pos, offsets, self.bone_map,
+                                            root_motion=self.root_motion, translation_bone=self.translation_bone)
+            self.frames = self.start_frame + np.arange(len(glob), dtype=np.float64)
+            retarget.write_channels(self.writer, self.obj, self.result["channels"], self.frames)
+        except (retarget.RetargetError, ValueError, bonemaps.BoneMapError) as exc:
+            raise JobError(str(exc)) from None
+
+    def _begin(self):
+        context = self.context
+        obj = self.target_obj
+        if obj is not None:
+            try:
+                obj.name
+            except ReferenceError:
+                raise JobError("the target armature no longer exists; select it again") from None
+        else:
+            obj = check_target(context, self.options["target"])
+        if obj is not None:
+            try:
+                resolved = bonemaps.resolve(obj, self.options["bone_map_mode"])
+            except bonemaps.BoneMapError as exc:
+                raise JobError(str(exc)) from None
+            self.label, self.bone_map, self.unmapped_joints, _ = resolved
+            note = constrained_note(obj, self.bone_map)
+            if note:
+                self.notes.append(note)
+        else:
+            try:
+                obj = smpl_rig.create_smpl_rig(context, model_path=self.options["model_path"],
+                                               location=tuple(context.scene.cursor.location),
+                                               python_command=self.options["python_command"],
+                                               betas=self.options["betas"], notes=self.notes)
+            except ValueError as exc:
+                raise JobError(str(exc)) from None
+            self.created = [obj, *obj.children]
+            self.label, self.bone_map, self.unmapped_joints, _ = bonemaps.resolve(obj, "smpl")
+        self.obj = obj
+        anim = obj.animation_data
+        action = anim.action if anim is not None else None
+        self._shown = (anim is not None, action,
+                       getattr(anim, "action_slot", None) if action is not None else None,
+                       action.use_fake_user if action is not None else False)
+        self.writer = keying.ActionWriter(obj, keying.action_name(self.prompt))
+        self.writer.action["momug_prompt"] = self.prompt
+        self.writer.assign()   # shown while it streams
+
+    def _restore_shown(self, keep_animation_data=False):
+        had_anim, action, slot, fake = self._shown
+        anim = self.obj.animation_data
+        if anim is not None:
+            anim.action = action
+            if action is not None:
+                action.use_fake_user = fake
+                if slot is not None:
+                    try:
+                        anim.action_slot = slot
+                    except (AttributeError, TypeError, RuntimeError, ReferenceError):
+                        pass
+        if not had_anim and not keep_animation_data:
+            self.obj.animation_data_clear()
+
+    def finish(self):
+        """The motion is complete: keep the keys (or move them to an NLA strip). Returns ApplyResult."""
+        if not self.started or not len(self.frames):
+            raise JobError("the backend's stream held no frames")
+        if self.push_to_nla:
+            self._restore_shown(keep_animation_data=True)
+            self.writer.push_to_nla(self.frames[0])
+        keyed = set(self.bone_map.values()) | set(self.result["channels"])
+        unmapped_bones = [b.name for b in self.obj.data.bones if b.name not in keyed]
+        res = ApplyResult(self.obj, self.writer.action, self.label, self.unmapped_joints, unmapped_bones,
+                          self.result["scale"], self.frames, time.perf_counter() - self.t0, self.notes)
+        res.pushed_to_nla = bool(self.push_to_nla)
+        return res
+
+    def discard(self):
+        """Cancel or error: remove the partial Action (and a new rig) and show what was there before."""
+        if self.writer is not None and self._shown is not None and not self.created:
+            try:
+                self._restore_shown()
+            except ReferenceError:
+                pass   # the target was deleted meanwhile: nothing left to restore on it
+        _undo_created(self.created, self.writer)
+        self.writer, self.created = None, []
+
+
+def run_stream_generate(context, backend, prompt, seconds=4.0, seed=0, steps=None, target="NEW_SMPL",
+                        bone_map_mode="AUTO", root_motion=True, translation_bone="HIPS",
+                        push_to_nla=False, model_path="", timeout=600.0, python_command="python3",
+                        betas=(), on_chunk=None):
+    """Streamed generation synchronously (tests, scripts): the worker's half runs in a thread as
+    in the operator, and this thread keys chunks as they come, like the operator's timer.
+    on_chunk(keyer) is called after each keying. On any failure the scene is left as it was."""
+    target_obj = check_target(context, target)
+    if target_obj is not None:
+        try:
+            bonemaps.resolve(target_obj, bone_map_mode)
+        except bonemaps.BoneMapError as exc:
+            raise JobError(str(exc)) from None
+    job = StreamJob(backend, prompt, seconds, seed, steps, timeout=timeout)
+    runner = JobRunner(job).start()
+    keyer = StreamKeyer(context, target=target, bone_map_mode=bone_map_mode, root_motion=root_motion,
+                        translation_bone=translation_bone, push_to_nla=push_to_nla, prompt=prompt,
+                        model_path=model_path, target_obj=target_obj, python_command=python_command,
+                        betas=betas)
+    try:
+        while True:
+            running = runner.poll() == "running"
+            if keyer.drain(job) and on_chunk is not None:
+                on_chunk(keyer)
+            if not running:
+                break
+            time.sleep(0.02)
+        if job.error is not None:
+            raise JobError(str(job.error))
+        keyer.notes.extend(job.notes)
+        return keyer.finish()
+    except BaseException:
+        runner.cancel()
+        keyer.discard()
+        raise
 
 
 class JobRunner:

@@ -27,7 +27,8 @@ class ActionWriter:
     """Creates one new Action for an ID and writes channels into it.
 
     The Action is not assigned to anything until assign() or push_to_nla() is called, so a
-    failure part-way leaves the scene as it was (call discard()).
+    failure part-way leaves the scene as it was (call discard()). Writing a channel again
+    replaces its keys (a streamed motion is keyed again as it grows).
     """
 
     def __init__(self, id_data, name):
@@ -46,6 +47,7 @@ class ActionWriter:
             self._fcurves = self.action.fcurves
             self._groups = self.action.groups
         self._group_cache = {}
+        self._curves = {}
         self.fast_path_used = 0
 
     def _group(self, name):
@@ -61,12 +63,16 @@ class ActionWriter:
         """Key one channel: frames (N,) and values (N,) in one go."""
         frames = np.asarray(frames, dtype=np.float32)
         values = np.asarray(values, dtype=np.float32)
-        fc = self._fcurves.new(data_path, index=index)
-        grp = self._group(group)
-        if grp is not None:
-            fc.group = grp
+        fc = self._curves.get((data_path, index))
+        if fc is None:
+            fc = self._curves[(data_path, index)] = self._fcurves.new(data_path, index=index)
+            grp = self._group(group)
+            if grp is not None:
+                fc.group = grp
         points = fc.keyframe_points
-        points.add(len(frames))
+        if len(points) > len(frames):
+            points.clear()
+        points.add(len(frames) - len(points))
         co = np.empty(2 * len(frames), dtype=np.float32)
         co[0::2] = frames
         co[1::2] = values

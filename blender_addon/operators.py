@@ -3,7 +3,8 @@
 Generate and Describe run as modal operators when invoked from the UI: a worker thread does the
 HTTP (never bpy), a timer polls it, Esc cancels. execute() runs the same job synchronously so
 scripts, other add-ons and tests (timers and modal operators do not run in the bpy module) can call
-bpy.ops.momug.generate() directly.
+bpy.ops.momug.generate() directly. With the panel's Stream option, Generate reads the backend's
+event stream instead and the timer keys each chunk as it arrives (jobs.StreamKeyer).
 """
 
 import bpy
@@ -58,7 +59,15 @@ class _ModalJob:
     _timer = None
     _runner = None
 
-    # Subclasses define _prepare(context) -> jobs.Job (raising jobs.JobError) and _finish(context).
+    # Subclasses define _prepare(context) -> jobs.Job (raising jobs.JobError) and _finish(context),
+    # and may define _tick(context) (each timer event while the job runs; may raise jobs.JobError)
+    # and _abort(context) (on Esc and on failure: undo what _tick did).
+    def _tick(self, context):
+        pass
+
+    def _abort(self, context):
+        pass
+
     @classmethod
     def poll(cls, context):
         return context.scene is not None and not is_busy()
@@ -107,6 +116,7 @@ class _ModalJob:
         job = self._runner.job
         if event_type == "ESC":
             self._runner.cancel()  # the worker cancels the backend job at its next poll
+            self._abort(context)
             self._end(context)
             st.status = "cancelled"
             self.report({"WARNING"}, "MoMug: cancelled")
@@ -115,17 +125,26 @@ class _ModalJob:
             return {"PASS_THROUGH"}
         st.progress = job.progress
         st.status = job.status
-        _redraw(context, "VIEW_3D")
         state = self._runner.poll()
+        try:
+            self._tick(context)
+        except jobs.JobError as exc:
+            self._runner.cancel()
+            self._abort(context)
+            self._end(context)
+            return self._fail(context, str(exc))
+        _redraw(context)
         if state == "running":
             return {"RUNNING_MODAL"}
         self._end(context)
         if job.error is not None:
+            self._abort(context)
             _note_backend(st, job.error)
             return self._fail(context, str(job.error))
         try:
             return self._finish(context)
         except jobs.JobError as exc:
+            self._abort(context)
             return self._fail(context, str(exc))
 
     def modal(self, context, event):
@@ -167,8 +186,39 @@ def make_generate_job(context, st):
         path = bpy.path.abspath(prefs.smpl_model_path)
         python, betas = prefs.python_command, tuple(prefs.smpl_betas)
         prefetch = lambda: smpl_rig.body_via_smplx(path, python, betas)  # noqa: E731
+    if st.stream:
+        return jobs.StreamJob(preferences.make_client(context), st.prompt, st.seconds, st.seed, st.steps,
+                              timeout=prefs.request_timeout, prefetch=prefetch)
     return jobs.GenerateJob(preferences.make_client(context), st.prompt, st.seconds, st.seed,
                             st.guidance, st.steps, timeout=prefs.request_timeout, prefetch=prefetch)
+
+
+def _generate_target(op):
+    target = bpy.data.objects.get(op._target_name) if op._target_name else None
+    if op._target_name and target is None:
+        raise jobs.JobError(f"'{op._target_name}' no longer exists; select an armature again")
+    return target
+
+
+def tick_generate(op, context):
+    """Timer step of a streamed Generate: key the chunks that arrived since the last step."""
+    job = op._runner.job
+    if not isinstance(job, jobs.StreamJob):
+        return
+    if op._keyer is None:
+        if job.chunks.empty():
+            return
+        kwargs = _apply_kwargs(context, _settings(context))
+        op._keyer = jobs.StreamKeyer(context, target_obj=_generate_target(op), fps=job.fps, **kwargs)
+    if op._keyer.drain(job):
+        context.view_layer.update()   # the viewport shows the new pose at the current frame
+
+
+def abort_generate(op, context):
+    """Esc or a failure mid-stream: remove the partial action (and a new rig)."""
+    if op._keyer is not None:
+        op._keyer.discard()
+        op._keyer = None
 
 
 def finish_generate(op, context):
@@ -178,12 +228,22 @@ def finish_generate(op, context):
     if isinstance(job.health, dict):
         properties.set_limits(st, job.health.get("limits"))
         st.backend_state = client.health_summary(job.health)[:200]
-    motion = jobs.motion_from_result(job.result)
-    target = bpy.data.objects.get(op._target_name) if op._target_name else None
-    if op._target_name and target is None:
-        raise jobs.JobError(f"'{op._target_name}' no longer exists; select an armature again")
-    kwargs = _apply_kwargs(context, st)
-    result = jobs.apply_motion(context, motion, target_obj=target, notes=job.notes, **kwargs)
+    if isinstance(job, jobs.StreamJob):
+        try:
+            tick_generate(op, context)   # the last chunks (all of them when run without a timer)
+            if op._keyer is None:
+                raise jobs.JobError("the backend's stream held no frames")
+            op._keyer.notes.extend(job.notes)
+            result = op._keyer.finish()
+        except BaseException:
+            abort_generate(op, context)
+            raise
+        op._keyer = None
+    else:
+        motion = jobs.motion_from_result(job.result)
+        kwargs = _apply_kwargs(context, st)
+        result = jobs.apply_motion(context, motion, target_obj=_generate_target(op), notes=job.notes,
+                                   **kwargs)
     _record_history(st, result)
     st.status = result.summary()
     level = "WARNING" if result.notes else "INFO"
@@ -198,12 +258,20 @@ class MOMUG_OT_generate(_ModalJob, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     _target_name = ""
+    _keyer = None
 
     def _prepare(self, context):
         st = _settings(context)
         target = check_generate_target(context, st)
         self._target_name = target.name if target is not None else ""
+        self._keyer = None
         return make_generate_job(context, st)
+
+    def _tick(self, context):
+        tick_generate(self, context)
+
+    def _abort(self, context):
+        abort_generate(self, context)
 
     def _finish(self, context):
         return finish_generate(self, context)

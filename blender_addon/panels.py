@@ -34,8 +34,11 @@ class MOMUG_PT_main(_Panel, bpy.types.Panel):
         row = col.row(align=True)
         row.prop(st, "seed")
         row.operator("momug.randomize_seed", text="", icon="FILE_REFRESH")
-        col.prop(st, "guidance")
+        sub = col.column(align=True)
+        sub.active = not st.stream   # the streaming model has no guidance
+        sub.prop(st, "guidance")
         col.prop(st, "steps")
+        col.prop(st, "stream")
 
         box = layout.box()
         box.prop(st, "target")

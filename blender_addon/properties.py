@@ -30,7 +30,7 @@ def bone_map_items(self, context):
 
 # Settings a history entry remembers and "Load Settings" / "Regenerate" restore.
 HISTORY_SETTINGS = ("prompt", "seconds", "seed", "guidance", "steps", "target", "bone_map",
-                    "root_motion", "translation_bone", "push_to_nla")
+                    "root_motion", "translation_bone", "push_to_nla", "stream")
 
 # The wire's hard limit (backend/momug/server/schema.py MAX_SECONDS); the loaded model's own
 # limits come from /v1/health and are kept in limit_min_seconds / limit_max_seconds.
@@ -49,6 +49,7 @@ class MOMUG_PG_history(bpy.types.PropertyGroup):
     root_motion: BoolProperty(name="Root motion", default=True)
     translation_bone: StringProperty(name="Translate")
     push_to_nla: BoolProperty(name="Push to NLA")
+    stream: BoolProperty(name="Stream")
     action_name: StringProperty(name="Action")
     object_name: StringProperty(name="Object")
 
@@ -115,7 +116,12 @@ class MOMUG_PG_settings(bpy.types.PropertyGroup):
     guidance: FloatProperty(name="Guidance", default=2.5, min=0.0, soft_max=10.0,
                             description="Classifier-free guidance: higher follows the prompt more closely")
     steps: IntProperty(name="Steps", default=50, min=1, soft_max=1000,
-                       description="Sampling steps: fewer is faster, more is finer")
+                       description="Sampling steps: fewer is faster, more is finer (with Stream: "
+                                   "flow steps per latent, at most 64)")
+    stream: BoolProperty(name="Stream", default=False,
+                         description="Use the backend's streaming model and key frames as they are "
+                                     "made (Esc removes what was keyed); off: the diffusion model, "
+                                     "keyed when the whole motion is done")
     target: EnumProperty(name="Target", items=(
         ("NEW_SMPL", "New SMPL rig", "Create a new SMPL armature with a simple body"),
         ("ACTIVE", "Active armature", "Key the selected armature through a bone map")),

@@ -7,79 +7,21 @@ to '' for the default model). Skipped with the reason when the server is not ins
 """
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import numpy as np
 import pytest
 
 import bpy
+from backend_for_tests import serve
 from blender_addon import client, jobs, keying, operators, preferences
 from rigs_for_tests import MIXAMO_MAP, make_mixamo
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def main_python():
-    if os.environ.get("MOMUG_PYTHON"):
-        return os.environ["MOMUG_PYTHON"]
-    venv = os.path.dirname(os.path.dirname(sys.executable))
-    for d in os.environ.get("PATH", "").split(os.pathsep):
-        exe = os.path.join(d, "python3")
-        if os.path.isfile(exe) and not os.path.realpath(d).startswith(os.path.realpath(venv)):
-            return exe
-    return shutil.which("python3")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory):
-    py = main_python()
-    probe = subprocess.run([py, "-c", "import momug.server.app"], capture_output=True, text=True, cwd=ROOT)
-    if probe.returncode != 0:
-        pytest.skip(f"backend server not importable with {py}: "
-                    f"{(probe.stderr.strip().splitlines() or ['?'])[-1]}")
-    cfg = tmp_path_factory.mktemp("momug_config")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, MOMUG_CONFIG=str(cfg))
-    env.pop("PYTHONPATH", None)
-    log = open(cfg / "serve.log", "wb")
-    cmd = [py, "-m", "momug.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    cmd += os.environ.get("MOMUG_TEST_SERVE_ARGS", "--checkpoint tiny").split()
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-    deadline = time.monotonic() + float(os.environ.get("MOMUG_TEST_SERVE_WAIT", "240"))
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.skip(f"momug serve exited ({proc.returncode}): "
-                            + (cfg / "serve.log").read_text(errors="replace")[-800:])
-            try:
-                urllib.request.urlopen(url + "/v1/health", timeout=2).read()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    pytest.fail("momug serve did not answer /v1/health in time: "
-                                + (cfg / "serve.log").read_text(errors="replace")[-800:])
-                time.sleep(1.0)
-        token = client.read_token(str(cfg))
-        yield {"url": url, "token": token, "config": str(cfg)}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    args = os.environ.get("MOMUG_TEST_SERVE_ARGS", "--checkpoint tiny").split()
+    yield from serve(tmp_path_factory.mktemp("momug_config"), args)
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
-"""`momug generate "PROMPT" -o OUT`: text to motion (.npz or .bvh, by extension)."""
+"""`momug generate "PROMPT" -o OUT`: text to motion (.npz or .bvh, by extension), with the diffusion
+model or, with --mode stream, the streaming model (whose chunks --stream-to writes as they come)."""
 
 from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
 from momug.errors import MomugError
@@ -16,17 +18,29 @@ def add_parser(subparsers) -> None:
         "generate", help="generate motion from a text prompt",
         description="Generate a motion from a prompt with the MoMug model and write it as .npz "
         "(joints, rotations, root translation, fps, prompt) or .bvh (SMPL-22 skeleton), by the "
-        "extension of -o. With --prompts FILE (one prompt a line), -o is a folder.")
+        "extension of -o. With --prompts FILE (one prompt a line), -o is a folder. --mode stream uses "
+        "the streaming model instead, and --stream-to FILE.jsonl writes each chunk of frames as a "
+        "JSON line the moment it is made.")
     p.add_argument("prompt", nargs="?", help='what the person does, e.g. "a person jogs in a circle"')
     p.add_argument("--prompts", metavar="FILE", help="a text file with one prompt per line")
-    p.add_argument("-o", "--output", required=True, help="output .npz/.bvh file (or folder with --prompts)")
+    p.add_argument("-o", "--output", help="output .npz/.bvh file (or folder with --prompts); "
+                   "optional with --stream-to")
+    p.add_argument("--mode", choices=("diffusion", "stream"), default="diffusion",
+                   help="diffusion (default): the whole motion at once; stream: the streaming model, "
+                        "frames in chunks as they are made")
+    p.add_argument("--stream-to", metavar="FILE.jsonl|-",
+                   help="with --mode stream: write a JSON line per event (start, frames, done or error) "
+                        "as soon as it is made, flushed, to FILE or '-' (stdout), for a pipeline to tail")
     p.add_argument("--seconds", type=float, default=4.0, help="length of the motion (default 4)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0); prompt i of a file uses seed+i")
     p.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale (default 2.5)")
-    p.add_argument("--steps", type=int, default=25, help="DDIM sampling steps (default 25)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="DDIM sampling steps (default 25); with --mode stream, flow steps per latent "
+                        "(default: the model's own)")
     p.add_argument("--format", choices=("npz", "bvh"), default="npz", help="file type with --prompts")
     p.add_argument("--batch-size", type=int, default=8, help="prompts per forward pass with --prompts")
-    p.add_argument("--checkpoint", metavar="DIR", help="model folder (default: the shipped model)")
+    p.add_argument("--checkpoint", metavar="DIR", help="model folder of the chosen --mode "
+                   "(default: the shipped model)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
 
 
@@ -58,6 +72,14 @@ def run(args: argparse.Namespace) -> int:
 
     if bool(args.prompt) == bool(args.prompts):
         raise MomugError('give either a prompt ("a person waves") or --prompts FILE')
+    if args.mode == "stream":
+        return run_stream(args)
+    if args.stream_to:
+        raise MomugError("--stream-to needs --mode stream")
+    if not args.output:
+        raise MomugError("give -o OUT.npz|OUT.bvh (a folder with --prompts)")
+    if args.steps is None:
+        args.steps = 25
     require("torch")
     prompts = read_prompts(args.prompts) if args.prompts else [args.prompt]
     out = Path(args.output)
@@ -99,3 +121,74 @@ def run(args: argparse.Namespace) -> int:
             bar.write(f"wrote {target} ({motion.num_frames} frames, {motion.seconds:.2f} s)")
     bar.close()
     return 0
+
+
+def run_stream(args: argparse.Namespace) -> int:
+    """One prompt through the streaming model: JSON lines as chunks come, the file at the end."""
+    from momug.errors import require
+
+    if args.prompts:
+        raise MomugError("--mode stream takes one prompt, not --prompts")
+    if not (args.output or args.stream_to):
+        raise MomugError("give -o OUT.npz|OUT.bvh, --stream-to FILE.jsonl, or both")
+    out = Path(args.output) if args.output else None
+    if out is not None and out.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise MomugError(f"-o must end in .npz or .bvh, got '{out.name}'")
+    require("torch")
+    import numpy as np
+
+    from momug.motion.convert import write_motion
+    from momug.motion.motionfile import Motion
+    from momug.pipeline import check_prompt
+    from momug.stream.pipeline import StreamPipeline
+    from momug.streaming import dumps, frames_event, start_event, stream_chunks
+
+    check_prompt(args.prompt)  # fail fast, before the model loads
+    pipe = StreamPipeline.load(args.checkpoint, args.device)
+    pipe.validate_request(args.prompt, args.seconds, args.steps)
+    sink = _open_sink(args.stream_to)
+    # With --stream-to -, stdout carries the events only; messages go to stderr.
+    say = sys.stderr if args.stream_to == "-" else sys.stdout
+
+    def event(name: str, data: dict) -> None:
+        if sink is not None:
+            sink.write(dumps({"event": name, **data}) + "\n")
+            sink.flush()
+
+    chunks = []
+    try:
+        event("start", start_event(pipe, args.prompt, args.seconds, args.seed, args.steps))
+        for chunk in stream_chunks(pipe, args.prompt, args.seconds, args.seed, args.steps):
+            chunks.append(chunk)
+            event("frames", frames_event(chunk))
+        event("done", {"frames": sum(len(c.joints) for c in chunks)})
+    except (MomugError, KeyboardInterrupt) as exc:
+        # A pipeline tailing the file learns that no more frames will come, and why.
+        event("error", {"detail": "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)})
+        raise
+    finally:
+        if sink is not None and sink is not sys.stdout:
+            sink.close()
+    if args.stream_to and args.stream_to != "-":
+        print(f"streamed {len(chunks)} chunks to {args.stream_to}", file=say, flush=True)
+    if out is not None:
+        motion = Motion(joints=np.concatenate([c.joints for c in chunks]), fps=pipe.fps,
+                        prompt=args.prompt.strip(),
+                        rotations=np.concatenate([c.rotations for c in chunks]),
+                        root_translation=np.concatenate([c.root_translation for c in chunks]))
+        write_motion(out, motion)
+        print(f"wrote {out} ({motion.num_frames} frames, {motion.seconds:.2f} s)", file=say, flush=True)
+    return 0
+
+
+def _open_sink(target: str | None):
+    if not target:
+        return None
+    if target == "-":
+        return sys.stdout
+    path = Path(target)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise MomugError(f"cannot write {target}: {exc.strerror or exc}") from None

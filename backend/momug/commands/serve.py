@@ -8,6 +8,7 @@ import logging
 import socket
 import sys
 import time
+from pathlib import Path
 
 from momug.errors import MomugError, require
 
@@ -30,6 +31,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="where the model runs (default: cuda when present)")
     p.add_argument("--checkpoint", metavar="DIR|tiny", default=None,
                    help="model folder (default: the shipped model; 'tiny' is a small random model for tests)")
+    p.add_argument("--stream-checkpoint", metavar="DIR|tiny", default=None,
+                   help="streaming model folder for POST /v1/generate/stream, loaded on the first stream "
+                        "request (default: the shipped streaming model, when installed; 'tiny' for tests)")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow a non-loopback --host: other machines can then reach the server over plain HTTP")
     p.add_argument("--max-queue", type=int, default=32, metavar="N",
@@ -61,7 +65,9 @@ def run(args) -> int:
     token = load_or_create_token()
     sock = bind(args.host, args.port)   # bound here so a busy port is a clear error, not a log line
     app = create_app(_loader(args.checkpoint, args.device), token,
-                     max_queued=args.max_queue, max_batch=args.max_batch)
+                     max_queued=args.max_queue, max_batch=args.max_batch,
+                     stream_loader=_stream_loader(args.stream_checkpoint, args.device),
+                     stream_probe=_stream_probe(args.stream_checkpoint))
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"momug serve: listening on http://{shown_host}:{args.port}/v1 (model loading in the background; "
           f"GET /v1/health says when it is ready)", flush=True)
@@ -112,3 +118,44 @@ def _loader(checkpoint: str | None, device: str):
         return pipeline
 
     return load
+
+
+def _stream_loader(checkpoint: str | None, device: str):
+    """Called on the first stream request, in a threadpool thread (see server/streaming.py)."""
+
+    def load():
+        from momug.stream.pipeline import StreamPipeline
+
+        log = logging.getLogger("momug.server")
+        started = time.perf_counter()
+        log.info("loading the streaming model (%s) on %s", checkpoint or "default", device)
+        pipeline = StreamPipeline.load(checkpoint, device=device)
+        log.info("streaming model %s (%s) ready on %s in %.1f s", pipeline.model_id, pipeline.checkpoint_id,
+                 pipeline.device, time.perf_counter() - started)
+        return pipeline
+
+    return load
+
+
+def _stream_probe(checkpoint: str | None):
+    """Why the streaming model cannot be loaded, or None; cheap, for /v1/health."""
+
+    def probe() -> str | None:
+        if checkpoint == "tiny":
+            return None
+        if checkpoint:
+            return None if Path(checkpoint).is_dir() else f"the folder {checkpoint} does not exist"
+        if default_stream_folder().is_dir():
+            return None
+        return ("the default streaming model is not installed with this copy of momug; "
+                "start the server with --stream-checkpoint DIR")
+
+    return probe
+
+
+def default_stream_folder() -> Path:
+    """momug.stream.checkpoint.default_stream_checkpoint() without importing torch: health asks
+    for it while the worker thread may be importing torch itself."""
+    import momug
+
+    return Path(momug.__file__).resolve().parent / "checkpoints" / "stream_default"

@@ -1,6 +1,7 @@
 """The HTTP routes of the local backend, built around one JobQueue.
 
 Handlers validate, enqueue and report; they never call the model themselves (see jobs.py).
+The streaming route is the one exception: its model runs in a thread of its own (streaming.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from momug.errors import MomugError
 from momug.server import schema
 from momug.server.guards import BodyLimit, RequireToken
 from momug.server.jobs import CaptionWork, GenerateWork, JobQueue, ModelUnavailable, QueueFull
+from momug.server.streaming import StreamSlot, stream_routes
 
 log = logging.getLogger("momug.server")
 
@@ -37,37 +39,47 @@ _ERRORS = {code: {"model": schema.ErrorBody, "description": text} for code, text
 
 def create_app(pipeline_loader: Callable[[], object], token: str, *, max_queued: int = 32,
                max_batch: int = 8, result_ttl: float = 600.0,
-               max_body_bytes: int = schema.MAX_BODY_BYTES) -> FastAPI:
-    """An app whose worker thread calls pipeline_loader() once at startup and then owns the model."""
+               max_body_bytes: int = schema.MAX_BODY_BYTES,
+               stream_loader: Callable[[], object] | None = None,
+               stream_probe: Callable[[], str | None] | None = None) -> FastAPI:
+    """An app whose worker thread calls pipeline_loader() once at startup and then owns the model.
+
+    stream_loader (optional) makes the streaming model, on the first POST /v1/generate/stream;
+    stream_probe() says why it cannot be loaded (None when it can), for /v1/health.
+    """
     if not token:
         raise ValueError("the server needs a non-empty token")
     jobs = JobQueue(pipeline_loader, max_queued=max_queued, max_batch=max_batch, result_ttl=result_ttl)
+    streams = StreamSlot(stream_loader, stream_probe)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
         jobs.start()
         yield
+        streams.close()
         await run_in_threadpool(jobs.close)
 
     app = FastAPI(title="MoMug backend", version=__version__, lifespan=lifespan, redoc_url=None,
                   description="Text-to-motion and motion-to-text on this machine; see momug/server/schema.py")
     app.state.jobs = jobs
+    app.state.streams = streams
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequireToken, token=token)      # added last = runs first
     _add_error_handlers(app)
-    app.include_router(_public_routes(jobs, _versions()))
+    app.include_router(_public_routes(jobs, streams, _versions()))
     app.include_router(_job_routes(jobs))
+    app.include_router(stream_routes(streams, dependencies=[Security(_bearer_doc)], responses=_ERRORS))
     return app
 
 
-def _public_routes(jobs: JobQueue, versions: dict[str, str]) -> APIRouter:
+def _public_routes(jobs: JobQueue, streams: StreamSlot, versions: dict[str, str]) -> APIRouter:
     router = APIRouter(prefix=schema.API_PREFIX)
 
     @router.get("/health", response_model=schema.Health)
     def health():
         queued, running = jobs.counts()
         info = {"status": jobs.state, "error": jobs.load_error, "queued": queued,
-                "running": running, "versions": versions}
+                "running": running, "versions": versions, "stream": streams.health()}
         pipeline = jobs.pipeline
         if pipeline is not None:
             info.update(model_id=pipeline.model_id, checkpoint_id=pipeline.checkpoint_id,

@@ -24,6 +24,10 @@ log = logging.getLogger("momug.server")
 
 MAX_ERROR_CHARS = 1000
 
+# Held while any model loads: the job queue's and the streaming one (streaming.py) would otherwise
+# import transformers from two threads at once, and its lazy imports fail under that race.
+MODEL_LOAD_LOCK = threading.Lock()
+
 
 class QueueFull(MomugError):
     """Too many jobs are waiting; the caller should retry later (HTTP 429)."""
@@ -229,7 +233,8 @@ class JobQueue:
 
     def _load(self) -> bool:
         try:
-            pipeline = self._loader()
+            with MODEL_LOAD_LOCK:
+                pipeline = self._loader()
         except Exception as exc:
             log.exception("the model failed to load")
             with self._lock:

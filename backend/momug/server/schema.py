@@ -10,6 +10,9 @@ Conventions
   (w, x, y, z) on SMPL-22; root_translation (T, 3) metres. Numbers the server sends are rounded
   to WIRE_DECIMALS decimals (0.001 mm), which keeps a 10 s motion near 300 kB.
 - NaN and infinity are rejected on input (422) and never sent.
+- POST /v1/generate/stream answers text/event-stream: `event: NAME` / `data: JSON` blocks
+  with the events of momug/streaming.py (start, frames, done or error), plus `: keepalive`
+  comments while nothing is ready; errors before the stream starts are plain JSON as above.
 - The bounds here are the wire's hard limits; the loaded model may be narrower (its limits are
   in GET /v1/health under "limits" and a request outside them is answered 422 too).
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 API_PREFIX = "/v1"
 NUM_JOINTS = 22
@@ -84,28 +87,44 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _prompt_has_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("prompt is blank")
+    return value
+
+
+# Fields shared by the diffusion and the streaming request.
+Prompt = Annotated[str, Field(strict=True, min_length=1, max_length=MAX_PROMPT_CHARS,
+                              description="what the motion shows, in English"),
+                   AfterValidator(_prompt_has_text)]
+Seconds = Annotated[float, Field(strict=True, gt=0.0, le=MAX_SECONDS, allow_inf_nan=False,
+                                 description="length of the motion")]
+Seed = Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)]
+
+
 class GenerateRequest(_Request):
-    prompt: Annotated[str, Field(strict=True, min_length=1, max_length=MAX_PROMPT_CHARS,
-                                 description="what the motion shows, in English")]
-    seconds: Annotated[float, Field(strict=True, gt=0.0, le=MAX_SECONDS, allow_inf_nan=False,
-                                    description="length of the motion")]
-    seed: Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)] = 0
+    prompt: Prompt
+    seconds: Seconds
+    seed: Seed = 0
     guidance: Annotated[float, Field(strict=True, ge=0.0, le=MAX_GUIDANCE, allow_inf_nan=False,
                                      description="classifier-free guidance scale")] = 2.5
     steps: Annotated[int, Field(strict=True, ge=1, le=MAX_STEPS, description="sampler steps")] = 20
     count: Annotated[int, Field(strict=True, ge=1, le=MAX_COUNT,
                                 description="how many motions; seeds are seed, seed+1, ...")] = 1
 
-    @field_validator("prompt")
-    @classmethod
-    def _prompt_has_text(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("prompt is blank")
-        return value
-
     def seeds(self) -> list[int]:
         # Wrap instead of failing so seed=MAX_SEED with count>1 stays valid.
         return [(self.seed + i) % (MAX_SEED + 1) for i in range(self.count)]
+
+
+class StreamRequest(_Request):
+    """POST /v1/generate/stream: one motion from the streaming model, sent as it is made."""
+    prompt: Prompt
+    seconds: Seconds
+    seed: Seed = 0
+    steps: Annotated[int | None, Field(strict=True, ge=1, le=MAX_STEPS,
+                                       description="flow-matching steps per latent "
+                                                   "(default: the model's own)")] = None
 
 
 class CaptionRequest(_Request):
@@ -158,6 +177,25 @@ class Limits(BaseModel):
     max_body_bytes: int = MAX_BODY_BYTES
 
 
+class StreamLimits(BaseModel):
+    min_seconds: float
+    max_seconds: float
+    max_prompt_chars: int
+    max_steps: int
+
+
+class StreamHealth(BaseModel):
+    status: Literal["off", "missing", "loadable", "loading", "loaded", "failed"] = Field(
+        description="off: no streaming model configured; missing: its files are not there; "
+                    "loadable: it loads on the first stream request; loaded: ready")
+    model_id: str | None = None
+    checkpoint_id: str | None = None
+    fps: float | None = None
+    limits: StreamLimits | None = None
+    running: bool = False
+    error: str | None = Field(None, description="why it is missing or failed to load")
+
+
 class Health(BaseModel):
     status: Literal["loading", "ready", "failed"]
     api: str = "v1"
@@ -170,6 +208,8 @@ class Health(BaseModel):
     queued: int = 0
     running: int = 0
     versions: dict[str, str]
+    stream: StreamHealth = Field(default_factory=lambda: StreamHealth(status="off"),
+                                 description="the streaming model behind POST /v1/generate/stream")
 
 
 class ErrorBody(BaseModel):

@@ -9,7 +9,7 @@ from momug import cli
 from momug.commands.serve import is_loopback
 from momug.server import auth
 
-PROTECTED = [("POST", "/v1/generate"), ("POST", "/v1/caption"), ("GET", "/v1/jobs/abc"),
+PROTECTED = [("POST", "/v1/generate"), ("POST", "/v1/generate/stream"), ("POST", "/v1/caption"), ("GET", "/v1/jobs/abc"),
              ("GET", "/v1/jobs/abc/result"), ("DELETE", "/v1/jobs/abc"), ("GET", "/v1/nothing-here")]
 
 

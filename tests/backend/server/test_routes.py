@@ -154,8 +154,10 @@ def test_malformed_json_gets_422(server):
 def test_openapi_lists_the_versioned_routes_and_the_token(server):
     status, spec, _ = server.call("GET", "/openapi.json", token=None)
     assert status == 200
-    assert set(spec["paths"]) == {"/v1/health", "/v1/generate", "/v1/caption", "/v1/jobs/{job_id}",
-                                  "/v1/jobs/{job_id}/result"}
+    assert set(spec["paths"]) == {"/v1/health", "/v1/generate", "/v1/generate/stream", "/v1/caption",
+                                  "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/result"}
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
     assert spec["paths"]["/v1/generate"]["post"]["security"]
+    stream = spec["paths"]["/v1/generate/stream"]["post"]
+    assert stream["security"] and "text/event-stream" in stream["responses"]["200"]["content"]
     assert "security" not in spec["paths"]["/v1/health"]["get"]

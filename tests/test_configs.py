@@ -1,0 +1,31 @@
+"""Every training config in configs/ parses with the loader its command uses (no training)."""
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+from momug.stream.train_ar import load_stream_config  # noqa: E402
+from momug.train.config import load_train_config  # noqa: E402
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_config_parses(path):
+    if path.name.startswith("stream"):
+        cfg = load_stream_config(path)
+        assert cfg.model.kind == "stream" and cfg.train.max_steps > 0
+    else:
+        cfg = load_train_config(path)
+        assert cfg.train.max_steps > 0
+    assert cfg.data and cfg.output
+
+
+def test_stage_one_pins_the_settings_it_was_trained_with():
+    stage1 = load_train_config(CONFIGS[0].parent / "default.toml")
+    stage2 = load_train_config(CONFIGS[0].parent / "default_stage2.toml")
+    assert (stage1.model.noise_shift, stage1.model.prompt_summary) == (1.0, False)
+    assert stage2.init_from and stage2.init_from.endswith("runs/default")
+    assert stage2.model.noise_shift == 4.0 and stage2.model.prompt_summary

@@ -6,14 +6,15 @@ rig work with bpy, mathutils and numpy.
 
 if "bpy" in locals():
     import importlib
-    for _mod in (coords, keying, bonemaps, retarget, smpl_rig, describe, client,  # noqa: F821
-                 server_process, jobs, preferences, properties, operators, panels):  # noqa: F821
+    for _mod in (coords, keying, bonemaps, rigify, retarget, smpl_rig, describe,  # noqa: F821
+                 client, server_process, jobs, preferences, properties, operators,  # noqa: F821
+                 panels):  # noqa: F821
         importlib.reload(_mod)
 
 import bpy
 
 from . import (bonemaps, client, coords, describe, jobs, keying, operators, panels,  # noqa: F401
-               preferences, properties, retarget, server_process, smpl_rig)
+               preferences, properties, retarget, rigify, server_process, smpl_rig)
 
 _classes = preferences.classes + properties.classes + operators.classes + panels.classes
 

@@ -159,14 +159,19 @@ def detect(armature_obj):
     """Best preset for an armature: (preset_id, bone_map). Raises BoneMapError when none fits."""
     names = list(armature_obj.data.bones.keys())
     exact = set(names)
-    best, best_score = (None, {}), (0, 0)
+    lower = {n.lower() for n in names}
+    best, best_score = (None, {}), (0, 0, 0)
     for pid in preset_ids():
         try:
-            found = match_preset(names, load_preset(pid))
+            preset = load_preset(pid)
+            found = match_preset(names, preset)
         except (OSError, ValueError, BoneMapError):
             continue
-        # More joints first; among equals, the preset whose spelling matches exactly.
-        score = (len(found), sum(1 for j, b in found.items() if b in exact))
+        # More joints first; among equals, the preset with more of its signature bones (a
+        # generated Rigify rig has both the DEF- bones of 'rigify' and the controls of
+        # 'rigify_generated'), then the one whose spelling matches exactly.
+        signature = sum(1 for s in preset.get("signature", ()) if str(s).lower() in lower)
+        score = (len(found), signature, sum(1 for j, b in found.items() if b in exact))
         if score > best_score:
             best, best_score = (pid, found), score
     pid, found = best

@@ -8,6 +8,11 @@ target's rest bone directions onto SMPL's rest directions. D_b absorbs rest-pose
 (A-pose vs T-pose), F_b absorbs each rig's own bone axes and rolls, so the bone heads follow the
 source joints. Unmapped bones keep their rest pose relative to their parent and ride along.
 Root translation is scaled by leg length and goes on the hips (or on a root bone).
+
+A rig animated through control bones (a generated Rigify rig: rigify.py) brings a plan: the bones
+whose heads are the joints when the controls' heads are elsewhere, bones that follow a control by
+a constraint (treated as its children), an unmapped bone that carries the travel instead of the
+hips, and switches to key (IK/FK) so that the controls drive the deform bones.
 """
 
 import numpy as np
@@ -193,10 +198,6 @@ def _np_matrix(m):
     return np.array([list(row) for row in m], dtype=np.float64)
 
 
-def _ordered_bones(arm_obj):
-    return sorted(arm_obj.data.bones, key=lambda b: len(b.parent_recursive))
-
-
 def leg_length(points, names_to_pos):
     total, sides = 0.0, 0
     for side in ("left", "right"):
@@ -239,14 +240,44 @@ def _branch_frame_correction(dirs, src_rest, names, bone_map, head_world, j):
     return fs @ ft.T
 
 
+def _effective_parents(arm_obj, overrides):
+    """{bone: parent name or None}, with a plan's overrides (bones that follow another by a
+    constraint rather than by parenting)."""
+    parents = {b.name: (b.parent.name if b.parent else None) for b in arm_obj.data.bones}
+    for bone, parent in (overrides or {}).items():
+        if bone in parents and parent in parents:
+            parents[bone] = parent
+    return parents
+
+
+def _ordered_names(parents):
+    """Bone names, every bone after its (effective) parent."""
+    depth = {}
+    for name in parents:
+        chain, b = [], name
+        while b is not None and b not in depth:
+            if b in chain:
+                raise RetargetError(f"bone {b!r} ends up its own parent")
+            chain.append(b)
+            b = parents[b]
+        d = -1 if b is None else depth[b]
+        for c in reversed(chain):
+            d += 1
+            depth[c] = d
+    return sorted(parents, key=lambda n: depth[n])
+
+
 def retarget(arm_obj, glob, pos, offsets, bone_map, root_motion=True, translation_bone="HIPS",
-             scale=None):
+             scale=None, plan=None):
     """Compute pose-bone channels for arm_obj.
 
     glob, pos: source global rotations / world positions (T, 22, ...) in Blender's frame;
     offsets: source rest offsets (22, 3). bone_map: {smpl_joint: bone_name}.
-    Returns dict with 'channels' {bone: {'rotation': (T, 4), 'location': (T, 3) or None}},
-    'scale', 'expected' (T, 22, 3) world positions the mapped bone heads should reach.
+    plan: extra knowledge of a rig with control bones (rigify.Plan); by default rigify.plan()
+    supplies one for a generated Rigify rig and None for every other rig.
+    Returns dict with 'channels' {bone: {'rotation': (T, 4) or None, 'location': (T, 3) or None,
+    optional 'properties': {custom property: value}}}, 'scale', 'expected' (T, 22, 3) world
+    positions the joints should reach.
     """
     skel = bonemaps.smpl_skeleton()
     names = skel.names
@@ -256,6 +287,14 @@ def retarget(arm_obj, glob, pos, offsets, bone_map, root_motion=True, translatio
             raise RetargetError(f"bone {bone!r} (for {joint}) is not in {arm_obj.name!r}")
     if "pelvis" not in bone_map:
         raise RetargetError("the bone map has no bone for the pelvis")
+    if plan is None:
+        from . import rigify
+        plan = rigify.plan(arm_obj, bone_map, translation_bone)
+    # A joint is the head of its bone, or of the plan's position bone (a control's head may be
+    # elsewhere: Rigify's hips FK control pivots at the top of the hips).
+    points = dict(bone_map)
+    if plan is not None:
+        points.update({j: b for j, b in plan.points.items() if j in bone_map and b in bones})
     T = len(glob)
 
     A = _np_matrix(arm_obj.matrix_world)
@@ -269,12 +308,12 @@ def retarget(arm_obj, glob, pos, offsets, bone_map, root_motion=True, translatio
 
     src_rest = skel.rest_positions(offsets)
     if scale is None:
-        tgt_leg = leg_length(head_world, bone_map)
+        tgt_leg = leg_length(head_world, points)
         src_leg = leg_length(lambda j: src_rest[names.index(j)], {n: n for n in names})
         if tgt_leg:
             scale = tgt_leg / src_leg
         else:
-            scale = (head_world(bone_map["pelvis"])[2] - A[2, 3]) / src_rest[0][2]
+            scale = (head_world(points["pelvis"])[2] - A[2, 3]) / src_rest[0][2]
         if not scale or scale <= 0:
             raise RetargetError(f"could not measure the size of {arm_obj.name!r}")
 
@@ -290,12 +329,12 @@ def retarget(arm_obj, glob, pos, offsets, bone_map, root_motion=True, translatio
             c = stack.pop()
             if names[c] in bone_map:
                 src = src_rest[c] - src_rest[j]
-                tgt = head_world(bone_map[names[c]]) - head_world(bone_map[name])
+                tgt = head_world(points[names[c]]) - head_world(points[name])
                 if np.linalg.norm(src) > 1e-6 and np.linalg.norm(tgt) > 1e-6:
                     dirs[names[c]] = (src / np.linalg.norm(src), tgt / np.linalg.norm(tgt))
             else:
                 stack.extend(skel.children(c))
-        frame = _branch_frame_correction(dirs, src_rest, names, bone_map, head_world, j)
+        frame = _branch_frame_correction(dirs, src_rest, names, points, head_world, j)
         if frame is not None:
             D[name] = frame
         elif len(dirs) == 1:
@@ -313,7 +352,7 @@ def retarget(arm_obj, glob, pos, offsets, bone_map, root_motion=True, translatio
 
     # World targets for the root: scaled, starting over the target's rest hips.
     hips = bone_map["pelvis"]
-    hips_rest = head_world(hips)
+    hips_rest = head_world(points["pelvis"])
     p = pos[:, 0] * scale
     start = p[0].copy()
     world_root = np.empty_like(p)
@@ -324,24 +363,34 @@ def retarget(arm_obj, glob, pos, offsets, bone_map, root_motion=True, translatio
         world_root[:, :2] = hips_rest[:2]
     expected = pos * scale - pos[:, :1] * scale + world_root[:, None, :]
 
+    parent_of = _effective_parents(arm_obj, plan.parents if plan is not None else None)
+    carrier = plan.carrier if plan is not None and plan.carrier else None
+    if carrier not in parent_of or carrier in joint_of:
+        carrier = None
     root_bone = None
-    if translation_bone == "ROOT":
-        top = bones[hips]
-        while top.parent is not None:
-            top = top.parent
-        if top.name != hips and top.name not in joint_of:
-            root_bone = top.name
+    if carrier is not None:
+        root_bone = plan.root if translation_bone == "ROOT" and plan.root in parent_of else None
+    elif translation_bone == "ROOT":
+        top = hips
+        while parent_of[top] is not None:
+            top = parent_of[top]
+        if top != hips and top not in joint_of:
+            root_bone = top
+    # With a carrier the hips' control is posed by rotation only, like the other mapped bones;
+    # the carrier (and the root, for horizontal travel) is moved afterwards so that the pelvis
+    # joint lands on the root path. Without one, the hips bone is placed there directly.
+    hips_placed = hips if carrier is None else None
 
     eye = np.broadcast_to(np.eye(4), (T, 4, 4))
     pose = {}
     channels = {}
-    for bone in _ordered_bones(arm_obj):
-        name = bone.name
-        if bone.parent is not None:
-            base = pose[bone.parent.name] @ (np.linalg.inv(rest[bone.parent.name]) @ rest[name])
+    for name in _ordered_names(parent_of):
+        parent = parent_of[name]
+        if parent is not None:
+            base = pose[parent] @ (np.linalg.inv(rest[parent]) @ rest[name])
         else:
             base = np.broadcast_to(rest[name], (T, 4, 4))
-        if name == root_bone:
+        if name == root_bone and carrier is None:
             # Horizontal travel on the root bone, everything else on the hips.
             delta = np.zeros((T, 3))
             delta[:, :2] = world_root[:, :2] - hips_rest[:2]
@@ -353,7 +402,7 @@ def retarget(arm_obj, glob, pos, offsets, bone_map, root_motion=True, translatio
             F = Ar @ rest[name][:3, :3]
             world_rot = q_to_matrix(glob[:, j]) @ (D[joint_of[name]] @ F)
             desired[:, :3, :3] = Ar.T @ world_rot
-            if name == hips:
+            if name == hips_placed:
                 desired[:, :3, 3] = (A_inv[:3, :3] @ world_root.T).T + A_inv[:3, 3]
             else:
                 desired[:, :3, 3] = base[:, :3, 3]
@@ -362,9 +411,43 @@ def retarget(arm_obj, glob, pos, offsets, bone_map, root_motion=True, translatio
             continue
         pose[name] = desired
         basis = np.linalg.inv(base) @ desired
-        loc = basis[:, :3, 3] if name in (hips, root_bone) else None
+        loc = basis[:, :3, 3] if name in (hips_placed, root_bone) else None
         rot = None if name == root_bone else q_continuous(matrix_to_q(basis[:, :3, :3]))
         channels[name] = {"rotation": rot, "location": loc}
+
+    if carrier is not None:
+        # Where the pelvis joint landed with the carrier at rest; its subtree (and the root's)
+        # moves by the difference, which changes no other bone's channels.
+        pelvis_local = np.linalg.inv(rest[hips]) @ np.append(rest[points["pelvis"]][:3, 3], 1.0)
+        landed = (pose[hips] @ pelvis_local)[:, :3] @ A[:3, :3].T + A[:3, 3]
+        delta = world_root - landed
+        moves = {carrier: delta.copy()}
+        if root_bone is not None:
+            moves[root_bone] = delta * [1.0, 1.0, 0.0]
+            moves[carrier] = delta * [0.0, 0.0, 1.0]
+        for mover, d in moves.items():
+            d_arm = d @ A_inv[:3, :3].T
+            for name in parent_of:
+                b = name
+                while b is not None and b != mover:
+                    b = parent_of[b]
+                if b is not None:
+                    pose[name] = np.array(pose[name])
+                    pose[name][:, :3, 3] += d_arm
+        for mover in moves:
+            parent = parent_of[mover]
+            base = (pose[parent] @ (np.linalg.inv(rest[parent]) @ rest[mover]) if parent is not None
+                    else np.broadcast_to(rest[mover], (T, 4, 4)))
+            basis = np.linalg.inv(base) @ pose[mover]
+            channels[mover] = {"rotation": None, "location": basis[:, :3, 3]}
+    if plan is not None:
+        for name in plan.rest_bones:
+            if name in bones and name not in channels:
+                channels[name] = {"rotation": np.tile([1.0, 0.0, 0.0, 0.0], (T, 1)),
+                                  "location": np.zeros((T, 3))}
+        for name, props in plan.properties.items():
+            if name in bones and props:
+                channels.setdefault(name, {"rotation": None, "location": None})["properties"] = dict(props)
     return {"channels": channels, "scale": float(scale), "expected": expected}
 
 
@@ -378,6 +461,10 @@ def write_channels(writer, arm_obj, channels, frames):
         path = f'pose.bones["{bpy.utils.escape_identifier(name)}"]'
         if ch["location"] is not None:
             writer.write_vector(path + ".location", frames, ch["location"], group=name)
+        for prop, value in ch.get("properties", {}).items():
+            # A switch (Rigify's IK_FK ...): one key, so it holds for the whole action.
+            writer.write(f'{path}["{bpy.utils.escape_identifier(prop)}"]', 0, frames[:1], [value],
+                         group=name)
         rot = ch["rotation"]
         if rot is None:
             continue

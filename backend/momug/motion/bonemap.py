@@ -3,7 +3,11 @@
 Presets live in rigs/bonemaps/*.json:
   {"name", "description", "bones": {smpl_joint: [candidate bone names, best first]},
    optional "prefixes" (stripped from rig bone names, optionally followed by digits),
-   "signature" (bone names typical of this rig; they only break ties in auto-detection), "notes"}
+   "signature" (bone names typical of this rig; they only break ties in auto-detection), "notes",
+   "keying_only" (true: a map onto animation controls for the Blender add-on to key, e.g. a
+   generated Rigify rig's FK controls; their heads are not all at the joints and they do not
+   show an IK-animated pose, so motion is never read through it: auto-detection skips it and
+   naming it here is an error)}
 Joints are resolved in the order the preset lists them; each takes its first candidate present
 in the rig, and a bone serves one joint at most.
 
@@ -55,6 +59,7 @@ class BoneMapPreset:
     prefixes: tuple[str, ...] = ()
     signature: tuple[str, ...] = ()
     notes: str = ""
+    keying_only: bool = False
 
 
 @dataclass
@@ -122,6 +127,7 @@ def _preset_from_json(data: dict, where: str) -> BoneMapPreset:
         prefixes=tuple(data.get("prefixes", ())),
         signature=tuple(data.get("signature", ())),
         notes=str(data.get("notes", "")),
+        keying_only=bool(data.get("keying_only", False)),
     )
 
 
@@ -183,9 +189,11 @@ def match_preset(preset: BoneMapPreset, bone_names) -> BoneMapping:
 
 
 def rank_presets(bone_names) -> list[BoneMapping]:
-    """Every preset matched against the bone names, best first."""
+    """Every preset that reads motion (not the add-on's keying-only maps) matched against the
+    bone names, best first."""
     bone_names = list(bone_names)
-    mappings = [match_preset(load_preset(name), bone_names) for name in list_presets()]
+    presets = [load_preset(name) for name in list_presets()]
+    mappings = [match_preset(p, bone_names) for p in presets if not p.keying_only]
     return sorted(mappings, key=lambda m: m.score(), reverse=True)
 
 
@@ -199,7 +207,13 @@ def resolve_bone_map(bone_names, rig: str | None = None) -> BoneMapping:
     Raises MomugError naming the joints that could not be mapped."""
     bone_names = list(bone_names)
     if rig:
-        mapping = match_preset(load_preset(rig), bone_names)
+        preset = load_preset(rig)
+        if preset.keying_only:
+            raise MomugError(
+                f"the '{preset.name}' bone map is for keying a rig's animation controls in Blender, "
+                "not for reading motion from a skeleton; for a generated Rigify rig use 'rigify' "
+                "(its DEF- bones)")
+        mapping = match_preset(preset, bone_names)
         if not mapping.complete:
             raise MomugError(
                 f"cannot map the skeleton onto SMPL-22 with the '{mapping.preset}' bone map: "

@@ -25,6 +25,12 @@ RIGIFY_META = ["spine", "spine.001", "spine.002", "spine.003", "spine.004", "spi
                "forearm.L", "hand.L", "shoulder.R", "upper_arm.R", "forearm.R", "hand.R", "breast.L", "breast.R"]
 RIGIFY_GENERATED = ["root", "torso", "hips", "chest", "MCH-torso.parent"] + [
     f"{p}-{b}" for p in ("DEF", "ORG") for b in RIGIFY_META] + ["DEF-thigh.L.001", "DEF-upper_arm.L.001"]
+# A generated rig's own controls too (as a BVH exported from it has them): FK chains, IK controls.
+RIGIFY_GENERATED_CONTROLS = RIGIFY_GENERATED + [
+    "spine_fk", "spine_fk.001", "spine_fk.002", "spine_fk.003", "neck", "head"] + [
+    f"{b}.{s}" for s in "LR" for b in (
+        "shoulder", "upper_arm_fk", "forearm_fk", "hand_fk", "thigh_fk", "shin_fk", "foot_fk", "toe_fk",
+        "upper_arm_parent", "thigh_parent", "upper_arm_ik", "hand_ik", "thigh_ik", "foot_ik")]
 UE5 = ["root", "pelvis", "spine_01", "spine_02", "spine_03", "spine_04", "spine_05", "neck_01", "neck_02",
        "head", "clavicle_l", "upperarm_l", "lowerarm_l", "hand_l", "clavicle_r", "upperarm_r",
        "lowerarm_r", "hand_r", "thigh_l", "calf_l", "foot_l", "ball_l", "thigh_r", "calf_r", "foot_r",
@@ -65,6 +71,7 @@ def test_every_preset_file_is_valid():
         (CMU, "cmu_bvh", 22),
         (RIGIFY_META, "rigify", 22),
         (RIGIFY_GENERATED, "rigify", 22),
+        (RIGIFY_GENERATED_CONTROLS, "rigify", 22),
         (UE5, "ue5_mannequin", 22),
         (UE4, "ue5_mannequin", 22),
         (SMPLX_ADDON, "smplx_addon", 22),
@@ -73,7 +80,7 @@ def test_every_preset_file_is_valid():
         ([n.upper() for n in SMPL22_NAMES], "smpl", 22),
     ],
     ids=["mixamo-plain", "mixamo-prefix", "mixamo1-prefix", "mixamo-underscore", "mixamo-namespace", "cmu",
-         "rigify-meta", "rigify-generated", "ue5", "ue4", "smplx-addon", "smpl-fbx", "smpl-paper", "smpl-upper"],
+         "rigify-meta", "rigify-generated", "rigify-generated-controls", "ue5", "ue4", "smplx-addon", "smpl-fbx", "smpl-paper", "smpl-upper"],
 )
 def test_auto_detection(bones, preset, complete_joints):
     mapping = BM.resolve_bone_map(bones)
@@ -143,3 +150,16 @@ def test_complete_joints_fills_optional_from_neighbours():
         assert np.linalg.norm(filled[0, i] - rest[0, i]) < tol, name
     with pytest.raises(MomugError, match="left_wrist"):
         BM.complete_joints({n: v for n, v in full.items() if n != "left_wrist"})
+
+
+def test_keying_only_preset_never_reads_motion():
+    """rigify_generated maps the add-on's keys onto a generated Rigify rig's FK controls; the
+    backend reads joints through the DEF- bones ('rigify') instead, and refuses it by name."""
+    preset = BM.load_preset("rigify_generated")
+    assert preset.keying_only and not BM.load_preset("rigify").keying_only
+    assert "rigify_generated" not in [m.preset for m in BM.rank_presets(RIGIFY_GENERATED_CONTROLS)]
+    assert BM.resolve_bone_map(RIGIFY_GENERATED_CONTROLS).bones["pelvis"] == "DEF-spine"
+    # It does map every joint onto the controls (that is the add-on's business).
+    assert len(BM.match_preset(preset, RIGIFY_GENERATED_CONTROLS).bones) == 22
+    with pytest.raises(MomugError, match="keying a rig's animation controls.*'rigify'"):
+        BM.resolve_bone_map(RIGIFY_GENERATED_CONTROLS, rig="rigify_generated")

@@ -10,7 +10,8 @@ from . import bonemaps
 
 _bone_map_items = []
 _LABELS = {"smpl": "SMPL", "mixamo": "Mixamo", "rigify": "Rigify metarig",
-           "rigify_generated": "Rigify (generated rig)", "ue5_mannequin": "UE5 Mannequin", "smplx_addon": "SMPL-X add-on", "cmu_bvh": "CMU / BVH"}
+           "rigify_generated": "Rigify (generated rig)", "ue5_mannequin": "UE5 Mannequin",
+           "smplx_addon": "SMPL-X add-on", "cmu_bvh": "CMU / BVH"}
 
 
 def bone_map_items(self, context):

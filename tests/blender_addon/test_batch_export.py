@@ -185,6 +185,27 @@ def test_fbx_reimport_matches_npz_one_frame_later(scene, batch, smpl_exports):
         assert err < TOL_M
 
 
+def test_describe_samples_an_imported_fbx(scene, batch, smpl_exports):
+    """Describe works on a rig the add-on did not make: an FBX imported with Blender's importer."""
+    from blender_addon import describe
+
+    _, out, items = batch
+    r = items[0]
+    start_import("fbx")
+    bpy.ops.import_scene.fbx(filepath=str(out / "blender" / f"{r['name']}.fbx"))
+    obj = only_armature()
+    joints, info = describe.sample(bpy.context, obj)
+    with np.load(out / r["files"]["npz"]["file"]) as data:
+        exp = np.array(data["joints"], dtype=np.float64)
+    # Describe's convention: floor at the lowest joint, first frame's pelvis over the origin.
+    exp[..., 1] -= exp[..., 1].min()
+    exp[..., [0, 2]] -= exp[0, 0, [0, 2]]
+    assert info["filled"] == [] and joints.shape == exp.shape
+    err = np.abs(joints - exp).max()
+    print(f"describe on an imported FBX: max error {err * 1000:.4f} mm over {len(exp)} frames")
+    assert err < TOL_M
+
+
 def test_custom_rig_from_blend_file(scene, batch, tmp_path):
     prompts, out, items = batch
     folder = tmp_path / "out"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import time
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,8 +25,8 @@ from momug.errors import MomugError
 from momug.stream import checkpoint as sckpt
 from momug.stream import vae as V
 from momug.stream.ar_model import StreamConfig
-from momug.train.config import settings_from_table
-from momug.train.loop import STATE_NAME, load_state, lr_lambda, save_state
+from momug.train.config import read_run_config, settings_from_table
+from momug.train.loop import STATE_NAME, make_accelerator, make_optimizer, save_state
 from momug.train.plot import plot_metrics
 
 PANELS = (("loss", "total loss"), ("flow", "flow loss (text -> motion)"), ("end", "end-of-motion loss"),
@@ -67,23 +66,9 @@ class StreamTrainConfig:
 
 
 def load_stream_config(path: str | Path, overrides: dict | None = None) -> StreamTrainConfig:
-    path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise MomugError(f"cannot read config {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise MomugError(f"config {path} is not valid TOML: {exc}") from None
-    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    top = sorted(set(raw) - {"data", "output", "vae", "model", "train"})
-    if top:
-        raise MomugError(f"unknown top-level setting(s) in {path}: {', '.join(top)}")
-    for key in ("data", "output"):
-        if not raw.get(key):
-            raise MomugError(f"config {path} needs '{key}'")
-    model = StreamConfig.from_dict(raw.get("model", {}))
-    return StreamTrainConfig(data=str(Path(raw["data"]).resolve()), output=str(Path(raw["output"]).resolve()),
-                             vae=str(Path(raw["vae"]).resolve()) if raw.get("vae") else None, model=model,
+    raw = read_run_config(path, overrides, ("vae",))
+    return StreamTrainConfig(data=raw["data"], output=raw["output"], vae=raw["vae"],
+                             model=StreamConfig.from_dict(raw.get("model", {})),
                              train=settings_from_table(StreamTrainSettings, raw.get("train", {}), "train"))
 
 
@@ -129,16 +114,10 @@ def measure_latent_scale(batches: LatentBatches, n: int = 256) -> float:
 
 
 def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = True) -> Path:
-    from accelerate import Accelerator
-    from accelerate.utils import set_seed
     from tqdm.auto import tqdm
 
     s = cfg.train
-    mixed = s.mixed_precision
-    if mixed == "auto":
-        mixed = "bf16" if torch.cuda.is_available() else "no"
-    accelerator = Accelerator(mixed_precision=mixed, cpu=not torch.cuda.is_available())
-    set_seed(s.seed)
+    accelerator = make_accelerator(s.mixed_precision, s.seed)
     out = Path(cfg.output)
     state_path = out / STATE_NAME
     resuming = resume and state_path.is_file() and sckpt.is_stream_checkpoint(out)
@@ -162,16 +141,7 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
             model.config.latent_scale = measure_latent_scale(LatentBatches(train_folder, vae, model, s, s.seed))
     vae.requires_grad_(False)
     model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=s.learning_rate, weight_decay=s.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(s.warmup_steps, s.max_steps))
-    step = 0
-    if resuming:
-        state = load_state(state_path)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step = int(state["step"])
-        torch.set_rng_state(state["torch_rng"])
+    params, optimizer, scheduler, step, _ = make_optimizer(model, s, state_path if resuming else None)
     batches = LatentBatches(train_folder, vae, model, s, s.seed + accelerator.process_index)
     val = ([LatentBatches(val_folder, vae, model, s, s.seed + 10_000).batch(k) for k in range(s.val_batches)]
            if val_folder is not None else [])

@@ -54,7 +54,10 @@ def settings_from_table(cls, table: dict, where: str):
     return cls(**table)
 
 
-def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
+def read_run_config(path: str | Path, overrides: dict | None, path_keys: tuple[str, ...]) -> dict:
+    """A run's TOML as a dict: overrides applied, top-level keys checked, data/output required, and
+    the path settings (data, output and path_keys) made absolute from the current directory.
+    Shared by the diffusion and the streaming trainers."""
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text())
@@ -65,15 +68,20 @@ def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainC
     for key, value in (overrides or {}).items():
         if value is not None:
             raw[key] = value
-    top = sorted(set(raw) - {"data", "output", "init_from", "model", "train"})
+    top = sorted(set(raw) - {"data", "output", *path_keys, "model", "train"})
     if top:
         raise MomugError(f"unknown top-level setting(s) in {path}: {', '.join(top)}")
     for key in ("data", "output"):
         if not raw.get(key):
             raise MomugError(f"config {path} needs '{key}'")
+    for key in ("data", "output", *path_keys):
+        raw[key] = str(Path(raw[key]).resolve()) if raw.get(key) else None
+    return raw
+
+
+def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
+    raw = read_run_config(path, overrides, ("init_from",))
     model = settings_from_table(MoMugConfig, raw.get("model", {}), "model")
     model.validate()
-    init_from = str(Path(raw["init_from"]).resolve()) if raw.get("init_from") else None
-    return TrainConfig(data=str(Path(raw["data"]).resolve()), output=str(Path(raw["output"]).resolve()),
-                       init_from=init_from, model=model,
+    return TrainConfig(data=raw["data"], output=raw["output"], init_from=raw["init_from"], model=model,
                        train=settings_from_table(TrainSettings, raw.get("train", {}), "train"))

@@ -96,6 +96,36 @@ def lr_lambda(warmup: int, total: int):
     return f
 
 
+def make_accelerator(mixed_precision: str, seed: int):
+    """An Accelerator for this machine ("auto" precision: bf16 on CUDA, none on CPU), seeded."""
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    if mixed_precision == "auto":
+        mixed_precision = "bf16" if torch.cuda.is_available() else "no"
+    # cpu=True on GPU-less machines: otherwise Accelerate ignores a torchrun world and each process
+    # trains alone; with it, `accelerate launch --multi_gpu` runs DDP over gloo.
+    accelerator = Accelerator(mixed_precision=mixed_precision, cpu=not torch.cuda.is_available())
+    set_seed(seed)
+    return accelerator
+
+
+def make_optimizer(model, settings, state_path: Path | None):
+    """AdamW over the trainable parameters with the warm-up + cosine schedule, restored from a
+    training state when state_path is given. Returns (params, optimizer, scheduler, step, epoch)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(settings.warmup_steps, settings.max_steps))
+    step, epoch = 0, 0
+    if state_path is not None:
+        state = load_state(state_path)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, epoch = int(state["step"]), int(state["epoch"])
+        torch.set_rng_state(state["torch_rng"])
+    return params, optimizer, scheduler, step, epoch
+
+
 @torch.no_grad()
 def validate(model, batches, settings) -> dict[str, float]:
     was_training = model.training
@@ -111,20 +141,12 @@ def validate(model, batches, settings) -> dict[str, float]:
 
 
 def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
-    from accelerate import Accelerator
-    from accelerate.utils import set_seed
     from tqdm.auto import tqdm
 
     from momug.train.plot import plot_metrics
 
     s = cfg.train
-    mixed = s.mixed_precision
-    if mixed == "auto":
-        mixed = "bf16" if torch.cuda.is_available() else "no"
-    # cpu=True on GPU-less machines: otherwise Accelerate ignores a torchrun world and each process
-    # trains alone; with it, `accelerate launch --multi_gpu` runs DDP over gloo.
-    accelerator = Accelerator(mixed_precision=mixed, cpu=not torch.cuda.is_available())
-    set_seed(s.seed)
+    accelerator = make_accelerator(s.mixed_precision, s.seed)
     out = Path(cfg.output)
     state_path = out / STATE_NAME
     resuming = resume and state_path.is_file() and (out / ckpt.CONFIG_NAME).is_file()
@@ -152,16 +174,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
             accelerator.print(f"momug train: starting from {cfg.init_from}"
                               + (f" (new: {', '.join(fresh)})" if fresh else ""))
     model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=s.learning_rate, weight_decay=s.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(s.warmup_steps, s.max_steps))
-    step, epoch = 0, 0
-    if resuming:
-        state = load_state(state_path)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step, epoch = int(state["step"]), int(state["epoch"])
-        torch.set_rng_state(state["torch_rng"])
+    params, optimizer, scheduler, step, epoch = make_optimizer(model, s, state_path if resuming else None)
 
     dataset = ExampleSampler(train_folder, cfg.model.max_frames, s.seed)
     collate = Collator(model, s.caption_fraction, s.text_dropout, s.seed + step)

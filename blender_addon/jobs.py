@@ -201,9 +201,13 @@ def motion_from_result(result):
 class Job:
     """State shared between the worker thread (talk) and the main thread (progress, apply)."""
 
-    def __init__(self, client, timeout=600.0):
+    def __init__(self, client, timeout=600.0, prefetch=None):
         self.client = client
         self.timeout = timeout
+        # prefetch: optional callable run in the worker while the backend works (e.g. loading an
+        # SMPL body model); its error is kept in prefetch_error, never fatal here.
+        self.prefetch = prefetch
+        self.prefetch_error = None
         self.progress = 0.0
         self.status = "starting"
         self.result = None
@@ -221,12 +225,7 @@ class Job:
         try:
             if self.cancel_requested:
                 raise client.BackendError("cancelled", "Cancelled")
-            self.job_id = self.submit()
-            self.status = "queued"
-            self.after_submit()
-            self.result = self.client.wait(self.job_id, timeout=self.timeout,
-                                           on_progress=self._on_progress,
-                                           should_cancel=lambda: self.cancel_requested)
+            self.exchange()
             self.status = "done"
         except client.BackendError as exc:
             self.error = exc
@@ -235,11 +234,24 @@ class Job:
             self.error = client.BackendError("server", f"{type(exc).__name__}: {exc}")
             self.status = "failed"
 
+    def exchange(self):
+        """Submit a job, overlap the prefetch with the backend's work, wait for the result."""
+        self.job_id = self.submit()
+        self.status = "queued"
+        self.run_prefetch()
+        self.result = self.client.wait(self.job_id, timeout=self.timeout, on_progress=self._on_progress,
+                                       should_cancel=lambda: self.cancel_requested)
+
     def submit(self):
         raise NotImplementedError
 
-    def after_submit(self):
-        """Worker-thread work to overlap with the backend's (no bpy)."""
+    def run_prefetch(self):
+        if self.prefetch is None:
+            return
+        try:
+            self.prefetch()
+        except Exception as exc:
+            self.prefetch_error = exc
 
 
 def clamp_to_limits(seconds, limits):
@@ -257,15 +269,12 @@ def clamp_to_limits(seconds, limits):
 
 class GenerateJob(Job):
     """Asks /v1/health first (model state and limits: the duration is clamped to them, with a
-    note), then submits. prefetch: optional callable run in the worker while the backend works
-    (e.g. loading an SMPL body model); its error is kept in prefetch_error, never fatal here."""
+    note), then submits."""
 
     def __init__(self, client, prompt, seconds, seed, guidance, steps, timeout=600.0, prefetch=None):
-        super().__init__(client, timeout)
+        super().__init__(client, timeout, prefetch)
         self.params = {"prompt": prompt, "seconds": float(seconds), "seed": seed,
                        "guidance": guidance, "steps": steps}
-        self.prefetch = prefetch
-        self.prefetch_error = None
 
     def submit(self):
         if not self.params["prompt"].strip():
@@ -281,14 +290,6 @@ class GenerateJob(Job):
             self.notes.append(note)
         return self.client.submit_generate(**self.params)
 
-    def after_submit(self):
-        if self.prefetch is None:
-            return
-        try:
-            self.prefetch()
-        except Exception as exc:
-            self.prefetch_error = exc
-
 
 class StreamJob(Job):
     """Worker-thread half of a streamed generation: reads POST /v1/generate/stream and queues
@@ -300,48 +301,32 @@ class StreamJob(Job):
 
     def __init__(self, client, prompt, seconds, seed, steps=None, timeout=600.0,
                  read_timeout=client.STREAM_TIMEOUT, prefetch=None):
-        super().__init__(client, timeout)
+        super().__init__(client, timeout, prefetch)
         self.params = {"prompt": prompt, "seconds": float(seconds), "seed": seed, "steps": steps}
         self.read_timeout = read_timeout
-        self.prefetch = prefetch
-        self.prefetch_error = None
         self.chunks = queue.Queue()
         self.fps = retarget.SOURCE_FPS
         self.total_frames = 0
         self.received = 0
         self.start_info = None
 
-    def talk(self):
-        try:
-            if self.cancel_requested:
-                raise client.BackendError("cancelled", "Cancelled")
-            self._check_backend()
-            if self.prefetch is not None:
-                try:
-                    self.prefetch()
-                except Exception as exc:
-                    self.prefetch_error = exc
-            self.status = "waiting for the streaming model"
-            t_end = time.monotonic() + self.timeout
-            for event, data in self.client.stream_generate(
-                    **self.params, timeout=min(self.read_timeout, self.timeout),
-                    should_cancel=lambda: self.cancel_requested):
-                if event == "start":
-                    self._on_start(data)
-                elif event == "frames":
-                    self._on_frames(data)
-                if time.monotonic() > t_end:
-                    raise client.BackendError("timeout", f"The stream did not finish within {self.timeout:g} s")
-            if self.received != self.total_frames:
-                raise client.BackendError("server", f"The backend's stream ended after {self.received} of "
-                                          f"{self.total_frames} frames")
-            self.status = "done"
-        except client.BackendError as exc:
-            self.error = exc
-            self.status = "cancelled" if exc.kind == "cancelled" else "failed"
-        except Exception as exc:  # keep the thread from dying silently
-            self.error = client.BackendError("server", f"{type(exc).__name__}: {exc}")
-            self.status = "failed"
+    def exchange(self):
+        self._check_backend()
+        self.run_prefetch()
+        self.status = "waiting for the streaming model"
+        t_end = time.monotonic() + self.timeout
+        for event, data in self.client.stream_generate(
+                **self.params, timeout=min(self.read_timeout, self.timeout),
+                should_cancel=lambda: self.cancel_requested):
+            if event == "start":
+                self._on_start(data)
+            elif event == "frames":
+                self._on_frames(data)
+            if time.monotonic() > t_end:
+                raise client.BackendError("timeout", f"The stream did not finish within {self.timeout:g} s")
+        if self.received != self.total_frames:
+            raise client.BackendError("server", f"The backend's stream ended after {self.received} of "
+                                      f"{self.total_frames} frames")
 
     def _check_backend(self):
         if not str(self.params["prompt"]).strip():
@@ -666,4 +651,3 @@ def run_describe(context, backend, obj, bone_map_mode="AUTO", timeout=600.0):
     text = caption_from_result(job.result)
     describe.store_caption(obj, text)
     return text
-

@@ -422,16 +422,20 @@ def _active_armature(context):
     return obj if obj is not None and obj.type == "ARMATURE" else None
 
 
-class MOMUG_OT_edit_bone_map(bpy.types.Operator):
-    """Show the bone map of the active armature (detected, preset or saved) for editing, one SMPL
-    joint per row; Save Bone Map keeps it on the rig as its custom map"""
-    bl_idname = "momug.edit_bone_map"
-    bl_label = "Edit Bone Map"
+class _OnActiveArmature:
+    """Operators that work on the active armature (undoable)."""
     bl_options = {"REGISTER", "UNDO"}
 
     @classmethod
     def poll(cls, context):
         return _active_armature(context) is not None
+
+
+class MOMUG_OT_edit_bone_map(_OnActiveArmature, bpy.types.Operator):
+    """Show the bone map of the active armature (detected, preset or saved) for editing, one SMPL
+    joint per row; Save Bone Map keeps it on the rig as its custom map"""
+    bl_idname = "momug.edit_bone_map"
+    bl_label = "Edit Bone Map"
 
     def execute(self, context):
         obj = _active_armature(context)
@@ -453,16 +457,11 @@ class MOMUG_OT_edit_bone_map(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class MOMUG_OT_save_bone_map(bpy.types.Operator):
+class MOMUG_OT_save_bone_map(_OnActiveArmature, bpy.types.Operator):
     """Save the bone map on the armature as its custom map: the edited rows when they are shown
     for this armature, else the chosen (or detected) preset's map"""
     bl_idname = "momug.save_bone_map"
     bl_label = "Save Bone Map on Rig"
-    bl_options = {"REGISTER", "UNDO"}
-
-    @classmethod
-    def poll(cls, context):
-        return _active_armature(context) is not None
 
     def execute(self, context):
         obj = _active_armature(context)

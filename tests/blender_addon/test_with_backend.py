@@ -95,7 +95,7 @@ def test_cancel_while_waiting_cancels_on_the_backend(use_backend):
     job.talk()
     assert job.status == "cancelled" and job.error.kind == "cancelled" and job.job_id is None
     job = jobs.GenerateJob(be, "a person dances", 4.0, 0, 2.5, 1000)
-    job.after_submit = lambda: setattr(job, "cancel_requested", True)  # Esc while it runs
+    job.prefetch = lambda: setattr(job, "cancel_requested", True)  # runs after submit: Esc while it runs
     job.talk()
     assert job.status == "cancelled" and job.error.kind == "cancelled"
     assert be.job(job.job_id)["status"] == "cancelled"

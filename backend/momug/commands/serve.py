@@ -66,7 +66,7 @@ def run(args) -> int:
     sock = bind(args.host, args.port)   # bound here so a busy port is a clear error, not a log line
     app = create_app(_loader(args.checkpoint, args.device), token,
                      max_queued=args.max_queue, max_batch=args.max_batch,
-                     stream_loader=_stream_loader(args.stream_checkpoint, args.device),
+                     stream_loader=_loader(args.stream_checkpoint, args.device, stream=True),
                      stream_probe=_stream_probe(args.stream_checkpoint))
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"momug serve: listening on http://{shown_host}:{args.port}/v1 (model loading in the background; "
@@ -103,34 +103,22 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _loader(checkpoint: str | None, device: str):
-    """Runs in the model worker thread, so the server answers health while torch loads."""
+def _loader(checkpoint: str | None, device: str, stream: bool = False):
+    """The diffusion model loads in the model worker thread (so the server answers health while
+    torch loads); the streaming one on the first stream request, in a threadpool thread."""
+    what = "streaming model" if stream else "model"
 
     def load():
-        from momug.pipeline import MotionPipeline
+        if stream:
+            from momug.stream.pipeline import StreamPipeline as Pipeline
+        else:
+            from momug.pipeline import MotionPipeline as Pipeline
 
         log = logging.getLogger("momug.server")
         started = time.perf_counter()
-        log.info("loading the model (%s) on %s", checkpoint or "default", device)
-        pipeline = MotionPipeline.load(checkpoint, device=device)
-        log.info("model %s (%s) ready on %s in %.1f s", pipeline.model_id, pipeline.checkpoint_id,
-                 pipeline.device, time.perf_counter() - started)
-        return pipeline
-
-    return load
-
-
-def _stream_loader(checkpoint: str | None, device: str):
-    """Called on the first stream request, in a threadpool thread (see server/streaming.py)."""
-
-    def load():
-        from momug.stream.pipeline import StreamPipeline
-
-        log = logging.getLogger("momug.server")
-        started = time.perf_counter()
-        log.info("loading the streaming model (%s) on %s", checkpoint or "default", device)
-        pipeline = StreamPipeline.load(checkpoint, device=device)
-        log.info("streaming model %s (%s) ready on %s in %.1f s", pipeline.model_id, pipeline.checkpoint_id,
+        log.info("loading the %s (%s) on %s", what, checkpoint or "default", device)
+        pipeline = Pipeline.load(checkpoint, device=device)
+        log.info("%s %s (%s) ready on %s in %.1f s", what, pipeline.model_id, pipeline.checkpoint_id,
                  pipeline.device, time.perf_counter() - started)
         return pipeline
 

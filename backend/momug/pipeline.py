@@ -28,6 +28,26 @@ def check_prompt(prompt: str, limit: int = MAX_PROMPT_CHARS) -> None:
         raise MomugError(f"the prompt is {len(prompt)} characters long; the limit is {limit}")
 
 
+def check_seconds(seconds, low: float, high: float) -> None:
+    """A motion length request: finite and within the model's [low, high] seconds."""
+    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds)):
+        raise MomugError("seconds must be a finite number")
+    if not low <= seconds <= high:
+        raise MomugError(f"seconds must be between {low:g} and {high:g} for this model, got {seconds:g}")
+
+
+def check_joints(joints, fps: float) -> np.ndarray:
+    """Joint positions to caption: (T, 22, 3), finite, at a sane frame rate. Returns them as an array."""
+    joints = np.asarray(joints)
+    if joints.ndim != 3 or joints.shape[1:] != (22, 3):
+        raise MomugError(f"joints must have shape (T, 22, 3), got {joints.shape}")
+    if not np.isfinite(joints).all():
+        raise MomugError("joints contain NaN or infinite values")
+    if not (math.isfinite(fps) and 1.0 <= fps <= 240.0):
+        raise MomugError(f"fps must be between 1 and 240, got {fps}")
+    return joints
+
+
 def pick_device(device: str = "auto") -> str:
     import torch
 
@@ -86,24 +106,14 @@ class MotionPipeline:
     # ------------------------------------------------------------------ checks
     def validate_request(self, prompt: str, seconds: float, steps: int = 20, guidance: float = 2.5) -> None:
         check_prompt(prompt, self.max_prompt_chars)
-        if not (isinstance(seconds, (int, float)) and math.isfinite(seconds)):
-            raise MomugError("seconds must be a finite number")
-        if not self.min_seconds <= seconds <= self.max_seconds:
-            raise MomugError(f"seconds must be between {self.min_seconds:g} and {self.max_seconds:g} for this "
-                             f"model, got {seconds:g}")
+        check_seconds(seconds, self.min_seconds, self.max_seconds)
         if not 1 <= int(steps) <= MAX_STEPS:
             raise MomugError(f"steps must be between 1 and {MAX_STEPS}, got {steps}")
         if not (math.isfinite(guidance) and 0.0 <= guidance <= MAX_GUIDANCE):
             raise MomugError(f"guidance must be between 0 and {MAX_GUIDANCE:g}, got {guidance}")
 
     def validate_motion(self, joints: np.ndarray, fps: float) -> None:
-        joints = np.asarray(joints)
-        if joints.ndim != 3 or joints.shape[1:] != (22, 3):
-            raise MomugError(f"joints must have shape (T, 22, 3), got {joints.shape}")
-        if not np.isfinite(joints).all():
-            raise MomugError("joints contain NaN or infinite values")
-        if not (math.isfinite(fps) and 1.0 <= fps <= 240.0):
-            raise MomugError(f"fps must be between 1 and 240, got {fps}")
+        joints = check_joints(joints, fps)
         seconds = (len(joints) - 1) / fps
         if seconds * self.fps + 1 < 4:
             raise MomugError(f"the motion is too short to describe ({len(joints)} frames)")

@@ -5,14 +5,13 @@ change when later latents arrive."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from momug.errors import MomugError
-from momug.pipeline import MAX_PROMPT_CHARS, TINY, check_prompt, pick_device
+from momug.pipeline import MAX_PROMPT_CHARS, TINY, check_joints, check_prompt, check_seconds, pick_device
 
 MAX_FLOW_STEPS = 64
 
@@ -65,11 +64,7 @@ class StreamPipeline:
 
     def validate_request(self, prompt: str, seconds: float, steps: int | None = None) -> None:
         check_prompt(prompt, self.max_prompt_chars)
-        if not (isinstance(seconds, (int, float)) and math.isfinite(seconds)):
-            raise MomugError("seconds must be a finite number")
-        if not self.min_seconds <= seconds <= self.max_seconds:
-            raise MomugError(f"seconds must be between {self.min_seconds:g} and {self.max_seconds:g} for this "
-                             f"model, got {seconds:g}")
+        check_seconds(seconds, self.min_seconds, self.max_seconds)
         if steps is not None and not 1 <= int(steps) <= MAX_FLOW_STEPS:
             raise MomugError(f"flow steps must be between 1 and {MAX_FLOW_STEPS}, got {steps}")
 
@@ -135,13 +130,7 @@ class StreamPipeline:
         from momug.motion.features import joints_to_features
         from momug.motion.motionfile import Motion
 
-        joints = np.asarray(joints, dtype=np.float32)
-        if joints.ndim != 3 or joints.shape[1:] != (22, 3):
-            raise MomugError(f"joints must have shape (T, 22, 3), got {joints.shape}")
-        if not np.isfinite(joints).all():
-            raise MomugError("joints contain NaN or infinite values")
-        if not (math.isfinite(fps) and 1.0 <= fps <= 240.0):
-            raise MomugError(f"fps must be between 1 and 240, got {fps}")
+        joints = check_joints(joints, fps).astype(np.float32)
         motion = Motion(joints=joints, fps=float(fps))
         if abs(motion.fps - self.fps) > 1e-6:
             motion = resample(motion, self.fps)

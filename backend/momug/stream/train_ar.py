@@ -26,7 +26,7 @@ from momug.stream import checkpoint as sckpt
 from momug.stream import vae as V
 from momug.stream.ar_model import StreamConfig
 from momug.train.config import read_run_config, settings_from_table
-from momug.train.loop import STATE_NAME, make_accelerator, make_optimizer, save_state
+from momug.train.loop import STATE_NAME, make_accelerator, make_optimizer, optimizer_step, save_state
 from momug.train.plot import plot_metrics
 
 PANELS = (("loss", "total loss"), ("flow", "flow loss (text -> motion)"), ("end", "end-of-motion loss"),
@@ -173,14 +173,7 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
         g = torch.Generator().manual_seed(s.seed * 1_000_003 + step)
         losses = model(b["texts"], b["latents"], generator=g, captions=b["captions"],
                        caption_latents=b["caption_latents"], lm_weight=s.lm_weight)
-        if not torch.isfinite(losses["loss"]):
-            raise MomugError(f"loss became {float(losses['loss'])} at step {step}; lower the learning rate")
-        accelerator.backward(losses["loss"])
-        if s.grad_clip:
-            accelerator.clip_grad_norm_(params, s.grad_clip)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        optimizer_step(accelerator, losses, params, optimizer, scheduler, s.grad_clip, step)
         step += 1
         bar.update(1)
         for k in keys:

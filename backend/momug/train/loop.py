@@ -126,6 +126,18 @@ def make_optimizer(model, settings, state_path: Path | None):
     return params, optimizer, scheduler, step, epoch
 
 
+def optimizer_step(accelerator, losses: dict, params, optimizer, scheduler, grad_clip: float, step: int) -> None:
+    """Backward, clip, step: one update from a loss dict (a non-finite loss stops the run)."""
+    if not torch.isfinite(losses["loss"]):
+        raise MomugError(f"loss became {float(losses['loss'])} at step {step}; lower the learning rate")
+    accelerator.backward(losses["loss"])
+    if grad_clip:
+        accelerator.clip_grad_norm_(params, grad_clip)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
 @torch.no_grad()
 def validate(model, batches, settings) -> dict[str, float]:
     was_training = model.training
@@ -220,14 +232,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
             loader.set_epoch(epoch)
         for items in loader:
             losses = model(items, s.lm_weight, s.diffusion_weight)
-            if not torch.isfinite(losses["loss"]):
-                raise MomugError(f"loss became {float(losses['loss'])} at step {step}; lower the learning rate")
-            accelerator.backward(losses["loss"])
-            if s.grad_clip:
-                accelerator.clip_grad_norm_(params, s.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            optimizer_step(accelerator, losses, params, optimizer, scheduler, s.grad_clip, step)
             step += 1
             for k in running:
                 running[k] += float(losses[k].detach())

@@ -5,7 +5,7 @@ import math
 import bpy
 import numpy as np
 
-from blender_addon import bonemaps, coords, retarget
+from blender_addon import bonemaps, coords, keying, retarget
 
 RIGIFY_MAP = {
     "pelvis": "spine", "spine1": "spine.001", "spine2": "spine.002", "spine3": "spine.003",
@@ -171,3 +171,13 @@ def make_motion(T=41, seed=0):
     root = np.stack([0.3 * np.sin(t), 0.9 + 0.03 * np.sin(5 * t), 0.8 * t], axis=-1)
     _, joints = retarget.forward(skel.parents, skel.offsets, rot, root)
     return {"joints": joints, "rotations": rot, "root_translation": root, "fps": 20.0}
+
+
+def keys_of(action, obj):
+    """{(data path, index): flat (frame, value) pairs} of every F-curve of an action on obj."""
+    out = {}
+    for fc in keying.action_fcurves(action, obj):
+        co = np.zeros(2 * len(fc.keyframe_points), dtype=np.float32)
+        fc.keyframe_points.foreach_get("co", co)
+        out[(fc.data_path, fc.array_index)] = co
+    return out

@@ -15,7 +15,7 @@ import pytest
 import bpy
 from backend_for_tests import free_port, serve
 from blender_addon import client, jobs, keying, operators, preferences
-from rigs_for_tests import make_mixamo, make_motion
+from rigs_for_tests import keys_of, make_mixamo, make_motion
 
 SERVE_ARGS = os.environ.get("MOMUG_TEST_STREAM_SERVE_ARGS", "--checkpoint tiny --stream-checkpoint tiny")
 
@@ -57,15 +57,6 @@ def fingerprint():
             {o.name: shown(o) for o in bpy.data.objects},
             {a.name: (a.use_fake_user, a.users) for a in bpy.data.actions},
             bpy.context.scene.frame_current)
-
-
-def keys_of(action, obj):
-    out = {}
-    for fc in keying.action_fcurves(action, obj):
-        co = np.zeros(2 * len(fc.keyframe_points), dtype=np.float32)
-        fc.keyframe_points.foreach_get("co", co)
-        out[(fc.data_path, fc.array_index)] = co
-    return out
 
 
 def mixamo_with_own_action():

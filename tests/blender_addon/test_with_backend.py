@@ -15,7 +15,7 @@ import pytest
 import bpy
 from backend_for_tests import serve
 from blender_addon import client, jobs, keying, operators, preferences
-from rigs_for_tests import MIXAMO_MAP, make_mixamo
+from rigs_for_tests import keys_of, make_mixamo
 
 
 @pytest.fixture(scope="module")
@@ -109,15 +109,6 @@ def test_caption_input_is_checked_before_sending(use_backend):
         be.submit_caption(joints)
     with pytest.raises(client.BackendError, match="at most"):
         be.submit_caption(np.zeros((client.MAX_CAPTION_FRAMES + 1, 22, 3)))
-
-
-def keys_of(action, obj):
-    out = {}
-    for fc in keying.action_fcurves(action, obj):
-        co = np.zeros(2 * len(fc.keyframe_points), dtype=np.float32)
-        fc.keyframe_points.foreach_get("co", co)
-        out[(fc.data_path, fc.array_index)] = co
-    return out
 
 
 def test_generate_new_smpl_rig_operator_and_history(addon, scene, use_backend):

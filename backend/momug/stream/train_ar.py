@@ -12,7 +12,6 @@ Config (TOML):
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,7 +25,8 @@ from momug.stream import checkpoint as sckpt
 from momug.stream import vae as V
 from momug.stream.ar_model import StreamConfig
 from momug.train.config import read_run_config, settings_from_table
-from momug.train.loop import STATE_NAME, make_accelerator, make_optimizer, optimizer_step, save_state
+from momug.train.loop import (STATE_NAME, make_accelerator, make_optimizer, open_run_folder, optimizer_step,
+                              save_state)
 from momug.train.plot import plot_metrics
 
 PANELS = (("loss", "total loss"), ("flow", "flow loss (text -> motion)"), ("end", "end-of-motion loss"),
@@ -147,15 +147,8 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
            if val_folder is not None else [])
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     core = accelerator.unwrap_model(model)
+    log = open_run_folder(accelerator, out, cfg.to_dict())
     metrics_path = out / "metrics.jsonl"
-    if accelerator.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-
-    def log(record):
-        if accelerator.is_main_process:
-            with open(metrics_path, "a") as f:
-                f.write(json.dumps(record) + "\n")
 
     def save():
         accelerator.wait_for_everyone()

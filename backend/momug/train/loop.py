@@ -138,6 +138,22 @@ def optimizer_step(accelerator, losses: dict, params, optimizer, scheduler, grad
     optimizer.zero_grad(set_to_none=True)
 
 
+def open_run_folder(accelerator, out: Path, config: dict):
+    """Create the output folder, record the run's settings, and return the metrics logger
+    (one JSON line per record, main process only)."""
+    metrics_path = out / "metrics.jsonl"
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(json.dumps(config, indent=2))
+
+    def log(record: dict) -> None:
+        if accelerator.is_main_process:
+            with open(metrics_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    return log
+
+
 @torch.no_grad()
 def validate(model, batches, settings) -> dict[str, float]:
     was_training = model.training
@@ -205,15 +221,8 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
 
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     core = accelerator.unwrap_model(model)
-    if accelerator.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    log = open_run_folder(accelerator, out, cfg.to_dict())
     metrics_path = out / "metrics.jsonl"
-
-    def log(record):
-        if accelerator.is_main_process:
-            with open(metrics_path, "a") as f:
-                f.write(json.dumps(record) + "\n")
 
     def save():
         accelerator.wait_for_everyone()

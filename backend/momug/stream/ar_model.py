@@ -26,6 +26,7 @@ from torch.nn import functional as F
 
 from momug.errors import MomugError
 from momug.model.base_llm import lm_logits
+from momug.model.checkpoint import measure_embed_rms
 from momug.model.momug import check_stop
 from momug.stream.flow_head import EndHead, FlowHead
 from momug.stream.mot import MixtureOfTransformers, decoder_of
@@ -70,9 +71,7 @@ class StreamModel(nn.Module):
         self.mot = MixtureOfTransformers(llm, rank=config.mot_rank)
         self.decoder = decoder_of(llm)
         hidden = llm.config.hidden_size
-        with torch.no_grad():  # match the scale of the text embeddings the layers were trained on
-            emb = llm.get_input_embeddings()
-            rms = float(emb(torch.arange(min(emb.num_embeddings, 4096))).pow(2).mean().sqrt())
+        rms = measure_embed_rms(llm)  # BOM/EOM start at the scale of the text embeddings
         self.adapter = nn.Sequential(nn.Linear(config.latent_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
         self.bom = nn.Parameter(torch.randn(hidden) * rms)
         self.eom = nn.Parameter(torch.randn(hidden) * rms)

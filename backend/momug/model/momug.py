@@ -256,11 +256,12 @@ class MoMugModel(nn.Module):
             prefixes += [[seq.Text(self.bos), seq.Special("som")] for _ in prompts]
         context = seq.pack(prefixes, self.special_index)
         cache = None
-        som = context.lengths - 1  # each prefix ends with <som>
-        context_hidden, cache = self.run(context, use_cache=use_cache)
-        som_hidden = context_hidden[torch.arange(len(som)), som.to(self.device)]
-        if not use_cache:
-            cache = None
+        # Each prefix ends with <som>; its state feeds the prompt path at every step.
+        som = (torch.arange(context.kind.shape[0], device=self.device), (context.lengths - 1).to(self.device))
+        cache = som_hidden = None
+        if use_cache:
+            context_hidden, cache = self.run(context, use_cache=True)
+            som_hidden = context_hidden[som]
         n_tok = [-(-n // self.config.frames_per_token) for n in n_frames]
         x = []
         for i in range(B):
@@ -280,7 +281,7 @@ class MoMugModel(nn.Module):
                 hidden_suffix = hidden
             else:
                 hidden, _ = self.run(seq.concat(context, suffix))
-                hidden_suffix = hidden[:, prefix_len:]
+                hidden_suffix, som_hidden = hidden[:, prefix_len:], hidden[som]
             outs = [self.motion_prediction(hidden_suffix[b, 1:1 + rows[b].shape[0]], som_hidden[b]).float().cpu()
                     for b in range(len(rows))]
             t_prev = times[k + 1] if k + 1 < len(times) else None

@@ -73,21 +73,14 @@ class StreamPipeline:
                should_stop=None) -> Iterator[np.ndarray]:
         """Yield joint positions (k, 22, 3) in chunks as they are generated; exactly
         round(seconds * fps) frames in all. should_stop() -> True raises Cancelled between latents."""
-        import torch
-
         from momug.motion.features import features_to_joints
 
         self.validate_request(prompt, seconds, steps)
         n_frames = int(round(seconds * self.fps))
-        n_latents = -(-n_frames // self.frames_per_latent)
-        generator = torch.Generator(device=self.model.device).manual_seed(int(seed))
         latents, sent = [], 0
-        for z in self.model.stream_latents(prompt.strip(), max_latents=n_latents, min_latents=n_latents,
-                                           steps=steps, generator=generator, should_stop=should_stop):
+        for z in self._latents(prompt, n_frames, seed, steps, should_stop):
             latents.append(z)
-            with torch.no_grad():
-                feats = self.vae.denormalise(self.vae.decode(torch.stack(latents)[None].to(self.vae.mean)))[0]
-            raw = feats.float().cpu().numpy()
+            raw = self._decode(latents)
             if not np.isfinite(raw).all():
                 raise MomugError("the model produced NaN values; try another seed")
             # Recovery from features is causal too (root integration), so re-running it on the whole
@@ -101,15 +94,24 @@ class StreamPipeline:
     def features(self, prompt: str, n_frames: int, seed: int = 0, steps: int | None = None) -> np.ndarray:
         """Raw (denormalised) features (n_frames, D) for a prompt, decoded once at the end: what the
         evaluation protocols compare."""
+        return self._decode(list(self._latents(prompt, int(n_frames), seed, steps)))[:n_frames]
+
+    def _latents(self, prompt: str, n_frames: int, seed: int, steps: int | None, should_stop=None):
+        """Exactly enough latents for n_frames (the end head is not consulted), seeded."""
         import torch
 
-        n_latents = -(-int(n_frames) // self.frames_per_latent)
+        n_latents = -(-n_frames // self.frames_per_latent)
         generator = torch.Generator(device=self.model.device).manual_seed(int(seed))
-        z = list(self.model.stream_latents(prompt.strip(), max_latents=n_latents, min_latents=n_latents,
-                                           steps=steps, generator=generator))
+        return self.model.stream_latents(prompt.strip(), max_latents=n_latents, min_latents=n_latents,
+                                         steps=steps, generator=generator, should_stop=should_stop)
+
+    def _decode(self, latents: list) -> np.ndarray:
+        """Latents so far -> raw (denormalised) features, 4 frames per latent."""
+        import torch
+
         with torch.no_grad():
-            feats = self.vae.denormalise(self.vae.decode(torch.stack(z)[None].to(self.vae.mean)))[0]
-        return feats[:n_frames].float().cpu().numpy()
+            feats = self.vae.denormalise(self.vae.decode(torch.stack(latents)[None].to(self.vae.mean)))[0]
+        return feats.float().cpu().numpy()
 
     def generate(self, prompt: str, seconds: float, seed: int = 0, steps: int | None = None,
                  progress=None, should_stop=None):

@@ -3,8 +3,10 @@
 #   1. the procedural corpus            momug data synth --n 8000 --out corpus --seed 0
 #   2. diffusion, stage 1 (plain schedule)   configs/default.toml         -> runs/default
 #   3. diffusion, stage 2 (shifted schedule, prompt path) configs/default_stage2.toml -> runs/default_stage2
-#   4. streaming model on the shipped VAE's latents       configs/stream_default.toml -> runs/stream_default
-#   5. float16 copies into backend/momug/checkpoints/{default,stream_default}
+#   4. the base model's own text, replayed so the adapter keeps its English -> corpus/general_text.jsonl
+#   5. diffusion, stage 3 (+ general text, root weighted) configs/default_stage3.toml -> runs/default_stage3
+#   6. streaming model on the shipped VAE's latents       configs/stream_default.toml -> runs/stream_default
+#   7. float16 copies into backend/momug/checkpoints/{default,stream_default}
 # Each training step resumes if interrupted: rerun the script. Pass "diffusion" or "stream" to do one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +15,9 @@ what="${1:-all}"
 if [ "$what" = all ] || [ "$what" = diffusion ]; then
   momug train --config configs/default.toml
   momug train --config configs/default_stage2.toml
-  python scripts/export_checkpoint.py runs/default_stage2 backend/momug/checkpoints/default
+  [ -f corpus/general_text.jsonl ] || momug data general-text --out corpus/general_text.jsonl --seed 0
+  momug train --config configs/default_stage3.toml
+  python scripts/export_checkpoint.py runs/default_stage3 backend/momug/checkpoints/default
 fi
 if [ "$what" = all ] || [ "$what" = stream ]; then
   momug stream train --config configs/stream_default.toml

@@ -1,4 +1,6 @@
-"""`momug data synth`: write the procedural text-motion corpus in the HumanML3D folder layout."""
+"""`momug data synth`: write the procedural text-motion corpus in the HumanML3D folder layout.
+`momug data general-text`: sample ordinary text from the base LLM (replayed in training so the
+LoRA adapter keeps the base model's language)."""
 
 from __future__ import annotations
 
@@ -22,11 +24,33 @@ def add_parser(subparsers) -> None:
     s.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives identical files")
     s.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = sub.add_parser(
+        "general-text",
+        help="sample ordinary English from the base LLM, for training that keeps its language",
+        description="Sample continuations of varied openings from the base LLM (temperature 1, top-50 "
+        "tokens) and write them as JSON lines {\"text\": ...}. A training config's general_text = FILE "
+        "with text_rows > 0 replays them so the adapter keeps the base model's language.",
+    )
+    g.add_argument("--out", required=True, help="output .jsonl file")
+    g.add_argument("--base-model", default="gemma3-270m", help="base LLM (default: the embedded gemma3-270m)")
+    g.add_argument("--per-opening", type=int, default=8, help="samples per opening (default 8)")
+    g.add_argument("--tokens", type=int, default=112, help="new tokens per sample (default 112)")
+    g.add_argument("--seed", type=int, default=0, help="random seed")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "data_command", None) != "synth":
-        raise MomugError("choose a subcommand: momug data synth --n N --out DIR [--seed S] [--workers K]")
+    command = getattr(args, "data_command", None)
+    if command == "general-text":
+        from momug.data.general_text import write_general_text
+
+        summary = write_general_text(args.out, args.base_model, args.per_opening, args.tokens, args.seed,
+                                     progress=not args.quiet)
+        print(f"wrote {summary['count']} texts from {summary['base_model']} to {summary['out']}")
+        return 0
+    if command != "synth":
+        raise MomugError("choose a subcommand: momug data synth --n N --out DIR [--seed S] [--workers K] | "
+                         "momug data general-text --out FILE")
     if args.n <= 0:
         raise MomugError(f"--n must be a positive number of motions, got {args.n}")
     if args.workers < 1:

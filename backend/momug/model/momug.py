@@ -13,6 +13,7 @@ LLM's own head by next-token prediction. Special tokens live in their own small 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -29,6 +30,19 @@ def check_stop(should_stop, what: str) -> None:
     """Raise Cancelled when the caller's should_stop() says so (checked between model calls)."""
     if should_stop is not None and should_stop():
         raise Cancelled(f"{what} cancelled")
+
+
+# HumanML3D-format features start with the root: yaw velocity, x/z velocity, height. They are 4 of
+# 263 numbers, so the plain loss barely notices a motion that stays in place when it should travel.
+ROOT_FEATURES = 4
+
+
+@dataclass
+class LossWeights:
+    lm: float = 1.0         # caption next-token loss
+    diffusion: float = 1.0
+    text: float = 1.0       # general-text next-token loss (language kept)
+    root: float = 1.0       # extra weight of the root features inside the diffusion loss
 
 
 def timestep_features(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -67,6 +81,8 @@ class MoMugModel(nn.Module):
         D = config.feature_dim
         self.register_buffer("mean", torch.zeros(D) if mean is None else torch.as_tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.ones(D) if std is None else torch.as_tensor(std, dtype=torch.float32))
+        # Token ids captions may use (empty: the whole vocabulary); see set_caption_vocabulary.
+        self.register_buffer("caption_vocab", torch.zeros(0, dtype=torch.long))
         self.schedule = NoiseSchedule(config.noise_schedule, config.num_train_timesteps, config.prediction_type,
                                       config.noise_shift)
 
@@ -100,7 +116,9 @@ class MoMugModel(nn.Module):
 
         lora = {k[len("lora."):]: v for k, v in state.items() if k.startswith("lora.")}
         own = {k: v for k, v in state.items() if not k.startswith("lora.")}
-        missing = set(self.trainable_state_dict()) - set(state)
+        # Optional and of any length (checkpoints written before it have none: full vocabulary).
+        self.caption_vocab = own.pop("caption_vocab", self.caption_vocab.new_zeros(0)).long().to(self.caption_vocab.device)
+        missing = set(self.trainable_state_dict()) - set(state) - {"caption_vocab"}
         if missing:
             raise KeyError(f"missing tensors: {sorted(missing)[:5]}")
         result = self.load_state_dict(own, strict=False)
@@ -189,17 +207,47 @@ class MoMugModel(nn.Module):
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         return lm_logits(self.lm, hidden)
 
-    # ----------------------------------------------------------------- training
-    def forward(self, items: list[dict], lm_weight: float = 1.0, diffusion_weight: float = 1.0):
-        # forward() is the training loss, so DDP/FSDP wrappers see (and sync) the right call.
-        return self.training_loss(items, lm_weight, diffusion_weight)
+    def set_caption_vocabulary(self, captions: list[str]) -> None:
+        """Limit captioning to the tokens of these (training) captions plus end-of-text. The output
+        layer then scores ~1k rows instead of the base model's whole vocabulary (262k for Gemma),
+        which is most of the cost of each caption word on a CPU."""
+        ids = {self.tokenizer.eos_token_id}
+        for text in captions:
+            ids.update(self.text_ids(text))
+        self.caption_vocab = torch.tensor(sorted(ids), dtype=torch.long, device=self.caption_vocab.device)
 
-    def training_loss(self, items: list[dict], lm_weight: float = 1.0, diffusion_weight: float = 1.0,
+    def caption_logits(self, hidden: torch.Tensor, full_vocabulary: bool = False):
+        """(logits, ids): next-token logits over the caption vocabulary and the token id of each
+        column (ids None: columns are token ids, the whole vocabulary)."""
+        if full_vocabulary or self.caption_vocab.numel() == 0:
+            return self.logits(hidden), None
+        vocab = self.caption_vocab.to(hidden.device)
+        weight = self.lm.get_output_embeddings().weight
+        logits = hidden @ weight[vocab].T.to(hidden.dtype)
+        cap = getattr(self.lm.config, "final_logit_softcapping", None)
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        return logits, vocab.cpu()
+
+    # ----------------------------------------------------------------- training
+    def forward(self, items: list[dict], weights: LossWeights | None = None):
+        # forward() is the training loss, so DDP/FSDP wrappers see (and sync) the right call.
+        return self.training_loss(items, weights)
+
+    def training_loss(self, items: list[dict], weights: LossWeights | None = None,
                       generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """items: dicts with task "t2m" or "m2t", text_ids (list[int]; [] = unconditional),
-        motion (N_tok, token_dim) normalised and frame_mask (N_tok, token_dim) bool."""
-        examples, diff_items, lm_targets = [], [], []
+        motion (N_tok, token_dim) normalised and frame_mask (N_tok, token_dim) bool; or task "text"
+        with text_ids only: plain language modelling on general text (keeps the base's language).
+        Losses: "lm" (captions), "diffusion", "text" (general text) and their weighted sum "loss"."""
+        w = weights or LossWeights()
+        examples, diff_items, lm_targets, text_targets = [], [], [], []
         for b, item in enumerate(items):
+            if item["task"] == "text":
+                ids = self.bos + item["text_ids"]
+                examples.append([seq.Text(ids)])
+                text_targets.append((b, 0, ids[1:]))  # each token predicts the next
+                continue
             x0 = item["motion"]
             if item["task"] == "t2m":
                 t = int(torch.randint(0, self.config.num_train_timesteps, (1,), generator=generator))
@@ -218,7 +266,7 @@ class MoMugModel(nn.Module):
         layout = seq.pack(examples, self.special_index)
         hidden, _ = self.run(layout)
         zero = hidden.new_zeros(())
-        losses = {"lm": zero, "diffusion": zero}
+        losses = {"lm": zero, "diffusion": zero, "text": zero}
         if diff_items:
             motion_pos = {b: start for b, start, _ in layout.motion}
             outs, targets, masks = [], [], []
@@ -230,16 +278,28 @@ class MoMugModel(nn.Module):
                 masks.append(fmask)
             out = torch.cat(outs)
             target = torch.cat(targets).to(out)
-            mask = torch.cat(masks).to(out)
-            losses["diffusion"] = ((out - target) ** 2 * mask).sum() / mask.sum().clamp(min=1)
+            mask = torch.cat(masks).to(out) * self._feature_weights(w.root).to(out)
+            losses["diffusion"] = ((out - target) ** 2 * mask).sum() / mask.sum().clamp(min=1e-6)
         if lm_targets:
-            rows = torch.cat([torch.full((len(ids),), b) for b, _, ids in lm_targets])
-            cols = torch.cat([torch.arange(p, p + len(ids)) for _, p, ids in lm_targets])
-            target = torch.tensor([i for _, _, ids in lm_targets for i in ids], device=self.device)
-            logits = self.logits(hidden[rows.to(self.device), cols.to(self.device)])
-            losses["lm"] = F.cross_entropy(logits.float(), target)
-        losses["loss"] = lm_weight * losses["lm"] + diffusion_weight * losses["diffusion"]
+            losses["lm"] = self._next_token_loss(hidden, lm_targets)
+        if text_targets:
+            losses["text"] = self._next_token_loss(hidden, text_targets)
+        losses["loss"] = w.lm * losses["lm"] + w.diffusion * losses["diffusion"] + w.text * losses["text"]
         return losses
+
+    def _feature_weights(self, root: float) -> torch.Tensor:
+        """Per-number weights of a motion token: `root` on each frame's first ROOT_FEATURES numbers."""
+        frame = torch.ones(self.config.feature_dim)
+        frame[:ROOT_FEATURES] = root
+        return frame.repeat(self.config.frames_per_token)
+
+    def _next_token_loss(self, hidden: torch.Tensor, targets: list[tuple[int, int, list[int]]]) -> torch.Tensor:
+        """Cross-entropy of the LM head where row b's positions p, p+1, ... predict `ids`."""
+        rows = torch.cat([torch.full((len(ids),), b) for b, _, ids in targets])
+        cols = torch.cat([torch.arange(p, p + len(ids)) for _, p, ids in targets])
+        target = torch.tensor([i for _, _, ids in targets for i in ids], device=self.device)
+        logits = self.logits(hidden[rows.to(self.device), cols.to(self.device)])
+        return F.cross_entropy(logits.float(), target)
 
     # ----------------------------------------------------------------- text -> motion
     @torch.no_grad()
@@ -311,11 +371,12 @@ class MoMugModel(nn.Module):
     @torch.no_grad()
     def describe(self, motions: list[torch.Tensor], max_new_tokens: int = 48, do_sample: bool = False,
                  temperature: float = 1.0, top_p: float = 0.9, seed: int = 0, num_beams: int = 1,
-                 should_stop=None, use_cache: bool = True) -> list[str]:
-        """Caption normalised feature frames (N_i, D): greedy, beam search or nucleus sampling.
+                 should_stop=None, use_cache: bool = True, full_vocabulary: bool = False) -> list[str]:
+        """Caption normalised feature frames (N_i, D): greedy, beam search or nucleus sampling,
+        over the caption vocabulary when the checkpoint has one (full_vocabulary=True: every token).
         use_cache=False recomputes the whole sequence for every word (a baseline for benchmarks)."""
         if num_beams > 1:
-            return [self._beam_caption(m, num_beams, max_new_tokens, should_stop) for m in motions]
+            return [self._beam_caption(m, num_beams, max_new_tokens, should_stop, full_vocabulary) for m in motions]
         B = len(motions)
         context = seq.pack([self._caption_prefix(m) for m in motions], self.special_index)
         hidden, cache = self.run(context, use_cache=True)
@@ -329,7 +390,8 @@ class MoMugModel(nn.Module):
         done = torch.zeros(B, dtype=torch.bool)
         for step in range(max_new_tokens):
             check_stop(should_stop, "captioning")
-            logits = self.logits(last).float().cpu()
+            logits, vocab = self.caption_logits(last, full_vocabulary)
+            logits = logits.float().cpu()
             if do_sample:
                 probs = torch.softmax(logits / max(temperature, 1e-4), -1)
                 sorted_p, order = probs.sort(-1, descending=True)
@@ -339,6 +401,8 @@ class MoMugModel(nn.Module):
                 nxt = order.gather(1, choice[:, None])[:, 0]
             else:
                 nxt = logits.argmax(-1)
+            if vocab is not None:
+                nxt = vocab[nxt]
             for b in range(B):
                 if not done[b]:
                     if int(nxt[b]) == eos:
@@ -363,23 +427,29 @@ class MoMugModel(nn.Module):
         hidden, _ = self.run(seq.concat(context, tail))
         return hidden[:, -1]
 
-    def _beam_caption(self, motion: torch.Tensor, k: int, max_new_tokens: int, should_stop) -> str:
+    def _beam_caption(self, motion: torch.Tensor, k: int, max_new_tokens: int, should_stop,
+                      full_vocabulary: bool = False) -> str:
         """Beam search for one motion, scores normalised by length."""
         context = seq.pack([self._caption_prefix(motion)], self.special_index)
         hidden, cache = self.run(context, use_cache=True)
         length = int(context.lengths[0])
         eos = self.tokenizer.eos_token_id
-        logp = torch.log_softmax(self.logits(hidden[:, length - 1]).float().cpu(), -1)  # (1, V)
+        def log_probs(h):
+            logits, vocab = self.caption_logits(h, full_vocabulary)
+            return torch.log_softmax(logits.float().cpu(), -1), vocab
+
+        logp, vocab = log_probs(hidden[:, length - 1])  # (1, V)
         beams, scores = [[]], torch.zeros(1)
         finished: list[tuple[float, list[int]]] = []
         for step in range(max_new_tokens):
             check_stop(should_stop, "captioning")
             total = (scores[:, None] + logp).reshape(-1)
             best = total.topk(min(2 * k, total.numel()))
-            vocab = logp.shape[-1]
             keep_rows, keep_tokens, new_scores, new_beams = [], [], [], []
             for score, flat in zip(best.values.tolist(), best.indices.tolist()):
-                row, tok = divmod(flat, vocab)
+                row, tok = divmod(flat, logp.shape[-1])
+                if vocab is not None:
+                    tok = int(vocab[tok])
                 if tok == eos:
                     finished.append((score / (len(beams[row]) + 1), beams[row]))
                 else:
@@ -399,7 +469,7 @@ class MoMugModel(nn.Module):
             n = len(beams)
             key_valid = torch.cat([context.valid.expand(n, -1), torch.ones(n, step + 1, dtype=torch.bool)], 1)
             last, cache = self._step(torch.tensor(keep_tokens), torch.full((n,), length + step), key_valid, cache)
-            logp = torch.log_softmax(self.logits(last).float().cpu(), -1)
+            logp, vocab = log_probs(last)
         finished += [(float(s) / max(len(b), 1), b) for s, b in zip(scores, beams)] if not finished else []
         ids = max(finished, key=lambda x: x[0])[1]
         return self.tokenizer.decode(ids, skip_special_tokens=True).strip()

@@ -24,6 +24,10 @@ class TrainSettings:
     text_dropout: float = 0.1       # classifier-free guidance: prompt dropped from t2m examples
     lm_weight: float = 1.0
     diffusion_weight: float = 1.0
+    text_rows: int = 0              # general-text rows added to every batch (needs general_text)
+    text_tokens: int = 48           # tokens per general-text row (a random window of one text)
+    text_weight: float = 1.0
+    root_loss_weight: float = 1.0   # weight of the root features (travel, turning) in the diffusion loss
     log_every: int = 10
     val_every: int = 200
     val_batches: int = 4
@@ -38,12 +42,13 @@ class TrainConfig:
     data: str
     output: str
     init_from: str | None = None    # checkpoint whose trained tensors seed a new run (fine-tuning)
+    general_text: str | None = None  # JSON lines of ordinary text (momug data general-text)
     model: MoMugConfig = field(default_factory=MoMugConfig)
     train: TrainSettings = field(default_factory=TrainSettings)
 
     def to_dict(self) -> dict:
         return {"data": self.data, "output": self.output, "init_from": self.init_from,
-                "model": asdict(self.model), "train": asdict(self.train)}
+                "general_text": self.general_text, "model": asdict(self.model), "train": asdict(self.train)}
 
 
 def settings_from_table(cls, table: dict, where: str):
@@ -80,8 +85,14 @@ def read_run_config(path: str | Path, overrides: dict | None, path_keys: tuple[s
 
 
 def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
-    raw = read_run_config(path, overrides, ("init_from",))
+    raw = read_run_config(path, overrides, ("init_from", "general_text"))
     model = settings_from_table(MoMugConfig, raw.get("model", {}), "model")
     model.validate()
-    return TrainConfig(data=raw["data"], output=raw["output"], init_from=raw["init_from"], model=model,
-                       train=settings_from_table(TrainSettings, raw.get("train", {}), "train"))
+    train = settings_from_table(TrainSettings, raw.get("train", {}), "train")
+    if train.text_rows < 0:
+        raise MomugError(f"text_rows must be 0 or more, got {train.text_rows}")
+    if train.text_rows and not raw["general_text"]:
+        raise MomugError(f"config {path}: text_rows = {train.text_rows} needs general_text = FILE "
+                         "(make one with: momug data general-text --out FILE)")
+    return TrainConfig(data=raw["data"], output=raw["output"], init_from=raw["init_from"],
+                       general_text=raw["general_text"], model=model, train=train)

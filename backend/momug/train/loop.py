@@ -21,9 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from momug.data.general_text import GeneralTextWindows, read_general_text
 from momug.data.humanml3d import MotionTextFolder
 from momug.errors import MomugError
 from momug.model import checkpoint as ckpt
+from momug.model.momug import LossWeights
 from momug.train.config import TrainConfig
 
 STATE_NAME = "training_state.pt"
@@ -49,12 +51,15 @@ class ExampleSampler(torch.utils.data.Dataset):
 
 class Collator:
     """Turns (features, caption) pairs into model items: a fixed share become motion-to-text
-    examples, the rest text-to-motion with the prompt dropped at the CFG dropout rate."""
+    examples, the rest text-to-motion with the prompt dropped at the CFG dropout rate; then
+    `text_rows` windows of general text (language kept) when a GeneralTextWindows is given."""
 
-    def __init__(self, model, caption_fraction: float, text_dropout: float, seed: int):
+    def __init__(self, model, caption_fraction: float, text_dropout: float, seed: int,
+                 general=None, text_rows: int = 0):
         self.model = model
         self.caption_fraction, self.text_dropout = caption_fraction, text_dropout
         self.rng = random.Random(seed)
+        self.general, self.text_rows = general, text_rows if general is not None else 0
 
     def __call__(self, batch):
         n = len(batch)
@@ -70,6 +75,7 @@ class Collator:
             tokens = self.model.to_tokens(feats)
             mask = self.model.to_tokens(torch.ones_like(feats)).bool()
             items.append({"task": task, "text_ids": ids, "motion": tokens, "frame_mask": mask})
+        items += [{"task": "text", "text_ids": self.general.sample()} for _ in range(self.text_rows)]
         return items
 
 
@@ -154,14 +160,21 @@ def open_run_folder(accelerator, out: Path, config: dict):
     return log
 
 
+def loss_weights(settings) -> LossWeights:
+    return LossWeights(lm=settings.lm_weight, diffusion=settings.diffusion_weight, text=settings.text_weight,
+                       root=settings.root_loss_weight)
+
+
 @torch.no_grad()
 def validate(model, batches, settings) -> dict[str, float]:
     was_training = model.training
     model.eval()
     totals = {"loss": 0.0, "lm": 0.0, "diffusion": 0.0}
+    if settings.text_rows:
+        totals["text"] = 0.0
     g = torch.Generator().manual_seed(1234)  # the same noise every validation: curves comparable
     for items in batches:
-        out = model.training_loss(items, settings.lm_weight, settings.diffusion_weight, generator=g)
+        out = model.training_loss(items, loss_weights(settings), generator=g)
         for k in totals:
             totals[k] += float(out[k])
     model.train(was_training)
@@ -201,11 +214,20 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
             model.std.copy_(torch.as_tensor(train_folder.std))
             accelerator.print(f"momug train: starting from {cfg.init_from}"
                               + (f" (new: {', '.join(fresh)})" if fresh else ""))
+        model.set_caption_vocabulary([c.text for caps in train_folder.captions for c in caps])
     model.train()
     params, optimizer, scheduler, step, epoch = make_optimizer(model, s, state_path if resuming else None)
 
     dataset = ExampleSampler(train_folder, cfg.model.max_frames, s.seed)
-    collate = Collator(model, s.caption_fraction, s.text_dropout, s.seed + step)
+    general = val_general = None
+    if s.text_rows:
+        texts = read_general_text(cfg.general_text)
+        held_out = texts[::20] if len(texts) >= 20 else []  # every 20th text for validation
+        general = GeneralTextWindows([t for i, t in enumerate(texts) if i % 20 or not held_out],
+                                     model.tokenizer, s.text_tokens, s.seed + step)
+        if held_out:
+            val_general = GeneralTextWindows(held_out, model.tokenizer, s.text_tokens, s.seed + 1)
+    collate = Collator(model, s.caption_fraction, s.text_dropout, s.seed + step, general, s.text_rows)
     loader = torch.utils.data.DataLoader(dataset, batch_size=s.batch_size, shuffle=True, drop_last=True,
                                          collate_fn=collate, num_workers=s.num_workers,
                                          generator=torch.Generator().manual_seed(s.seed + epoch))
@@ -214,7 +236,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
     val_batches = []
     if val_folder is not None:
         val_set = ExampleSampler(val_folder, cfg.model.max_frames, s.seed + 1)
-        val_collate = Collator(model, s.caption_fraction, 0.0, s.seed + 1)
+        val_collate = Collator(model, s.caption_fraction, 0.0, s.seed + 1, val_general or general, s.text_rows)
         idx = list(range(min(len(val_set), s.batch_size * s.val_batches)))
         val_batches = [val_collate([val_set[i] for i in idx[k:k + s.batch_size]])
                        for k in range(0, len(idx), s.batch_size)]
@@ -234,13 +256,15 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
                dynamic_ncols=True)
     start = time.time()
     running = {"loss": 0.0, "lm": 0.0, "diffusion": 0.0}
+    if s.text_rows:
+        running["text"] = 0.0
     n_running = 0
     while step < s.max_steps:
         dataset.epoch = epoch
         if hasattr(loader, "set_epoch"):
             loader.set_epoch(epoch)
         for items in loader:
-            losses = model(items, s.lm_weight, s.diffusion_weight)
+            losses = model(items, loss_weights(s))
             optimizer_step(accelerator, losses, params, optimizer, scheduler, s.grad_clip, step)
             step += 1
             for k in running:
@@ -249,7 +273,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
             bar.update(1)
             if step % s.log_every == 0 or step == s.max_steps:
                 avg = {k: v / n_running for k, v in running.items()}
-                bar.set_postfix(loss=f"{avg['loss']:.3f}", lm=f"{avg['lm']:.3f}", diff=f"{avg['diffusion']:.3f}")
+                bar.set_postfix({k: f"{v:.3f}" for k, v in avg.items()})
                 log({"split": "train", "step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0],
                      "processes": accelerator.num_processes,
                      "elapsed_s": round(time.time() - start, 1), **avg})

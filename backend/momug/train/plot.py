@@ -17,7 +17,7 @@ def read_metrics(path: str | Path) -> list[dict]:
 
 
 DIFFUSION_PANELS = (("loss", "total loss"), ("diffusion", "diffusion loss (text -> motion)"),
-                    ("lm", "caption loss (motion -> text)"))
+                    ("lm", "caption loss (motion -> text)"), ("text", "general text loss (language kept)"))
 
 
 def plot_metrics(metrics_path: str | Path, out_path: str | Path, panels=DIFFUSION_PANELS) -> Path:
@@ -28,7 +28,10 @@ def plot_metrics(metrics_path: str | Path, out_path: str | Path, panels=DIFFUSIO
     import matplotlib.pyplot as plt
 
     rows = read_metrics(metrics_path)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.6))
+    # A panel only for what this run logged (older runs and text-free runs have no "text" loss).
+    panels = [p for p in panels if any(p[0] in r for r in rows)] or list(panels[:1])
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.6), squeeze=False)
+    axes = axes[0]
     for ax, (key, title) in zip(axes, panels):
         for split, style in (("train", "-"), ("val", "o-")):
             pts = [(r["step"], r[key]) for r in rows if r.get("split") == split and key in r]

@@ -32,6 +32,42 @@ def test_loss_has_both_terms_and_only_momug_weights_get_gradients(tiny_pipeline)
     model.zero_grad()
 
 
+def test_general_text_rows_train_only_the_adapter_through_their_own_loss(tiny_pipeline):
+    from momug.model.momug import LossWeights
+
+    model = tiny_pipeline.model
+    model.zero_grad()
+    text = [{"task": "text", "text_ids": model.text_ids("the old lighthouse keeper walks to the shop")}]
+    losses = model.training_loss(text, LossWeights(text=0.5))
+    assert float(losses["text"]) > 0 and float(losses["lm"]) == 0 and float(losses["diffusion"]) == 0
+    assert torch.isclose(losses["loss"], 0.5 * losses["text"])
+    losses["loss"].backward()
+    with_grad = {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert with_grad and all("lora_" in n for n in with_grad)  # nothing motion-specific is touched
+    model.zero_grad()
+    # Mixed with motion examples, each loss is the same as computed alone (padding does not leak).
+    motion = items(model)
+    mixed = model.training_loss(motion + text, generator=torch.Generator().manual_seed(0))
+    alone = model.training_loss(motion, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(mixed["diffusion"], alone["diffusion"], atol=1e-5)
+    assert torch.allclose(mixed["text"], losses["text"], atol=1e-5)
+
+
+def test_root_weight_scales_only_the_root_features_error(tiny_pipeline):
+    from momug.model.momug import ROOT_FEATURES, LossWeights
+
+    model = tiny_pipeline.model
+    w = model._feature_weights(10.0)
+    D = model.config.feature_dim
+    assert w.shape == (model.config.token_dim,)
+    assert torch.equal(w[:ROOT_FEATURES], torch.full((ROOT_FEATURES,), 10.0)) and bool((w[ROOT_FEATURES:D] == 1).all())
+    assert torch.equal(w[D:D + ROOT_FEATURES], torch.full((ROOT_FEATURES,), 10.0))  # every frame of the token
+    batch = [items(model)[0]]
+    plain = model.training_loss(batch, LossWeights(root=1.0), generator=torch.Generator().manual_seed(0))
+    weighted = model.training_loss(batch, LossWeights(root=10.0), generator=torch.Generator().manual_seed(0))
+    assert not torch.isclose(plain["diffusion"], weighted["diffusion"])
+
+
 def test_cached_prefix_sampling_matches_full_recompute(tiny_pipeline):
     model = tiny_pipeline.model
     kwargs = dict(prompts=["a person walks", "jumps"], n_frames=[40, 23], seeds=[0, 1], guidance=2.0, steps=4)
@@ -139,3 +175,34 @@ def test_caption_without_cache_matches_cached(tiny_pipeline):
     g = torch.Generator().manual_seed(2)
     xs = [torch.randn(n, model.config.feature_dim, generator=g) for n in (24, 9)]
     assert model.describe(xs, max_new_tokens=5, use_cache=False) == model.describe(xs, max_new_tokens=5)
+
+
+def test_caption_vocabulary_limits_words_and_travels_with_the_checkpoint(tiny_pipeline, tmp_path):
+    model = tiny_pipeline.model
+    x = torch.randn(30, model.config.feature_dim, generator=torch.Generator().manual_seed(5))
+    full = model.describe([x], max_new_tokens=6)
+    captions = ["a person jumps twice", "someone waves with the left hand"]
+    model.set_caption_vocabulary(captions)
+    try:
+        allowed = {model.tokenizer.eos_token_id} | {i for c in captions for i in model.text_ids(c)}
+        assert set(model.caption_vocab.tolist()) == allowed
+        for options in ({}, {"num_beams": 3}, {"do_sample": True, "seed": 1}):
+            text = model.describe([x], max_new_tokens=6, **options)[0]
+            assert set(model.text_ids(text)) <= allowed, options
+        # The same scores as the full head on the allowed rows: full_vocabulary gives the old path.
+        h = torch.randn(2, model.lm.config.hidden_size)
+        limited, ids = model.caption_logits(h)
+        assert torch.allclose(limited, model.logits(h)[:, ids], atol=1e-5)
+        assert model.describe([x], max_new_tokens=6, full_vocabulary=True) == full
+        folder = ckpt.save_pretrained(model, tmp_path / "ck")
+        assert torch.equal(ckpt.from_pretrained(folder).caption_vocab, model.caption_vocab)
+    finally:
+        model.caption_vocab = model.caption_vocab.new_zeros(0)
+    # A checkpoint written before the caption vocabulary existed loads with the whole vocabulary.
+    folder = ckpt.save_pretrained(model, tmp_path / "old")
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(folder / ckpt.WEIGHTS_NAME))
+    del state["caption_vocab"]
+    save_file(state, str(folder / ckpt.WEIGHTS_NAME))
+    assert ckpt.from_pretrained(folder).caption_vocab.numel() == 0

@@ -74,6 +74,7 @@ def test_train_writes_checkpoint_metrics_and_plot_then_resumes(tmp_path, corpus)
     assert later == [8]
     model = ckpt.from_pretrained(out)
     assert model.config.base_model == "tiny"
+    assert model.caption_vocab.numel() > 1  # the training captions' words, for fast captioning
 
 
 def test_loss_goes_down_on_a_tiny_corpus(tmp_path, corpus):
@@ -102,6 +103,24 @@ def test_init_from_seeds_a_new_run_with_a_checkpoints_weights(tmp_path, corpus):
     other.init_from = str(tmp_path / "source")
     with pytest.raises(MomugError, match="frames_per_token"):
         train(other, progress=False)
+
+
+def test_general_text_rows_are_replayed_and_logged(tmp_path, corpus):
+    from momug.cli import main as cli
+
+    text = tmp_path / "general.jsonl"
+    assert cli(["data", "general-text", "--out", str(text), "--base-model", "tiny", "--per-opening", "1",
+                "--tokens", "12", "--quiet"]) == 0
+    cfg = write_config(tmp_path, corpus, 4, "keep")
+    body = cfg.read_text().replace('output = ', f'general_text = "{text}"\noutput = ', 1)
+    cfg.write_text(body.replace("[train]\n", "[train]\ntext_rows = 2\ntext_tokens = 8\nroot_loss_weight = 3.0\n"))
+    assert main(["train", "--config", str(cfg), "--quiet"]) == 0
+    logged = rows(tmp_path / "keep")
+    assert all(r["text"] > 0 for r in logged if r["split"] in ("train", "val"))
+    # Asking for text rows without a text file is refused before anything runs.
+    cfg.write_text(body.replace("[train]\n", "[train]\ntext_rows = 2\n").replace(f'general_text = "{text}"\n', ""))
+    with pytest.raises(MomugError, match="general_text"):
+        load_train_config(cfg)
 
 
 def test_bad_config_is_a_clear_error(tmp_path, corpus):

@@ -10,7 +10,11 @@ Rows:
                                                                           the whole sequence every step
   DDPM-1000 (est.)  the naive sampler: 1000 full-sequence steps, estimated from the measured cost
                     of the no-cache step (running it would take minutes per motion on a CPU)
-  caption           greedy with KV cache                             vs  recomputing every word
+  caption           greedy with KV cache, caption vocabulary         vs  recomputing every word over
+                                                                          the whole vocabulary; also
+                                                                          each change alone, and how
+                                                                          often the caption vocabulary
+                                                                          changes the caption (--data)
   batch of 8        one batched call                                 vs  8 calls one after another
   server            HTTP round trip (submit, poll, fetch) via `momug serve`  vs  a direct call
   blender keying    22 bones x 600 frames through the add-on's ActionWriter (foreach_set)
@@ -35,6 +39,24 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def caption_agreement(model, data: str, n: int) -> dict | None:
+    """Greedy captions of the first n test motions with and without the caption vocabulary."""
+    import numpy as np
+    import torch
+
+    if model.caption_vocab.numel() == 0 or not (Path(data) / "test.txt").is_file():
+        return None
+    from momug.data.humanml3d import MotionTextFolder
+
+    folder = MotionTextFolder(data, "test")
+    n = min(n, len(folder))
+    same = 0
+    for i in range(n):
+        feats = model.normalize(torch.from_numpy(np.asarray(folder.features(i), dtype=np.float32)[:model.config.max_frames]))
+        same += model.describe([feats]) == model.describe([feats], full_vocabulary=True)
+    return {"same": same, "n": n}
 
 
 def timed(fn, repeats: int = 1):
@@ -137,6 +159,10 @@ def main() -> int:
     parser.add_argument("--skip-server", action="store_true")
     parser.add_argument("--skip-blender", action="store_true")
     parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument("--data", default=str(ROOT / "corpus"),
+                        help="HumanML3D-format folder whose test motions check that the caption vocabulary "
+                        "leaves captions unchanged (skipped if missing; default: corpus/)")
+    parser.add_argument("--agreement-n", type=int, default=32, help="test motions for that check (default 32)")
     args = parser.parse_args()
 
     import numpy as np
@@ -179,10 +205,22 @@ def main() -> int:
 
     feats = model.normalize(torch.from_numpy(joints_to_features(clip.joints.astype(np.float64)).astype(np.float32)))
     cap_fast, text = timed(lambda: model.describe([feats]), args.repeats)
-    cap_slow, _ = timed(lambda: model.describe([feats], use_cache=False), args.repeats)
-    figures[f"caption_{cap_seconds:g}s"] = {"cached_s": cap_fast, "no_cache_s": cap_slow, "text": text[0]}
-    rows.append((f"caption a {cap_seconds:g} s motion (greedy)", f"{cap_fast:.2f} s", f"{cap_slow:.2f} s (no KV cache)",
+    cap_full, _ = timed(lambda: model.describe([feats], full_vocabulary=True), args.repeats)
+    cap_slow, _ = timed(lambda: model.describe([feats], use_cache=False, full_vocabulary=True), args.repeats)
+    vocab = model.caption_vocab.numel() or model.lm.get_output_embeddings().weight.shape[0]
+    figures[f"caption_{cap_seconds:g}s"] = {"cached_s": cap_fast, "cached_full_vocabulary_s": cap_full,
+                                            "no_cache_full_vocabulary_s": cap_slow, "caption_vocabulary": vocab,
+                                            "text": text[0]}
+    label = f"caption a {cap_seconds:g} s motion (greedy)"
+    rows.append((label, f"{cap_fast:.2f} s", f"{cap_slow:.2f} s (no KV cache, all words)",
                  f"{cap_slow / cap_fast:.2f}x"))
+    rows.append((f"  of which: {vocab}-token caption vocabulary", f"{cap_fast:.2f} s",
+                 f"{cap_full:.2f} s (KV cache, all words)", f"{cap_full / cap_fast:.2f}x"))
+    agreement = caption_agreement(model, args.data, args.agreement_n)
+    if agreement is not None:
+        figures["caption_vocabulary_agreement"] = agreement
+        rows.append(("  captions unchanged by the vocabulary", f"{agreement['same']}/{agreement['n']} test motions",
+                     "", ""))
 
     n5 = int(5 * pipe.fps)
     batched, _ = timed(lambda: sample(n5, True, batch=8), 1)

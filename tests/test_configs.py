@@ -29,3 +29,9 @@ def test_stage_one_pins_the_settings_it_was_trained_with():
     assert (stage1.model.noise_shift, stage1.model.prompt_summary) == (1.0, False)
     assert stage2.init_from and stage2.init_from.endswith("runs/default")
     assert stage2.model.noise_shift == 4.0 and stage2.model.prompt_summary
+
+
+def test_stage_three_replays_general_text_from_stage_two():
+    stage3 = load_train_config(CONFIGS[0].parent / "default_stage3.toml")
+    assert stage3.init_from and stage3.init_from.endswith("runs/default_stage2")
+    assert stage3.general_text and stage3.train.text_rows > 0 and stage3.train.root_loss_weight > 1

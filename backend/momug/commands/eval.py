@@ -180,8 +180,31 @@ def run_m2t(args) -> int:
     result = _header(args, "m2t", evaluator, pipe)
     result.update(repeats=args.repeats, beams=args.beams, rows={k: rows[k] for k in ("ground_truth", "model")},
                   samples=rows["samples"])
+    if args.data and (Path(args.data) / "meta.jsonl").is_file():
+        result["caption_checks"] = _caption_checks(args.data, rows["captions"], args.seed, pipe.model_id)
     _write_json(args.json, result)
     return 0
+
+
+def _caption_checks(data: str, captions: dict[str, str], seed: int, model_id: str) -> dict:
+    """Action / side / direction named? The model's captions against one random reference each."""
+    import random
+
+    from momug.eval.caption_checks import caption_checks, read_meta
+
+    meta = read_meta(data)
+    rng = random.Random(seed)
+    references = {i: rng.choice(meta[i]["captions"]) for i in captions if meta.get(i, {}).get("captions")}
+    out = {"ground_truth": caption_checks(references, meta), "model": caption_checks(captions, meta)}
+    names = list(out["model"]["checks"])
+    print("\nCaption checks on single-action clips (share of captions naming it; n clips):")
+    print("| | " + " | ".join(names) + " |")
+    print("|---" * (len(names) + 1) + "|")
+    for label, key in (("Ground truth", "ground_truth"), (model_id, "model")):
+        cells = [f"{out[key]['checks'][n]['pass_rate']:.0%} ({out[key]['checks'][n]['n']})"
+                 if n in out[key]["checks"] else "-" for n in names]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    return out
 
 
 def run_probes(args) -> int:

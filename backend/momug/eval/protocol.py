@@ -147,7 +147,8 @@ def whole_clip_references(folder: MotionTextFolder, indices: list[int]) -> tuple
 
 def evaluate_m2t(evaluator, describe: Describe, folder: MotionTextFolder, repeats: int = 20, seed: int = 0,
                  limit: int | None = None, max_frames: int = 196, token_vectors=None, log=None) -> dict:
-    """{'ground_truth': {...}, 'model': {...}, 'samples': [first few captions with references]}."""
+    """{'ground_truth': {...}, 'model': {...}, 'samples': [first few captions with references],
+    'captions': {clip id: caption}}."""
     from momug.eval.text_metrics import caption_scores
 
     indices, refs = whole_clip_references(folder, clip_indices(folder, limit))
@@ -173,4 +174,5 @@ def evaluate_m2t(evaluator, describe: Describe, folder: MotionTextFolder, repeat
     model.update({k: metrics.interval([v]) for k, v in scores.items()})
     samples = [{"id": folder.ids[i], "caption": c, "references": r}
                for i, c, r in list(zip(indices, captions, refs))[:10]]
-    return {"ground_truth": metrics.summarize_runs(gt_runs), "model": model, "samples": samples}
+    return {"ground_truth": metrics.summarize_runs(gt_runs), "model": model, "samples": samples,
+            "captions": {folder.ids[i]: c for i, c in zip(indices, captions)}}

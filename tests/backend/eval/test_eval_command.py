@@ -35,10 +35,15 @@ def test_m2t_prints_caption_metrics(tiny_corpus, tiny_evaluator_dir, tmp_path, c
     rc = main(["eval", "m2t", "--checkpoint", "tiny", "--data", str(tiny_corpus), "--evaluator",
                str(tiny_evaluator_dir), "--repeats", "2", "--limit", "3", "--device", "cpu", "--json", str(out)])
     assert rc == 0
-    assert "BLEU@4" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "BLEU@4" in text and "Caption checks" in text
     result = json.loads(out.read_text())
     assert {"bleu1", "bleu4", "rouge_l", "cider", "bertscore_f1", "top1", "mm_dist"} <= set(result["rows"]["model"])
     assert len(result["samples"]) == 3
+    checks = result["caption_checks"]
+    assert set(checks) == {"ground_truth", "model"}
+    for row in checks.values():
+        assert all(0 <= c["pass_rate"] <= 1 and c["n"] >= 1 for c in row["checks"].values())
 
 
 def test_probes_with_physics_rows(tiny_corpus, tmp_path, capsys):

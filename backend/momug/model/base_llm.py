@@ -180,11 +180,17 @@ def load_base_llm(name: str = GEMMA_ID, dtype=None):
     return model, tokenizer
 
 
-def lm_logits(llm, hidden):
-    """Next-token logits from final hidden states, with the model's logit soft-capping if any."""
+def lm_logits(llm, hidden, rows=None):
+    """Next-token logits from final hidden states, with the model's logit soft-capping if any;
+    `rows` (token ids) scores only those rows of the output layer."""
     import torch
 
-    logits = llm.get_output_embeddings()(hidden)
+    if rows is None:
+        logits = llm.get_output_embeddings()(hidden)
+    else:
+        head = llm.get_output_embeddings()
+        bias = None if head.bias is None else head.bias[rows]
+        logits = torch.nn.functional.linear(hidden, head.weight[rows].to(hidden.dtype), bias)
     cap = getattr(llm.config, "final_logit_softcapping", None)
     if cap:
         logits = torch.tanh(logits / cap) * cap

@@ -3,6 +3,7 @@
 Sequences (see momug.model.sequence):
     text-to-motion  <bos> prompt <som> <timestep:t> [motion tokens at noise level t]
     motion-to-text  <bos> <som> [clean motion tokens, t=0] <eom> <caption> words <eos>
+    general text    <bos> words   (replayed so the LoRA adapter keeps the base model's language)
 A motion token is `frames_per_token` normalised feature frames, projected into the LLM's
 embedding space and tagged with the timestep embedding; the last hidden states at motion
 positions go through an output head that predicts the diffusion target. Captions come out of the
@@ -222,12 +223,7 @@ class MoMugModel(nn.Module):
         if full_vocabulary or self.caption_vocab.numel() == 0:
             return self.logits(hidden), None
         vocab = self.caption_vocab.to(hidden.device)
-        weight = self.lm.get_output_embeddings().weight
-        logits = hidden @ weight[vocab].T.to(hidden.dtype)
-        cap = getattr(self.lm.config, "final_logit_softcapping", None)
-        if cap:
-            logits = torch.tanh(logits / cap) * cap
-        return logits, vocab.cpu()
+        return lm_logits(self.lm, hidden, rows=vocab), vocab.cpu()
 
     # ----------------------------------------------------------------- training
     def forward(self, items: list[dict], weights: LossWeights | None = None):

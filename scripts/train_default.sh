@@ -5,8 +5,9 @@
 #   3. diffusion, stage 2 (shifted schedule, prompt path) configs/default_stage2.toml -> runs/default_stage2
 #   4. the base model's own text, replayed so the adapter keeps its English -> corpus/general_text.jsonl
 #   5. diffusion, stage 3 (+ general text, root weighted) configs/default_stage3.toml -> runs/default_stage3
-#   6. streaming model on the shipped VAE's latents       configs/stream_default.toml -> runs/stream_default
-#   7. float16 copies into backend/momug/checkpoints/{default,stream_default}
+#   6. diffusion, stage 4 (general text against the base model's distribution) configs/default_stage4.toml
+#   7. streaming model on the shipped VAE's latents       configs/stream_default.toml -> runs/stream_default
+#   8. float16 copies into backend/momug/checkpoints/{default,stream_default}
 # Each training step resumes if interrupted: rerun the script. Pass "diffusion" or "stream" to do one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +17,9 @@ if [ "$what" = all ] || [ "$what" = diffusion ]; then
   momug train --config configs/default.toml
   momug train --config configs/default_stage2.toml
   [ -f corpus/general_text.jsonl ] || momug data general-text --out corpus/general_text.jsonl --seed 0
-  momug train --config configs/default_stage3.toml
-  python scripts/export_checkpoint.py runs/default_stage3 backend/momug/checkpoints/default
+  momug train --config configs/default_stage3.toml --max-steps 1225  # stopped there (see the config)
+  momug train --config configs/default_stage4.toml
+  python scripts/export_checkpoint.py runs/default_stage4 backend/momug/checkpoints/default
 fi
 if [ "$what" = all ] || [ "$what" = stream ]; then
   momug stream train --config configs/stream_default.toml

@@ -35,3 +35,8 @@ def test_stage_three_replays_general_text_from_stage_two():
     stage3 = load_train_config(CONFIGS[0].parent / "default_stage3.toml")
     assert stage3.init_from and stage3.init_from.endswith("runs/default_stage2")
     assert stage3.general_text and stage3.train.text_rows > 0 and stage3.train.root_loss_weight > 1
+
+
+def test_stage_four_matches_the_base_model_on_general_text():
+    stage4 = load_train_config(CONFIGS[0].parent / "default_stage4.toml")
+    assert stage4.init_from.endswith("runs/default_stage3") and stage4.train.text_target == "kl"

@@ -39,11 +39,16 @@ ROOT_FEATURES = 4
 
 
 @dataclass
-class LossWeights:
+class LossSettings:
+    """Weights of the training losses, and how the general-text loss is taken."""
     lm: float = 1.0         # caption next-token loss
     diffusion: float = 1.0
     text: float = 1.0       # general-text next-token loss (language kept)
     root: float = 1.0       # extra weight of the root features inside the diffusion loss
+    # General text: "kl" matches the base model's next-token distribution (adapter disabled) at
+    # every position, which a finite text cannot be memorised against; "ce" is plain next-token
+    # cross-entropy on the text (what stage 3 of the default used; it overfits a small text).
+    text_target: str = "kl"
 
 
 def timestep_features(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -226,17 +231,17 @@ class MoMugModel(nn.Module):
         return lm_logits(self.lm, hidden, rows=vocab), vocab.cpu()
 
     # ----------------------------------------------------------------- training
-    def forward(self, items: list[dict], weights: LossWeights | None = None):
+    def forward(self, items: list[dict], weights: LossSettings | None = None):
         # forward() is the training loss, so DDP/FSDP wrappers see (and sync) the right call.
         return self.training_loss(items, weights)
 
-    def training_loss(self, items: list[dict], weights: LossWeights | None = None,
+    def training_loss(self, items: list[dict], weights: LossSettings | None = None,
                       generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """items: dicts with task "t2m" or "m2t", text_ids (list[int]; [] = unconditional),
         motion (N_tok, token_dim) normalised and frame_mask (N_tok, token_dim) bool; or task "text"
         with text_ids only: plain language modelling on general text (keeps the base's language).
         Losses: "lm" (captions), "diffusion", "text" (general text) and their weighted sum "loss"."""
-        w = weights or LossWeights()
+        w = weights or LossSettings()
         examples, diff_items, lm_targets, text_targets = [], [], [], []
         for b, item in enumerate(items):
             if item["task"] == "text":
@@ -278,7 +283,9 @@ class MoMugModel(nn.Module):
             losses["diffusion"] = ((out - target) ** 2 * mask).sum() / mask.sum().clamp(min=1e-6)
         if lm_targets:
             losses["lm"] = self._next_token_loss(hidden, lm_targets)
-        if text_targets:
+        if text_targets and w.text_target == "kl":
+            losses["text"] = self._base_model_divergence(hidden, layout, text_targets)
+        elif text_targets:
             losses["text"] = self._next_token_loss(hidden, text_targets)
         losses["loss"] = w.lm * losses["lm"] + w.diffusion * losses["diffusion"] + w.text * losses["text"]
         return losses
@@ -289,13 +296,29 @@ class MoMugModel(nn.Module):
         frame[:ROOT_FEATURES] = root
         return frame.repeat(self.config.frames_per_token)
 
-    def _next_token_loss(self, hidden: torch.Tensor, targets: list[tuple[int, int, list[int]]]) -> torch.Tensor:
-        """Cross-entropy of the LM head where row b's positions p, p+1, ... predict `ids`."""
+    def _base_model_divergence(self, hidden: torch.Tensor, layout: seq.Layout,
+                               targets: list[tuple[int, int, list[int]]]) -> torch.Tensor:
+        """Mean KL(base || adapted) of the next-token distributions at the general-text positions;
+        the base model is this model with the LoRA adapter disabled, on the text rows alone."""
+        text_layout = seq.pack([[seq.Text(layout.token[b, :len(ids) + 1].tolist())] for b, _, ids in targets],
+                               self.special_index)
+        with torch.no_grad(), self.llm.disable_adapter():
+            base_hidden, _ = self.run(text_layout)
+        base_pos = [(i, p, ids) for i, (_, p, ids) in enumerate(targets)]
+        student = self._logits_at(hidden, targets)
+        teacher = self._logits_at(base_hidden, base_pos)
+        return F.kl_div(F.log_softmax(student.float(), -1), F.log_softmax(teacher.float(), -1),
+                        log_target=True, reduction="batchmean")
+
+    def _logits_at(self, hidden: torch.Tensor, targets: list[tuple[int, int, list[int]]]) -> torch.Tensor:
         rows = torch.cat([torch.full((len(ids),), b) for b, _, ids in targets])
         cols = torch.cat([torch.arange(p, p + len(ids)) for _, p, ids in targets])
+        return self.logits(hidden[rows.to(self.device), cols.to(self.device)])
+
+    def _next_token_loss(self, hidden: torch.Tensor, targets: list[tuple[int, int, list[int]]]) -> torch.Tensor:
+        """Cross-entropy of the LM head where row b's positions p, p+1, ... predict `ids`."""
         target = torch.tensor([i for _, _, ids in targets for i in ids], device=self.device)
-        logits = self.logits(hidden[rows.to(self.device), cols.to(self.device)])
-        return F.cross_entropy(logits.float(), target)
+        return F.cross_entropy(self._logits_at(hidden, targets).float(), target)
 
     # ----------------------------------------------------------------- text -> motion
     @torch.no_grad()

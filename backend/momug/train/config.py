@@ -27,6 +27,7 @@ class TrainSettings:
     text_rows: int = 0              # general-text rows added to every batch (needs general_text)
     text_tokens: int = 48           # tokens per general-text row (a random window of one text)
     text_weight: float = 1.0
+    text_target: str = "kl"         # "kl": match the base model (adapter off); "ce": the text's own tokens
     root_loss_weight: float = 1.0   # weight of the root features (travel, turning) in the diffusion loss
     log_every: int = 10
     val_every: int = 200
@@ -89,6 +90,8 @@ def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainC
     model = settings_from_table(MoMugConfig, raw.get("model", {}), "model")
     model.validate()
     train = settings_from_table(TrainSettings, raw.get("train", {}), "train")
+    if train.text_target not in ("kl", "ce"):
+        raise MomugError(f"text_target must be 'kl' or 'ce', got {train.text_target!r}")
     if train.text_rows < 0:
         raise MomugError(f"text_rows must be 0 or more, got {train.text_rows}")
     if train.text_rows and not raw["general_text"]:

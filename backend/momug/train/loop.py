@@ -25,7 +25,7 @@ from momug.data.general_text import GeneralTextWindows, read_general_text
 from momug.data.humanml3d import MotionTextFolder
 from momug.errors import MomugError
 from momug.model import checkpoint as ckpt
-from momug.model.momug import LossWeights
+from momug.model.momug import LossSettings
 from momug.train.config import TrainConfig
 
 STATE_NAME = "training_state.pt"
@@ -160,9 +160,9 @@ def open_run_folder(accelerator, out: Path, config: dict):
     return log
 
 
-def loss_weights(settings) -> LossWeights:
-    return LossWeights(lm=settings.lm_weight, diffusion=settings.diffusion_weight, text=settings.text_weight,
-                       root=settings.root_loss_weight)
+def loss_settings(settings) -> LossSettings:
+    return LossSettings(lm=settings.lm_weight, diffusion=settings.diffusion_weight, text=settings.text_weight,
+                        root=settings.root_loss_weight, text_target=settings.text_target)
 
 
 @torch.no_grad()
@@ -174,7 +174,7 @@ def validate(model, batches, settings) -> dict[str, float]:
         totals["text"] = 0.0
     g = torch.Generator().manual_seed(1234)  # the same noise every validation: curves comparable
     for items in batches:
-        out = model.training_loss(items, loss_weights(settings), generator=g)
+        out = model.training_loss(items, loss_settings(settings), generator=g)
         for k in totals:
             totals[k] += float(out[k])
     model.train(was_training)
@@ -264,7 +264,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
         if hasattr(loader, "set_epoch"):
             loader.set_epoch(epoch)
         for items in loader:
-            losses = model(items, loss_weights(s))
+            losses = model(items, loss_settings(s))
             optimizer_step(accelerator, losses, params, optimizer, scheduler, s.grad_clip, step)
             step += 1
             for k in running:

@@ -33,12 +33,12 @@ def test_loss_has_both_terms_and_only_momug_weights_get_gradients(tiny_pipeline)
 
 
 def test_general_text_rows_train_only_the_adapter_through_their_own_loss(tiny_pipeline):
-    from momug.model.momug import LossWeights
+    from momug.model.momug import LossSettings
 
     model = tiny_pipeline.model
     model.zero_grad()
     text = [{"task": "text", "text_ids": model.text_ids("the old lighthouse keeper walks to the shop")}]
-    losses = model.training_loss(text, LossWeights(text=0.5))
+    losses = model.training_loss(text, LossSettings(text=0.5, text_target="ce"))
     assert float(losses["text"]) > 0 and float(losses["lm"]) == 0 and float(losses["diffusion"]) == 0
     assert torch.isclose(losses["loss"], 0.5 * losses["text"])
     losses["loss"].backward()
@@ -47,14 +47,42 @@ def test_general_text_rows_train_only_the_adapter_through_their_own_loss(tiny_pi
     model.zero_grad()
     # Mixed with motion examples, each loss is the same as computed alone (padding does not leak).
     motion = items(model)
-    mixed = model.training_loss(motion + text, generator=torch.Generator().manual_seed(0))
-    alone = model.training_loss(motion, generator=torch.Generator().manual_seed(0))
+    ce = LossSettings(text_target="ce")
+    mixed = model.training_loss(motion + text, ce, generator=torch.Generator().manual_seed(0))
+    alone = model.training_loss(motion, ce, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(mixed["diffusion"], alone["diffusion"], atol=1e-5)
     assert torch.allclose(mixed["text"], losses["text"], atol=1e-5)
 
 
+def test_kl_text_loss_is_zero_for_the_base_model_and_grows_as_the_adapter_moves(tiny_pipeline):
+    model = tiny_pipeline.model
+    text = [{"task": "text", "text_ids": model.text_ids("the old lighthouse keeper walks to the shop")}]
+    lora_b = [p for n, p in model.named_parameters() if "lora_B" in n]
+    saved = [p.detach().clone() for p in lora_b]
+    try:
+        with torch.no_grad():
+            for p in lora_b:
+                p.zero_()  # LoRA B = 0: the adapted model is the base model
+        kl = model.training_loss(text + items(model)[:1], generator=torch.Generator().manual_seed(0))["text"]
+        assert abs(float(kl)) < 1e-5
+        with torch.no_grad():
+            for p in lora_b:
+                p.normal_(0, 0.5)
+        model.zero_grad()
+        kl = model.training_loss(text)["text"]
+        assert float(kl) > 1e-3
+        kl.backward()
+        assert all(p.grad is not None for p in lora_b)  # the teacher pass gives no gradient itself
+        assert model.special.grad is None or float(model.special.grad.abs().sum()) == 0
+    finally:
+        with torch.no_grad():
+            for p, v in zip(lora_b, saved):
+                p.copy_(v)
+        model.zero_grad()
+
+
 def test_root_weight_scales_only_the_root_features_error(tiny_pipeline):
-    from momug.model.momug import ROOT_FEATURES, LossWeights
+    from momug.model.momug import ROOT_FEATURES, LossSettings
 
     model = tiny_pipeline.model
     w = model._feature_weights(10.0)
@@ -63,8 +91,8 @@ def test_root_weight_scales_only_the_root_features_error(tiny_pipeline):
     assert torch.equal(w[:ROOT_FEATURES], torch.full((ROOT_FEATURES,), 10.0)) and bool((w[ROOT_FEATURES:D] == 1).all())
     assert torch.equal(w[D:D + ROOT_FEATURES], torch.full((ROOT_FEATURES,), 10.0))  # every frame of the token
     batch = [items(model)[0]]
-    plain = model.training_loss(batch, LossWeights(root=1.0), generator=torch.Generator().manual_seed(0))
-    weighted = model.training_loss(batch, LossWeights(root=10.0), generator=torch.Generator().manual_seed(0))
+    plain = model.training_loss(batch, LossSettings(root=1.0), generator=torch.Generator().manual_seed(0))
+    weighted = model.training_loss(batch, LossSettings(root=10.0), generator=torch.Generator().manual_seed(0))
     assert not torch.isclose(plain["diffusion"], weighted["diffusion"])
 
 

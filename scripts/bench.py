@@ -54,7 +54,7 @@ def caption_agreement(model, data: str, n: int) -> dict | None:
     n = min(n, len(folder))
     same = 0
     for i in range(n):
-        feats = model.normalize(torch.from_numpy(np.asarray(folder.features(i), dtype=np.float32)[:model.config.max_frames]))
+        feats = model.normalize(torch.from_numpy(np.array(folder.features(i)[:model.config.max_frames], dtype=np.float32)))
         same += model.describe([feats]) == model.describe([feats], full_vocabulary=True)
     return {"same": same, "n": n}
 

@@ -28,8 +28,9 @@ def scene_fps(scene):
 
 # --- generate -----------------------------------------------------------------------------
 
-def check_target(context, target):
-    """The armature a generation will key, or None when a new SMPL rig is to be made."""
+def check_target(context, target, bone_map_mode=None):
+    """The armature a generation will key, or None when a new SMPL rig is to be made. With
+    bone_map_mode, also check that the armature's bones map (before anything is sent)."""
     if target == "NEW_SMPL":
         return None
     obj = context.active_object
@@ -38,6 +39,11 @@ def check_target(context, target):
     if obj.type != "ARMATURE":
         raise JobError(f"'{obj.name}' is a {obj.type.lower()}, not an armature: select an armature "
                        "or choose 'New SMPL rig' as the target")
+    if bone_map_mode is not None:
+        try:
+            bonemaps.resolve(obj, bone_map_mode)
+        except bonemaps.BoneMapError as exc:
+            raise JobError(str(exc)) from None
     return obj
 
 
@@ -533,12 +539,7 @@ def run_stream_generate(context, backend, prompt, seconds=4.0, seed=0, steps=Non
     """Streamed generation synchronously (tests, scripts): the worker's half runs in a thread as
     in the operator, and this thread keys chunks as they come, like the operator's timer.
     on_chunk(keyer) is called after each keying. On any failure the scene is left as it was."""
-    target_obj = check_target(context, target)
-    if target_obj is not None:
-        try:
-            bonemaps.resolve(target_obj, bone_map_mode)
-        except bonemaps.BoneMapError as exc:
-            raise JobError(str(exc)) from None
+    target_obj = check_target(context, target, bone_map_mode)
     job = StreamJob(backend, prompt, seconds, seed, steps, timeout=timeout)
     runner = JobRunner(job).start()
     keyer = StreamKeyer(context, target=target, bone_map_mode=bone_map_mode, root_motion=root_motion,
@@ -615,12 +616,7 @@ def run_generate(context, backend, prompt, seconds=4.0, seed=0, guidance=2.5, st
                  python_command="python3", betas=()):
     """Generate synchronously (tests, scripts): check the target, ask the backend, key it.
     The same steps as the Generate operator, without the thread."""
-    target_obj = check_target(context, target)
-    if target_obj is not None:
-        try:
-            bonemaps.resolve(target_obj, bone_map_mode)
-        except bonemaps.BoneMapError as exc:
-            raise JobError(str(exc)) from None
+    target_obj = check_target(context, target, bone_map_mode)
     job = GenerateJob(backend, prompt, seconds, seed, guidance, steps, timeout=timeout)
     job.talk()
     if job.error is not None:

@@ -166,17 +166,6 @@ def _redraw(context, area_type=None):
             area.tag_redraw()
 
 
-def check_generate_target(context, st):
-    """The armature to key (None: a new SMPL rig), checked before anything is sent."""
-    obj = jobs.check_target(context, st.target)
-    if obj is not None:
-        try:
-            bonemaps.resolve(obj, st.bone_map)
-        except bonemaps.BoneMapError as exc:
-            raise jobs.JobError(str(exc)) from None
-    return obj
-
-
 def make_generate_job(context, st):
     prefs = preferences.get(context)
     prefetch = None
@@ -262,7 +251,7 @@ class MOMUG_OT_generate(_ModalJob, bpy.types.Operator):
 
     def _prepare(self, context):
         st = _settings(context)
-        target = check_generate_target(context, st)
+        target = jobs.check_target(context, st.target, st.bone_map)
         self._target_name = target.name if target is not None else ""
         self._keyer = None
         return make_generate_job(context, st)

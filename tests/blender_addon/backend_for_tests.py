@@ -34,6 +34,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def point_addon_at(monkeypatch, backend):
+    """Make the add-on talk to this backend (from serve()) for the rest of the test."""
+    from blender_addon import preferences
+
+    monkeypatch.setenv("MOMUG_CONFIG", backend["config"])
+    monkeypatch.setattr(preferences._Defaults, "backend_url", backend["url"])
+    monkeypatch.setattr(preferences._Defaults, "token", "")
+    return backend
+
+
 def serve(config_dir, serve_args):
     """Generator for a module fixture: yields {url, token, config} while `momug serve` runs."""
     py = main_python()

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import bpy
-from backend_for_tests import free_port, serve
+from backend_for_tests import free_port, point_addon_at, serve
 from blender_addon import client, jobs, keying, operators, preferences
 from rigs_for_tests import keys_of, make_mixamo, make_motion
 
@@ -27,10 +27,7 @@ def backend(tmp_path_factory):
 
 @pytest.fixture
 def use_backend(backend, monkeypatch):
-    monkeypatch.setenv("MOMUG_CONFIG", backend["config"])
-    monkeypatch.setattr(preferences._Defaults, "backend_url", backend["url"])
-    monkeypatch.setattr(preferences._Defaults, "token", "")
-    return backend
+    return point_addon_at(monkeypatch, backend)
 
 
 @pytest.fixture
@@ -66,6 +63,24 @@ def mixamo_with_own_action():
     obj.pose.bones["mixamorig:LeftArm"].keyframe_insert("rotation_euler", frame=1)
     obj.animation_data.action.name = "mine"
     return obj
+
+
+def step_until_keyed(driver, ctx, limit_s=60.0):
+    """Drive the operator's timer until the first streamed frames are on the rig."""
+    deadline = time.monotonic() + limit_s
+    while driver._keyer is None or not len(driver._keyer.frames):
+        assert driver._step(ctx, "TIMER") == {"RUNNING_MODAL"}, driver.reports
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def step_until_done(driver, ctx, limit_s):
+    """Drive the operator's timer until it stops running; returns its last result."""
+    deadline = time.monotonic() + limit_s
+    while (result := driver._step(ctx, "TIMER")) == {"RUNNING_MODAL"}:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return result
 
 
 def wait_until_idle(backend, limit_s=20.0):
@@ -214,11 +229,7 @@ def test_escape_mid_stream_removes_the_partial_action(addon, scene, use_backend,
     before = fingerprint()
     driver = _Driver(target_name=ctx.active_object.name if target == "ACTIVE" else "")
     driver._begin(ctx, operators.make_generate_job(ctx, streaming))
-    deadline = time.monotonic() + 60
-    while driver._keyer is None or not len(driver._keyer.frames):
-        assert driver._step(ctx, "TIMER") == {"RUNNING_MODAL"}, driver.reports
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    step_until_keyed(driver, ctx)
     assert fingerprint() != before   # keys are on the rig...
     assert driver._step(ctx, "ESC") == {"CANCELLED"}
     assert fingerprint() == before   # ...and gone again
@@ -238,10 +249,7 @@ def test_backend_down_is_a_clear_report(addon, scene, streaming, monkeypatch):
     assert fingerprint() == before and "No backend at" in streaming.backend_state
     driver = _Driver()
     driver._begin(bpy.context, operators.make_generate_job(bpy.context, streaming))
-    deadline = time.monotonic() + 30
-    while (result := driver._step(bpy.context, "TIMER")) == {"RUNNING_MODAL"}:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    result = step_until_done(driver, bpy.context, 30)
     assert result == {"CANCELLED"}
     assert any("ERROR" in lvl and "No backend at" in msg for lvl, msg in driver.reports)
     assert fingerprint() == before
@@ -250,10 +258,7 @@ def test_backend_down_is_a_clear_report(addon, scene, streaming, monkeypatch):
 def test_backend_dying_mid_stream_undoes_the_keys(addon, scene, streaming, tmp_path_factory, monkeypatch):
     """A backend of its own, stopped while it streams: the connection breaks, the report says so."""
     server = serve(tmp_path_factory.mktemp("momug_dying"), SERVE_ARGS.split())
-    info = next(server)
-    monkeypatch.setenv("MOMUG_CONFIG", info["config"])
-    monkeypatch.setattr(preferences._Defaults, "backend_url", info["url"])
-    monkeypatch.setattr(preferences._Defaults, "token", "")
+    info = point_addon_at(monkeypatch, next(server))
     try:
         obj = mixamo_with_own_action()
         streaming.seconds, streaming.target = 10.0, "ACTIVE"
@@ -261,18 +266,11 @@ def test_backend_dying_mid_stream_undoes_the_keys(addon, scene, streaming, tmp_p
         before = fingerprint()
         driver = _Driver(target_name=obj.name)
         driver._begin(ctx, operators.make_generate_job(ctx, streaming))
-        deadline = time.monotonic() + 60
-        while driver._keyer is None or not len(driver._keyer.frames):
-            assert driver._step(ctx, "TIMER") == {"RUNNING_MODAL"}, driver.reports
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        step_until_keyed(driver, ctx)
         info["process"].kill()   # a crash, not a graceful stop that would let the stream finish
     finally:
         server.close()
-    deadline = time.monotonic() + 60
-    while (result := driver._step(ctx, "TIMER")) == {"RUNNING_MODAL"}:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    result = step_until_done(driver, ctx, 60)
     if result == {"FINISHED"}:
         pytest.skip("the tiny model finished the stream before the backend was stopped")
     assert result == {"CANCELLED"}

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import bpy
-from backend_for_tests import serve
+from backend_for_tests import point_addon_at, serve
 from blender_addon import client, jobs, keying, operators, preferences
 from rigs_for_tests import keys_of, make_mixamo
 
@@ -26,10 +26,7 @@ def backend(tmp_path_factory):
 
 @pytest.fixture
 def use_backend(backend, monkeypatch):
-    monkeypatch.setenv("MOMUG_CONFIG", backend["config"])
-    monkeypatch.setattr(preferences._Defaults, "backend_url", backend["url"])
-    monkeypatch.setattr(preferences._Defaults, "token", "")
-    return backend
+    return point_addon_at(monkeypatch, backend)
 
 
 def fingerprint():

@@ -87,8 +87,10 @@ def sample_continuations(llm, tokenizer, opening: str, n: int, max_new_tokens: i
             break
         out = llm.get_decoder()(input_ids=nxt, past_key_values=cache, use_cache=True)
         cache, last = out.past_key_values, out.last_hidden_state[:, -1]
-    return [r[: (r == tokenizer.eos_token_id).nonzero()[0, 0] if (r == tokenizer.eos_token_id).any() else None].tolist()
-            for r in rows]
+    out = []
+    for row in rows.tolist():
+        out.append(row[:row.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in row else row)
+    return out
 
 
 def read_general_text(path: str | Path) -> list[str]:

@@ -160,6 +160,11 @@ def open_run_folder(accelerator, out: Path, config: dict):
     return log
 
 
+def logged_losses(settings) -> list[str]:
+    """The loss terms a run logs: the general-text one only when it has text rows."""
+    return ["loss", "lm", "diffusion"] + (["text"] if settings.text_rows else [])
+
+
 def loss_settings(settings) -> LossSettings:
     return LossSettings(lm=settings.lm_weight, diffusion=settings.diffusion_weight, text=settings.text_weight,
                         root=settings.root_loss_weight, text_target=settings.text_target)
@@ -169,9 +174,7 @@ def loss_settings(settings) -> LossSettings:
 def validate(model, batches, settings) -> dict[str, float]:
     was_training = model.training
     model.eval()
-    totals = {"loss": 0.0, "lm": 0.0, "diffusion": 0.0}
-    if settings.text_rows:
-        totals["text"] = 0.0
+    totals = dict.fromkeys(logged_losses(settings), 0.0)
     g = torch.Generator().manual_seed(1234)  # the same noise every validation: curves comparable
     for items in batches:
         out = model.training_loss(items, loss_settings(settings), generator=g)
@@ -255,9 +258,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
     bar = tqdm(total=s.max_steps, initial=step, desc="train", disable=not (progress and accelerator.is_main_process),
                dynamic_ncols=True)
     start = time.time()
-    running = {"loss": 0.0, "lm": 0.0, "diffusion": 0.0}
-    if s.text_rows:
-        running["text"] = 0.0
+    running = dict.fromkeys(logged_losses(s), 0.0)
     n_running = 0
     while step < s.max_steps:
         dataset.epoch = epoch

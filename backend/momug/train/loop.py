@@ -160,6 +160,17 @@ def open_run_folder(accelerator, out: Path, config: dict):
     return log
 
 
+def general_text_windows(cfg: TrainConfig, tokenizer, step: int):
+    """(training windows, validation windows) of the run's general text: every 20th text is held
+    out for validation (none when there are fewer than 20; validation then reuses training's)."""
+    s = cfg.train
+    texts = read_general_text(cfg.general_text)
+    if len(texts) < 20:
+        return GeneralTextWindows(texts, tokenizer, s.text_tokens, s.seed + step), None
+    train = GeneralTextWindows([t for i, t in enumerate(texts) if i % 20], tokenizer, s.text_tokens, s.seed + step)
+    return train, GeneralTextWindows(texts[::20], tokenizer, s.text_tokens, s.seed + 1)
+
+
 def logged_losses(settings) -> list[str]:
     """The loss terms a run logs: the general-text one only when it has text rows."""
     return ["loss", "lm", "diffusion"] + (["text"] if settings.text_rows else [])
@@ -222,14 +233,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
     params, optimizer, scheduler, step, epoch = make_optimizer(model, s, state_path if resuming else None)
 
     dataset = ExampleSampler(train_folder, cfg.model.max_frames, s.seed)
-    general = val_general = None
-    if s.text_rows:
-        texts = read_general_text(cfg.general_text)
-        held_out = texts[::20] if len(texts) >= 20 else []  # every 20th text for validation
-        general = GeneralTextWindows([t for i, t in enumerate(texts) if i % 20 or not held_out],
-                                     model.tokenizer, s.text_tokens, s.seed + step)
-        if held_out:
-            val_general = GeneralTextWindows(held_out, model.tokenizer, s.text_tokens, s.seed + 1)
+    general, val_general = general_text_windows(cfg, model.tokenizer, step) if s.text_rows else (None, None)
     collate = Collator(model, s.caption_fraction, s.text_dropout, s.seed + step, general, s.text_rows)
     loader = torch.utils.data.DataLoader(dataset, batch_size=s.batch_size, shuffle=True, drop_last=True,
                                          collate_fn=collate, num_workers=s.num_workers,

@@ -60,12 +60,13 @@ def _validate_motion(motion):
 
 class ApplyResult:
     def __init__(self, obj, action, label, unmapped_joints, unmapped_bones, scale, frames, seconds,
-                 notes=()):
+                 notes=(), helper_bones=()):
         self.obj = obj
         self.action = action
         self.bone_map_label = label
         self.unmapped_joints = unmapped_joints
-        self.unmapped_bones = unmapped_bones
+        self.unmapped_bones = unmapped_bones  # bones an animator poses that the motion did not key
+        self.helper_bones = list(helper_bones)  # constrained or hidden: the rig moves them itself
         self.scale = scale
         self.frames = frames
         self.seconds = seconds
@@ -84,9 +85,21 @@ class ApplyResult:
             more = len(self.unmapped_bones) - max_listed
             text += (f"; {len(self.unmapped_bones)} unmapped bones left as they were: {shown}"
                      + (f" and {more} more" if more > 0 else ""))
+        if self.helper_bones:
+            text += f"; {len(self.helper_bones)} constrained or hidden helper bones not keyed"
         for note in self.notes:
             text += f"; {note}"
         return text
+
+
+def is_helper_bone(obj, bone) -> bool:
+    """A bone the rig drives itself (constraints) or keeps out of the animator's sight (hidden, or
+    only in hidden bone collections), like Rigify's hundreds of MCH-/ORG-/DEF- bones: leaving it
+    unkeyed is expected, so the summary counts it instead of listing it as unmapped."""
+    if bone.hide or obj.pose.bones[bone.name].constraints:
+        return True
+    collections = list(getattr(bone, "collections", ()))
+    return bool(collections) and not any(c.is_visible for c in collections)
 
 
 def apply_motion(context, motion, target="NEW_SMPL", bone_map_mode="AUTO", root_motion=True,
@@ -150,9 +163,11 @@ def apply_motion(context, motion, target="NEW_SMPL", bone_map_mode="AUTO", root_
         _undo_created(created, writer)
         raise
     keyed = set(bone_map.values()) | set(result["channels"])  # a root bone may carry travel
-    unmapped_bones = [b.name for b in obj.data.bones if b.name not in keyed]
+    unkeyed = [b for b in obj.data.bones if b.name not in keyed]
+    helpers = {b.name for b in unkeyed if is_helper_bone(obj, b)}
+    unmapped_bones = [b.name for b in unkeyed if b.name not in helpers]
     res = ApplyResult(obj, writer.action, label, unmapped_joints, unmapped_bones,
-                      result["scale"], frames, time.perf_counter() - t0, notes)
+                      result["scale"], frames, time.perf_counter() - t0, notes, sorted(helpers))
     res.pushed_to_nla = bool(push_to_nla)
     return res
 

@@ -254,10 +254,13 @@ def export_glb(path, context):
     import bpy
 
     # ACTIVE_ACTIONS merges the selected objects' active actions into one animation, named here.
+    # export_anim_single_armature off: Blender 4.2's exporter otherwise also gathers every other
+    # armature action in the file (the earlier prompts') into that animation, and the first wins.
     name = context.active_object.animation_data.action.name
     _atomic(path, lambda tmp: bpy.ops.export_scene.gltf(
         filepath=tmp, export_format="GLB", use_selection=True, export_animations=True,
         export_animation_mode="ACTIVE_ACTIONS", export_nla_strips_merged_animation_name=name,
+        export_anim_single_armature=False,
         export_force_sampling=True, export_optimize_animation_size=False, export_apply=False))
 
 

@@ -13,7 +13,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENVS="${MOMUG_BPY_VENVS:-$HOME/.cache/momug/bpy-venvs}"
-ALL_VERSIONS=(4.5.15 5.0.1)
+ALL_VERSIONS=(4.2.0 4.5.15 5.0.1)
 
 if [[ $# -gt 0 && "$1" =~ ^[0-9]+\.[0-9]+ ]]; then
   VERSIONS=("$1"); shift

@@ -50,3 +50,21 @@ def scene():
     yield bpy.context.scene
     clean_scene()
     reset_settings(bpy.context.scene)
+
+
+_exit_status = {}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _exit_status["code"] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """bpy 4.2's module teardown segfaults at interpreter exit, which would turn a passing run
+    into a crash: once pytest has reported everything, leave with its own exit status."""
+    if bpy is not None and bpy.app.version < (4, 4, 0) and "code" in _exit_status:
+        config.get_terminal_writer().flush()
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            stream.flush()
+        os._exit(_exit_status["code"])

@@ -1,6 +1,7 @@
 """Run in a fresh bpy process by test_install_extension.py: install the built zip with Blender's
 own extension installer, enable it, use it, disable it. Prints OK lines the test looks for."""
 
+import os
 import sys
 
 import bpy
@@ -26,3 +27,6 @@ print("BONES", len(arm.data.bones))
 print("TORCH_IMPORTED", "torch" in sys.modules)
 bpy.ops.preferences.addon_disable(module=module)
 print("DISABLED", module not in bpy.context.preferences.addons.keys())
+# bpy 4.2's module teardown can segfault after a headless run; every check has printed by now.
+sys.stdout.flush()
+os._exit(0)

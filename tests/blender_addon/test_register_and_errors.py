@@ -108,6 +108,28 @@ def test_unmapped_bones_listed_and_left_alone(scene):
     assert "mixamorig:HeadTop_End" not in keyed and "mixamorig:Hips" in keyed
 
 
+def test_helper_bones_counted_not_listed(scene):
+    """Bones the rig drives itself (a constraint) or hides are not called unmapped: Rigify has
+    hundreds of them and listing them would bury the bones that matter."""
+    obj, _ = make_mixamo()
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    for name in ("MCH-arm_follow", "helper_hidden"):
+        eb = obj.data.edit_bones.new(name)
+        eb.head, eb.tail = (0.3, 0, 1), (0.3, 0, 1.1)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    c = obj.pose.bones["MCH-arm_follow"].constraints.new("COPY_LOCATION")
+    c.target, c.subtarget = obj, "mixamorig:LeftArm"
+    obj.data.bones["helper_hidden"].hide = True
+    res = jobs.apply_motion(bpy.context, make_motion(), target="ACTIVE")
+    assert res.helper_bones == ["MCH-arm_follow", "helper_hidden"]
+    assert not set(res.helper_bones) & set(res.unmapped_bones)
+    summary = res.summary()
+    assert "3 unmapped bones left as they were: mixamorig:HeadTop_End" in summary
+    assert "2 constrained or hidden helper bones not keyed" in summary
+    assert "MCH-arm_follow" not in summary
+
+
 def test_constrained_mapped_bones_are_reported(scene):
     obj, _ = make_mixamo()
     bpy.context.view_layer.objects.active = obj

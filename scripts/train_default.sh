@@ -6,8 +6,9 @@
 #   4. the base model's own text, replayed so the adapter keeps its English -> corpus/general_text.jsonl
 #   5. diffusion, stage 3 (+ general text, root weighted) configs/default_stage3.toml -> runs/default_stage3
 #   6. diffusion, stage 4 (general text against the base model's distribution) configs/default_stage4.toml
-#   7. streaming model on the shipped VAE's latents       configs/stream_default.toml -> runs/stream_default
-#   8. float16 copies into backend/momug/checkpoints/{default,stream_default}
+#   7. diffusion, stage 5 (more of stage 4's recipe, fresh schedule) configs/default_stage5.toml
+#   8. streaming model on the shipped VAE's latents       configs/stream_default.toml -> runs/stream_default
+#   9. float16 copies into backend/momug/checkpoints/{default,stream_default}
 # Each training step resumes if interrupted: rerun the script. Pass "diffusion" or "stream" to do one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,8 @@ if [ "$what" = all ] || [ "$what" = diffusion ]; then
   [ -f corpus/general_text.jsonl ] || momug data general-text --out corpus/general_text.jsonl --seed 0
   momug train --config configs/default_stage3.toml --max-steps 1225  # stopped there (see the config)
   momug train --config configs/default_stage4.toml
-  python scripts/export_checkpoint.py runs/default_stage4 backend/momug/checkpoints/default
+  momug train --config configs/default_stage5.toml
+  python scripts/export_checkpoint.py runs/default_stage5 backend/momug/checkpoints/default
 fi
 if [ "$what" = all ] || [ "$what" = stream ]; then
   momug stream train --config configs/stream_default.toml

@@ -41,22 +41,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def caption_agreement(model, data: str, n: int) -> dict | None:
+def caption_agreement(pipe, data: str, n: int) -> dict | None:
     """Greedy captions of the first n test motions with and without the caption vocabulary."""
-    import numpy as np
-    import torch
-
-    if model.caption_vocab.numel() == 0 or not (Path(data) / "test.txt").is_file():
+    if pipe.model.caption_vocab.numel() == 0 or not (Path(data) / "test.txt").is_file():
         return None
     from momug.data.humanml3d import MotionTextFolder
+    from momug.eval.adapters import describer
 
     folder = MotionTextFolder(data, "test")
-    n = min(n, len(folder))
-    same = 0
-    for i in range(n):
-        feats = model.normalize(torch.from_numpy(np.array(folder.features(i)[:model.config.max_frames], dtype=np.float32)))
-        same += model.describe([feats]) == model.describe([feats], full_vocabulary=True)
-    return {"same": same, "n": n}
+    features = [folder.features(i) for i in range(min(n, len(folder)))]
+    # One motion per call, as the timed rows caption them.
+    ours = describer(pipe, batch_size=1)(features)
+    full = describer(pipe, batch_size=1, full_vocabulary=True)(features)
+    return {"same": sum(a == b for a, b in zip(ours, full)), "n": len(features)}
 
 
 def timed(fn, repeats: int = 1):
@@ -217,7 +214,7 @@ def main() -> int:
     if vocab:
         rows.append((f"  of which: {vocab}-token caption vocabulary", f"{cap_fast:.2f} s",
                      f"{cap_full:.2f} s (KV cache, all words)", f"{cap_full / cap_fast:.2f}x"))
-    agreement = caption_agreement(model, args.data, args.agreement_n)
+    agreement = caption_agreement(pipe, args.data, args.agreement_n)
     if agreement is not None:
         figures["caption_vocabulary_agreement"] = agreement
         rows.append(("  captions unchanged by the vocabulary", f"{agreement['same']}/{agreement['n']} test motions",

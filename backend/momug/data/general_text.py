@@ -2,10 +2,10 @@
 
 Training on captions alone pulls the adapter towards caption language everywhere (the adapted
 model's perplexity on ordinary English rose ~1000x). The cure used here is replay: the base model
-writes samples of its own ordinary text from varied openings, and training adds a language-model
-loss on them. Maximum likelihood on the base model's own samples minimises, in expectation, the
-divergence from the base model's distribution, so no outside corpus (and no licence question) is
-needed. The file is JSON lines {"text": ...}; any such file of the user's own text works too.
+writes samples of its own ordinary text from varied openings, and training adds a loss on them:
+by default the KL divergence from the base model's own next-token distribution at every position
+(text_target = "kl"), or plain next-token cross-entropy ("ce"). The text is the base model's, so
+no outside corpus (and no licence question) is needed. The file is JSON lines {"text": ...}; any such file of the user's own text works too.
 """
 
 from __future__ import annotations
@@ -87,10 +87,8 @@ def sample_continuations(llm, tokenizer, opening: str, n: int, max_new_tokens: i
             break
         out = llm.get_decoder()(input_ids=nxt, past_key_values=cache, use_cache=True)
         cache, last = out.past_key_values, out.last_hidden_state[:, -1]
-    out = []
-    for row in rows.tolist():
-        out.append(row[:row.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in row else row)
-    return out
+    eos = tokenizer.eos_token_id
+    return [row[:row.index(eos)] if eos in row else row for row in rows.tolist()]
 
 
 def read_general_text(path: str | Path) -> list[str]:

@@ -263,13 +263,14 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
                dynamic_ncols=True)
     start = time.time()
     running = dict.fromkeys(logged_losses(s), 0.0)
+    weights = loss_settings(s)
     n_running = 0
     while step < s.max_steps:
         dataset.epoch = epoch
         if hasattr(loader, "set_epoch"):
             loader.set_epoch(epoch)
         for items in loader:
-            losses = model(items, loss_settings(s))
+            losses = model(items, weights)
             optimizer_step(accelerator, losses, params, optimizer, scheduler, s.grad_clip, step)
             step += 1
             for k in running:

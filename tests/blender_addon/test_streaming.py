@@ -231,12 +231,17 @@ def test_escape_mid_stream_removes_the_partial_action(addon, scene, use_backend,
     driver._begin(ctx, operators.make_generate_job(ctx, streaming))
     step_until_keyed(driver, ctx)
     assert fingerprint() != before   # keys are on the rig...
+    # On a busy machine the backend may have streamed every frame before Esc; the worker then
+    # ends "done" (nothing was left to stop). Otherwise Esc must reach it as a cancel.
+    job = driver._runner.job
+    streamed_all_before_esc = 0 < job.total_frames <= job.received
     assert driver._step(ctx, "ESC") == {"CANCELLED"}
     assert fingerprint() == before   # ...and gone again
     assert not streaming.running and streaming.status == "cancelled"
     if target == "ACTIVE":
         assert obj.animation_data.action.name == "mine" and obj.animation_data.action.use_fake_user == fake_before
-    assert driver._runner.wait(30) == "cancelled"
+    outcome = driver._runner.wait(30)
+    assert outcome == "cancelled" or (outcome == "done" and streamed_all_before_esc), outcome
     wait_until_idle(use_backend)
 
 

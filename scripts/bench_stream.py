@@ -8,6 +8,8 @@ Rows, for a 10 s motion (200 frames at 20 fps):
   stream, KV cache        frames per second of wall time and time to the first frame (first 4 frames)
   stream, no KV cache     the naive loop: the whole sequence rerun for every latent
   diffusion (DDIM)        every frame arrives at the end, so time to first frame = total time
+and the memory each model adds, loaded in the server's order (diffusion first, streaming beside it):
+process RSS on a CPU, allocated GPU memory on a GPU.
 Target from the issue: at least 30 frames/s (real time) on a 2-core CPU with the default models.
 """
 
@@ -43,6 +45,19 @@ def stream_run(pipe, prompt: str, seconds: float, use_cache: bool) -> dict:
     return {"first_frame_s": first, "total_s": total, "frames_per_s": n_frames / total}
 
 
+def memory_mib(device) -> float | None:
+    """Memory in use now: allocated GPU memory on CUDA, else the process's resident set (Linux)."""
+    import torch
+
+    if str(device).startswith("cuda"):
+        return torch.cuda.memory_allocated() / 2**20
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(status.split("VmRSS:")[1].split()[0]) / 1024
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stream-checkpoint", default=None, help="streaming model folder or 'tiny'")
@@ -57,11 +72,14 @@ def main() -> int:
     from momug.stream.pipeline import StreamPipeline
 
     prompt = "a person walks forward then waves with the right hand"
+    before = memory_mib(args.device)
+    diffusion = MotionPipeline.load(args.checkpoint, args.device)
+    with_diffusion = memory_mib(diffusion.device)
     stream = StreamPipeline.load(args.stream_checkpoint, args.device)
+    with_both = memory_mib(stream.device)
     stream_run(stream, prompt, 1.0, True)  # warm-up
     cached = stream_run(stream, prompt, args.seconds, True)
     naive = stream_run(stream, prompt, args.seconds, False)
-    diffusion = MotionPipeline.load(args.checkpoint, args.device)
     n = int(round(args.seconds * diffusion.fps))
     diffusion.model.sample([prompt], [40], [0], steps=2)  # warm-up
     start = time.perf_counter()
@@ -70,7 +88,8 @@ def main() -> int:
     figures = {"machine": machine(), "seconds": args.seconds, "stream_model": stream.model_id,
                "diffusion_model": diffusion.model_id, "stream_cached": cached, "stream_no_cache": naive,
                "diffusion": {"first_frame_s": ddim, "total_s": ddim, "frames_per_s": n / ddim,
-                             "steps": args.steps}}
+                             "steps": args.steps},
+               "memory_mib": {"before": before, "with_diffusion": with_diffusion, "with_both": with_both}}
     print(f"\nStreaming vs diffusion, {args.seconds:g} s of motion ({n} frames); machine: {figures['machine']}\n")
     rows = [("mode", "frames/s", "first frame", "total"),
             ("stream (KV cache)", f"{cached['frames_per_s']:.1f}", f"{cached['first_frame_s'] * 1000:.0f} ms",
@@ -83,6 +102,9 @@ def main() -> int:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
         if i == 0:
             print("  ".join("-" * w for w in widths))
+    if None not in (before, with_diffusion, with_both):
+        print(f"\nmemory: diffusion model +{with_diffusion - before:.0f} MiB, streaming model beside it "
+              f"+{with_both - with_diffusion:.0f} MiB ({with_both:.0f} MiB in all)")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
     return 0

@@ -7,8 +7,9 @@
 #   5. diffusion, stage 3 (+ general text, root weighted) configs/default_stage3.toml -> runs/default_stage3
 #   6. diffusion, stage 4 (general text against the base model's distribution) configs/default_stage4.toml
 #   7. diffusion, stage 5 (more of stage 4's recipe, fresh schedule) configs/default_stage5.toml
-#   8. streaming model on the shipped VAE's latents       configs/stream_default.toml -> runs/stream_default
-#   9. float16 copies into backend/momug/checkpoints/{default,stream_default}
+#   8. diffusion, stage 6 (the same again, lower peak learning rate) configs/default_stage6.toml
+#   9. streaming model on the shipped VAE's latents       configs/stream_default.toml -> runs/stream_default
+#  10. float16 copies into backend/momug/checkpoints/{default,stream_default}
 # Each training step resumes if interrupted: rerun the script. Pass "diffusion" or "stream" to do one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,8 @@ if [ "$what" = all ] || [ "$what" = diffusion ]; then
   momug train --config configs/default_stage3.toml --max-steps 1225  # stopped there (see the config)
   momug train --config configs/default_stage4.toml
   momug train --config configs/default_stage5.toml
-  python scripts/export_checkpoint.py runs/default_stage5 backend/momug/checkpoints/default
+  momug train --config configs/default_stage6.toml
+  python scripts/export_checkpoint.py runs/default_stage6 backend/momug/checkpoints/default
 fi
 if [ "$what" = all ] || [ "$what" = stream ]; then
   momug stream train --config configs/stream_default.toml

@@ -68,15 +68,16 @@ def main() -> int:
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
 
-    from momug.pipeline import MotionPipeline
+    from momug.pipeline import MotionPipeline, pick_device
     from momug.stream.pipeline import StreamPipeline
 
     prompt = "a person walks forward then waves with the right hand"
-    before = memory_mib(args.device)
-    diffusion = MotionPipeline.load(args.checkpoint, args.device)
-    with_diffusion = memory_mib(diffusion.device)
-    stream = StreamPipeline.load(args.stream_checkpoint, args.device)
-    with_both = memory_mib(stream.device)
+    device = pick_device(args.device)  # resolved first, so all three readings measure the same memory
+    before = memory_mib(device)
+    diffusion = MotionPipeline.load(args.checkpoint, device)
+    with_diffusion = memory_mib(device)
+    stream = StreamPipeline.load(args.stream_checkpoint, device)
+    with_both = memory_mib(device)
     stream_run(stream, prompt, 1.0, True)  # warm-up
     cached = stream_run(stream, prompt, args.seconds, True)
     naive = stream_run(stream, prompt, args.seconds, False)

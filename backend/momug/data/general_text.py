@@ -5,7 +5,8 @@ model's perplexity on ordinary English rose ~1000x). The cure used here is repla
 writes samples of its own ordinary text from varied openings, and training adds a loss on them:
 by default the KL divergence from the base model's own next-token distribution at every position
 (text_target = "kl"), or plain next-token cross-entropy ("ce"). The text is the base model's, so
-no outside corpus (and no licence question) is needed. The file is JSON lines {"text": ...}; any such file of the user's own text works too.
+no outside corpus (and no licence question) is needed. The file is JSON lines {"text": ...}; any
+such file of the user's own text works too.
 """
 
 from __future__ import annotations

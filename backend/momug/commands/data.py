@@ -1,6 +1,7 @@
 """`momug data synth`: write the procedural text-motion corpus in the HumanML3D folder layout.
 `momug data general-text`: sample ordinary text from the base LLM (replayed in training so the
-LoRA adapter keeps the base model's language)."""
+LoRA adapter keeps the base model's language).
+`momug data mirror`: add left-right mirrored copies of a split's clips (HumanML3D's M files)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,17 @@ def add_parser(subparsers) -> None:
     g.add_argument("--tokens", type=int, default=112, help="new tokens per sample (default 112)")
     g.add_argument("--seed", type=int, default=0, help="random seed")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    m = sub.add_parser(
+        "mirror",
+        help="add left-right mirrored copies of a split's clips (SMPL-22 folders)",
+        description="Write a mirrored copy M<id> of every clip in DIR/<split>.txt (the motion reflected, "
+        "'left'/'right' and 'clockwise'/'counterclockwise' swapped in its captions) and DIR/<split>_mirrored.txt "
+        "listing originals and mirrors. Existing files are not changed; train on the mirrors with "
+        "split = \"train_mirrored\" in a config's [train] table. Rerunning resumes.",
+    )
+    m.add_argument("data", help="a HumanML3D-format folder with new_joints/ (SMPL-22)")
+    m.add_argument("--split", default="train", help="which ids file to mirror (default train)")
+    m.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,9 +60,15 @@ def run(args: argparse.Namespace) -> int:
                                      progress=not args.quiet)
         print(f"wrote {summary['count']} texts from {summary['base_model']} to {summary['out']}")
         return 0
+    if command == "mirror":
+        from momug.data.mirror import write_mirrors
+
+        summary = write_mirrors(args.data, args.split, progress=not args.quiet)
+        print(f"{summary['split_file']}: {summary['clips']} clips listed, {summary['written']} mirrors written")
+        return 0
     if command != "synth":
         raise MomugError("choose a subcommand: momug data synth --n N --out DIR [--seed S] [--workers K] | "
-                         "momug data general-text --out FILE")
+                         "momug data general-text --out FILE | momug data mirror DIR [--split S]")
     if args.n <= 0:
         raise MomugError(f"--n must be a positive number of motions, got {args.n}")
     if args.workers < 1:

@@ -48,10 +48,12 @@ class MotionTextFolder:
         self.root = Path(root)
         self.fps = fps
         split_file = self.root / f"{split}.txt"
-        for need in (self.root / "new_joint_vecs", self.root / "texts", split_file,
-                     self.root / "Mean.npy", self.root / "Std.npy"):
+        for need in (self.root / "new_joint_vecs", self.root / "texts", self.root / "Mean.npy", self.root / "Std.npy"):
             if not need.exists():
                 raise MomugError(f"{self.root} is not a HumanML3D-format folder: {need.name} is missing")
+        if not split_file.is_file():
+            hint = f" (make it with: momug data mirror {self.root})" if split.endswith("_mirrored") else ""
+            raise MomugError(f"{self.root} has no split '{split}': {split_file.name} is missing{hint}")
         self.mean = np.load(self.root / "Mean.npy").astype(np.float32)
         self.std = np.load(self.root / "Std.npy").astype(np.float32)
         ids = [line.strip() for line in split_file.read_text().splitlines() if line.strip()]

@@ -34,6 +34,7 @@ class TrainSettings:
     val_batches: int = 4
     save_every: int = 100
     seed: int = 0
+    split: str = "train"            # ids file in the data folder: "train", or "train_mirrored" (momug data mirror)
     num_workers: int = 0
     mixed_precision: str = "auto"   # auto: bf16 on CUDA, none on CPU
 

@@ -206,7 +206,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
     state_path = out / STATE_NAME
     resuming = resume and state_path.is_file() and (out / ckpt.CONFIG_NAME).is_file()
 
-    train_folder = MotionTextFolder(cfg.data, "train", fps=cfg.model.fps, min_frames=cfg.model.min_frames)
+    train_folder = MotionTextFolder(cfg.data, s.split, fps=cfg.model.fps, min_frames=cfg.model.min_frames)
     if train_folder.feature_dim != cfg.model.feature_dim:
         raise MomugError(f"{cfg.data} has {train_folder.feature_dim}-dim features but the model is set to "
                          f"{cfg.model.feature_dim} (set feature_dim in [model])")

@@ -123,6 +123,18 @@ def test_general_text_rows_are_replayed_and_logged(tmp_path, corpus):
         load_train_config(cfg)
 
 
+def test_training_reads_the_split_the_config_names(tmp_path, corpus, capsys):
+    cfg = write_config(tmp_path, corpus, 2, "mirrored")
+    cfg.write_text(cfg.read_text().replace("[train]\n", '[train]\nsplit = "train_mirrored"\n'))
+    assert main(["train", "--config", str(cfg), "--quiet"]) != 0
+    assert "momug data mirror" in capsys.readouterr().err
+    assert not (tmp_path / "mirrored" / "momug.safetensors").exists()
+    assert main(["data", "mirror", str(corpus), "--quiet"]) == 0
+    assert main(["train", "--config", str(cfg), "--quiet"]) == 0
+    saved = json.loads((tmp_path / "mirrored" / "train_config.json").read_text())
+    assert saved["train"]["split"] == "train_mirrored"
+
+
 def test_bad_config_is_a_clear_error(tmp_path, corpus):
     bad = tmp_path / "bad.toml"
     bad.write_text('data = "x"\noutput = "y"\n[train]\nbatch_sise = 3\n')

@@ -204,6 +204,9 @@ def default_probes() -> list[Probe]:
         P("someone twirls a full circle", spins(), tags=["turn"]),
         P("a person kicks with the right leg.", kicks("right"), held_out=False, tags=["leg"]),
         P("someone boots an imaginary ball with the right foot", kicks("right"), tags=["leg"]),
+        # Both sides, as for hands and sidesteps, so a model that always kicks one leg passes half.
+        P("a person kicks with the left leg.", kicks("left"), held_out=False, tags=["leg"]),
+        P("someone boots an imaginary ball with the left foot", kicks("left"), tags=["leg"]),
         P("a person claps their hands.", claps(), held_out=False, tags=["hands"]),
         P("someone applauds", claps(), tags=["hands"]),
         P("a person stands still.", stays_put(0.3), held_out=False, tags=["idle"]),

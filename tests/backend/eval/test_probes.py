@@ -85,3 +85,28 @@ def test_run_probes_and_summary():
                                         probes.Probe("a person walks backwards.", probes.travels("backward"), held_out=False)])
     summary = probes.summarize(rows)
     assert summary["pass_rate"] == 0.5 and summary["pass_rate_held_out"] == 1.0 and summary["pass_rate_corpus_wording"] == 0.0
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_kick_names_the_leg(side):
+    lift = Q.from_axis_angle(np.broadcast_to([1.0, 0, 0], (T, 3)), -1.4 * np.sin(np.linspace(0, np.pi, T)))
+    kick = pose_motion(joint_rotations={f"{side}_hip": lift})
+    other = "right" if side == "left" else "left"
+    assert probes.kicks(side)(kick, 20).passed and not probes.kicks(other)(kick, 20).passed
+    assert not probes.kicks(side)(pose_motion(), 20).passed
+
+
+def test_sided_probes_ask_for_each_side_equally():
+    """A model that ignores the side word passes half of each group's sided probes, never all."""
+    import re
+    from collections import Counter
+
+    asked = Counter()
+    for p in probes.default_probes():
+        for side in ("left", "right"):
+            if re.search(rf"\b{side}\b", p.prompt):
+                asked[(p.tags[0], p.held_out, side)] += 1
+    assert asked[("leg", False, "left")] == 1 and asked[("hand", True, "right")] == 1
+    for (tag, held_out, side), n in asked.items():
+        other = "right" if side == "left" else "left"
+        assert asked[(tag, held_out, other)] == n, (tag, held_out, side)

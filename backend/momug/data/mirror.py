@@ -55,8 +55,8 @@ def mirror_joints(joints: np.ndarray, order: np.ndarray) -> np.ndarray:
 
 def write_mirrors(root: str | Path, split: str = "train", progress: bool = True) -> dict:
     """Write M<id> mirrors for every clip of ROOT/<split>.txt and ROOT/<split>_mirrored.txt listing
-    both. Ids that already start with M (a HumanML3D copy) are listed as they are and not mirrored
-    again. Rerunning skips mirrors already written, so an interrupted run resumes."""
+    both. Ids that already start with M, and clips whose M id the split already lists (HumanML3D's
+    own mirrors), are listed once as they are and their files left alone. Rerunning skips mirrors already written, so an interrupted run resumes."""
     root = Path(root)
     split_file = root / f"{split}.txt"
     if not split_file.is_file():
@@ -66,11 +66,12 @@ def write_mirrors(root: str | Path, split: str = "train", progress: bool = True)
     spec = humanml3d_spec()
     order = mirror_pairs(spec.skeleton.names)
     ids = [line.strip() for line in split_file.read_text().splitlines() if line.strip()]
+    known = set(ids)
     listed, written = [], 0
     for motion_id in tqdm(ids, desc=f"mirroring {split}", unit="clip", disable=not progress):
         listed.append(motion_id)
-        if motion_id.startswith(MIRROR_PREFIX):
-            continue
+        if motion_id.startswith(MIRROR_PREFIX) or MIRROR_PREFIX + motion_id in known:
+            continue  # a mirror, or a clip whose mirror the split already lists: leave both as they are
         joints_path = root / "new_joints" / f"{motion_id}.npy"
         texts_path = root / "texts" / f"{motion_id}.txt"
         if not (joints_path.is_file() and texts_path.is_file()):

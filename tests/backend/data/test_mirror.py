@@ -85,6 +85,25 @@ def test_write_mirrors_adds_files_and_a_split_without_touching_originals(corpus)
     assert write_mirrors(corpus, progress=False)["written"] == 0
 
 
+def test_a_split_that_already_lists_mirrors_is_left_alone(tmp_path, corpus):
+    """HumanML3D lists 000001 and M000001 in train.txt: nothing is written, nothing listed twice."""
+    ids = (corpus / "train.txt").read_text().split()[:2]
+    for sub in ("new_joints", "new_joint_vecs", "texts"):
+        (tmp_path / sub).mkdir()
+        for mid in ids:
+            ext = "txt" if sub == "texts" else "npy"
+            for name in (mid, "M" + mid):
+                (tmp_path / sub / f"{name}.{ext}").write_bytes((corpus / sub / f"{mid}.{ext}").read_bytes())
+    listed = [ids[0], "M" + ids[0], ids[1], "M" + ids[1]]
+    (tmp_path / "train.txt").write_text("\n".join(listed) + "\n")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    summary = write_mirrors(tmp_path, progress=False)
+    assert summary["written"] == 0
+    assert (tmp_path / "train_mirrored.txt").read_text().split() == listed
+    for path, data in before.items():
+        assert path.read_bytes() == data, f"{path} changed"
+
+
 def test_bad_folders_are_clear_errors(tmp_path, corpus):
     with pytest.raises(MomugError, match="does not exist"):
         write_mirrors(corpus, "nosuchsplit", progress=False)

@@ -41,22 +41,27 @@ def read_captions(path: Path) -> list[Caption]:
     return out
 
 
+def read_split(root: Path, split: str) -> list[str]:
+    """The motion ids listed in ROOT/<split>.txt, one per line."""
+    split_file = Path(root) / f"{split}.txt"
+    if not split_file.is_file():
+        hint = f" (make it with: momug data mirror {root})" if split.endswith("_mirrored") else ""
+        raise MomugError(f"{root} has no split '{split}': {split_file.name} is missing{hint}")
+    return [line.strip() for line in split_file.read_text().splitlines() if line.strip()]
+
+
 class MotionTextFolder:
     """The clips of one split, with their captions, read lazily (features are memory-mapped)."""
 
     def __init__(self, root: str | Path, split: str = "train", fps: float = 20.0, min_frames: int = 1):
         self.root = Path(root)
         self.fps = fps
-        split_file = self.root / f"{split}.txt"
         for need in (self.root / "new_joint_vecs", self.root / "texts", self.root / "Mean.npy", self.root / "Std.npy"):
             if not need.exists():
                 raise MomugError(f"{self.root} is not a HumanML3D-format folder: {need.name} is missing")
-        if not split_file.is_file():
-            hint = f" (make it with: momug data mirror {self.root})" if split.endswith("_mirrored") else ""
-            raise MomugError(f"{self.root} has no split '{split}': {split_file.name} is missing{hint}")
+        ids = read_split(self.root, split)
         self.mean = np.load(self.root / "Mean.npy").astype(np.float32)
         self.std = np.load(self.root / "Std.npy").astype(np.float32)
-        ids = [line.strip() for line in split_file.read_text().splitlines() if line.strip()]
         self.ids, self.captions = [], []
         for motion_id in ids:
             feats = self.root / "new_joint_vecs" / f"{motion_id}.npy"

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from momug.data.humanml3d import read_split
 from momug.errors import MomugError
 from momug.motion.features import humanml3d_spec, joints_to_features
 
@@ -56,16 +57,14 @@ def mirror_joints(joints: np.ndarray, order: np.ndarray) -> np.ndarray:
 def write_mirrors(root: str | Path, split: str = "train", progress: bool = True) -> dict:
     """Write M<id> mirrors for every clip of ROOT/<split>.txt and ROOT/<split>_mirrored.txt listing
     both. Ids that already start with M, and clips whose M id the split already lists (HumanML3D's
-    own mirrors), are listed once as they are and their files left alone. Rerunning skips mirrors already written, so an interrupted run resumes."""
+    own mirrors), are listed once as they are and their files left alone. Rerunning skips mirrors
+    already written, so an interrupted run resumes."""
     root = Path(root)
-    split_file = root / f"{split}.txt"
-    if not split_file.is_file():
-        raise MomugError(f"{split_file} does not exist")
+    ids = read_split(root, split)
     if not (root / "new_joints").is_dir():
         raise MomugError(f"{root} has no new_joints/ folder: mirroring needs the joint positions")
     spec = humanml3d_spec()
     order = mirror_pairs(spec.skeleton.names)
-    ids = [line.strip() for line in split_file.read_text().splitlines() if line.strip()]
     known = set(ids)
     listed, written = [], 0
     for motion_id in tqdm(ids, desc=f"mirroring {split}", unit="clip", disable=not progress):

@@ -53,9 +53,9 @@ def test_mirrored_motion_uses_the_other_side():
     x, z = turning[..., 0].copy(), turning[..., 2].copy()
     turning[..., 0] = np.cos(angle)[:, None] * x + np.sin(angle)[:, None] * z
     turning[..., 2] = -np.sin(angle)[:, None] * x + np.cos(angle)[:, None] * z
-    turned = np.degrees(facing_yaw(turning)[-1] - facing_yaw(turning)[0])
-    turned_mirror = np.degrees(facing_yaw(mirror_joints(turning, order).astype(np.float64))[-1]
-                               - facing_yaw(mirror_joints(turning, order).astype(np.float64))[0])
+    yaw = facing_yaw(turning)
+    yaw_mirror = facing_yaw(mirror_joints(turning, order).astype(np.float64))
+    turned, turned_mirror = np.degrees(yaw[-1] - yaw[0]), np.degrees(yaw_mirror[-1] - yaw_mirror[0])
     assert turned == pytest.approx(-turned_mirror, abs=1e-3) and abs(turned) > 80
 
 
@@ -105,7 +105,7 @@ def test_a_split_that_already_lists_mirrors_is_left_alone(tmp_path, corpus):
 
 
 def test_bad_folders_are_clear_errors(tmp_path, corpus):
-    with pytest.raises(MomugError, match="does not exist"):
+    with pytest.raises(MomugError, match="has no split 'nosuchsplit': nosuchsplit.txt is missing"):
         write_mirrors(corpus, "nosuchsplit", progress=False)
     (tmp_path / "train.txt").write_text("000000\n")
     with pytest.raises(MomugError, match="new_joints"):

@@ -122,13 +122,17 @@ class Client:
         """{status: loading|ready|failed, model_id, checkpoint_id, device, limits, versions, ...}."""
         return self._request("GET", "/health")
 
-    def submit_generate(self, prompt, seconds, seed=0, guidance=2.5, steps=20, count=1):
+    def submit_generate(self, prompt, seconds, seed=0, guidance=2.5, steps=20, count=1, clean_feet=True):
         prompt = _checked_prompt(prompt)
         numbers = (float(seconds), float(guidance))
         if not all(math.isfinite(x) for x in numbers):
             raise BackendError("request", "Seconds and guidance must be finite numbers")
         body = {"prompt": prompt, "seconds": numbers[0], "seed": int(seed) % (MAX_SEED + 1),
                 "guidance": numbers[1], "steps": int(steps), "count": int(count)}
+        if not clean_feet:
+            # Sent only when off (the backend's default is on), so backends older than the
+            # setting still take every default request.
+            body["clean_feet"] = False
         return _job_id(self._request("POST", "/generate", body))
 
     def stream_generate(self, prompt, seconds, seed=0, steps=None, timeout=None, should_cancel=None):

@@ -292,10 +292,11 @@ class GenerateJob(Job):
     """Asks /v1/health first (model state and limits: the duration is clamped to them, with a
     note), then submits."""
 
-    def __init__(self, client, prompt, seconds, seed, guidance, steps, timeout=600.0, prefetch=None):
+    def __init__(self, client, prompt, seconds, seed, guidance, steps, timeout=600.0, prefetch=None,
+                 clean_feet=True):
         super().__init__(client, timeout, prefetch)
         self.params = {"prompt": prompt, "seconds": float(seconds), "seed": seed,
-                       "guidance": guidance, "steps": steps}
+                       "guidance": guidance, "steps": steps, "clean_feet": bool(clean_feet)}
 
     def submit(self):
         if not self.params["prompt"].strip():
@@ -628,11 +629,11 @@ def caption_from_result(result):
 def run_generate(context, backend, prompt, seconds=4.0, seed=0, guidance=2.5, steps=50,
                  target="NEW_SMPL", bone_map_mode="AUTO", root_motion=True,
                  translation_bone="HIPS", push_to_nla=False, model_path="", timeout=600.0,
-                 python_command="python3", betas=()):
+                 python_command="python3", betas=(), clean_feet=True):
     """Generate synchronously (tests, scripts): check the target, ask the backend, key it.
     The same steps as the Generate operator, without the thread."""
     target_obj = check_target(context, target, bone_map_mode)
-    job = GenerateJob(backend, prompt, seconds, seed, guidance, steps, timeout=timeout)
+    job = GenerateJob(backend, prompt, seconds, seed, guidance, steps, timeout=timeout, clean_feet=clean_feet)
     job.talk()
     if job.error is not None:
         raise JobError(str(job.error))

@@ -179,7 +179,8 @@ def make_generate_job(context, st):
         return jobs.StreamJob(preferences.make_client(context), st.prompt, st.seconds, st.seed, st.steps,
                               timeout=prefs.request_timeout, prefetch=prefetch)
     return jobs.GenerateJob(preferences.make_client(context), st.prompt, st.seconds, st.seed,
-                            st.guidance, st.steps, timeout=prefs.request_timeout, prefetch=prefetch)
+                            st.guidance, st.steps, timeout=prefs.request_timeout, prefetch=prefetch,
+                            clean_feet=st.clean_feet)
 
 
 def _generate_target(op):

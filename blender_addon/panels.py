@@ -37,6 +37,7 @@ class MOMUG_PT_main(_Panel, bpy.types.Panel):
         sub = col.column(align=True)
         sub.active = not st.stream   # the streaming model has no guidance
         sub.prop(st, "guidance")
+        sub.prop(st, "clean_feet")
         col.prop(st, "steps")
         col.prop(st, "stream")
 

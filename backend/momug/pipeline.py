@@ -120,7 +120,9 @@ class MotionPipeline:
 
     # ------------------------------------------------------------------ jobs
     def generate(self, prompts: list[str], seconds: list[float], seeds: list[int], guidance: float = 2.5,
-                 steps: int = 20, progress=None, should_stop=None) -> list:
+                 steps: int = 20, progress=None, should_stop=None, clean_feet: bool = True) -> list:
+        """One motion per prompt; clean_feet holds planted feet still (momug.motion.cleanup)."""
+        from momug.motion.cleanup import clean_foot_contacts
         from momug.motion.features import features_to_joints
         from momug.motion.motionfile import Motion
 
@@ -136,7 +138,10 @@ class MotionPipeline:
             raw = self.model.denormalize(f.to(self.model.mean.device)).float().cpu().numpy()
             if not np.isfinite(raw).all():
                 raise MomugError("the model produced NaN values; try another seed")
-            joints = features_to_joints(raw.astype(np.float64)).astype(np.float32)
+            joints = features_to_joints(raw.astype(np.float64))
+            if clean_feet:
+                joints = clean_foot_contacts(joints, self.fps)
+            joints = joints.astype(np.float32)
             motions.append(Motion(joints=joints, fps=self.fps, prompt=prompt.strip()).with_rotations())
         return motions
 

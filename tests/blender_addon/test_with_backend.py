@@ -98,6 +98,18 @@ def test_cancel_while_waiting_cancels_on_the_backend(use_backend):
     assert be.job(job.job_id)["status"] == "cancelled"
 
 
+def test_foot_cleanup_choice_reaches_the_backend(use_backend):
+    be = client.Client(use_backend["url"], use_backend["token"])
+    for clean_feet in (False, True):
+        job = jobs.GenerateJob(be, "a person walks", 1.0, 0, 2.5, 2, clean_feet=clean_feet)
+        job.talk()
+        assert job.error is None and job.result["motions"]
+        assert job.params["clean_feet"] is clean_feet
+    # A bad value is refused by the backend with a reason, not silently taken as "on".
+    with pytest.raises(client.BackendError, match="clean_feet"):
+        be._request("POST", "/generate", {"prompt": "a person walks", "seconds": 1.0, "clean_feet": "no"})
+
+
 def test_caption_input_is_checked_before_sending(use_backend):
     be = client.Client(use_backend["url"], use_backend["token"])
     joints = np.zeros((10, 22, 3))
@@ -112,7 +124,7 @@ def test_generate_new_smpl_rig_operator_and_history(addon, scene, use_backend):
     st = scene.momug
     st.history.clear()
     st.prompt, st.seconds, st.seed, st.steps, st.target = "a person walks forward", 2.0, 3, 4, "NEW_SMPL"
-    st.guidance, st.root_motion, st.push_to_nla = 3.0, True, False
+    st.guidance, st.root_motion, st.push_to_nla, st.clean_feet = 3.0, True, False, False
     scene.frame_current = 5
     assert bpy.ops.momug.generate() == {"FINISHED"}
     obj = bpy.data.objects["SMPL"]
@@ -126,15 +138,15 @@ def test_generate_new_smpl_rig_operator_and_history(addon, scene, use_backend):
     assert abs(len(fcs[0].keyframe_points) - (n_source - 1) * 24 / 20) <= 4
     assert len(st.history) == 1
     item = st.history[0]
-    assert (item.prompt, item.seconds, item.seed, item.steps, item.guidance, item.target) == \
-        ("a person walks forward", 2.0, 3, 4, 3.0, "NEW_SMPL")
+    assert (item.prompt, item.seconds, item.seed, item.steps, item.guidance, item.target, item.clean_feet) == \
+        ("a person walks forward", 2.0, 3, 4, 3.0, "NEW_SMPL", False)
     assert item.action_name == first.name and item.object_name == obj.name
 
     # Load Settings puts every setting back.
-    st.prompt, st.seed, st.steps, st.guidance, st.seconds = "something else", 99, 7, 1.0, 3.0
+    st.prompt, st.seed, st.steps, st.guidance, st.seconds, st.clean_feet = "something else", 99, 7, 1.0, 3.0, True
     assert bpy.ops.momug.history_apply(mode="SETTINGS") == {"FINISHED"}
-    assert (st.prompt, st.seed, st.steps, st.guidance, st.seconds) == \
-        ("a person walks forward", 3, 4, 3.0, 2.0)
+    assert (st.prompt, st.seed, st.steps, st.guidance, st.seconds, st.clean_feet) == \
+        ("a person walks forward", 3, 4, 3.0, 2.0, False)
 
     # Regenerate: same seed and settings, same motion, in a new rig and action.
     assert bpy.ops.momug.history_apply(mode="GENERATE") == {"FINISHED"}

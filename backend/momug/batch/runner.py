@@ -32,6 +32,7 @@ class BatchSettings:
     device: str = "auto"
     bvh: bool = True
     contact_sheet: bool = True
+    clean_feet: bool = True  # hold planted feet still (momug.motion.cleanup)
 
     def kinds(self) -> tuple[str, ...]:
         return ("npz", "bvh") if self.bvh else ("npz",)
@@ -68,7 +69,7 @@ def model_identity(checkpoint: str | None) -> str:
 def request_of(item: BatchItem, settings: BatchSettings, model: str) -> dict:
     """Everything that decides an item's motion; a finished item counts only for the same request."""
     return {"prompt": item.prompt, "seconds": item.seconds, "seed": item.seed, "steps": settings.steps,
-            "guidance": settings.guidance, "model": model}
+            "guidance": settings.guidance, "clean_feet": settings.clean_feet, "model": model}
 
 
 def clean_temp_files(folder: Path) -> int:
@@ -127,7 +128,8 @@ def _generate(pipe, chunk: list[BatchItem], settings: BatchSettings, progress) -
     (say, NaNs from its seed) does not take its neighbours down. Failures come back as errors."""
     try:
         return pipe.generate([i.prompt for i in chunk], [i.seconds for i in chunk], [i.seed for i in chunk],
-                             guidance=settings.guidance, steps=settings.steps, progress=progress)
+                             guidance=settings.guidance, steps=settings.steps, progress=progress,
+                             clean_feet=settings.clean_feet)
     except Cancelled:
         raise
     except MomugError as exc:
@@ -154,7 +156,7 @@ def _header(prompts: Path, folder: Path, settings: BatchSettings, model: str, de
         "settings": {"checkpoint": settings.checkpoint or "default", "model": model,
                      "seconds": settings.seconds, "seed": settings.seed, "steps": settings.steps,
                      "guidance": settings.guidance, "batch_size": settings.batch_size,
-                     "device": device, "bvh": settings.bvh},
+                     "device": device, "bvh": settings.bvh, "clean_feet": settings.clean_feet},
         "processes": shard.world,
         **({"shard": shard.rank} if shard.world > 1 else {}),
     }

@@ -30,6 +30,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (under accelerate: its device)")
     p.add_argument("--no-bvh", action="store_true", help="write only the .npz files")
     p.add_argument("--no-contact-sheet", action="store_true", help="skip contact_sheet.png")
+    p.add_argument("--no-foot-cleanup", dest="clean_feet", action="store_false",
+                   help="keep the model's raw foot motion (by default planted feet are held still)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -44,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         raise MomugError("--batch-size must be at least 1")
     settings = BatchSettings(checkpoint=args.checkpoint, seconds=args.seconds, seed=args.seed, steps=args.steps,
                              guidance=args.guidance, batch_size=args.batch_size, device=args.device,
-                             bvh=not args.no_bvh, contact_sheet=not args.no_contact_sheet)
+                             bvh=not args.no_bvh, contact_sheet=not args.no_contact_sheet,
+                             clean_feet=args.clean_feet)
     shard = current_shard()
 
     def log(message: str) -> None:

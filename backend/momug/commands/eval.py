@@ -218,7 +218,9 @@ def run_probes(args) -> int:
                          seeds=tuple(range(args.seed, args.seed + args.seeds)), fps=pipe.fps)
     print(result["table"])
     physics = physics_rows(result["joints"], pipe.fps, folder, args.limit)
-    named = {("Ground truth" if k == "ground_truth" else pipe.model_id): v for k, v in physics.items()}
+    labels = {"ground_truth": "Ground truth", "model": pipe.model_id,
+              "model_clean_feet": f"{pipe.model_id} + foot cleanup"}
+    named = {labels[k]: v for k, v in physics.items()}
     print()
     print(report.table(named, report.PHYSICS_COLUMNS))
     out = _header(args, "probes", None, pipe)

@@ -37,6 +37,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--steps", type=int, default=None,
                    help="DDIM sampling steps (default 25); with --mode stream, flow steps per latent "
                         "(default: the model's own)")
+    p.add_argument("--no-foot-cleanup", dest="clean_feet", action="store_false",
+                   help="keep the model's raw foot motion (by default planted feet are held still; "
+                        "diffusion mode only)")
     p.add_argument("--format", choices=("npz", "bvh"), default="npz", help="file type with --prompts")
     p.add_argument("--batch-size", type=int, default=8, help="prompts per forward pass with --prompts")
     p.add_argument("--checkpoint", metavar="DIR", help="model folder of the chosen --mode "
@@ -73,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.prompt) == bool(args.prompts):
         raise MomugError('give either a prompt ("a person waves") or --prompts FILE')
     if args.mode == "stream":
+        if not args.clean_feet:
+            raise MomugError("--no-foot-cleanup is for diffusion mode: the streaming mode sends frames as "
+                             "they are made and leaves their feet as the model made them")
         return run_stream(args)
     if args.stream_to:
         raise MomugError("--stream-to needs --mode stream")
@@ -114,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
 
         motions = pipe.generate(chunk, [args.seconds] * len(chunk),
                                 [args.seed + start + i for i in range(len(chunk))],
-                                guidance=args.guidance, steps=args.steps, progress=progress)
+                                guidance=args.guidance, steps=args.steps, progress=progress,
+                                clean_feet=args.clean_feet)
         for motion, target in zip(motions, targets[start:start + len(chunk)]):
             target.parent.mkdir(parents=True, exist_ok=True)
             write_motion(target, motion)

@@ -75,13 +75,15 @@ def describer(pipe, batch_size: int = 16, progress=None, **options) -> Describe:
 
 
 def probe_generator(pipe, steps: int = 20, guidance: float = 2.5):
-    """The callable momug.eval.probes.run_probes expects: prompts, seconds, seed -> joints."""
+    """The callable momug.eval.probes.run_probes expects: prompts, seconds, seed -> joints, as the
+    model made them (no foot cleanup, so the probes judge the model; the physics report shows the
+    cleanup separately)."""
 
     def generate(prompts: list[str], seconds: float, seed: int) -> list[np.ndarray]:
         if _streaming(pipe):
             return [pipe.generate(p, seconds, seed).joints for p in prompts]
         motions = pipe.generate(prompts, [seconds] * len(prompts), [seed] * len(prompts), guidance=guidance,
-                                steps=steps)
+                                steps=steps, clean_feet=False)
         return [m.joints for m in motions]
 
     return generate

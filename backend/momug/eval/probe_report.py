@@ -42,7 +42,9 @@ def physics_of(joints_list: list[np.ndarray], fps: float) -> dict[str, dict]:
 
 
 def physics_rows(generated: list[np.ndarray], fps: float, folder=None, limit: int | None = None) -> dict:
-    """{'ground_truth': ..., 'model': ...}: physical checks over the data's clips and the generated ones."""
+    """{'ground_truth': ..., 'model': ..., 'model_clean_feet': ...}: physical checks over the data's
+    clips, the generated ones, and the generated ones after foot-contact cleanup (what users get)."""
+    from momug.motion.cleanup import clean_foot_contacts
     from momug.motion.features import features_to_joints
 
     rows = {}
@@ -51,4 +53,6 @@ def physics_rows(generated: list[np.ndarray], fps: float, folder=None, limit: in
         truth = [features_to_joints(np.asarray(folder.features(i), np.float64)) for i in range(n)]
         rows["ground_truth"] = physics_of(truth, folder.fps)
     rows["model"] = physics_of(generated, fps)
+    if generated and np.asarray(generated[0]).shape[1:] == (22, 3):
+        rows["model_clean_feet"] = physics_of([clean_foot_contacts(j, fps) for j in generated], fps)
     return rows

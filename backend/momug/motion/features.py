@@ -30,7 +30,7 @@ from momug.rigs import load_rig_json
 _UP = np.array([0.0, 1.0, 0.0])
 _FORWARD = np.array([0.0, 0.0, 1.0])
 # HumanML3D's contact rule: squared per-frame displacement of a foot joint below this.
-_CONTACT_THRESHOLD = 0.002
+CONTACT_STEP_SQUARED = 0.002
 # HumanML3D smooths the facing direction over time before taking root rotations.
 _FACING_SMOOTH_SIGMA = 20
 
@@ -114,7 +114,7 @@ def _foot_contacts(spec: FeatureSpec, joints: np.ndarray) -> np.ndarray:
     feet = spec.skeleton.feet
     idx = list(feet["left"]) + list(feet["right"])
     step = np.sum((joints[1:, idx] - joints[:-1, idx]) ** 2, axis=-1)
-    return (step < _CONTACT_THRESHOLD).astype(np.float64)
+    return (step < CONTACT_STEP_SQUARED).astype(np.float64)
 
 
 def joints_to_features(joints: np.ndarray, spec: FeatureSpec | None = None) -> np.ndarray:

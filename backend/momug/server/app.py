@@ -108,7 +108,8 @@ def _job_routes(jobs: JobQueue) -> APIRouter:
     @router.post("/generate", status_code=202, response_model=schema.JobStatus)
     def generate(request: schema.GenerateRequest):
         return enqueue(GenerateWork(prompt=request.prompt, seconds=request.seconds, seeds=request.seeds(),
-                                    guidance=request.guidance, steps=request.steps))
+                                    guidance=request.guidance, steps=request.steps,
+                                    clean_feet=request.clean_feet))
 
     @router.post("/caption", status_code=202, response_model=schema.JobStatus)
     def caption(request: schema.CaptionRequest):

@@ -44,11 +44,12 @@ class GenerateWork:
     seeds: list[int]
     guidance: float
     steps: int
+    clean_feet: bool = True
 
     @property
     def batch_key(self) -> tuple:
         # The sampler's loop runs once for the whole batch, so only these must agree.
-        return ("generate", self.steps, self.guidance)
+        return ("generate", self.steps, self.guidance, self.clean_feet)
 
     @property
     def size(self) -> int:
@@ -326,7 +327,7 @@ class JobQueue:
         seeds = [s for w in works for s in w.seeds]
         motions = self.pipeline.generate(prompts, seconds, seeds, guidance=works[0].guidance,
                                          steps=works[0].steps, progress=progress,
-                                         should_stop=should_stop)
+                                         should_stop=should_stop, clean_feet=works[0].clean_feet)
         _expect_count(motions, len(seeds), "motions")
         outputs, start = [], 0
         for w in works:

@@ -111,6 +111,8 @@ class GenerateRequest(_Request):
     steps: Annotated[int, Field(strict=True, ge=1, le=MAX_STEPS, description="sampler steps")] = 20
     count: Annotated[int, Field(strict=True, ge=1, le=MAX_COUNT,
                                 description="how many motions; seeds are seed, seed+1, ...")] = 1
+    clean_feet: Annotated[bool, Field(strict=True, description="hold planted feet still "
+                                                               "(foot-contact cleanup)")] = True
 
     def seeds(self) -> list[int]:
         # Wrap instead of failing so seed=MAX_SEED with count>1 stays valid.

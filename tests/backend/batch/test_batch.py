@@ -36,7 +36,7 @@ class Counting:
     """The tiny pipeline, counting which prompts it was asked to generate."""
 
     def __init__(self, pipe):
-        self.pipe, self.prompts, self.calls = pipe, [], 0
+        self.pipe, self.prompts, self.calls, self.clean_feet = pipe, [], 0, set()
 
     def __getattr__(self, name):
         return getattr(self.pipe, name)
@@ -44,6 +44,7 @@ class Counting:
     def generate(self, prompts, *args, **kwargs):
         self.calls += 1
         self.prompts.extend(prompts)
+        self.clean_feet.add(kwargs.get("clean_feet"))
         return self.pipe.generate(prompts, *args, **kwargs)
 
 
@@ -181,7 +182,10 @@ def test_resume_skips_finished_and_redoes_broken(tmp_path, pipe):
     assert result.skipped == 4 and result.done == 0
     # A changed request (more steps) is not the finished item any more.
     result, counting = run(f, out, pipe, steps=3)
-    assert len(counting.prompts) == 4
+    assert len(counting.prompts) == 4 and counting.clean_feet == {True}
+    # So is one with the foot cleanup turned off, and the model is told so.
+    result, counting = run(f, out, pipe, steps=3, clean_feet=False)
+    assert len(counting.prompts) == 4 and counting.clean_feet == {False}
 
 
 CRASH = """
@@ -232,6 +236,10 @@ def test_cli_exit_status_and_options(tmp_path, capsys):
     assert main(["batch", str(f), "-o", str(out), "--checkpoint", "tiny", "--seconds", "1", "--steps", "2",
                  "--no-bvh", "--no-contact-sheet", "--quiet"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["0000_a_person_walks.npz", "manifest.json"]
+    assert json.loads((out / "manifest.json").read_text())["settings"]["clean_feet"] is True
+    assert main(["batch", str(f), "-o", str(tmp_path / "raw"), "--checkpoint", "tiny", "--seconds", "1",
+                 "--steps", "2", "--no-foot-cleanup", "--no-bvh", "--no-contact-sheet", "--quiet"]) == 0
+    assert json.loads((tmp_path / "raw" / "manifest.json").read_text())["settings"]["clean_feet"] is False
     bad = write(tmp_path / "bad.jsonl", '{"prompt": "a person walks", "seconds": 1}\n{"oops": 1}\n')
     assert main(["batch", str(bad), "-o", str(tmp_path / "o2"), "--checkpoint", "tiny", "--steps", "2",
                  "--quiet"]) == 1

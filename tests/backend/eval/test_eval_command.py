@@ -52,10 +52,11 @@ def test_probes_with_physics_rows(tiny_corpus, tmp_path, capsys):
                "--steps", "1", "--device", "cpu", "--json", str(out)])
     assert rc == 0
     text = capsys.readouterr().out
-    assert "held-out" in text and "Skate m/s" in text
+    assert "held-out" in text and "Skate m/s" in text and "tiny + foot cleanup" in text
     result = json.loads(out.read_text())
     assert result["summary"]["n"] == len(result["rows"]) > 0
-    assert set(result["physics"]) == {"ground_truth", "model"}
+    assert set(result["physics"]) == {"ground_truth", "model", "model_clean_feet"}
+    assert result["physics"]["model_clean_feet"]["foot_skating_m_s"]["n"] == result["summary"]["n"]
 
 
 def test_stream_mode_runs_all_three_protocols(tiny_corpus, tiny_evaluator_dir, tmp_path, capsys):

@@ -57,6 +57,22 @@ def test_generate_returns_compact_arrays_for_the_request(server, tiny, fast_gene
     assert finished["status"] == "done" and finished["progress"] == 1.0 and finished["error"] is None
 
 
+def test_generate_passes_the_foot_cleanup_choice_and_never_batches_the_two_together(start_server, wrap,
+                                                                                    fast_generate):
+    seen = []
+    model = wrap(before_generate=lambda prompts, kwargs: seen.append((list(prompts), kwargs["clean_feet"])))
+    live = start_server(loader=lambda: model)
+    hold = model.hold()
+    blocker = live.submit("generate", dict(fast_generate, prompt="blocker"))
+    assert hold.started.wait(10)
+    raw = live.submit("generate", dict(fast_generate, prompt="raw", clean_feet=False))
+    clean = live.submit("generate", dict(fast_generate, prompt="clean"))
+    hold.resume.set()
+    for job in (blocker, raw, clean):
+        assert live.result(job)["motions"]
+    assert seen == [(["blocker"], True), (["raw"], False), (["clean"], True)]
+
+
 def test_caption_of_a_generated_motion(server, fast_generate):
     motion = server.result(server.submit("generate", fast_generate))["motions"][0]
     job = server.submit("caption", {"joints": motion["joints"], "fps": motion["fps"]})
@@ -95,6 +111,7 @@ def test_result_before_done_cancel_and_unknown_jobs(start_server, wrap, fast_gen
     ({"count": 99}, "count"),
     ({"seed": -1}, "seed"),
     ({"sede": 3}, "sede"),
+    ({"clean_feet": "yes"}, "clean_feet"),
 ])
 def test_bad_generate_requests_get_422_with_a_reason(server, fast_generate, change, words):
     status, reply, _ = server.call("POST", "/v1/generate", dict(fast_generate, **change))

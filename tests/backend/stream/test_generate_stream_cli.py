@@ -105,6 +105,7 @@ def test_a_failure_mid_stream_ends_the_lines_with_an_error(tmp_path, monkeypatch
     (["--mode", "stream", "-o", "x.txt"], "must end in .npz or .bvh"),
     (["--stream-to", "x.jsonl", "-o", "x.npz"], "needs --mode stream"),
     (["-o", "x.npz", "--mode", "stream", "--prompts", "p.txt"], "either a prompt"),
+    (["--mode", "stream", "--no-foot-cleanup", "-o", "x.npz"], "for diffusion mode"),
 ])
 def test_bad_stream_requests_are_one_line_errors(tmp_path, monkeypatch, capsys, extra, words):
     monkeypatch.chdir(tmp_path)

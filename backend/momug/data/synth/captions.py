@@ -13,6 +13,7 @@ import numpy as np
 SUBJECTS = [
     ("a person", "their"), ("the person", "their"), ("someone", "their"), ("a man", "his"), ("the man", "his"),
     ("a woman", "her"), ("the woman", "her"), ("a human", "their"), ("person", "their"),
+    ("somebody", "their"), ("an individual", "their"), ("a guy", "his"), ("a girl", "her"),
 ]
 NUMBER = {1: "once", 2: "twice", 3: "three times", 4: "four times", 5: "five times", 6: "six times"}
 COUNT_WORD = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
@@ -21,18 +22,19 @@ COUNT_WORD = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 def _speed(label: str) -> tuple[list[str], list[str]]:
     """(adverbs after the verb, adverbs before it) for a speed label."""
     return {
-        "slow": (["slowly", "at a slow pace", "leisurely"], ["slowly"]),
+        "slow": (["slowly", "at a slow pace", "leisurely", "gently", "calmly"], ["slowly"]),
         "normal": (["", "", "at a normal pace", "steadily"], [""]),
-        "fast": (["quickly", "fast", "briskly", "at a fast pace"], ["quickly"]),
+        "fast": (["quickly", "fast", "briskly", "at a fast pace", "swiftly", "at full speed", "in a hurry"],
+                 ["quickly", "swiftly"]),
     }[label]
 
 
 LOCO_VERBS = {
-    "walk": ["walks", "walks", "moves"],
-    "jog": ["jogs", "jogs", "runs at a jog"],
-    "run": ["runs", "runs", "dashes"],
-    "sneak": ["sneaks", "tiptoes", "creeps"],
-    "march": ["marches", "marches", "walks like a soldier"],
+    "walk": ["walks", "walks", "moves", "goes", "paces", "heads"],
+    "jog": ["jogs", "jogs", "runs at a jog", "trots"],
+    "run": ["runs", "runs", "dashes", "races", "rushes", "hurries"],
+    "sneak": ["sneaks", "tiptoes", "creeps", "slinks"],
+    "march": ["marches", "marches", "walks like a soldier", "parades"],
     "limp": ["limps", "hobbles", "walks with a limp"],
     "skip": ["skips", "skips", "skips along"],
 }
@@ -42,12 +44,15 @@ def _loco(p: dict, poss: str) -> list[str]:
     gait, path = p["gait"], p["path"]
     if gait == "walk_backward":
         return ["walks backward", "walks backwards", "steps backward", "moves backwards", "backs up",
-                "takes a few steps back", "walks in reverse"] + (["slowly walks backwards", "walks backward slowly"]
+                "takes a few steps back", "walks in reverse", "steps back", "goes backwards",
+                "moves back without turning around"] + (["slowly walks backwards", "walks backward slowly"]
                                                                  if p["speed"] == "slow" else [])
     if gait == "sidestep":
         d = p["direction"]
         return [f"sidesteps to the {d}", f"steps sideways to {poss} {d}", f"side steps to the {d}",
-                f"moves sideways to the {d}", f"takes side steps toward {poss} {d}", f"steps to the {d} sideways"]
+                f"moves sideways to the {d}", f"takes side steps toward {poss} {d}", f"steps to the {d} sideways",
+                f"slides sideways to the {d}", f"moves laterally to {poss} {d}", f"crab walks to the {d}",
+                f"travels sideways to the {d}"]
     after, before = _speed(p.get("speed", "normal"))
     verbs = LOCO_VERBS[gait]
     out = []
@@ -88,7 +93,8 @@ def _turn(p: dict, poss: str) -> list[str]:
         return [f"turns slightly to the {d}", f"turns a little to {poss} {d}", f"makes a small turn {d}"]
     words = {90: "ninety degrees", 135: "a hundred and thirty five degrees"}[a]
     return [f"turns {d}", f"turns to the {d}", f"turns to {poss} {d}", f"turns {words} to the {d}",
-            f"pivots to the {d}", f"turns {sense} in place", f"faces to the {d}"]
+            f"pivots to the {d}", f"turns {sense} in place", f"faces to the {d}", f"swivels to the {d}",
+            f"swings around to {poss} {d}"]
 
 
 def _spin(p: dict, poss: str) -> list[str]:
@@ -98,17 +104,20 @@ def _spin(p: dict, poss: str) -> list[str]:
         return ["spins around twice", f"spins around two times to the {d}", f"turns around in two full circles",
                 f"spins {sense} twice"]
     return ["spins around", "spins in a full circle", "turns all the way around", f"spins around to the {d}",
-            f"spins {sense}", "does a full turn in place", "spins once in place"]
+            f"spins {sense}", "does a full turn in place", "spins once in place", "whirls around",
+            "pirouettes", "does a full rotation"]
 
 
 def _jump(p: dict, poss: str) -> list[str]:
     n = int(p["count"])
     h = p.get("height", "low")
     if n == 1:
-        out = ["jumps", "jumps in place", "jumps up", "jumps up and lands", "jumps straight up"]
+        out = ["jumps", "jumps in place", "jumps up", "jumps up and lands", "jumps straight up", "springs up",
+               "jumps into the air", "bounds upward", "bounces up into the air"]
         out += ["jumps high", "does a big jump"] if h == "high" else ["does a small jump", "jumps a little"]
     else:
-        out = [f"jumps {NUMBER[n]}", "jumps up and down", f"jumps in place {NUMBER[n]}", f"does {COUNT_WORD[n]} jumps"]
+        out = [f"jumps {NUMBER[n]}", "jumps up and down", f"jumps in place {NUMBER[n]}", f"does {COUNT_WORD[n]} jumps",
+               "bounces up and down", f"springs into the air {NUMBER[n]}"]
         out += ["jumps up and down high"] if h == "high" else ["does small jumps in place"]
     return out
 
@@ -117,7 +126,7 @@ def _jump_forward(p: dict, poss: str) -> list[str]:
     n = int(p["count"])
     if n == 1:
         return ["jumps forward", "jumps ahead", "does a jump forward", "jumps forward with both feet",
-                "hops forward with both feet"]
+                "hops forward with both feet", "bounds forward", "springs forward"]
     return [f"jumps forward {NUMBER[n]}", f"does {COUNT_WORD[n]} jumps forward", "jumps forward a few times"]
 
 
@@ -133,7 +142,8 @@ def _kick(p: dict, poss: str) -> list[str]:
         return [f"kicks twice with {poss} {s} leg", f"kicks {NUMBER[2]} with the {s} foot", f"does two {s} kicks",
                 f"kicks forward with {poss} {s} foot two times"]
     return [f"kicks with {poss} {s} leg", f"kicks forward with {poss} {s} foot", f"does a kick with the {s} leg",
-            f"kicks something with {poss} {s} foot", f"kicks {poss} {s} leg out in front"]
+            f"kicks something with {poss} {s} foot", f"kicks {poss} {s} leg out in front",
+            f"punts with {poss} {s} foot", f"swings {poss} {s} leg forward in a kick", f"strikes out with the {s} foot"]
 
 
 def _balance(p: dict, poss: str) -> list[str]:
@@ -154,7 +164,8 @@ def _wave(p: dict, poss: str) -> list[str]:
         return ["waves with both hands", "waves both arms", f"waves both hands above {poss} head",
                 "raises both hands and waves", "waves with both arms in the air"]
     return [f"waves with {poss} {s} hand", f"waves {poss} {s} hand", f"waves hello with {poss} {s} hand",
-            f"raises {poss} {s} hand and waves", f"waves {poss} {s} arm", f"waves using the {s} hand"]
+            f"raises {poss} {s} hand and waves", f"waves {poss} {s} arm", f"waves using the {s} hand",
+            f"waves goodbye with {poss} {s} hand", f"gives a wave with the {s} arm", f"signals with {poss} {s} hand"]
 
 
 def _raise(p: dict, poss: str) -> list[str]:
@@ -169,7 +180,8 @@ def _raise(p: dict, poss: str) -> list[str]:
 def _clap(p: dict, poss: str) -> list[str]:
     n = int(p["count"])
     return ["claps", f"claps {poss} hands", f"claps {NUMBER.get(n, 'several times')}", "claps several times",
-            f"claps {poss} hands together", "brings the hands together and claps"]
+            f"claps {poss} hands together", "brings the hands together and claps", f"puts {poss} hands together",
+            "cheers and claps", "slaps the palms together"]
 
 
 def _point(p: dict, poss: str) -> list[str]:
@@ -210,7 +222,8 @@ def _squat(p: dict, poss: str) -> list[str]:
     n = int(p["count"])
     if n == 1:
         return ["squats down", "does a squat", "squats and stands back up", f"bends {poss} knees into a squat",
-                "squats down and rises again"]
+                "squats down and rises again", "drops into a squat", f"lowers {poss} hips and stands up",
+                "sinks into a squat and stands"]
     return [f"does {COUNT_WORD[n]} squats", f"squats {NUMBER[n]}", "squats up and down", f"does squats"]
 
 
@@ -241,7 +254,7 @@ def _stretch(p: dict, poss: str) -> list[str]:
 
 def _idle(p: dict, poss: str) -> list[str]:
     return ["stands still", "stands in place", "stands and waits", "stays still", "stands without moving",
-            "stands there", "waits in place swaying slightly"]
+            "stands there", "waits in place swaying slightly", "remains stationary", "stays put"]
 
 
 def _look(p: dict, poss: str) -> list[str]:

@@ -1,0 +1,127 @@
+"""Foot-contact cleanup: keep planted feet still.
+
+Generated motion often slides its feet while they stand on the floor ("foot skating"), the first
+thing an animator notices. This pass finds the frames where each foot is planted (its toe low and
+slow), pins the foot's horizontal position for the whole contact, blends in and out over a few
+frames, and re-solves each leg with two-bone IK (hip fixed, thigh and shin lengths kept, the knee
+staying in the plane it bent in), so the rest of the body and the root path are untouched.
+
+Works on SMPL-22 joint positions (T, 22, 3), metres, Y up, the form every generated motion takes
+before rotations are fitted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from momug.motion.features import CONTACT_STEP_SQUARED
+
+# SMPL-22 indices: (hip, knee, ankle, toe) for the left and the right leg.
+LEGS = ((1, 4, 7, 10), (2, 5, 8, 11))
+# A toe this close to the floor and this slow counts as planted: 5 cm is the height the physics
+# report calls touching, and the speed is the one HumanML3D's contact rule allows at its 20 fps
+# (about 0.89 m/s), so a foot swinging low past the floor stays free.
+CONTACT_HEIGHT = 0.05
+CONTACT_SPEED = float(np.sqrt(CONTACT_STEP_SQUARED) * 20.0)
+BLEND_FRAMES = 3
+
+
+def planted(joints: np.ndarray, fps: float, height: float = CONTACT_HEIGHT, speed: float = CONTACT_SPEED,
+            floor: float = 0.0) -> np.ndarray:
+    """(T, 2) bool: whether the left / right foot is planted at each frame."""
+    toes = joints[:, [leg[3] for leg in LEGS]]
+    horizontal = toes[..., [0, 2]]
+    # Central differences so a frame's speed does not depend on which side of a step it is on.
+    velocity = np.gradient(horizontal, axis=0) * fps if len(joints) > 1 else np.zeros_like(horizontal)
+    low = toes[..., 1] - floor < height
+    return low & (np.linalg.norm(velocity, axis=-1) < speed)
+
+
+def _segments(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) runs of True in a 1-D bool array."""
+    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    return list(zip(edges[0::2], edges[1::2]))
+
+
+def _pin_offsets(toe: np.ndarray, contact: np.ndarray, blend: int) -> np.ndarray:
+    """(T, 3) horizontal offsets that hold the toe still during each contact, faded at the edges."""
+    T = len(toe)
+    offset = np.zeros((T, 3))
+    weight = np.zeros(T)
+    for start, end in _segments(contact):
+        if end - start < 2:
+            continue
+        target = toe[start:end, [0, 2]].mean(axis=0)
+        inside = np.zeros((T, 2))
+        inside[start:end] = target - toe[start:end, [0, 2]]
+        # Outside the contact the offset fades from the edge frame's value to nothing.
+        for k in range(1, blend + 1):
+            fade = 1.0 - k / (blend + 1)
+            if start - k >= 0:
+                inside[start - k] = (target - toe[start, [0, 2]]) * fade
+            if end - 1 + k < T:
+                inside[end - 1 + k] = (target - toe[end - 1, [0, 2]]) * fade
+        lo, hi = max(start - blend, 0), min(end + blend, T)
+        # Where two contacts' fades overlap, average them rather than let the later one win.
+        offset[lo:hi, [0, 2]] += inside[lo:hi]
+        weight[lo:hi] += 1.0
+    return offset / np.maximum(weight, 1.0)[:, None]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+
+
+def _solve_knee(hip: np.ndarray, knee: np.ndarray, ankle_target: np.ndarray, thigh: np.ndarray,
+                shin: np.ndarray, forward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two-bone IK per frame: (knee, ankle) with the ankle as close to the target as the leg reaches."""
+    reach = ankle_target - hip
+    distance = np.linalg.norm(reach, axis=-1)
+    longest = (thigh + shin) * 0.999
+    shortest = np.abs(thigh - shin) * 1.001 + 1e-6
+    clamped = np.clip(distance, shortest, longest)
+    axis = _unit(reach)
+    ankle = hip + axis * clamped[:, None]
+    # The bend plane is the one the original knee made with the new hip-to-ankle line.
+    bend = knee - hip
+    bend = bend - axis * (bend * axis).sum(-1, keepdims=True)
+    bend_len = np.linalg.norm(bend, axis=-1)
+    # A straight leg has no bend plane of its own; knees bend toward where the body faces.
+    fallback = forward - axis * (forward * axis).sum(-1, keepdims=True)
+    bend = np.where(bend_len[:, None] > 1e-6, bend, fallback)
+    bend = _unit(bend)
+    cos_hip = np.clip((thigh**2 + clamped**2 - shin**2) / (2 * thigh * clamped), -1.0, 1.0)
+    sin_hip = np.sqrt(1.0 - cos_hip**2)
+    new_knee = hip + thigh[:, None] * (cos_hip[:, None] * axis + sin_hip[:, None] * bend)
+    return new_knee, ankle
+
+
+def clean_foot_contacts(joints: np.ndarray, fps: float, blend: int = BLEND_FRAMES, floor: float = 0.0,
+                        height: float = CONTACT_HEIGHT, speed: float = CONTACT_SPEED) -> np.ndarray:
+    """A copy of the SMPL-22 motion with planted feet held still; the input is not changed."""
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim != 3 or joints.shape[1:] != (22, 3):
+        raise ValueError(f"foot cleanup needs SMPL-22 joints (T, 22, 3), got {joints.shape}")
+    out = joints.copy()
+    contacts = planted(joints, fps, height=height, speed=speed, floor=floor)
+    (left_hip, *_), (right_hip, *_) = LEGS
+    forward = _unit(np.cross(joints[:, left_hip] - joints[:, right_hip], [0.0, 1.0, 0.0]))
+    for side, (hip, knee, ankle, toe) in enumerate(LEGS):
+        offset = _pin_offsets(joints[:, toe], contacts[:, side], blend)
+        moved = np.linalg.norm(offset, axis=-1) > 0
+        if not moved.any():
+            continue
+        thigh = np.linalg.norm(joints[:, knee] - joints[:, hip], axis=-1)
+        shin = np.linalg.norm(joints[:, ankle] - joints[:, knee], axis=-1)
+        new_knee, new_ankle = _solve_knee(joints[:, hip], joints[:, knee], joints[:, ankle] + offset, thigh, shin,
+                                         forward)
+        # The toe rides rigidly with the ankle, so the foot keeps its shape.
+        new_toe = new_ankle + (joints[:, toe] - joints[:, ankle])
+        out[moved, knee] = new_knee[moved]
+        out[moved, ankle] = new_ankle[moved]
+        out[moved, toe] = new_toe[moved]
+    return out
+
+
+__all__ = ["clean_foot_contacts", "planted"]

@@ -1,0 +1,117 @@
+import numpy as np
+import pytest
+
+from momug.eval.physics import foot_skating
+from momug.motion import kinematics as K
+from momug.motion import quaternion as Q
+from momug.motion.cleanup import BLEND_FRAMES, LEGS, clean_foot_contacts, planted
+from momug.motion.skeleton import smpl22
+
+FPS = 20.0
+LEG_JOINTS = sorted({j for leg in LEGS for j in leg[1:]})
+OTHER_JOINTS = [j for j in range(22) if j not in LEG_JOINTS]
+
+
+def standing(T=60, bend=0.4):
+    """A figure standing with bent knees (feet flat, toes 3 cm up), as (T, 22, 3)."""
+    sk = smpl22()
+    rot = Q.identity((T, 22))
+    x = np.array([1.0, 0.0, 0.0])
+    for hip, knee, ankle, _ in LEGS:
+        rot[:, hip] = Q.from_axis_angle(x, np.array(-bend))      # thigh forward
+        rot[:, knee] = Q.from_axis_angle(x, np.array(2 * bend))  # shin back
+        rot[:, ankle] = Q.from_axis_angle(x, np.array(-bend))    # foot flat again
+    joints = K.forward(sk, rot, np.zeros((T, 3)))
+    joints[..., 1] += 0.03 - joints[:, 10, 1].min()
+    return joints
+
+
+def swaying(joints, amplitude=0.04):
+    """The same figure with the whole body swaying sideways, feet sliding along (0.13 m/s at most)."""
+    t = np.arange(len(joints)) / FPS
+    out = joints.copy()
+    out[..., 0] += amplitude * np.sin(2 * np.pi * 0.5 * t)[:, None]
+    return out
+
+
+def lengths(joints, a, b):
+    return np.linalg.norm(joints[:, a] - joints[:, b], axis=-1)
+
+
+def test_swaying_figure_keeps_its_planted_feet_still_and_the_rest_untouched():
+    motion = swaying(standing())
+    before = motion.copy()
+    assert planted(motion, FPS).all()
+    assert foot_skating(motion, FPS) > 0.05
+    clean = clean_foot_contacts(motion, FPS)
+    np.testing.assert_array_equal(motion, before)  # the input is not changed
+    assert foot_skating(clean, FPS) < 1e-6
+    np.testing.assert_array_equal(clean[:, OTHER_JOINTS], motion[:, OTHER_JOINTS])
+    for hip, knee, ankle, toe in LEGS:
+        np.testing.assert_allclose(lengths(clean, hip, knee), lengths(motion, hip, knee), atol=1e-9)
+        np.testing.assert_allclose(lengths(clean, knee, ankle), lengths(motion, knee, ankle), atol=1e-9)
+        np.testing.assert_allclose(lengths(clean, ankle, toe), lengths(motion, ankle, toe), atol=1e-9)
+        # The knee still bends forward, the way it did.
+        assert (clean[:, knee, 2] > clean[:, hip, 2]).all()
+
+
+def test_straight_legs_that_cannot_reach_stay_whole_and_slide_less():
+    motion = swaying(standing(bend=0.0), amplitude=0.05)
+    clean = clean_foot_contacts(motion, FPS)
+    assert np.isfinite(clean).all()
+    for hip, knee, ankle, _ in LEGS:
+        np.testing.assert_allclose(lengths(clean, hip, knee), lengths(motion, hip, knee), atol=1e-9)
+        np.testing.assert_allclose(lengths(clean, knee, ankle), lengths(motion, knee, ankle), atol=1e-9)
+    assert foot_skating(clean, FPS) < 0.5 * foot_skating(motion, FPS)
+
+
+def test_feet_moving_fast_are_not_planted_and_are_left_alone():
+    motion = standing()
+    motion[..., 2] += 2.0 * np.arange(len(motion))[:, None] / FPS  # gliding forward at 2 m/s
+    assert not planted(motion, FPS).any()
+    np.testing.assert_array_equal(clean_foot_contacts(motion, FPS), motion)
+
+
+def test_a_contact_changes_only_the_frames_it_spans_and_its_fades():
+    motion = swaying(standing())
+    glide = np.zeros(len(motion))
+    glide[:20] = 2.0 * (np.arange(20) - 20) / FPS   # arrives fast ...
+    glide[40:] = 2.0 * (np.arange(40, 60) - 39) / FPS  # ... and leaves fast
+    motion[..., 2] += glide[:, None]
+    contact = planted(motion, FPS)
+    first, last = np.flatnonzero(contact[:, 0])[[0, -1]]
+    clean = clean_foot_contacts(motion, FPS)
+    changed = np.flatnonzero(np.abs(clean - motion).max(axis=(1, 2)) > 0)
+    assert changed.min() >= first - BLEND_FRAMES and changed.max() <= last + BLEND_FRAMES
+    # Inside the contact the toes hold one spot.
+    toes = clean[first:last + 1][:, [LEGS[0][3], LEGS[1][3]]][..., [0, 2]]
+    assert np.abs(toes - toes[0]).max() < 1e-9
+
+
+def test_rejects_other_skeletons():
+    with pytest.raises(ValueError, match="SMPL-22"):
+        clean_foot_contacts(np.zeros((10, 21, 3)), FPS)
+
+
+def test_generated_motions_get_the_cleanup_unless_turned_off(monkeypatch):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    from momug.motion.features import features_to_joints, joints_to_features
+    from momug.pipeline import MotionPipeline
+
+    pipe = MotionPipeline.load("tiny", device="cpu")
+    made = joints_to_features(swaying(standing(T=41)))
+    # The model's sampler stands in for a model that makes this swaying figure.
+    monkeypatch.setattr(pipe.model, "sample", lambda prompts, frames, *a, **k: [
+        pipe.model.normalize(torch.from_numpy(made.astype(np.float32)))[:n] for n in frames])
+    raw = features_to_joints(made)
+    n = len(raw) - 1
+    seconds = n / pipe.fps
+    plain = pipe.generate(["a person stands"], [seconds], [0], clean_feet=False)[0]
+    clean = pipe.generate(["a person stands"], [seconds], [0])[0]
+    np.testing.assert_allclose(plain.joints, raw[:n], atol=1e-4)
+    np.testing.assert_allclose(clean.joints, clean_foot_contacts(raw[:n], pipe.fps), atol=1e-4)
+    assert foot_skating(clean.joints, pipe.fps) < 0.2 * foot_skating(plain.joints, pipe.fps)
+    # Rotations are fitted to the cleaned joints, so a rig driven by them keeps its feet too.
+    posed = K.forward(smpl22(), clean.rotations, clean.root_translation)
+    assert foot_skating(posed, pipe.fps) < 0.2 * foot_skating(plain.joints, pipe.fps)

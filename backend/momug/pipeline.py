@@ -120,9 +120,12 @@ class MotionPipeline:
 
     # ------------------------------------------------------------------ jobs
     def generate(self, prompts: list[str], seconds: list[float], seeds: list[int], guidance: float = 2.5,
-                 steps: int = 20, progress=None, should_stop=None, clean_feet: bool = True) -> list:
-        """One motion per prompt; clean_feet holds planted feet still (momug.motion.cleanup)."""
-        from momug.motion.cleanup import clean_foot_contacts
+                 steps: int = 20, progress=None, should_stop=None, clean_feet: bool = True,
+                 raw: bool = False) -> list:
+        """One motion per prompt, with the jumps at token seams mended and (clean_feet) planted
+        feet held still (momug.motion.cleanup); raw=True skips both, for evaluations that judge
+        the model itself."""
+        from momug.motion.cleanup import finish_motion
         from momug.motion.features import features_to_joints
         from momug.motion.motionfile import Motion
 
@@ -135,12 +138,12 @@ class MotionPipeline:
                                   progress=progress, should_stop=should_stop)
         motions = []
         for prompt, f in zip(prompts, feats):
-            raw = self.model.denormalize(f.to(self.model.mean.device)).float().cpu().numpy()
-            if not np.isfinite(raw).all():
+            made = self.model.denormalize(f.to(self.model.mean.device)).float().cpu().numpy()
+            if not np.isfinite(made).all():
                 raise MomugError("the model produced NaN values; try another seed")
-            joints = features_to_joints(raw.astype(np.float64))
-            if clean_feet:
-                joints = clean_foot_contacts(joints, self.fps)
+            joints = features_to_joints(made.astype(np.float64))
+            if not raw:
+                joints = finish_motion(joints, self.fps, self.model.config.frames_per_token, clean_feet)
             joints = joints.astype(np.float32)
             motions.append(Motion(joints=joints, fps=self.fps, prompt=prompt.strip()).with_rotations())
         return motions

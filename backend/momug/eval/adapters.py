@@ -19,6 +19,12 @@ def frame_range(pipe) -> tuple[int, int]:
     return int(cfg.min_frames), int(cfg.max_frames)
 
 
+def seam_period(pipe) -> int | None:
+    """Frames per token of a diffusion model (where its output can jump); None for streaming, whose
+    output is not cleaned up."""
+    return None if _streaming(pipe) else int(pipe.model.config.frames_per_token)
+
+
 def generator(pipe, steps: int = 20, guidance: float = 2.5, batch_size: int = 32, progress=None) -> Generate:
     """texts, frames, seeds -> raw (denormalised) feature arrays straight from the model's sampler.
     The streaming mode makes one motion at a time with its own flow steps (steps/guidance unused)."""
@@ -76,14 +82,14 @@ def describer(pipe, batch_size: int = 16, progress=None, **options) -> Describe:
 
 def probe_generator(pipe, steps: int = 20, guidance: float = 2.5):
     """The callable momug.eval.probes.run_probes expects: prompts, seconds, seed -> joints, as the
-    model made them (no foot cleanup, so the probes judge the model; the physics report shows the
+    model made them (no cleanup, so the probes judge the model; the physics report shows the
     cleanup separately)."""
 
     def generate(prompts: list[str], seconds: float, seed: int) -> list[np.ndarray]:
         if _streaming(pipe):
             return [pipe.generate(p, seconds, seed).joints for p in prompts]
         motions = pipe.generate(prompts, [seconds] * len(prompts), [seed] * len(prompts), guidance=guidance,
-                                steps=steps, clean_feet=False)
+                                steps=steps, raw=True)
         return [m.joints for m in motions]
 
     return generate

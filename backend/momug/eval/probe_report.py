@@ -41,10 +41,13 @@ def physics_of(joints_list: list[np.ndarray], fps: float) -> dict[str, dict]:
     return {k: metrics.interval(r[k] for r in reports) for k in reports[0]} if reports else {}
 
 
-def physics_rows(generated: list[np.ndarray], fps: float, folder=None, limit: int | None = None) -> dict:
-    """{'ground_truth': ..., 'model': ..., 'model_clean_feet': ...}: physical checks over the data's
-    clips, the generated ones, and the generated ones after foot-contact cleanup (what users get)."""
-    from momug.motion.cleanup import clean_foot_contacts
+def physics_rows(generated: list[np.ndarray], fps: float, folder=None, limit: int | None = None,
+                 seam_period: int | None = None) -> dict:
+    """Physical checks over the data's clips ('ground_truth'), the generated ones as the model made
+    them ('model') and, given the model's seam period (frames per token), the same motions after
+    the cleanup users get (momug.motion.cleanup): seams mended ('model_seams_mended') and seams
+    mended with planted feet held still ('model_cleaned', the default)."""
+    from momug.motion.cleanup import finish_motion
     from momug.motion.features import features_to_joints
 
     rows = {}
@@ -53,6 +56,8 @@ def physics_rows(generated: list[np.ndarray], fps: float, folder=None, limit: in
         truth = [features_to_joints(np.asarray(folder.features(i), np.float64)) for i in range(n)]
         rows["ground_truth"] = physics_of(truth, folder.fps)
     rows["model"] = physics_of(generated, fps)
-    if generated and np.asarray(generated[0]).shape[1:] == (22, 3):
-        rows["model_clean_feet"] = physics_of([clean_foot_contacts(j, fps) for j in generated], fps)
+    if seam_period is not None:
+        rows["model_seams_mended"] = physics_of([finish_motion(j, fps, seam_period, clean_feet=False)
+                                                 for j in generated], fps)
+        rows["model_cleaned"] = physics_of([finish_motion(j, fps, seam_period) for j in generated], fps)
     return rows

@@ -1,13 +1,19 @@
-"""Foot-contact cleanup: keep planted feet still.
+"""Cleanup of generated motion before it reaches a rig: token seams and planted feet.
 
-Generated motion often slides its feet while they stand on the floor ("foot skating"), the first
-thing an animator notices. This pass finds the frames where each foot is planted (its toe low and
-slow), pins the foot's horizontal position for the whole contact, blends in and out over a few
-frames, and re-solves each leg with two-bone IK (hip fixed, thigh and shin lengths kept, the knee
-staying in the plane it bent in), so the rest of the body and the root path are untouched.
+Both passes work on SMPL-22 joint positions (T, 22, 3), metres, Y up, the form every generated
+motion takes before rotations are fitted.
 
-Works on SMPL-22 joint positions (T, 22, 3), metres, Y up, the form every generated motion takes
-before rotations are fitted.
+Token seams. The model writes several frames per token; neighbouring tokens do not always agree
+where a joint is, so at every token boundary a joint can jump (a foot by up to half a metre in
+one frame), which reads as a pop. mend_seams takes out the part of each boundary step that the
+steps either side do not explain and spreads it over the frames up to the next boundaries.
+
+Planted feet. Generated motion often slides its feet while they stand on the floor ("foot
+skating"), the first thing an animator notices. clean_foot_contacts finds the frames where each
+foot is planted (its toe low and slow), pins the foot's horizontal position for the whole
+contact, blends in and out over a few frames, and re-solves each leg with two-bone IK (hip fixed,
+thigh and shin lengths kept, the knee staying in the plane it bent in), so the rest of the body
+and the root path are untouched.
 """
 
 from __future__ import annotations
@@ -24,6 +30,27 @@ LEGS = ((1, 4, 7, 10), (2, 5, 8, 11))
 CONTACT_HEIGHT = 0.05
 CONTACT_SPEED = float(np.sqrt(CONTACT_STEP_SQUARED) * 20.0)
 BLEND_FRAMES = 3
+
+
+def mend_seams(joints: np.ndarray, period: int) -> np.ndarray:
+    """A copy with the jump at every period-th frame boundary spread over the frames around it."""
+    joints = np.asarray(joints, dtype=np.float64)
+    out = joints.copy()
+    reach = period // 2
+    if period < 2 or len(joints) < 4:
+        return out
+    for seam in range(period, len(joints) - 1, period):
+        before, across, after = (joints[seam - 1] - joints[seam - 2], joints[seam] - joints[seam - 1],
+                                 joints[seam + 1] - joints[seam])
+        excess = across - 0.5 * (before + after)
+        # Half of it on each side, fading to nothing by the next seam's share.
+        for k in range(reach):
+            share = 0.5 * (1.0 - k / reach)
+            if seam - 1 - k >= 0:
+                out[seam - 1 - k] += share * excess
+            if seam + k < len(joints):
+                out[seam + k] -= share * excess
+    return out
 
 
 def planted(joints: np.ndarray, fps: float, height: float = CONTACT_HEIGHT, speed: float = CONTACT_SPEED,
@@ -124,4 +151,11 @@ def clean_foot_contacts(joints: np.ndarray, fps: float, blend: int = BLEND_FRAME
     return out
 
 
-__all__ = ["clean_foot_contacts", "planted"]
+def finish_motion(joints: np.ndarray, fps: float, seam_period: int, clean_feet: bool = True) -> np.ndarray:
+    """What a generated motion gets before users see it: seams mended, then (clean_feet) planted
+    feet held still."""
+    joints = mend_seams(joints, seam_period)
+    return clean_foot_contacts(joints, fps) if clean_feet else joints
+
+
+__all__ = ["clean_foot_contacts", "finish_motion", "mend_seams", "planted"]

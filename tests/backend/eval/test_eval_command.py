@@ -52,11 +52,11 @@ def test_probes_with_physics_rows(tiny_corpus, tmp_path, capsys):
                "--steps", "1", "--device", "cpu", "--json", str(out)])
     assert rc == 0
     text = capsys.readouterr().out
-    assert "held-out" in text and "Skate m/s" in text and "tiny + foot cleanup" in text
+    assert "held-out" in text and "Skate m/s" in text and "tiny, seams + feet (default)" in text
     result = json.loads(out.read_text())
     assert result["summary"]["n"] == len(result["rows"]) > 0
-    assert set(result["physics"]) == {"ground_truth", "model", "model_clean_feet"}
-    assert result["physics"]["model_clean_feet"]["foot_skating_m_s"]["n"] == result["summary"]["n"]
+    assert set(result["physics"]) == {"ground_truth", "model", "model_seams_mended", "model_cleaned"}
+    assert result["physics"]["model_cleaned"]["foot_skating_m_s"]["n"] == result["summary"]["n"]
 
 
 def test_stream_mode_runs_all_three_protocols(tiny_corpus, tiny_evaluator_dir, tmp_path, capsys):
@@ -69,7 +69,9 @@ def test_stream_mode_runs_all_three_protocols(tiny_corpus, tiny_evaluator_dir, t
     assert main(["eval", "m2t", *common, *ev, "--limit", "3", "--json", str(tmp_path / "m2t.json")]) == 0
     assert len(json.loads((tmp_path / "m2t.json").read_text())["samples"]) == 3
     assert main(["eval", "probes", *common, "--limit", "2", "--seeds", "1", "--json", str(tmp_path / "p.json")]) == 0
-    assert json.loads((tmp_path / "p.json").read_text())["summary"]["n"] > 0
+    streamed = json.loads((tmp_path / "p.json").read_text())
+    assert streamed["summary"]["n"] > 0
+    assert set(streamed["physics"]) == {"ground_truth", "model"}  # the streaming mode has no cleanup
     capsys.readouterr()
 
 

@@ -4,7 +4,7 @@ import pytest
 from momug.eval.physics import foot_skating
 from momug.motion import kinematics as K
 from momug.motion import quaternion as Q
-from momug.motion.cleanup import BLEND_FRAMES, LEGS, clean_foot_contacts, planted
+from momug.motion.cleanup import BLEND_FRAMES, LEGS, clean_foot_contacts, finish_motion, mend_seams, planted
 from momug.motion.skeleton import smpl22
 
 FPS = 20.0
@@ -88,6 +88,24 @@ def test_a_contact_changes_only_the_frames_it_spans_and_its_fades():
     assert np.abs(toes - toes[0]).max() < 1e-9
 
 
+def test_a_jump_at_a_token_seam_is_spread_over_the_frames_around_it():
+    period, T = 8, 40
+    t = np.arange(T, dtype=np.float64)
+    motion = np.zeros((T, 22, 3))
+    motion[..., 2] = 0.05 * t[:, None]                    # walking forward at 1 m/s
+    motion[16:, 7, 0] += 0.5                              # the left ankle jumps half a metre at a seam
+    motion[28:, 8, 0] += 0.3                              # the right one jumps off the seams
+    mended = mend_seams(motion, period)
+    steps = np.diff(mended, axis=0)
+    # The seam's jump is spread over the 8 frames around it: no step near 0.5 m is left.
+    assert np.abs(steps[:, 7, 0]).max() < 0.5 / period + 1e-9
+    np.testing.assert_allclose(mended[[0, 11, 20, 39], 7], motion[[0, 11, 20, 39], 7], atol=1e-12)
+    # Steady motion has nothing to mend, and a jump away from the seams is the model's own.
+    others = [j for j in range(22) if j != 7]
+    np.testing.assert_allclose(mended[:, others], motion[:, others], atol=1e-12)
+    np.testing.assert_array_equal(mend_seams(motion, 1), motion)
+
+
 def test_rejects_other_skeletons():
     with pytest.raises(ValueError, match="SMPL-22"):
         clean_foot_contacts(np.zeros((10, 21, 3)), FPS)
@@ -107,10 +125,13 @@ def test_generated_motions_get_the_cleanup_unless_turned_off(monkeypatch):
     raw = features_to_joints(made)
     n = len(raw) - 1
     seconds = n / pipe.fps
-    plain = pipe.generate(["a person stands"], [seconds], [0], clean_feet=False)[0]
+    period = pipe.model.config.frames_per_token
+    plain = pipe.generate(["a person stands"], [seconds], [0], raw=True)[0]
+    mended = pipe.generate(["a person stands"], [seconds], [0], clean_feet=False)[0]
     clean = pipe.generate(["a person stands"], [seconds], [0])[0]
     np.testing.assert_allclose(plain.joints, raw[:n], atol=1e-4)
-    np.testing.assert_allclose(clean.joints, clean_foot_contacts(raw[:n], pipe.fps), atol=1e-4)
+    np.testing.assert_allclose(mended.joints, mend_seams(raw[:n], period), atol=1e-4)
+    np.testing.assert_allclose(clean.joints, finish_motion(raw[:n], pipe.fps, period), atol=1e-4)
     assert foot_skating(clean.joints, pipe.fps) < 0.2 * foot_skating(plain.joints, pipe.fps)
     # Rotations are fitted to the cleaned joints, so a rig driven by them keeps its feet too.
     posed = K.forward(smpl22(), clean.rotations, clean.root_translation)

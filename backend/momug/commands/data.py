@@ -24,6 +24,9 @@ def add_parser(subparsers) -> None:
     s.add_argument("--out", required=True, help="output folder (created if missing)")
     s.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives identical files")
     s.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    s.add_argument("--vocabulary", choices=("base", "wide"), default="base",
+                   help="caption wording: base (default; the shipped model's corpus) or wide (more verbs, "
+                        "adverbs and subjects for the same motions)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     g = sub.add_parser(
         "general-text",
@@ -75,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
         raise MomugError(f"--workers must be at least 1, got {args.workers}")
     from momug.data.synth.writer import write_corpus
 
-    summary = write_corpus(args.out, args.n, seed=args.seed, workers=args.workers, progress=not args.quiet)
+    summary = write_corpus(args.out, args.n, seed=args.seed, workers=args.workers, progress=not args.quiet,
+                           vocabulary=args.vocabulary)
     print(f"wrote {summary['count']} motions ({summary['hours']:.2f} h of motion; splits "
           f"{summary['splits']}) to {summary['out']} in {summary['seconds']:.1f} s")
     return 0

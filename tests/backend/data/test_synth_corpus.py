@@ -109,10 +109,30 @@ def test_captions_avoid_held_out_probe_wordings():
     rng = np.random.default_rng(1)
     from momug.data.synth.actions import ACTIONS
 
-    for name, action in ACTIONS.items():
-        for _ in range(5):
-            for caption in captions.captions([(name, action.sample(rng))], rng, n=5):
-                assert not any(b in caption for b in banned), caption
+    for vocabulary in captions.VOCABULARIES:
+        for name, action in ACTIONS.items():
+            for _ in range(5):
+                for caption in captions.captions([(name, action.sample(rng))], rng, n=5, vocabulary=vocabulary):
+                    assert not any(b in caption for b in banned), caption
+
+
+def test_wide_vocabulary_changes_the_captions_only(corpus, tmp_path):
+    wide = tmp_path / "wide"
+    write_corpus(wide, N, seed=123, workers=1, progress=False, vocabulary="wide")
+    base_files, wide_files = _files(corpus), _files(wide)
+    captions_differ = [k for k in base_files if base_files[k] != wide_files[k]]
+    # Motions, features, statistics and splits are the same files; captions (and the record of
+    # which vocabulary made them) differ.
+    assert captions_differ and all(k.startswith("texts/") or k in ("meta.jsonl", "corpus.json")
+                                   for k in captions_differ)
+    assert '"vocabulary": "wide"' in wide_files["corpus.json"].decode()
+    assert "vocabulary" not in base_files["corpus.json"].decode()
+    base_words = {w for m in read_meta(corpus) for c in m["captions"] for w in c.split()}
+    wide_words = {w for m in read_meta(wide) for c in m["captions"] for w in c.split()}
+    assert wide_words - base_words
+    with pytest.raises(MomugError, match="--vocabulary"):
+        write_corpus(tmp_path / "bad", 2, vocabulary="huge", progress=False)
+    assert not (tmp_path / "bad").exists()
 
 
 def test_tagging():
@@ -130,7 +150,7 @@ def test_same_seed_gives_identical_files_whatever_the_workers(tmp_path, corpus):
 
 
 def _args(**kw):
-    base = dict(data_command="synth", n=5, out="x", seed=0, workers=1, quiet=True)
+    base = dict(data_command="synth", n=5, out="x", seed=0, workers=1, quiet=True, vocabulary="base")
     base.update(kw)
     return argparse.Namespace(**base)
 

@@ -1,7 +1,9 @@
 """HumanML3D-style captions for synthetic motions.
 
 Each action's parameters become a handful of verb phrases with varied wording and synonyms; a
-sequence joins them with "then". Side and direction words come straight from the parameters, which
+sequence joins them with "then". The wide vocabulary (`momug data synth --vocabulary wide`) adds
+more verbs, adverbs and subjects for the same motions, each list's extras after its base phrases,
+so the base corpus stays what it was. Side and direction words come straight from the parameters, which
 are relative to the body ("to the left" = toward the body's own left). Words that the evaluation
 probes hold out as unseen paraphrases (e.g. "stroll", "leap", "applaud", "twirl") are never used.
 """
@@ -13,48 +15,55 @@ import numpy as np
 SUBJECTS = [
     ("a person", "their"), ("the person", "their"), ("someone", "their"), ("a man", "his"), ("the man", "his"),
     ("a woman", "her"), ("the woman", "her"), ("a human", "their"), ("person", "their"),
-    ("somebody", "their"), ("an individual", "their"), ("a guy", "his"), ("a girl", "her"),
 ]
+WIDE_SUBJECTS = [("somebody", "their"), ("an individual", "their"), ("a guy", "his"), ("a girl", "her")]
 NUMBER = {1: "once", 2: "twice", 3: "three times", 4: "four times", 5: "five times", 6: "six times"}
 COUNT_WORD = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
 
-def _speed(label: str) -> tuple[list[str], list[str]]:
+def _more(wide: bool, *extras: str) -> list[str]:
+    """A list's extra phrases in the wide vocabulary."""
+    return list(extras) if wide else []
+
+
+def _speed(label: str, wide: bool = False) -> tuple[list[str], list[str]]:
     """(adverbs after the verb, adverbs before it) for a speed label."""
     return {
-        "slow": (["slowly", "at a slow pace", "leisurely", "gently", "calmly"], ["slowly"]),
+        "slow": (["slowly", "at a slow pace", "leisurely"] + _more(wide, "gently", "calmly"), ["slowly"]),
         "normal": (["", "", "at a normal pace", "steadily"], [""]),
-        "fast": (["quickly", "fast", "briskly", "at a fast pace", "swiftly", "at full speed", "in a hurry"],
-                 ["quickly", "swiftly"]),
+        "fast": (["quickly", "fast", "briskly", "at a fast pace"] + _more(wide, "swiftly", "at full speed",
+                                                                            "in a hurry"), ["quickly"]),
     }[label]
 
 
 LOCO_VERBS = {
-    "walk": ["walks", "walks", "moves", "goes", "paces", "heads"],
-    "jog": ["jogs", "jogs", "runs at a jog", "trots"],
-    "run": ["runs", "runs", "dashes", "races", "rushes", "hurries"],
-    "sneak": ["sneaks", "tiptoes", "creeps", "slinks"],
-    "march": ["marches", "marches", "walks like a soldier", "parades"],
+    "walk": ["walks", "walks", "moves"],
+    "jog": ["jogs", "jogs", "runs at a jog"],
+    "run": ["runs", "runs", "dashes"],
+    "sneak": ["sneaks", "tiptoes", "creeps"],
+    "march": ["marches", "marches", "walks like a soldier"],
     "limp": ["limps", "hobbles", "walks with a limp"],
     "skip": ["skips", "skips", "skips along"],
 }
+WIDE_LOCO_VERBS = {"walk": ["goes", "paces", "heads"], "jog": ["trots"], "run": ["races", "rushes", "hurries"],
+                   "sneak": ["slinks"], "march": ["parades"]}
 
 
-def _loco(p: dict, poss: str) -> list[str]:
+def _loco(p: dict, poss: str, wide: bool = False) -> list[str]:
     gait, path = p["gait"], p["path"]
     if gait == "walk_backward":
         return ["walks backward", "walks backwards", "steps backward", "moves backwards", "backs up",
-                "takes a few steps back", "walks in reverse", "steps back", "goes backwards",
-                "moves back without turning around"] + (["slowly walks backwards", "walks backward slowly"]
-                                                                 if p["speed"] == "slow" else [])
+                "takes a few steps back", "walks in reverse"] + _more(
+                    wide, "steps back", "goes backwards", "moves back without turning around") + (
+                    ["slowly walks backwards", "walks backward slowly"] if p["speed"] == "slow" else [])
     if gait == "sidestep":
         d = p["direction"]
         return [f"sidesteps to the {d}", f"steps sideways to {poss} {d}", f"side steps to the {d}",
-                f"moves sideways to the {d}", f"takes side steps toward {poss} {d}", f"steps to the {d} sideways",
-                f"slides sideways to the {d}", f"moves laterally to {poss} {d}", f"crab walks to the {d}",
-                f"travels sideways to the {d}"]
-    after, before = _speed(p.get("speed", "normal"))
-    verbs = LOCO_VERBS[gait]
+                f"moves sideways to the {d}", f"takes side steps toward {poss} {d}", f"steps to the {d} sideways"
+                ] + _more(wide, f"slides sideways to the {d}", f"moves laterally to {poss} {d}",
+                          f"crab walks to the {d}", f"travels sideways to the {d}")
+    after, before = _speed(p.get("speed", "normal"), wide)
+    verbs = LOCO_VERBS[gait] + (WIDE_LOCO_VERBS.get(gait, []) if wide else [])
     out = []
     for verb in verbs:
         adv = after[len(out) % len(after)]
@@ -83,7 +92,7 @@ def _loco(p: dict, poss: str) -> list[str]:
     return out
 
 
-def _turn(p: dict, poss: str) -> list[str]:
+def _turn(p: dict, poss: str, wide: bool = False) -> list[str]:
     d, a = p["direction"], p["angle"]
     sense = "counterclockwise" if d == "left" else "clockwise"
     if a == 180:
@@ -93,60 +102,61 @@ def _turn(p: dict, poss: str) -> list[str]:
         return [f"turns slightly to the {d}", f"turns a little to {poss} {d}", f"makes a small turn {d}"]
     words = {90: "ninety degrees", 135: "a hundred and thirty five degrees"}[a]
     return [f"turns {d}", f"turns to the {d}", f"turns to {poss} {d}", f"turns {words} to the {d}",
-            f"pivots to the {d}", f"turns {sense} in place", f"faces to the {d}", f"swivels to the {d}",
-            f"swings around to {poss} {d}"]
+            f"pivots to the {d}", f"turns {sense} in place", f"faces to the {d}"] + _more(
+            wide, f"swivels to the {d}", f"swings around to {poss} {d}")
 
 
-def _spin(p: dict, poss: str) -> list[str]:
+def _spin(p: dict, poss: str, wide: bool = False) -> list[str]:
     d = p["direction"]
     sense = "counterclockwise" if d == "left" else "clockwise"
     if p["angle"] == 720:
         return ["spins around twice", f"spins around two times to the {d}", f"turns around in two full circles",
                 f"spins {sense} twice"]
     return ["spins around", "spins in a full circle", "turns all the way around", f"spins around to the {d}",
-            f"spins {sense}", "does a full turn in place", "spins once in place", "whirls around",
-            "pirouettes", "does a full rotation"]
+            f"spins {sense}", "does a full turn in place", "spins once in place"] + _more(
+            wide, "whirls around", "pirouettes", "does a full rotation")
 
 
-def _jump(p: dict, poss: str) -> list[str]:
+def _jump(p: dict, poss: str, wide: bool = False) -> list[str]:
     n = int(p["count"])
     h = p.get("height", "low")
     if n == 1:
-        out = ["jumps", "jumps in place", "jumps up", "jumps up and lands", "jumps straight up", "springs up",
-               "jumps into the air", "bounds upward", "bounces up into the air"]
+        out = ["jumps", "jumps in place", "jumps up", "jumps up and lands", "jumps straight up"] + _more(
+            wide, "springs up", "jumps into the air", "bounds upward", "bounces up into the air")
         out += ["jumps high", "does a big jump"] if h == "high" else ["does a small jump", "jumps a little"]
     else:
-        out = [f"jumps {NUMBER[n]}", "jumps up and down", f"jumps in place {NUMBER[n]}", f"does {COUNT_WORD[n]} jumps",
-               "bounces up and down", f"springs into the air {NUMBER[n]}"]
+        out = [f"jumps {NUMBER[n]}", "jumps up and down", f"jumps in place {NUMBER[n]}", f"does {COUNT_WORD[n]} jumps"
+               ] + _more(wide, "bounces up and down", f"springs into the air {NUMBER[n]}")
         out += ["jumps up and down high"] if h == "high" else ["does small jumps in place"]
     return out
 
 
-def _jump_forward(p: dict, poss: str) -> list[str]:
+def _jump_forward(p: dict, poss: str, wide: bool = False) -> list[str]:
     n = int(p["count"])
     if n == 1:
         return ["jumps forward", "jumps ahead", "does a jump forward", "jumps forward with both feet",
-                "hops forward with both feet", "bounds forward", "springs forward"]
+                "hops forward with both feet"] + _more(wide, "bounds forward", "springs forward")
     return [f"jumps forward {NUMBER[n]}", f"does {COUNT_WORD[n]} jumps forward", "jumps forward a few times"]
 
 
-def _hop(p: dict, poss: str) -> list[str]:
+def _hop(p: dict, poss: str, wide: bool = False) -> list[str]:
     s = p["side"]
     return [f"hops on {poss} {s} leg", f"hops on the {s} foot", "hops on one leg", f"jumps on {poss} {s} foot",
             f"hops in place on {poss} {s} leg", f"lifts one foot and hops on the {s} leg"]
 
 
-def _kick(p: dict, poss: str) -> list[str]:
+def _kick(p: dict, poss: str, wide: bool = False) -> list[str]:
     s = p["side"]
     if p["count"] == 2:
         return [f"kicks twice with {poss} {s} leg", f"kicks {NUMBER[2]} with the {s} foot", f"does two {s} kicks",
                 f"kicks forward with {poss} {s} foot two times"]
     return [f"kicks with {poss} {s} leg", f"kicks forward with {poss} {s} foot", f"does a kick with the {s} leg",
-            f"kicks something with {poss} {s} foot", f"kicks {poss} {s} leg out in front",
-            f"punts with {poss} {s} foot", f"swings {poss} {s} leg forward in a kick", f"strikes out with the {s} foot"]
+            f"kicks something with {poss} {s} foot", f"kicks {poss} {s} leg out in front"] + _more(
+            wide, f"punts with {poss} {s} foot", f"swings {poss} {s} leg forward in a kick",
+            f"strikes out with the {s} foot")
 
 
-def _balance(p: dict, poss: str) -> list[str]:
+def _balance(p: dict, poss: str, wide: bool = False) -> list[str]:
     s = p["side"]
     o = "left" if s == "right" else "right"
     return [f"balances on {poss} {s} leg", f"stands on {poss} {s} foot", "stands on one leg",
@@ -158,17 +168,18 @@ def _hand(side: str, poss: str, plural="hand") -> str:
     return f"both {plural}s" if side == "both" else f"{poss} {side} {plural}"
 
 
-def _wave(p: dict, poss: str) -> list[str]:
+def _wave(p: dict, poss: str, wide: bool = False) -> list[str]:
     s = p["side"]
     if s == "both":
         return ["waves with both hands", "waves both arms", f"waves both hands above {poss} head",
                 "raises both hands and waves", "waves with both arms in the air"]
     return [f"waves with {poss} {s} hand", f"waves {poss} {s} hand", f"waves hello with {poss} {s} hand",
-            f"raises {poss} {s} hand and waves", f"waves {poss} {s} arm", f"waves using the {s} hand",
-            f"waves goodbye with {poss} {s} hand", f"gives a wave with the {s} arm", f"signals with {poss} {s} hand"]
+            f"raises {poss} {s} hand and waves", f"waves {poss} {s} arm", f"waves using the {s} hand"] + _more(
+            wide, f"waves goodbye with {poss} {s} hand", f"gives a wave with the {s} arm",
+            f"signals with {poss} {s} hand")
 
 
-def _raise(p: dict, poss: str) -> list[str]:
+def _raise(p: dict, poss: str, wide: bool = False) -> list[str]:
     s = p["side"]
     if s == "both":
         return ["raises both arms", f"raises {poss} arms above {poss} head", "lifts both arms up",
@@ -177,14 +188,14 @@ def _raise(p: dict, poss: str) -> list[str]:
             f"puts {poss} {s} arm up in the air", f"holds {poss} {s} arm up"]
 
 
-def _clap(p: dict, poss: str) -> list[str]:
+def _clap(p: dict, poss: str, wide: bool = False) -> list[str]:
     n = int(p["count"])
     return ["claps", f"claps {poss} hands", f"claps {NUMBER.get(n, 'several times')}", "claps several times",
-            f"claps {poss} hands together", "brings the hands together and claps", f"puts {poss} hands together",
-            "cheers and claps", "slaps the palms together"]
+            f"claps {poss} hands together", "brings the hands together and claps"] + _more(
+            wide, f"puts {poss} hands together", "cheers and claps", "slaps the palms together")
 
 
-def _point(p: dict, poss: str) -> list[str]:
+def _point(p: dict, poss: str, wide: bool = False) -> list[str]:
     s, d = p["side"], p["direction"]
     if d == "forward":
         return [f"points forward with {poss} {s} hand", f"points ahead with the {s} arm",
@@ -195,7 +206,7 @@ def _point(p: dict, poss: str) -> list[str]:
     return [f"points up with {poss} {s} hand", f"points upward with the {s} arm", f"points at the sky with {poss} {s} hand"]
 
 
-def _punch(p: dict, poss: str) -> list[str]:
+def _punch(p: dict, poss: str, wide: bool = False) -> list[str]:
     s = p["side"]
     n = int(p["count"])
     if s == "both":
@@ -206,45 +217,45 @@ def _punch(p: dict, poss: str) -> list[str]:
             f"does {s} handed punches"]
 
 
-def _throw(p: dict, poss: str) -> list[str]:
+def _throw(p: dict, poss: str, wide: bool = False) -> list[str]:
     s = p["side"]
     return [f"throws something with {poss} {s} hand", f"makes an overhand throw with {poss} {s} arm",
             f"throws a ball with the {s} hand", f"winds up and throws with {poss} {s} arm"]
 
 
-def _circles(p: dict, poss: str) -> list[str]:
+def _circles(p: dict, poss: str, wide: bool = False) -> list[str]:
     d = p["direction"]
     return [f"makes circles with {poss} arms", "does arm circles", f"circles {poss} arms {d}",
             f"holds {poss} arms out and rotates them in circles", f"swings {poss} arms in small circles"]
 
 
-def _squat(p: dict, poss: str) -> list[str]:
+def _squat(p: dict, poss: str, wide: bool = False) -> list[str]:
     n = int(p["count"])
     if n == 1:
         return ["squats down", "does a squat", "squats and stands back up", f"bends {poss} knees into a squat",
-                "squats down and rises again", "drops into a squat", f"lowers {poss} hips and stands up",
-                "sinks into a squat and stands"]
+                "squats down and rises again"] + _more(wide, "drops into a squat", f"lowers {poss} hips and stands up",
+                                                       "sinks into a squat and stands")
     return [f"does {COUNT_WORD[n]} squats", f"squats {NUMBER[n]}", "squats up and down", f"does squats"]
 
 
-def _crouch(p: dict, poss: str) -> list[str]:
+def _crouch(p: dict, poss: str, wide: bool = False) -> list[str]:
     return ["crouches down", "crouches down and stands back up", "gets down low and rises", "ducks down",
             "crouches low for a moment", "kneels down low and gets back up"]
 
 
-def _sit(p: dict, poss: str) -> list[str]:
+def _sit(p: dict, poss: str, wide: bool = False) -> list[str]:
     return ["sits down on nothing and stands up", "sits down as if on a chair and gets back up",
             "lowers into a sitting position and stands back up", "pretends to sit on a chair and stands up",
             "sits down in the air and rises again"]
 
 
-def _bow(p: dict, poss: str) -> list[str]:
+def _bow(p: dict, poss: str, wide: bool = False) -> list[str]:
     if p["depth"] == "deep":
         return ["bows deeply", "takes a deep bow", "bends forward at the waist and straightens up", "bows low"]
     return ["bows", "bows slightly", "gives a small bow", "nods forward in a short bow", "leans forward in a bow"]
 
 
-def _stretch(p: dict, poss: str) -> list[str]:
+def _stretch(p: dict, poss: str, wide: bool = False) -> list[str]:
     if p["style"] == "side_bend":
         return ["stretches and bends from side to side", "does a side stretch with arms raised",
                 f"raises {poss} arms and leans left and right", "stretches sideways with both arms up"]
@@ -252,12 +263,12 @@ def _stretch(p: dict, poss: str) -> list[str]:
             f"stretches {poss} arms up toward the sky"]
 
 
-def _idle(p: dict, poss: str) -> list[str]:
+def _idle(p: dict, poss: str, wide: bool = False) -> list[str]:
     return ["stands still", "stands in place", "stands and waits", "stays still", "stands without moving",
-            "stands there", "waits in place swaying slightly", "remains stationary", "stays put"]
+            "stands there", "waits in place swaying slightly"] + _more(wide, "remains stationary", "stays put")
 
 
-def _look(p: dict, poss: str) -> list[str]:
+def _look(p: dict, poss: str, wide: bool = False) -> list[str]:
     f = p["first"]
     o = "left" if f == "right" else "right"
     return ["looks around", f"looks to the {f} and to the {o}", f"turns {poss} head to look around",
@@ -265,7 +276,7 @@ def _look(p: dict, poss: str) -> list[str]:
 
 
 def _in_place(kind: str):
-    def phrases(p: dict, poss: str) -> list[str]:
+    def phrases(p: dict, poss: str, wide: bool = False) -> list[str]:
         if kind == "march":
             return ["marches in place", "marches without moving forward", f"lifts {poss} knees high in place",
                     "marches in one spot"]
@@ -274,7 +285,7 @@ def _in_place(kind: str):
     return phrases
 
 
-def _jacks(p: dict, poss: str) -> list[str]:
+def _jacks(p: dict, poss: str, wide: bool = False) -> list[str]:
     return ["does jumping jacks", "performs jumping jacks", "does star jumps", f"does {COUNT_WORD.get(p['count'] // 2, 'a few')} jumping jacks"]
 
 
@@ -291,20 +302,28 @@ PHRASES = {
 CONNECTORS = [" then ", ", then ", " and then ", ", and then "]
 
 
-def phrases(name: str, params: dict, poss: str = "their") -> list[str]:
-    return PHRASES[name](params, poss)
+VOCABULARIES = ("base", "wide")
 
 
-def captions(actions: list[tuple[str, dict]], rng: np.random.Generator, n: int = 3) -> list[str]:
-    """n distinct captions for a sequence of (action name, params)."""
+def phrases(name: str, params: dict, poss: str = "their", wide: bool = False) -> list[str]:
+    return PHRASES[name](params, poss, wide)
+
+
+def captions(actions: list[tuple[str, dict]], rng: np.random.Generator, n: int = 3,
+             vocabulary: str = "base") -> list[str]:
+    """n distinct captions for a sequence of (action name, params), in the base or wide vocabulary."""
+    if vocabulary not in VOCABULARIES:
+        raise ValueError(f"vocabulary must be one of {', '.join(VOCABULARIES)}, not {vocabulary!r}")
+    wide = vocabulary == "wide"
+    subjects = SUBJECTS + WIDE_SUBJECTS if wide else SUBJECTS
     out: list[str] = []
     tries = 0
     while len(out) < n and tries < 50:
         tries += 1
-        subject, poss = SUBJECTS[int(rng.integers(len(SUBJECTS)))]
+        subject, poss = subjects[int(rng.integers(len(subjects)))]
         parts = []
         for name, params in actions:
-            options = phrases(name, params, poss)
+            options = phrases(name, params, poss, wide)
             parts.append(options[int(rng.integers(len(options)))])
         text = parts[0]
         for k, part in enumerate(parts[1:]):

@@ -47,11 +47,13 @@ def split_ids(n: int, seed: int) -> dict[str, list[str]]:
     return {k: [motion_id(int(i)) for i in sorted(v)] for k, v in parts.items()}
 
 
-def make_motion(seed: int, index: int):
-    """The index-th motion of the corpus with this seed: (joints (T,22,3) float64, captions, meta)."""
+def make_motion(seed: int, index: int, vocabulary: str = "base"):
+    """The index-th motion of the corpus with this seed: (joints (T,22,3) float64, captions, meta).
+    The captions are drawn after the motion, so the vocabulary changes the captions only."""
     rng = np.random.default_rng([seed, index])
     motion, body, steps = compose.sample_sequence(rng)
-    caps = captions.captions([(s["action"], s["params"]) for s in steps], rng, n=int(rng.integers(3, 6)))
+    caps = captions.captions([(s["action"], s["params"]) for s in steps], rng, n=int(rng.integers(3, 6)),
+                             vocabulary=vocabulary)
     meta = {
         "id": motion_id(index),
         "frames": int(len(motion.joints)),
@@ -67,10 +69,11 @@ def make_motion(seed: int, index: int):
 class _Job:
     seed: int
     out: str
+    vocabulary: str = "base"
 
 
 def _write_one(job: _Job, index: int):
-    motion, caps, meta = make_motion(job.seed, index)
+    motion, caps, meta = make_motion(job.seed, index, job.vocabulary)
     joints = motion.joints.astype(np.float32)
     feats = features.joints_to_features(joints)
     mid = meta["id"]
@@ -111,10 +114,13 @@ def _prepare(out: Path) -> None:
         raise MomugError(f"cannot write to output folder {out}: {exc.strerror or exc}") from None
 
 
-def write_corpus(out, n: int, seed: int = 0, workers: int = 2, progress: bool = True) -> dict:
+def write_corpus(out, n: int, seed: int = 0, workers: int = 2, progress: bool = True,
+                 vocabulary: str = "base") -> dict:
     """Generate n motions into the folder `out`. Returns a summary (counts, frames, seconds taken)."""
     if not isinstance(n, int) or n <= 0:
         raise MomugError(f"--n must be a positive number of motions, got {n}")
+    if vocabulary not in captions.VOCABULARIES:
+        raise MomugError(f"--vocabulary must be one of {', '.join(captions.VOCABULARIES)}, got {vocabulary!r}")
     if workers is None or workers < 1:
         raise MomugError(f"--workers must be at least 1, got {workers}")
     out = Path(out)
@@ -122,7 +128,7 @@ def write_corpus(out, n: int, seed: int = 0, workers: int = 2, progress: bool = 
     started = time.perf_counter()
     splits = split_ids(n, seed)
     train = set(splits["train"])
-    job = _Job(seed, str(out))
+    job = _Job(seed, str(out), vocabulary)
     metas: list[dict] = []
     dim = features.humanml3d_spec().dim
     total, total_sq, count = np.zeros(dim), np.zeros(dim), 0
@@ -165,6 +171,8 @@ def write_corpus(out, n: int, seed: int = 0, workers: int = 2, progress: bool = 
     (out / "corpus.json").write_text(json.dumps({
         "generator": "momug.data.synth", "version": CORPUS_VERSION, "seed": seed, "count": n, "fps": FPS,
         "frames": frames, "splits": {k: len(v) for k, v in splits.items()},
+        # Named only when not the base one, so base corpora stay as they always were.
+        **({"vocabulary": vocabulary} if vocabulary != "base" else {}),
     }, indent=2, sort_keys=True) + "\n")
     elapsed = time.perf_counter() - started
     return {"count": n, "frames": frames, "hours": frames / FPS / 3600, "seconds": elapsed, "out": str(out),

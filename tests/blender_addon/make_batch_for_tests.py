@@ -26,7 +26,10 @@ class CorpusMotions:
     def validate_request(self, prompt, seconds, steps, guidance):
         pass
 
-    def generate(self, prompts, seconds, seeds, guidance=2.5, steps=20, progress=None, should_stop=None):
+    def generate(self, prompts, seconds, seeds, guidance=2.5, steps=20, progress=None, should_stop=None,
+                 clean_feet=True):
+        # Corpus motions are clean already: clean_feet is taken, as MotionPipeline takes it, and has
+        # nothing to do.
         motions = []
         for prompt, secs, seed in zip(prompts, seconds, seeds):
             joints = make_motion(0, seed)[0].joints[: int(round(secs * self.fps))]

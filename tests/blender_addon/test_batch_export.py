@@ -262,6 +262,11 @@ def test_generates_with_the_tiny_model_then_reuses(scene, tmp_path, capfd):
     capfd.readouterr()
     assert blender_batch.main(args) == 0  # a rerun generates nothing
     assert "0 written, 2 already finished" in capfd.readouterr().out
+    assert manifest["settings"]["clean_feet"] is True
+    # --no-foot-cleanup reaches `momug batch`: a different request, so both motions are made again.
+    assert blender_batch.main(args + ["--no-foot-cleanup"]) == 0
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["settings"]["clean_feet"] is False
+    assert "2 written" in capfd.readouterr().out
 
 
 def test_rig_per_line_and_blender_argv(monkeypatch, tmp_path):

@@ -72,28 +72,29 @@ def _segments(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _pin_offsets(toe: np.ndarray, contact: np.ndarray, blend: int) -> np.ndarray:
-    """(T, 3) horizontal offsets that hold the toe still during each contact, faded at the edges."""
+    """(T, 3) horizontal offsets that hold the toe still during each contact, faded at the edges.
+    A frame inside a contact always gets that contact's pin, even where a neighbouring contact's
+    fade reaches it; where only fades overlap, they are averaged."""
     T = len(toe)
     offset = np.zeros((T, 3))
-    weight = np.zeros(T)
+    pinned = np.zeros(T, dtype=bool)
+    fade_sum, fade_count = np.zeros((T, 2)), np.zeros(T)
     for start, end in _segments(contact):
         if end - start < 2:
             continue
         target = toe[start:end, [0, 2]].mean(axis=0)
-        inside = np.zeros((T, 2))
-        inside[start:end] = target - toe[start:end, [0, 2]]
+        offset[start:end, [0, 2]] = target - toe[start:end, [0, 2]]
+        pinned[start:end] = True
         # Outside the contact the offset fades from the edge frame's value to nothing.
         for k in range(1, blend + 1):
             fade = 1.0 - k / (blend + 1)
-            if start - k >= 0:
-                inside[start - k] = (target - toe[start, [0, 2]]) * fade
-            if end - 1 + k < T:
-                inside[end - 1 + k] = (target - toe[end - 1, [0, 2]]) * fade
-        lo, hi = max(start - blend, 0), min(end + blend, T)
-        # Where two contacts' fades overlap, average them rather than let the later one win.
-        offset[lo:hi, [0, 2]] += inside[lo:hi]
-        weight[lo:hi] += 1.0
-    return offset / np.maximum(weight, 1.0)[:, None]
+            for frame, edge in ((start - k, start), (end - 1 + k, end - 1)):
+                if 0 <= frame < T:
+                    fade_sum[frame] += (target - toe[edge, [0, 2]]) * fade
+                    fade_count[frame] += 1.0
+    fading = ~pinned & (fade_count > 0)
+    offset[np.ix_(fading, [0, 2])] = fade_sum[fading] / fade_count[fading, None]
+    return offset
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

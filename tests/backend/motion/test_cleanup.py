@@ -136,3 +136,15 @@ def test_generated_motions_get_the_cleanup_unless_turned_off(monkeypatch):
     # Rotations are fitted to the cleaned joints, so a rig driven by them keeps its feet too.
     posed = K.forward(smpl22(), clean.rotations, clean.root_translation)
     assert foot_skating(posed, pipe.fps) < 0.2 * foot_skating(plain.joints, pipe.fps)
+
+
+def test_a_short_lift_between_two_contacts_keeps_both_pinned():
+    motion = swaying(standing())
+    left_toe = LEGS[0][3]
+    motion[30:32, [LEGS[0][2], left_toe], 1] += 0.1   # the left foot lifts for two frames
+    contact = planted(motion, FPS)[:, 0]
+    assert contact[:30].all() and not contact[30:32].any() and contact[32:].all()
+    clean = clean_foot_contacts(motion, FPS)
+    toe = clean[:, left_toe][:, [0, 2]]
+    for part in (slice(0, 30), slice(32, None)):
+        assert np.abs(toe[part] - toe[part][0]).max() < 1e-9

@@ -4,6 +4,8 @@ foot_skating      mean horizontal speed (m/s) of foot joints while they touch th
 ground_penetration mean depth (m) below the floor of the lowest joint, over frames
 jitter            mean magnitude of joint jerk (m/s^3), the third time derivative
 bone_length_error mean over bones of the std of the bone's length over time (m)
+largest_step      the largest distance (m) any joint moves from one frame to the next: a pop,
+                  where a joint jumps instead of moving
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ def bone_length_error(joints: np.ndarray) -> float:
     return float(lengths.std(axis=0).mean())
 
 
+def largest_step(joints: np.ndarray) -> float:
+    if len(joints) < 2:
+        return 0.0
+    return float(np.linalg.norm(np.diff(joints, axis=0), axis=-1).max())
+
+
 def physics_report(joints: np.ndarray, fps: float = 20.0) -> dict[str, float]:
     joints = np.asarray(joints, dtype=np.float64)
     return {
@@ -51,4 +59,5 @@ def physics_report(joints: np.ndarray, fps: float = 20.0) -> dict[str, float]:
         "ground_penetration_m": ground_penetration(joints),
         "jitter_m_s3": jitter(joints, fps),
         "bone_length_error_m": bone_length_error(joints),
+        "largest_step_m": largest_step(joints),
     }

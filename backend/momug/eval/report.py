@@ -11,7 +11,8 @@ M2T_COLUMNS = [("top1", "R@1", 1), ("top2", "R@2", 1), ("top3", "R@3", 1), ("mm_
                ("bleu1", "BLEU@1", 100), ("bleu4", "BLEU@4", 100), ("rouge_l", "ROUGE-L", 100),
                ("cider", "CIDEr", 100), ("bertscore_f1", "BERTScore*", 100)]
 PHYSICS_COLUMNS = [("foot_skating_m_s", "Skate m/s", 1), ("ground_penetration_m", "Penetr. m", 1),
-                   ("jitter_m_s3", "Jitter m/s3", 1), ("bone_length_error_m", "Bone err m", 1)]
+                   ("jitter_m_s3", "Jitter m/s3", 1), ("bone_length_error_m", "Bone err m", 1),
+                   ("largest_step_m", "Max step m", 1)]
 
 
 def cell(value: dict | float | None, scale: float = 1.0) -> str:

@@ -71,10 +71,13 @@ def test_physics_report_on_a_clean_and_a_sliding_motion():
     still = pose_motion(root=np.tile([0.0, 0.92, 0.0], (T, 1)))  # toes exactly on the floor
     clean = physics.physics_report(still)
     assert clean["foot_skating_m_s"] == 0.0 and clean["ground_penetration_m"] == 0.0
-    assert clean["bone_length_error_m"] < 1e-9 and clean["jitter_m_s3"] < 1e-9
+    assert clean["bone_length_error_m"] < 1e-9 and clean["jitter_m_s3"] < 1e-9 and clean["largest_step_m"] == 0.0
     slide = pose_motion(root=np.stack([np.zeros(T), np.full(T, 0.95 - 0.1), np.linspace(0, 2, T)], -1))
     report = physics.physics_report(slide)
     assert report["foot_skating_m_s"] > 0.4  # 2 m in 4 s and report["ground_penetration_m"] > 0.0
+    popped = still.copy()
+    popped[10:, 7] += [0.3, 0.0, 0.4]  # the left ankle jumps half a metre between frames 9 and 10
+    assert physics.physics_report(popped)["largest_step_m"] == pytest.approx(0.5)
 
 
 def test_run_probes_and_summary():

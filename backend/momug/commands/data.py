@@ -24,6 +24,8 @@ def add_parser(subparsers) -> None:
     s.add_argument("--out", required=True, help="output folder (created if missing)")
     s.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives identical files")
     s.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    # Spelled out rather than imported from momug.data.synth.captions (which would load numpy on
+    # every CLI start); a test keeps the two the same.
     s.add_argument("--vocabulary", choices=("base", "wide"), default="base",
                    help="caption wording: base (default; the shipped model's corpus) or wide (more verbs, "
                         "adverbs and subjects for the same motions)")

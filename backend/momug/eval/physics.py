@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
+# A foot joint lower than CONTACT_HEIGHT touches the floor: the same height the foot cleanup
+# calls planted, so the check and the cleanup agree on what touching is.
+from momug.motion.cleanup import CONTACT_HEIGHT
 from momug.motion.skeleton import smpl22
 
 FOOT_JOINTS = (7, 8, 10, 11)
-# A foot joint this close to the floor counts as touching it.
-CONTACT_HEIGHT = 0.05
 
 
 def foot_skating(joints: np.ndarray, fps: float, floor: float = 0.0) -> float:

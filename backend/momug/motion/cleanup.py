@@ -24,9 +24,9 @@ from momug.motion.features import CONTACT_STEP_SQUARED
 
 # SMPL-22 indices: (hip, knee, ankle, toe) for the left and the right leg.
 LEGS = ((1, 4, 7, 10), (2, 5, 8, 11))
-# A toe this close to the floor and this slow counts as planted: 5 cm is the height the physics
-# report calls touching, and the speed is the one HumanML3D's contact rule allows at its 20 fps
-# (about 0.89 m/s), so a foot swinging low past the floor stays free.
+# A toe this close to the floor and this slow counts as planted: 5 cm (the physics report,
+# momug.eval.physics, uses the same height for touching), and the speed HumanML3D's contact rule
+# allows at its 20 fps (about 0.89 m/s), so a foot swinging low past the floor stays free.
 CONTACT_HEIGHT = 0.05
 CONTACT_SPEED = float(np.sqrt(CONTACT_STEP_SQUARED) * 20.0)
 BLEND_FRAMES = 3

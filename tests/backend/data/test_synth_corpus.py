@@ -176,6 +176,9 @@ def test_cli_parser_and_run(tmp_path, capsys):
     args = parser.parse_args(["data", "synth", "--n", "3", "--out", str(tmp_path / "c"), "--seed", "4", "--quiet"])
     assert data_command.run(args) == 0
     assert len(list((tmp_path / "c" / "new_joints").glob("*.npy"))) == 3
+    for vocabulary in captions.VOCABULARIES:  # the CLI offers every vocabulary the captions know
+        assert parser.parse_args(["data", "synth", "--n", "3", "--out", "x", "--vocabulary", vocabulary]
+                                 ).vocabulary == vocabulary
     assert "wrote 3 motions" in capsys.readouterr().out
 
 

@@ -217,9 +217,10 @@ def run_probes(args) -> int:
     result = probe_table(adapters.probe_generator(pipe, steps=args.steps, guidance=args.guidance),
                          seeds=tuple(range(args.seed, args.seed + args.seeds)), fps=pipe.fps)
     print(result["table"])
-    physics = physics_rows(result["joints"], pipe.fps, folder, args.limit, adapters.seam_period(pipe))
+    feet = adapters.cleans_feet(pipe)
+    physics = physics_rows(result["joints"], pipe.fps, folder, args.limit, adapters.seam_period(pipe), feet)
     labels = {"ground_truth": "Ground truth", "model": pipe.model_id,
-              "model_seams_mended": f"{pipe.model_id}, seams mended",
+              "model_seams_mended": f"{pipe.model_id}, seams mended" + ("" if feet else " (default)"),
               "model_cleaned": f"{pipe.model_id}, seams + feet (default)"}
     named = {labels[k]: v for k, v in physics.items()}
     print()

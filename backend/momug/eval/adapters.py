@@ -19,10 +19,15 @@ def frame_range(pipe) -> tuple[int, int]:
     return int(cfg.min_frames), int(cfg.max_frames)
 
 
-def seam_period(pipe) -> int | None:
-    """Frames per token of a diffusion model (where its output can jump); None for streaming, whose
-    output is not cleaned up."""
-    return None if _streaming(pipe) else int(pipe.model.config.frames_per_token)
+def seam_period(pipe) -> int:
+    """Frames per token (diffusion) or per latent (streaming): where the output can jump."""
+    return int(pipe.frames_per_latent) if _streaming(pipe) else int(pipe.model.config.frames_per_token)
+
+
+def cleans_feet(pipe) -> bool:
+    """Whether users get the planted-feet cleanup from this pipeline (streaming sends frames before
+    a contact has ended, so it only mends seams)."""
+    return not _streaming(pipe)
 
 
 def generator(pipe, steps: int = 20, guidance: float = 2.5, batch_size: int = 32, progress=None) -> Generate:
@@ -87,7 +92,7 @@ def probe_generator(pipe, steps: int = 20, guidance: float = 2.5):
 
     def generate(prompts: list[str], seconds: float, seed: int) -> list[np.ndarray]:
         if _streaming(pipe):
-            return [pipe.generate(p, seconds, seed).joints for p in prompts]
+            return [pipe.generate(p, seconds, seed, raw=True).joints for p in prompts]
         motions = pipe.generate(prompts, [seconds] * len(prompts), [seed] * len(prompts), guidance=guidance,
                                 steps=steps, raw=True)
         return [m.joints for m in motions]

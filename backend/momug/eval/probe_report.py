@@ -42,11 +42,11 @@ def physics_of(joints_list: list[np.ndarray], fps: float) -> dict[str, dict]:
 
 
 def physics_rows(generated: list[np.ndarray], fps: float, folder=None, limit: int | None = None,
-                 seam_period: int | None = None) -> dict:
+                 seam_period: int | None = None, clean_feet: bool = True) -> dict:
     """Physical checks over the data's clips ('ground_truth'), the generated ones as the model made
-    them ('model') and, given the model's seam period (frames per token), the same motions after
-    the cleanup users get (momug.motion.cleanup): seams mended ('model_seams_mended') and seams
-    mended with planted feet held still ('model_cleaned', the default)."""
+    them ('model') and, given the model's seam period (frames per token or latent), the same motions
+    after the cleanup (momug.motion.cleanup): seams mended ('model_seams_mended') and, where the
+    pipeline cleans feet (clean_feet), seams mended with planted feet held still ('model_cleaned')."""
     from momug.motion.cleanup import finish_motion
     from momug.motion.features import features_to_joints
 
@@ -59,5 +59,6 @@ def physics_rows(generated: list[np.ndarray], fps: float, folder=None, limit: in
     if seam_period is not None:
         rows["model_seams_mended"] = physics_of([finish_motion(j, fps, seam_period, clean_feet=False)
                                                  for j in generated], fps)
-        rows["model_cleaned"] = physics_of([finish_motion(j, fps, seam_period) for j in generated], fps)
+        if clean_feet:
+            rows["model_cleaned"] = physics_of([finish_motion(j, fps, seam_period) for j in generated], fps)
     return rows

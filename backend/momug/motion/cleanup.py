@@ -32,8 +32,16 @@ CONTACT_SPEED = float(np.sqrt(CONTACT_STEP_SQUARED) * 20.0)
 BLEND_FRAMES = 3
 
 
+def seam_reach(period: int) -> int:
+    """How many frames at the end of a motion mend_seams may still change when more frames follow:
+    a seam moves frames up to period // 2 before it and needs one frame after it to be measured."""
+    return period // 2 + 1
+
+
 def mend_seams(joints: np.ndarray, period: int) -> np.ndarray:
-    """A copy with the jump at every period-th frame boundary spread over the frames around it."""
+    """A copy with the jump at every period-th frame boundary spread over the frames around it.
+    Each frame depends only on the frames up to seam_reach(period) after it (so a stream can mend
+    as it goes)."""
     joints = np.asarray(joints, dtype=np.float64)
     out = joints.copy()
     reach = period // 2
@@ -159,4 +167,4 @@ def finish_motion(joints: np.ndarray, fps: float, seam_period: int, clean_feet: 
     return clean_foot_contacts(joints, fps) if clean_feet else joints
 
 
-__all__ = ["clean_foot_contacts", "finish_motion", "mend_seams", "planted"]
+__all__ = ["clean_foot_contacts", "finish_motion", "mend_seams", "planted", "seam_reach"]

@@ -1,7 +1,8 @@
 """StreamPipeline: the streaming mode's prompt -> frames and motion -> caption, with the same
 checks and limits as the diffusion MotionPipeline. Frames come out in chunks as latents are made:
-the VAE decoder and the feature -> joint recovery are both causal, so frames already sent never
-change when later latents arrive."""
+the VAE decoder and the feature -> joint recovery are both causal, and the seam mending between
+latents reaches only a few frames back, so holding those few frames until the next latent keeps
+every frame already sent final."""
 
 from __future__ import annotations
 
@@ -70,25 +71,33 @@ class StreamPipeline:
 
     # ------------------------------------------------------------------ text -> motion
     def stream(self, prompt: str, seconds: float, seed: int = 0, steps: int | None = None,
-               should_stop=None) -> Iterator[np.ndarray]:
+               should_stop=None, raw: bool = False) -> Iterator[np.ndarray]:
         """Yield joint positions (k, 22, 3) in chunks as they are generated; exactly
-        round(seconds * fps) frames in all. should_stop() -> True raises Cancelled between latents."""
+        round(seconds * fps) frames in all. should_stop() -> True raises Cancelled between latents.
+        The jumps where one latent's frames meet the next are mended (momug.motion.cleanup), which
+        holds back the last few frames until the next latent; raw=True sends the frames as decoded."""
+        from momug.motion.cleanup import mend_seams, seam_reach
         from momug.motion.features import features_to_joints
 
         self.validate_request(prompt, seconds, steps)
         n_frames = int(round(seconds * self.fps))
+        n_latents = -(-n_frames // self.frames_per_latent)
+        hold = 0 if raw else seam_reach(self.frames_per_latent)
         latents, sent = [], 0
         for z in self._latents(prompt, n_frames, seed, steps, should_stop):
             latents.append(z)
-            raw = self._decode(latents)
-            if not np.isfinite(raw).all():
+            features = self._decode(latents)
+            if not np.isfinite(features).all():
                 raise MomugError("the model produced NaN values; try another seed")
             # Recovery from features is causal too (root integration), so re-running it on the whole
             # history and sending only the new frames keeps every sent frame final.
-            joints = features_to_joints(raw.astype(np.float64)).astype(np.float32)
-            end = min(len(joints), n_frames)
+            joints = features_to_joints(features.astype(np.float64))
+            if not raw:
+                joints = mend_seams(joints, self.frames_per_latent)
+            final = len(joints) if len(latents) == n_latents else len(joints) - hold
+            end = min(final, n_frames)
             if end > sent:
-                yield joints[sent:end]
+                yield joints[sent:end].astype(np.float32)
                 sent = end
 
     def features(self, prompt: str, n_frames: int, seed: int = 0, steps: int | None = None) -> np.ndarray:
@@ -114,13 +123,14 @@ class StreamPipeline:
         return feats.float().cpu().numpy()
 
     def generate(self, prompt: str, seconds: float, seed: int = 0, steps: int | None = None,
-                 progress=None, should_stop=None):
-        """The whole motion at once (a Motion with rotations), reporting progress per chunk."""
+                 progress=None, should_stop=None, raw: bool = False):
+        """The whole motion at once (a Motion with rotations), reporting progress per chunk; the
+        frames stream() sends (raw as there)."""
         from momug.motion.motionfile import Motion
 
         total = int(round(seconds * self.fps))
         chunks = []
-        for chunk in self.stream(prompt, seconds, seed, steps, should_stop):
+        for chunk in self.stream(prompt, seconds, seed, steps, should_stop, raw=raw):
             chunks.append(chunk)
             if progress is not None:
                 progress(sum(len(c) for c in chunks) / total)

@@ -71,8 +71,9 @@ def test_stream_mode_runs_all_three_protocols(tiny_corpus, tiny_evaluator_dir, t
     assert main(["eval", "probes", *common, "--limit", "2", "--seeds", "1", "--json", str(tmp_path / "p.json")]) == 0
     streamed = json.loads((tmp_path / "p.json").read_text())
     assert streamed["summary"]["n"] > 0
-    assert set(streamed["physics"]) == {"ground_truth", "model"}  # the streaming mode has no cleanup
-    capsys.readouterr()
+    # The streaming mode mends its seams but sends frames before a foot's contact ends.
+    assert set(streamed["physics"]) == {"ground_truth", "model", "model_seams_mended"}
+    assert "tiny, seams mended (default)" in capsys.readouterr().out
 
 
 def test_perplexity_with_and_without_added_weights(tmp_path, capsys):

@@ -28,7 +28,9 @@ def test_stream_mode_writes_the_motion_and_one_json_line_per_chunk(tmp_path):
     assert lines[0]["frames"] == 40 and lines[0]["fps"] == 20.0 and lines[0]["seed"] == 3
     assert lines[0]["model_id"] == "tiny" and lines[-1]["frames"] == 40
     frames = lines[1:-1]
-    assert [f["start"] for f in frames] == list(range(0, 40, 4)) and all(f["count"] == 4 for f in frames)
+    # One chunk per latent (4 frames), each holding back the 3 frames the next seam may still move.
+    assert [f["count"] for f in frames] == [1] + [4] * 8 + [7]
+    assert [f["start"] for f in frames] == [0] + list(range(1, 34, 4))
     joints = np.concatenate([np.asarray(f["joints"]) for f in frames])
     rotations = np.concatenate([np.asarray(f["rotations"]) for f in frames])
 

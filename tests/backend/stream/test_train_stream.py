@@ -98,17 +98,46 @@ def test_broken_or_foreign_checkpoints_are_clear_errors(trained, tmp_path):
 
 
 def test_frames_sent_in_chunks_equal_one_decode_of_all_latents():
-    """The VAE decoder and joint recovery are causal: streaming changes no frame already sent."""
+    """The VAE decoder, joint recovery and seam mending are causal up to the frames held back:
+    streaming changes no frame already sent."""
+    from momug.motion.cleanup import mend_seams
     from momug.motion.features import features_to_joints
 
     pipe = StreamPipeline.load("tiny", device="cpu")
-    streamed = np.concatenate(list(pipe.stream("a person jumps", 2.0, seed=4)))
+    chunks = list(pipe.stream("a person jumps", 2.0, seed=4))
+    raw_chunks = list(pipe.stream("a person jumps", 2.0, seed=4, raw=True))
     latents = list(pipe.model.stream_latents("a person jumps", max_latents=10, min_latents=10,
                                              generator=torch.Generator().manual_seed(4)))
     with torch.no_grad():
         feats = pipe.vae.denormalise(pipe.vae.decode(torch.stack(latents)[None]))[0].numpy()
-    whole = features_to_joints(feats.astype(np.float64)).astype(np.float32)
-    assert np.allclose(streamed, whole[:40], atol=1e-5)
+    whole = features_to_joints(feats.astype(np.float64))
+    assert np.allclose(np.concatenate(raw_chunks), whole[:40], atol=1e-5)
+    mended = mend_seams(whole, pipe.frames_per_latent)
+    assert np.allclose(np.concatenate(chunks), mended[:40], atol=1e-5)
+    assert not np.allclose(mended, whole, atol=1e-4)  # the mending did something to compare
+    # Frames come as latents do: the first latent's frames less the ones its seam may still move.
+    assert [len(c) for c in raw_chunks] == [4] * 10
+    assert len(chunks[0]) == 4 - 3 and sum(len(c) for c in chunks) == 40
+
+
+def test_mending_while_streaming_matches_mending_the_finished_motion_at_any_length():
+    """Streams of lengths that cut a latent short end exactly where the mended whole does."""
+    from momug.motion.cleanup import mend_seams
+
+    pipe = StreamPipeline.load("tiny", device="cpu")
+    for seconds in (1.0, 1.15, 1.35):
+        raw = np.concatenate(list(pipe.stream("a person walks", seconds, seed=2, raw=True)))
+        streamed = np.concatenate(list(pipe.stream("a person walks", seconds, seed=2)))
+        n = int(round(seconds * pipe.fps))
+        latents = list(pipe.model.stream_latents("a person walks", max_latents=-(-n // 4), min_latents=-(-n // 4),
+                                                 generator=torch.Generator().manual_seed(2)))
+        from momug.motion.features import features_to_joints
+
+        with torch.no_grad():
+            feats = pipe.vae.denormalise(pipe.vae.decode(torch.stack(latents)[None]))[0].numpy()
+        whole = features_to_joints(feats.astype(np.float64))
+        assert len(streamed) == len(raw) == n
+        assert np.allclose(streamed, mend_seams(whole, 4)[:n], atol=1e-5)
 
 
 def test_bad_requests_are_refused_before_any_frame():

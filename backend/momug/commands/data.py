@@ -26,9 +26,10 @@ def add_parser(subparsers) -> None:
     s.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     # Spelled out rather than imported from momug.data.synth.captions (which would load numpy on
     # every CLI start); a test keeps the two the same.
-    s.add_argument("--vocabulary", choices=("base", "wide"), default="base",
-                   help="caption wording: base (default; the shipped model's corpus) or wide (more verbs, "
-                        "adverbs and subjects for the same motions)")
+    s.add_argument("--vocabulary", choices=("base", "wide", "both"), default="base",
+                   help="caption wording: base (default; the shipped model's corpus), wide (more verbs, "
+                        "adverbs and subjects for the same motions) or both (each motion's base and wide "
+                        "captions)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     g = sub.add_parser(
         "general-text",

@@ -135,6 +135,17 @@ def test_wide_vocabulary_changes_the_captions_only(corpus, tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+def test_both_vocabularies_list_each_motions_base_then_wide_captions(corpus, tmp_path):
+    write_corpus(tmp_path / "wide", N, seed=123, workers=1, progress=False, vocabulary="wide")
+    write_corpus(tmp_path / "both", N, seed=123, workers=1, progress=False, vocabulary="both")
+    base, wide, both = _files(corpus), _files(tmp_path / "wide"), _files(tmp_path / "both")
+    texts = [k for k in base if k.startswith("texts/")]
+    assert len(texts) == N
+    for k in texts:
+        assert both[k].decode().splitlines() == base[k].decode().splitlines() + wide[k].decode().splitlines()
+    assert all(both[k] == base[k] for k in base if not k.startswith("texts/") and k not in ("meta.jsonl", "corpus.json"))
+
+
 def test_tagging():
     line = tagging.text_line("a man kicks with his left leg.")
     assert line == "a man kicks with his left leg.#a/DET man/NOUN kick/VERB with/ADP his/DET left/ADJ leg/NOUN#0.0#0.0"

@@ -10,6 +10,8 @@ probes hold out as unseen paraphrases (e.g. "stroll", "leap", "applaud", "twirl"
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 SUBJECTS = [
@@ -302,7 +304,9 @@ PHRASES = {
 CONNECTORS = [" then ", ", then ", " and then ", ", and then "]
 
 
-VOCABULARIES = ("base", "wide")
+# base: the shipped model's corpus; wide: more verbs, adverbs and subjects; both: each motion's base
+# captions followed by its wide ones.
+VOCABULARIES = ("base", "wide", "both")
 
 
 def phrases(name: str, params: dict, poss: str = "their", wide: bool = False) -> list[str]:
@@ -311,9 +315,13 @@ def phrases(name: str, params: dict, poss: str = "their", wide: bool = False) ->
 
 def captions(actions: list[tuple[str, dict]], rng: np.random.Generator, n: int = 3,
              vocabulary: str = "base") -> list[str]:
-    """n distinct captions for a sequence of (action name, params), in the base or wide vocabulary."""
+    """n distinct captions for a sequence of (action name, params), in the base or wide vocabulary;
+    "both" gives the base draw then the wide draw from the same generator state (2n captions, so
+    each is what that vocabulary alone would give; a caption both draw is listed twice)."""
     if vocabulary not in VOCABULARIES:
         raise ValueError(f"vocabulary must be one of {', '.join(VOCABULARIES)}, not {vocabulary!r}")
+    if vocabulary == "both":
+        return captions(actions, copy.deepcopy(rng), n, "base") + captions(actions, rng, n, "wide")
     wide = vocabulary == "wide"
     subjects = SUBJECTS + WIDE_SUBJECTS if wide else SUBJECTS
     out: list[str] = []

@@ -317,7 +317,7 @@ def captions(actions: list[tuple[str, dict]], rng: np.random.Generator, n: int =
              vocabulary: str = "base") -> list[str]:
     """n distinct captions for a sequence of (action name, params), in the base or wide vocabulary;
     "both" gives the base draw then the wide draw from the same generator state (2n captions, so
-    each is what that vocabulary alone would give; a caption both draw is listed twice)."""
+    each is what that vocabulary alone would give; a caption both draws make is listed twice)."""
     if vocabulary not in VOCABULARIES:
         raise ValueError(f"vocabulary must be one of {', '.join(VOCABULARIES)}, not {vocabulary!r}")
     if vocabulary == "both":

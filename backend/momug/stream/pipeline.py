@@ -81,7 +81,7 @@ class StreamPipeline:
 
         self.validate_request(prompt, seconds, steps)
         n_frames = int(round(seconds * self.fps))
-        n_latents = -(-n_frames // self.frames_per_latent)
+        n_latents = self.latents_for(n_frames)
         hold = 0 if raw else seam_reach(self.frames_per_latent)
         latents, sent = [], 0
         for z in self._latents(prompt, n_frames, seed, steps, should_stop):
@@ -109,10 +109,14 @@ class StreamPipeline:
         """Exactly enough latents for n_frames (the end head is not consulted), seeded."""
         import torch
 
-        n_latents = -(-n_frames // self.frames_per_latent)
+        n_latents = self.latents_for(n_frames)
         generator = torch.Generator(device=self.model.device).manual_seed(int(seed))
         return self.model.stream_latents(prompt.strip(), max_latents=n_latents, min_latents=n_latents,
                                          steps=steps, generator=generator, should_stop=should_stop)
+
+    def latents_for(self, n_frames: int) -> int:
+        """How many latents cover n_frames (the last may be cut short)."""
+        return -(-int(n_frames) // self.frames_per_latent)
 
     def _decode(self, latents: list) -> np.ndarray:
         """Latents so far -> raw (denormalised) features, 4 frames per latent."""

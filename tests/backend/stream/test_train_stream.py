@@ -97,20 +97,27 @@ def test_broken_or_foreign_checkpoints_are_clear_errors(trained, tmp_path):
     assert not sckpt.is_stream_checkpoint(diffusion) and sckpt.is_stream_checkpoint(trained / "run")
 
 
+def decode_all_at_once(pipe, prompt: str, n_frames: int, seed: int) -> np.ndarray:
+    """Joints (float64) of every latent the seed gives for n_frames, decoded in one go."""
+    from momug.motion.features import features_to_joints
+
+    n = pipe.latents_for(n_frames)
+    latents = list(pipe.model.stream_latents(prompt, max_latents=n, min_latents=n,
+                                             generator=torch.Generator().manual_seed(seed)))
+    with torch.no_grad():
+        feats = pipe.vae.denormalise(pipe.vae.decode(torch.stack(latents)[None]))[0].numpy()
+    return features_to_joints(feats.astype(np.float64))
+
+
 def test_frames_sent_in_chunks_equal_one_decode_of_all_latents():
     """The VAE decoder, joint recovery and seam mending are causal up to the frames held back:
     streaming changes no frame already sent."""
     from momug.motion.cleanup import mend_seams
-    from momug.motion.features import features_to_joints
 
     pipe = StreamPipeline.load("tiny", device="cpu")
     chunks = list(pipe.stream("a person jumps", 2.0, seed=4))
     raw_chunks = list(pipe.stream("a person jumps", 2.0, seed=4, raw=True))
-    latents = list(pipe.model.stream_latents("a person jumps", max_latents=10, min_latents=10,
-                                             generator=torch.Generator().manual_seed(4)))
-    with torch.no_grad():
-        feats = pipe.vae.denormalise(pipe.vae.decode(torch.stack(latents)[None]))[0].numpy()
-    whole = features_to_joints(feats.astype(np.float64))
+    whole = decode_all_at_once(pipe, "a person jumps", 40, seed=4)
     assert np.allclose(np.concatenate(raw_chunks), whole[:40], atol=1e-5)
     mended = mend_seams(whole, pipe.frames_per_latent)
     assert np.allclose(np.concatenate(chunks), mended[:40], atol=1e-5)
@@ -129,15 +136,9 @@ def test_mending_while_streaming_matches_mending_the_finished_motion_at_any_leng
         raw = np.concatenate(list(pipe.stream("a person walks", seconds, seed=2, raw=True)))
         streamed = np.concatenate(list(pipe.stream("a person walks", seconds, seed=2)))
         n = int(round(seconds * pipe.fps))
-        latents = list(pipe.model.stream_latents("a person walks", max_latents=-(-n // 4), min_latents=-(-n // 4),
-                                                 generator=torch.Generator().manual_seed(2)))
-        from momug.motion.features import features_to_joints
-
-        with torch.no_grad():
-            feats = pipe.vae.denormalise(pipe.vae.decode(torch.stack(latents)[None]))[0].numpy()
-        whole = features_to_joints(feats.astype(np.float64))
+        whole = decode_all_at_once(pipe, "a person walks", n, seed=2)
         assert len(streamed) == len(raw) == n
-        assert np.allclose(streamed, mend_seams(whole, 4)[:n], atol=1e-5)
+        assert np.allclose(streamed, mend_seams(whole, pipe.frames_per_latent)[:n], atol=1e-5)
 
 
 def test_bad_requests_are_refused_before_any_frame():

@@ -1,7 +1,10 @@
 """`momug data synth`: write the procedural text-motion corpus in the HumanML3D folder layout.
 `momug data general-text`: sample ordinary text from the base LLM (replayed in training so the
 LoRA adapter keeps the base model's language).
-`momug data mirror`: add left-right mirrored copies of a split's clips (HumanML3D's M files)."""
+`momug data mirror`: add left-right mirrored copies of a split's clips (HumanML3D's M files).
+`momug data import`: any folder of BVH/.npz motion files, with captions, as a corpus.
+`momug data bandai`: the Bandai-Namco Research Motion Dataset as a captioned corpus.
+`momug data merge`: one corpus from several, statistics recomputed."""
 
 from __future__ import annotations
 
@@ -55,6 +58,67 @@ def add_parser(subparsers) -> None:
     m.add_argument("data", help="a HumanML3D-format folder with new_joints/ (SMPL-22)")
     m.add_argument("--split", default="train", help="which ids file to mirror (default train)")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
+    i = sub.add_parser(
+        "import",
+        help="a folder of BVH/.npz motion files, with captions, as a HumanML3D-layout corpus",
+        description="Read every .bvh (any skeleton a bone map preset or the automatic mapper recognises) and "
+        ".npz motion under SRC, resample to --fps, and write DIR in the HumanML3D layout (new_joints/, "
+        "new_joint_vecs/, texts/, train/val/test.txt by a hash of each clip's path, Mean.npy/Std.npy, meta.jsonl, "
+        "skipped.jsonl). Captions come from a JSON-lines file, one {\"file\": PATH, \"captions\": [...]} per line "
+        "(PATH relative to SRC, or a file name or stem). Rerunning resumes; files that cannot be imported are "
+        "skipped with the reason.",
+    )
+    i.add_argument("src", help="folder of motion files (searched recursively), or one file")
+    i.add_argument("--out", required=True, help="output folder (created if missing)")
+    i.add_argument("--captions", required=True, help="JSON-lines captions file")
+    _import_options(i)
+    b = sub.add_parser(
+        "bandai",
+        help="the Bandai-Namco Research Motion Dataset (CC BY-NC 4.0) as a captioned corpus",
+        description="Import a checkout of github.com/BandaiNamcoResearchInc/Bandai-Namco-Research-Motiondataset "
+        "with captions written from each clip's content and style labels in many wordings (some held out for "
+        "evaluation, in meta.jsonl). The data are CC BY-NC 4.0: the corpus is for non-commercial use, with "
+        "attribution, and must not be redistributed as part of this project.",
+    )
+    b.add_argument("src", help="the data set's folder (the checkout, its dataset/ folder, or one data set)")
+    b.add_argument("--out", required=True, help="output folder (created if missing)")
+    _import_options(b)
+    g2 = sub.add_parser(
+        "merge",
+        help="one corpus from several HumanML3D-layout folders",
+        description="Merge corpora into DIR: each clip keeps its split, is renamed SOURCE-ID and keeps its source "
+        "in meta.jsonl; files are hard-linked where possible; Mean/Std are recomputed over the merged train split.",
+    )
+    g2.add_argument("sources", nargs="+", help="corpus folders, each DIR or NAME=DIR (NAME prefixes its ids)")
+    g2.add_argument("--out", required=True, help="output folder")
+    g2.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _import_options(p) -> None:
+    p.add_argument("--fps", type=float, default=20.0, help="frame rate of the corpus (default 20, HumanML3D's)")
+    p.add_argument("--min-seconds", type=float, default=1.0, help="skip clips shorter than this (default 1)")
+    p.add_argument("--rig", default=None, help="bone map preset or .json for the BVH skeleton (default: detect)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_import(args, captioner, captioner_name: str) -> int:
+    import sys
+
+    from momug.data.importer import ImportOptions, import_folder
+
+    if not (args.min_seconds >= 0):
+        raise MomugError(f"--min-seconds must be zero or more, got {args.min_seconds}")
+    options = ImportOptions(fps=args.fps, min_seconds=args.min_seconds, rig=args.rig)
+
+    def skipped(record):
+        print(f"skipped {record['file']}: {record['skipped']}", file=sys.stderr)
+
+    summary = import_folder(args.src, args.out, captioner, options, workers=args.workers, progress=not args.quiet,
+                            captioner_name=captioner_name, on_skip=skipped)
+    print(f"imported {summary['count']} clips ({summary['hours']:.2f} h at {summary['fps']:g} fps; splits "
+          f"{summary['splits']}), skipped {summary['skipped']} (see {args.out}/skipped.jsonl) into {summary['out']}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,9 +136,32 @@ def run(args: argparse.Namespace) -> int:
         summary = write_mirrors(args.data, args.split, progress=not args.quiet)
         print(f"{summary['split_file']}: {summary['clips']} clips listed, {summary['written']} mirrors written")
         return 0
+    if command == "import":
+        from pathlib import Path
+
+        from momug.data.importer import CaptionsFileCaptioner, read_captions_file
+
+        table = read_captions_file(args.captions)
+        return _run_import(args, CaptionsFileCaptioner(table, Path(args.src)), f"captions file {args.captions}")
+    if command == "bandai":
+        from momug.data import bandai
+
+        bandai.find_data_folder(args.src)
+        code = _run_import(args, bandai.BandaiCaptioner(), "bandai content x style captions")
+        print(f"licence: {bandai.ATTRIBUTION}. Non-commercial use only; do not redistribute the corpus.")
+        return code
+    if command == "merge":
+        from momug.data.merge import merge_corpora
+
+        summary = merge_corpora(args.sources, args.out, progress=not args.quiet)
+        print(f"merged {summary['count']} clips ({summary['hours']:.2f} h; splits {summary['splits']}) into "
+              f"{summary['out']}")
+        return 0
     if command != "synth":
         raise MomugError("choose a subcommand: momug data synth --n N --out DIR [--seed S] [--workers K] | "
-                         "momug data general-text --out FILE | momug data mirror DIR [--split S]")
+                         "momug data general-text --out FILE | momug data mirror DIR [--split S] | "
+                         "momug data import SRC --out DIR --captions FILE | momug data bandai SRC --out DIR | "
+                         "momug data merge DIR... --out DIR")
     if args.n <= 0:
         raise MomugError(f"--n must be a positive number of motions, got {args.n}")
     if args.workers < 1:

@@ -16,6 +16,10 @@ Matching ignores case, separators (space _ - .) and a namespace before ':' or '|
 
 A joint's position is the head of its bone. Required joints must be found; optional ones
 (see OPTIONAL_JOINTS) are placed from their neighbours by complete_joints().
+
+A skeleton no preset maps completely is mapped automatically from its names and hierarchy
+(momug.motion.automap, the same file the Blender add-on uses) when its parents are given;
+a named preset (--rig) never falls back.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from momug.errors import MomugError
+from momug.motion import automap as _automap
 from momug.motion.skeleton import SMPL22_NAMES
 from momug.rigs import rigs_dir
 
@@ -71,6 +76,7 @@ class BoneMapping:
     exact: int = 0  # how many bones matched a candidate exactly (tie-breaker)
     signature: int = 0  # how many signature bones the rig has (tie-breaker)
     tried: dict[str, tuple[str, ...]] = field(default_factory=dict)  # candidates per joint
+    notes: list[str] = field(default_factory=list)  # how an automatic map was made
 
     @property
     def unmapped(self) -> list[str]:
@@ -202,9 +208,12 @@ def detect_preset(bone_names) -> BoneMapping:
     return rank_presets(bone_names)[0]
 
 
-def resolve_bone_map(bone_names, rig: str | None = None) -> BoneMapping:
-    """Map bone names onto SMPL-22 with the named preset (or path), or the best preset.
-    Raises MomugError naming the joints that could not be mapped."""
+def resolve_bone_map(bone_names, rig: str | None = None, parents=None, positions=None,
+                     up=None) -> BoneMapping:
+    """Map bone names onto SMPL-22 with the named preset (or path), or the best complete preset,
+    or else automatically from names and hierarchy (needs parents: index or name per bone;
+    positions (J, 3), any units and axes, tell left from right when names do not).
+    Raises MomugError naming the joints or the chain that could not be mapped."""
     bone_names = list(bone_names)
     if rig:
         preset = load_preset(rig)
@@ -222,14 +231,29 @@ def resolve_bone_map(bone_names, rig: str | None = None) -> BoneMapping:
         return mapping
     ranked = rank_presets(bone_names)
     best = ranked[0]
-    if not best.complete:
-        tried = ", ".join(f"{m.preset} ({len(m.bones)}/22)" for m in ranked)
-        raise MomugError(
-            f"no bone map fits this skeleton. Closest: '{best.preset}', which found no bone for "
-            f"{best.describe_missing()}. Presets tried: {tried}. The skeleton's bones are: "
-            f"{_short_list(bone_names)}. Name a preset with --rig, or write a bone map .json "
-            f"(see {bonemaps_dir()}) and pass its path to --rig")
-    return best
+    if best.complete:
+        return best
+    auto_error = "no bone parents were given to map it automatically"
+    if parents is not None:
+        try:
+            return auto_bone_map(bone_names, parents, positions, up)
+        except MomugError as exc:
+            auto_error = str(exc)
+    tried = ", ".join(f"{m.preset} ({len(m.bones)}/22)" for m in ranked)
+    raise MomugError(
+        f"no bone map fits this skeleton ({auto_error}); no preset is "
+        f"complete (closest: '{best.preset}', which found no bone for {best.describe_missing()}; "
+        f"tried {tried}). The skeleton's bones are: {_short_list(bone_names)}. Name a preset "
+        f"with --rig, or write a bone map .json (see {bonemaps_dir()}) and pass its path to --rig")
+
+
+def auto_bone_map(bone_names, parents, positions=None, up=None) -> BoneMapping:
+    """The automatic map (momug.motion.automap) as a BoneMapping named 'auto'."""
+    try:
+        result = _automap.automap(bone_names, parents, positions, up)
+    except _automap.AutoMapError as exc:
+        raise MomugError(str(exc)) from None
+    return BoneMapping("auto", dict(result.bones), notes=list(result.notes))
 
 
 def _short_list(names, limit: int = 60) -> str:

@@ -126,13 +126,28 @@ def _rotations_are_smpl(bvh: BvhMotion, mapping: bonemap.BoneMapping) -> list[in
     return index
 
 
+def _mapping_pose(bvh: BvhMotion, world: np.ndarray) -> np.ndarray:
+    """Joint positions for the automatic bone map: the rest pose, unless it is not a body shape
+    (Bandai-Namco's files give every bone its offset along its parent's X, so their rest pose
+    is a line); then the first frame."""
+    inner = [j for j, p in enumerate(bvh.parents) if p >= 0 and bvh.parents[p] >= 0]
+    offsets = np.abs(np.asarray(bvh.offsets, dtype=np.float64)[inner])
+    lengths = offsets.sum(axis=1)
+    offsets, lengths = offsets[lengths > 0], lengths[lengths > 0]
+    if len(lengths):
+        share = offsets.sum(axis=0) / lengths.sum()  # how much of all bone length lies along x, y, z
+        if share.max() > 0.85:
+            return world[0]
+    return bvh.rest_positions()
+
+
 def bvh_to_motion(bvh: BvhMotion, rig: str | None = None, scale: float | None = None,
                   report: list[str] | None = None) -> Motion:
     """A BVH (any skeleton) as an SMPL-22 Motion in metres, Y up, at the file's frame rate."""
     if bvh.num_frames < 1:
         raise MomugError("the BVH has no frames of motion")
-    mapping = bonemap.resolve_bone_map(bvh.names, rig)
     world = bvh.world_positions()
+    mapping = bonemap.resolve_bone_map(bvh.names, rig, bvh.parents, _mapping_pose(bvh, world))
     positions = {joint: world[:, bvh.names.index(bone)] for joint, bone in mapping.bones.items()}
     joints = bonemap.complete_joints(positions)
     if scale is None:
@@ -144,7 +159,12 @@ def bvh_to_motion(bvh: BvhMotion, rig: str | None = None, scale: float | None = 
     joints = joints * scale
     joints, turned = _up_axis_fix(joints)
     if report is not None:
-        report.append(f"bone map: {mapping.preset}")
+        if mapping.preset == "auto":
+            report.append(f"bone map: auto (no preset fits; mapped {len(mapping.bones)} of 22 joints "
+                          "by name and hierarchy)")
+            report.extend(f"  {line}" for line in mapping.notes if not line.startswith("filled"))
+        else:
+            report.append(f"bone map: {mapping.preset}")
         if mapping.unmapped:
             report.append(f"interpolated joints: {', '.join(mapping.unmapped)}")
         report.append(f"units: {unit_name}")

@@ -153,21 +153,28 @@ def test_z_up_bvh_is_turned_to_y_up(tmp_path):
     np.testing.assert_allclose(motion.joints, expected, atol=1e-5)
 
 
-def test_unmappable_bvh_error_through_the_cli(tmp_path, capsys):
+def test_unknown_names_map_automatically_and_unmappable_bvh_errors_through_the_cli(tmp_path, capsys):
     renamed = {"LeftForeArm": "Elbow.L", "LeftHand": "Wrist.L", "RightLeg": "Knee.R", "RightFoot": "Ankle.R"}
     spec = [(renamed.get(n, n), renamed.get(p, p), o) for n, p, o in mixamo_spec("")]
     rot, root = walking_rotations(T=3)
-    path = tmp_path / "broken.bvh"
+    path = tmp_path / "renamed.bvh"
     path.write_text(bvh_text(spec, {}, root, unit=100.0))
+    # No preset fits any more: the automatic map does, by names and hierarchy.
     rc = main(["convert", str(path), str(tmp_path / "out.npz")])
-    err = capsys.readouterr().err
-    assert rc == 2 and "Traceback" not in err
-    for joint in ("left_elbow", "left_wrist", "right_knee", "right_ankle"):
-        assert joint in err
-    rc = main(["convert", str(path), str(tmp_path / "out.npz"), "--rig", "mixamo"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "bone map: auto" in out and "elbow Elbow.L" in out
+    rc = main(["convert", str(path), str(tmp_path / "out2.npz"), "--rig", "mixamo"])
     err = capsys.readouterr().err
     assert rc == 2 and "with the 'mixamo' bone map" in err and "left_elbow (looked for" in err
-    assert not (tmp_path / "out.npz").exists()
+    assert not (tmp_path / "out2.npz").exists()
+    # Without legs nothing maps it; the error names the missing chain.
+    legless = [s for s in spec if not any(k in s[0] for k in ("UpLeg", "Leg", "Foot", "Toe", "Knee", "Ankle"))]
+    path = tmp_path / "legless.bvh"
+    path.write_text(bvh_text(legless, {}, root, unit=100.0))
+    rc = main(["convert", str(path), str(tmp_path / "out3.npz")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err and "no left leg chain" in err
+    assert not (tmp_path / "out3.npz").exists()
 
 
 def _pairwise(joints):

@@ -4,6 +4,7 @@
     momug eval m2t    --checkpoint DIR|tiny --data DIR [...]
     momug eval probes --checkpoint DIR|tiny [--data DIR] [--json OUT]
     momug eval train-evaluator --data DIR -o DIR [--steps N]
+    momug eval real   --data DIR [--evaluator DIR] [--split test] [--json OUT]
 """
 
 from __future__ import annotations
@@ -73,6 +74,18 @@ def add_parser(subparsers) -> None:
                     "shipped with momug)")
     pp.add_argument("--json", metavar="OUT", help="also write the results to this JSON file")
     pp.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    rl = sub.add_parser("real", help="the ground truth of an imported real-motion corpus: matching rows and the "
+                        "physical statistics generated motion is held to",
+                        description="For a corpus made by momug data bandai/import (and merged ones): the "
+                        "evaluator's ground-truth rows on the split's real clips, and their physical statistics "
+                        "(foot skating, jitter, bone-length error, largest step; walk/run speed and stride per style).")
+    rl.add_argument("--data", metavar="DIR", required=True, help="imported (or merged) corpus folder")
+    rl.add_argument("--split", default="test", help="split to report (default test)")
+    rl.add_argument("--evaluator", metavar="DIR", help="trained evaluator folder (default: the shipped one)")
+    rl.add_argument("--repeats", type=int, default=20, help="repetitions for the 95%% intervals (default 20)")
+    rl.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    rl.add_argument("--json", metavar="OUT", help="also write the results to this JSON file")
+    rl.add_argument("--device", default="auto", help="auto, cpu or cuda")
     tr = sub.add_parser("train-evaluator", help="train the text/motion matching evaluator on a folder",
                         description="Train the matching evaluator contrastively on the train split of a "
                         "HumanML3D-format folder; its ground-truth retrieval numbers on the test split are "
@@ -182,6 +195,9 @@ def run_m2t(args) -> int:
                   samples=rows["samples"])
     if args.data and (Path(args.data) / "meta.jsonl").is_file():
         result["caption_checks"] = _caption_checks(args.data, rows["captions"], args.seed, pipe.model_id)
+        real = _real_caption_checks(args.data, rows["captions"], args.seed, pipe.model_id)
+        if real is not None:
+            result["real_caption_checks"] = real
     _write_json(args.json, result)
     return 0
 
@@ -203,6 +219,29 @@ def _caption_checks(data: str, captions: dict[str, str], seed: int, model_id: st
     for label, key in (("Ground truth", "ground_truth"), (model_id, "model")):
         cells = [f"{out[key]['checks'][n]['pass_rate']:.0%} ({out[key]['checks'][n]['n']})"
                  if n in out[key]["checks"] else "-" for n in names]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    return out
+
+
+def _real_caption_checks(data: str, captions: dict[str, str], seed: int, model_id: str) -> dict | None:
+    """Content (walk / run / turn which way / wave or raise which hand) and style named, on real
+    clips (None when the folder has none)."""
+    import random
+
+    from momug.eval.real_motion import read_real_meta, real_caption_checks
+
+    meta = read_real_meta(data)
+    if not any(i in meta for i in captions):
+        return None
+    rng = random.Random(seed)
+    references = {i: rng.choice(meta[i]["captions"]) for i in captions if meta.get(i, {}).get("captions")}
+    out = {"ground_truth": real_caption_checks(references, meta), "model": real_caption_checks(captions, meta)}
+    print("\nCaption checks on real clips (share of captions naming it; n clips):")
+    print("| | content | style |")
+    print("|---|---|---|")
+    for label, key in (("Ground truth", "ground_truth"), (model_id, "model")):
+        cells = [f"{out[key]['checks'][n]['pass_rate']:.0%} ({out[key]['checks'][n]['n']})"
+                 if n in out[key]["checks"] else "-" for n in ("content", "style")]
         print(f"| {label} | " + " | ".join(cells) + " |")
     return out
 
@@ -279,10 +318,50 @@ def run_perplexity(args) -> int:
     return 0
 
 
+def run_real(args) -> int:
+    """Ground-truth rows and physical statistics of a real corpus' split (no model needed)."""
+    from momug.errors import require
+
+    require("torch")
+    from momug.data.humanml3d import MotionTextFolder
+    from momug.eval import report
+    from momug.eval.matching import load_evaluator
+    from momug.eval.protocol import ground_truth_matching
+    from momug.eval.real_motion import read_real_meta, real_physics
+    from momug.pipeline import pick_device
+
+    if args.repeats < 1:
+        raise MomugError("--repeats must be at least 1")
+    stats = real_physics(args.data, args.split)
+    folder = MotionTextFolder(args.data, args.split)
+    real = read_real_meta(args.data)
+    keep = [i for i, motion_id in enumerate(folder.ids) if motion_id in real]
+    folder.ids = [folder.ids[i] for i in keep]
+    folder.captions = [folder.captions[i] for i in keep]
+    evaluator = load_evaluator(args.evaluator, data=args.data, device=pick_device(args.device))
+    if len(folder.ids) < 32:
+        raise MomugError(f"the {args.split} split has {len(folder.ids)} real clips; the matching rows need 32")
+    rows = ground_truth_matching(evaluator, folder, repeats=args.repeats, seed=args.seed)
+    print(f"Real clips of {args.data} ({args.split} split, {len(folder.ids)} clips), evaluator "
+          f"{evaluator.name}:")
+    print(report.table({"Ground truth": rows}, [c for c in report.T2M_COLUMNS if c[0] != "multimodality"]))
+    print("\nPhysical statistics (means over clips):")
+    for key, value in stats["physics"].items():
+        print(f"  {key}: {value:.4f}")
+    print("\nWalks and runs forward, by style (travel speed, stride):")
+    for name, g in stats["gait"].items():
+        print(f"  {name}: {g['speed_m_s']:.2f} m/s, stride {g['stride_m']:.2f} m ({g['n']} clips)")
+    _write_json(args.json, {"task": "real", "data": str(args.data), "split": args.split,
+                            "evaluator": str(evaluator.name), "repeats": args.repeats,
+                            "ground_truth": rows, **stats})
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     handlers = {"t2m": run_t2m, "m2t": run_m2t, "probes": run_probes, "perplexity": run_perplexity,
-                "train-evaluator": run_train}
+                "train-evaluator": run_train, "real": run_real}
     command = getattr(args, "eval_command", None)
     if command not in handlers:
-        raise MomugError("choose a subcommand: momug eval t2m|m2t|probes|perplexity|train-evaluator (see --help)")
+        raise MomugError("choose a subcommand: momug eval t2m|m2t|probes|perplexity|train-evaluator|real "
+                         "(see --help)")
     return handlers[command](args)

@@ -8,7 +8,7 @@ scaled to SMPL's leg length and set on the floor, and the result goes through co
 
 import numpy as np
 
-from . import bonemaps, coords, keying
+from . import bonemaps, coords, keying, retarget
 
 TARGET_FPS = 20.0
 
@@ -72,6 +72,8 @@ def sample(context, obj, bone_map_mode="AUTO"):
         label, bone_map, _, _ = bonemaps.resolve(obj, bone_map_mode)
     except bonemaps.BoneMapError as exc:
         raise DescribeError(str(exc)) from None
+    # The pelvis is the bone that carries both legs and the spine, as when keying.
+    bone_map = retarget.whole_body_map(obj, bone_map)
     scene = context.scene
     fps = scene.render.fps / scene.render.fps_base
     start, end = frame_range(obj, scene)

@@ -162,7 +162,8 @@ def apply_motion(context, motion, target="NEW_SMPL", bone_map_mode="AUTO", root_
     except Exception:
         _undo_created(created, writer)
         raise
-    keyed = set(bone_map.values()) | set(result["channels"])  # a root bone may carry travel
+    # A root bone may carry travel; bones only held at rest are still unmapped.
+    keyed = set(bone_map.values()) | (set(result["channels"]) - set(result.get("held", ())))
     unkeyed = [b for b in obj.data.bones if b.name not in keyed]
     helpers = {b.name for b in unkeyed if is_helper_bone(obj, b)}
     unmapped_bones = [b.name for b in unkeyed if b.name not in helpers]
@@ -530,7 +531,7 @@ class StreamKeyer:
         if self.push_to_nla:
             self._restore_shown(keep_animation_data=True)
             self.writer.push_to_nla(self.frames[0])
-        keyed = set(self.bone_map.values()) | set(self.result["channels"])
+        keyed = set(self.bone_map.values()) | (set(self.result["channels"]) - set(self.result.get("held", ())))
         unmapped_bones = [b.name for b in self.obj.data.bones if b.name not in keyed]
         res = ApplyResult(self.obj, self.writer.action, self.label, self.unmapped_joints, unmapped_bones,
                           self.result["scale"], self.frames, time.perf_counter() - self.t0, self.notes)

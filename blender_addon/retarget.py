@@ -267,6 +267,72 @@ def _ordered_names(parents):
     return sorted(parents, key=lambda n: depth[n])
 
 
+def _chain(parent_of, bone):
+    """bone and its ancestors, nearest first."""
+    out = []
+    while bone is not None and bone not in out:
+        out.append(bone)
+        bone = parent_of[bone]
+    return out
+
+
+def whole_body_map(arm_obj, bone_map, parent_of=None):
+    """bone_map with the pelvis on the bone that moves the whole body (see
+    _pelvis_common_parent); the caption path reads the same joints as the keying path."""
+    if parent_of is None:
+        parent_of = _effective_parents(arm_obj, None)
+    common = _pelvis_common_parent(arm_obj, parent_of, bone_map) if "pelvis" in bone_map else None
+    return bone_map if common is None else {**bone_map, "pelvis": common}
+
+
+def _pelvis_common_parent(arm_obj, parent_of, bone_map):
+    """The bone to key for the pelvis when the mapped one does not parent both legs and the
+    spine: hips split into a legs-only bone and a spine root beside it (Character Creator's
+    CC_Base_Pelvis and CC_Base_Waist under CC_Base_Hip). Their common parent moves the whole
+    body; the legs-only bone keeps its rest under it. Only the mapped bone's own parent, unmapped
+    and at the hips (not a root on the floor), is taken; otherwise None (the map stands)."""
+    pelvis = bone_map["pelvis"]
+    common = parent_of[pelvis]
+    if common is None or common in bone_map.values():
+        return None
+    spine = next((bone_map[j] for j in ("spine1", "spine2", "spine3", "neck", "head") if j in bone_map),
+                 None)
+    below = [b for b in (bone_map.get("left_hip"), bone_map.get("right_hip"), spine) if b is not None]
+    if all(pelvis in _chain(parent_of, b) for b in below):
+        return None  # the mapped bone already carries them all
+    if not all(common in _chain(parent_of, b) for b in below):
+        return None
+    bones = arm_obj.data.bones
+    head = lambda b: np.array(bones[b].head_local, dtype=np.float64)
+    thigh, knee = bone_map.get("left_hip"), bone_map.get("left_knee")
+    reach = (np.linalg.norm(head(knee) - head(thigh)) if thigh and knee
+             else np.linalg.norm(head(pelvis)))
+    if np.linalg.norm(head(common) - head(pelvis)) > 0.5 * reach:
+        return None
+    return common
+
+
+def _base(pose, rest, parent_of, bones, name, T):
+    """(base, rotation frame, location frame) of a bone for the parents' poses: the bone's
+    armature-space matrix with an identity basis, the frame its rotation channel turns in (the
+    rest's own when it does not inherit rotation) and the frame its location channel moves in
+    (the parent's pose orientation when the location is not local), as Blender evaluates them."""
+    parent = parent_of[name]
+    if parent is not None:
+        base = pose[parent] @ (np.linalg.inv(rest[parent]) @ rest[name])
+    else:
+        base = np.broadcast_to(rest[name], (T, 4, 4))
+    bone = bones[name]
+    rot_frame = base[:, :3, :3]
+    if parent is not None and not bone.use_inherit_rotation:
+        rot_frame = np.broadcast_to(rest[name][:3, :3], (T, 3, 3))
+    loc_frame = base[:, :3, :3]
+    if not bone.use_local_location:
+        loc_frame = (pose[parent][:, :3, :3] if parent is not None
+                     else np.broadcast_to(np.eye(3), (T, 3, 3)))
+    return base, rot_frame, loc_frame
+
+
 def retarget(arm_obj, glob, pos, offsets, bone_map, root_motion=True, translation_bone="HIPS",
              scale=None, plan=None):
     """Compute pose-bone channels for arm_obj.
@@ -276,8 +342,14 @@ def retarget(arm_obj, glob, pos, offsets, bone_map, root_motion=True, translatio
     plan: extra knowledge of a rig with control bones (rigify.Plan); by default rigify.plan()
     supplies one for a generated Rigify rig and None for every other rig.
     Returns dict with 'channels' {bone: {'rotation': (T, 4) or None, 'location': (T, 3) or None,
-    optional 'properties': {custom property: value}}}, 'scale', 'expected' (T, 22, 3) world
-    positions the joints should reach.
+    optional 'properties': {custom property: value}}}, 'held' (unmapped bones keyed at rest, see
+    below), 'scale', 'expected' (T, 22, 3) world positions the joints should reach.
+
+    Any hierarchy: unmapped bones above or between mapped ones (a root, hip helpers, twist and
+    share bones) keep their rest relative to their parents, whatever its orientation, and are
+    keyed so (a pose left by another action would tilt everything below them). The travel goes
+    on the pelvis bone, or on its nearest ancestor that can move when it is connected, and the
+    pelvis joint is placed on the scaled root path whatever lies above it.
     """
     skel = bonemaps.smpl_skeleton()
     names = skel.names
@@ -290,8 +362,13 @@ def retarget(arm_obj, glob, pos, offsets, bone_map, root_motion=True, translatio
     if plan is None:
         from . import rigify
         plan = rigify.plan(arm_obj, bone_map, translation_bone)
+    parent_of = _effective_parents(arm_obj, plan.parents if plan is not None else None)
     # A joint is the head of its bone, or of the plan's position bone (a control's head may be
     # elsewhere: Rigify's hips FK control pivots at the top of the hips).
+    if plan is None:
+        # A legs-only pelvis: as if the map had named the common parent; the legs-only bone
+        # keeps its rest under it.
+        bone_map = whole_body_map(arm_obj, bone_map, parent_of)
     points = dict(bone_map)
     if plan is not None:
         points.update({j: b for j, b in plan.points.items() if j in bone_map and b in bones})
@@ -363,83 +440,75 @@ def retarget(arm_obj, glob, pos, offsets, bone_map, root_motion=True, translatio
         world_root[:, :2] = hips_rest[:2]
     expected = pos * scale - pos[:, :1] * scale + world_root[:, None, :]
 
-    parent_of = _effective_parents(arm_obj, plan.parents if plan is not None else None)
+    # The bone whose location carries the travel: a plan's carrier, else the hips, or the
+    # nearest ancestor that can move when the hips are connected to their parent (a BVH
+    # import connects a bone without position channels to its parent's tail).
     carrier = plan.carrier if plan is not None and plan.carrier else None
     if carrier not in parent_of or carrier in joint_of:
         carrier = None
+    mover = carrier or hips
+    while bones[mover].use_connect and parent_of[mover] is not None:
+        mover = parent_of[mover]
     root_bone = None
-    if carrier is not None:
+    if plan is not None and carrier is not None:
         root_bone = plan.root if translation_bone == "ROOT" and plan.root in parent_of else None
     elif translation_bone == "ROOT":
-        top = hips
-        while parent_of[top] is not None:
-            top = parent_of[top]
+        top = _chain(parent_of, hips)[-1]
         if top != hips and top not in joint_of:
             root_bone = top
-    # With a carrier the hips' control is posed by rotation only, like the other mapped bones;
-    # the carrier (and the root, for horizontal travel) is moved afterwards so that the pelvis
-    # joint lands on the root path. Without one, the hips bone is placed there directly.
-    hips_placed = hips if carrier is None else None
 
-    eye = np.broadcast_to(np.eye(4), (T, 4, 4))
+    # Unmapped bones on the way from the top of the rig to a mapped bone (or a joint's point):
+    # keyed at rest, since the mapped bones' keys assume them there. A rig's own helpers
+    # (constrained bones) and a plan's rig are left to themselves.
+    held = set()
+    if plan is None:
+        on_path = set()
+        for b in set(bone_map.values()) | set(points.values()):
+            on_path.update(_chain(parent_of, parent_of[b]) if parent_of[b] is not None else ())
+        held = {b for b in on_path
+                if b not in joint_of and not arm_obj.pose.bones[b].constraints}
+
     pose = {}
     channels = {}
     for name in _ordered_names(parent_of):
-        parent = parent_of[name]
-        if parent is not None:
-            base = pose[parent] @ (np.linalg.inv(rest[parent]) @ rest[name])
-        else:
-            base = np.broadcast_to(rest[name], (T, 4, 4))
-        if name == root_bone and carrier is None:
-            # Horizontal travel on the root bone, everything else on the hips.
-            delta = np.zeros((T, 3))
-            delta[:, :2] = world_root[:, :2] - hips_rest[:2]
-            desired = np.array(base)
-            desired[:, :3, 3] += (A_inv[:3, :3] @ delta.T).T
-        elif name in joint_of:
-            j = names.index(joint_of[name])
-            desired = np.array(eye)
-            F = Ar @ rest[name][:3, :3]
-            world_rot = q_to_matrix(glob[:, j]) @ (D[joint_of[name]] @ F)
-            desired[:, :3, :3] = Ar.T @ world_rot
-            if name == hips_placed:
-                desired[:, :3, 3] = (A_inv[:3, :3] @ world_root.T).T + A_inv[:3, 3]
-            else:
-                desired[:, :3, 3] = base[:, :3, 3]
-        else:
+        base, rot_frame, _ = _base(pose, rest, parent_of, bones, name, T)
+        if name not in joint_of:
             pose[name] = np.array(base)
+            if name in held:
+                channels[name] = {"rotation": np.tile([1.0, 0.0, 0.0, 0.0], (T, 1)),
+                                  "location": np.zeros((T, 3)), "held": True}
             continue
+        j = names.index(joint_of[name])
+        F = Ar @ rest[name][:3, :3]
+        world_rot = q_to_matrix(glob[:, j]) @ (D[joint_of[name]] @ F)
+        desired = np.array(np.broadcast_to(np.eye(4), (T, 4, 4)))
+        desired[:, :3, :3] = Ar.T @ world_rot
+        desired[:, :3, 3] = base[:, :3, 3]
         pose[name] = desired
-        basis = np.linalg.inv(base) @ desired
-        loc = basis[:, :3, 3] if name in (hips_placed, root_bone) else None
-        rot = None if name == root_bone else q_continuous(matrix_to_q(basis[:, :3, :3]))
-        channels[name] = {"rotation": rot, "location": loc}
+        basis_rot = np.swapaxes(rot_frame, -1, -2) @ desired[:, :3, :3]
+        channels[name] = {"rotation": q_continuous(matrix_to_q(basis_rot)), "location": None}
 
-    if carrier is not None:
-        # Where the pelvis joint landed with the carrier at rest; its subtree (and the root's)
-        # moves by the difference, which changes no other bone's channels.
-        pelvis_local = np.linalg.inv(rest[hips]) @ np.append(rest[points["pelvis"]][:3, 3], 1.0)
-        landed = (pose[hips] @ pelvis_local)[:, :3] @ A[:3, :3].T + A[:3, 3]
-        delta = world_root - landed
-        moves = {carrier: delta.copy()}
-        if root_bone is not None:
-            moves[root_bone] = delta * [1.0, 1.0, 0.0]
-            moves[carrier] = delta * [0.0, 0.0, 1.0]
-        for mover, d in moves.items():
-            d_arm = d @ A_inv[:3, :3].T
-            for name in parent_of:
-                b = name
-                while b is not None and b != mover:
-                    b = parent_of[b]
-                if b is not None:
-                    pose[name] = np.array(pose[name])
-                    pose[name][:, :3, 3] += d_arm
-        for mover in moves:
-            parent = parent_of[mover]
-            base = (pose[parent] @ (np.linalg.inv(rest[parent]) @ rest[mover]) if parent is not None
-                    else np.broadcast_to(rest[mover], (T, 4, 4)))
-            basis = np.linalg.inv(base) @ pose[mover]
-            channels[mover] = {"rotation": None, "location": basis[:, :3, 3]}
+    # Where the pelvis joint landed with the travel bones at rest; their subtrees move by the
+    # difference, which changes no other bone's channels. With translate 'ROOT' the horizontal
+    # part goes on the rig's top bone and the height stays on the hips (or their mover).
+    pelvis_local = np.linalg.inv(rest[hips]) @ np.append(rest[points["pelvis"]][:3, 3], 1.0)
+    landed = (pose[hips] @ pelvis_local)[:, :3] @ A[:3, :3].T + A[:3, 3]
+    delta = world_root - landed
+    moves = {mover: delta}
+    if root_bone is not None and root_bone != mover:
+        moves = {root_bone: delta * [1.0, 1.0, 0.0], mover: delta * [0.0, 0.0, 1.0]}
+    for m, d in moves.items():
+        d_arm = d @ A_inv[:3, :3].T
+        for name in parent_of:
+            if m in _chain(parent_of, name):
+                pose[name] = np.array(pose[name])
+                pose[name][:, :3, 3] += d_arm
+    for m in moves:
+        base, _, loc_frame = _base(pose, rest, parent_of, bones, m, T)
+        loc = np.einsum("tji,tj->ti", loc_frame, pose[m][:, :3, 3] - base[:, :3, 3])
+        ch = channels.setdefault(m, {"rotation": None, "location": None})
+        ch["location"] = loc
+        ch.pop("held", None)  # it carries the travel: not just held
     if plan is not None:
         for name in plan.rest_bones:
             if name in bones and name not in channels:
@@ -448,7 +517,8 @@ def retarget(arm_obj, glob, pos, offsets, bone_map, root_motion=True, translatio
         for name, props in plan.properties.items():
             if name in bones and props:
                 channels.setdefault(name, {"rotation": None, "location": None})["properties"] = dict(props)
-    return {"channels": channels, "scale": float(scale), "expected": expected}
+    held = sorted(b for b in held if channels.get(b, {}).get("held"))
+    return {"channels": channels, "held": held, "scale": float(scale), "expected": expected}
 
 
 def write_channels(writer, arm_obj, channels, frames):

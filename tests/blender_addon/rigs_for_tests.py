@@ -63,8 +63,9 @@ def _make_armature(name, bones, obj_matrix=None):
     for bname, head, tail, roll, parent in bones:
         eb = arm.edit_bones.new(bname)
         eb.head, eb.tail, eb.roll = tuple(head), tuple(tail), roll
+    for bname, head, tail, roll, parent in bones:  # parents may come later in the list
         if parent:
-            eb.parent = arm.edit_bones[parent]
+            arm.edit_bones[bname].parent = arm.edit_bones[parent]
     bpy.ops.object.mode_set(mode="OBJECT")
     return obj
 
@@ -181,3 +182,125 @@ def keys_of(action, obj):
         fc.keyframe_points.foreach_get("co", co)
         out[(fc.data_path, fc.array_index)] = co
     return out
+
+
+def _smpl_joints(scale, arm_down_deg=0.0):
+    """SMPL rest joints (Blender frame, scaled), arms turned down at the shoulders (an A-pose)."""
+    names = bonemaps.smpl_skeleton().names
+    P = smpl_rest_blender(scale)
+    J = {n: P[i].copy() for i, n in enumerate(names)}
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        R = _rot_about((0.0, 1.0, 0.0), sign * math.radians(arm_down_deg))
+        pivot = J[f"{side}_shoulder"]
+        for n in (f"{side}_elbow", f"{side}_wrist"):
+            J[n] = pivot + R @ (J[n] - pivot)
+    return J
+
+
+CC_MAP = {
+    "pelvis": "CC_Base_Hip", "spine1": "CC_Base_Waist", "spine2": "CC_Base_Spine01",
+    "spine3": "CC_Base_Spine02", "neck": "CC_Base_NeckTwist01", "head": "CC_Base_Head",
+}
+for _s, _side in (("L", "left"), ("R", "right")):
+    CC_MAP.update({
+        f"{_side}_hip": f"CC_Base_{_s}_Thigh", f"{_side}_knee": f"CC_Base_{_s}_Calf",
+        f"{_side}_ankle": f"CC_Base_{_s}_Foot", f"{_side}_foot": f"CC_Base_{_s}_ToeBase",
+        f"{_side}_collar": f"CC_Base_{_s}_Clavicle", f"{_side}_shoulder": f"CC_Base_{_s}_Upperarm",
+        f"{_side}_elbow": f"CC_Base_{_s}_Forearm", f"{_side}_wrist": f"CC_Base_{_s}_Hand",
+    })
+
+
+def make_character_creator(scale=1.0, arm_down_deg=30.0, chain_helpers=False, fbx_layout=False):
+    """A Character Creator (CC3/CC4) layout with SMPL proportions: RL_BoneRoot on the floor
+    pointing along -Y, CC_Base_Hip under it parenting a legs-only CC_Base_Pelvis (thighs) and
+    CC_Base_Waist (spine), thighs whose rest direction is up, arms in an A-pose, twist and share
+    bones beside the limbs, an unmapped CC_Base_NeckTwist02 between neck and head, and assorted
+    bone directions and rolls. chain_helpers: twist and share bones also sit *between* mapped
+    bones (upper arm -> twist -> elbow share -> forearm, thigh -> twist -> knee share -> calf).
+    fbx_layout: Y-up centimetres in the armature, the object turned and scaled (an FBX import).
+    Returns (object, joint heads in world metres)."""
+    J = _smpl_joints(scale, arm_down_deg)
+    s = scale
+    v = lambda *a: np.array(a, dtype=np.float64) * s
+    mid = lambda a, b, t=0.5: J[a] + t * (J[b] - J[a])
+    bones = [
+        ("RL_BoneRoot", v(0, 0, 0), v(0, -0.25, 0), 0.0, None),
+        ("CC_Base_Hip", J["pelvis"], J["pelvis"] + v(0, -0.12, 0.03), 1.2, "RL_BoneRoot"),
+        ("CC_Base_Pelvis", J["pelvis"] + v(0, 0.01, -0.02), J["pelvis"] + v(0, 0.01, -0.14), 0.4,
+         "CC_Base_Hip"),
+        ("CC_Base_Waist", J["spine1"], J["spine2"], -0.3, "CC_Base_Hip"),
+        ("CC_Base_Spine01", J["spine2"], J["spine3"], 0.2, "CC_Base_Waist"),
+        ("CC_Base_Spine02", J["spine3"], J["neck"], 2.0, "CC_Base_Spine01"),
+        ("CC_Base_NeckTwist01", J["neck"], mid("neck", "head"), 0.5, "CC_Base_Spine02"),
+        ("CC_Base_NeckTwist02", mid("neck", "head"), mid("neck", "head") + v(0.05, -0.04, 0.02), -1.0,
+         "CC_Base_NeckTwist01"),
+        ("CC_Base_Head", J["head"], J["head"] + v(0, 0, 0.2), 0.0, "CC_Base_NeckTwist02"),
+        ("CC_Base_JawRoot", J["head"] + v(0, -0.05, -0.02), J["head"] + v(0, -0.1, -0.05), 0.0, "CC_Base_Head"),
+        ("CC_Base_R_RibsTwist", J["spine3"] + v(-0.08, -0.05, 0), J["spine3"] + v(-0.1, -0.12, 0), 0.0,
+         "CC_Base_Spine02"),
+    ]
+    for S, side, sign in (("L", "left", 1.0), ("R", "right", -1.0)):
+        up = v(0, 0, 0.35)
+        knee_share = f"CC_Base_{S}_KneeShareBone"
+        elbow_share = f"CC_Base_{S}_ElbowShareBone"
+        bones += [
+            (f"CC_Base_{S}_Thigh", J[f"{side}_hip"], J[f"{side}_hip"] + up, 0.9 * sign, "CC_Base_Pelvis"),
+            (f"CC_Base_{S}_ThighTwist01", J[f"{side}_hip"], mid(f"{side}_hip", f"{side}_knee"), 0.3,
+             f"CC_Base_{S}_Thigh"),
+            (f"CC_Base_{S}_ThighTwist02", mid(f"{side}_hip", f"{side}_knee"), J[f"{side}_knee"], -0.6,
+             f"CC_Base_{S}_ThighTwist01" if chain_helpers else f"CC_Base_{S}_Thigh"),
+            (knee_share, J[f"{side}_knee"], J[f"{side}_knee"] + v(0, -0.08, 0.02), 1.4 * sign,
+             f"CC_Base_{S}_ThighTwist02" if chain_helpers else f"CC_Base_{S}_Calf"),
+            (f"CC_Base_{S}_Calf", J[f"{side}_knee"], J[f"{side}_ankle"], -0.2,
+             knee_share if chain_helpers else f"CC_Base_{S}_Thigh"),
+            (f"CC_Base_{S}_CalfTwist01", J[f"{side}_knee"], mid(f"{side}_knee", f"{side}_ankle"), 0.0,
+             f"CC_Base_{S}_Calf"),
+            (f"CC_Base_{S}_Foot", J[f"{side}_ankle"], J[f"{side}_foot"], 0.7, f"CC_Base_{S}_Calf"),
+            (f"CC_Base_{S}_ToeBase", J[f"{side}_foot"], J[f"{side}_foot"] + v(0, -0.05, 0), 0.0,
+             f"CC_Base_{S}_Foot"),
+            (f"CC_Base_{S}_Clavicle", J[f"{side}_collar"], J[f"{side}_shoulder"], 0.6 * sign,
+             "CC_Base_Spine02"),
+            (f"CC_Base_{S}_Upperarm", J[f"{side}_shoulder"], J[f"{side}_elbow"], -1.1 * sign,
+             f"CC_Base_{S}_Clavicle"),
+            (f"CC_Base_{S}_UpperarmTwist01", J[f"{side}_shoulder"], mid(f"{side}_shoulder", f"{side}_elbow"),
+             0.8, f"CC_Base_{S}_Upperarm"),
+            (f"CC_Base_{S}_UpperarmTwist02", mid(f"{side}_shoulder", f"{side}_elbow", 0.66),
+             mid(f"{side}_shoulder", f"{side}_elbow", 0.66) + v(0, 0.05, 0.08), -0.4,
+             f"CC_Base_{S}_UpperarmTwist01" if chain_helpers else f"CC_Base_{S}_Upperarm"),
+            (elbow_share, J[f"{side}_elbow"], J[f"{side}_elbow"] + v(0, 0.06, 0), 0.0,
+             f"CC_Base_{S}_UpperarmTwist02" if chain_helpers else f"CC_Base_{S}_Upperarm"),
+            (f"CC_Base_{S}_Forearm", J[f"{side}_elbow"], J[f"{side}_wrist"], 0.9,
+             elbow_share if chain_helpers else f"CC_Base_{S}_Upperarm"),
+            (f"CC_Base_{S}_ForearmTwist01", J[f"{side}_elbow"], mid(f"{side}_elbow", f"{side}_wrist"), 0.0,
+             f"CC_Base_{S}_Forearm"),
+            (f"CC_Base_{S}_Hand", J[f"{side}_wrist"],
+             J[f"{side}_wrist"] + 0.3 * (J[f"{side}_wrist"] - J[f"{side}_elbow"]), 0.2, f"CC_Base_{S}_Forearm"),
+            (f"CC_Base_{S}_Index1", J[f"{side}_wrist"] + v(0.08 * sign, -0.02, -0.03),
+             J[f"{side}_wrist"] + v(0.12 * sign, -0.02, -0.05), 0.0, f"CC_Base_{S}_Hand"),
+        ]
+    M = None
+    if fbx_layout:
+        Rx = _rot_about((1, 0, 0), math.pi / 2)
+        bones = [(n, (Rx.T @ h) * 100.0, (Rx.T @ t) * 100.0, r, p) for n, h, t, r, p in bones]
+        M = np.eye(4)
+        M[:3, :3] = Rx * 0.01
+    obj = _make_armature("CC_Rig", bones, M)
+    for pb in obj.pose.bones:
+        pb.rotation_mode = "XYZ" if fbx_layout else "QUATERNION"
+    return obj, J
+
+
+def make_connected_root(scale=1.0):
+    """The layout Blender's BVH importer makes of a file whose root joint is below the hips and
+    whose hips have rotation channels only: a root bone from the floor up to the hips, and the
+    hips *connected* to its tail (so the hips' location channel does nothing). Legs-only pelvis
+    bone beside a spine root, as on a CC rig (names as CC_MAP). Returns (object, joints)."""
+    J = _smpl_joints(scale, arm_down_deg=40.0)
+    obj, _ = make_character_creator(scale, arm_down_deg=40.0)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    eb = obj.data.edit_bones
+    eb["RL_BoneRoot"].tail = tuple(J["pelvis"])
+    eb["CC_Base_Hip"].use_connect = True
+    bpy.ops.object.mode_set(mode="OBJECT")
+    return obj, J

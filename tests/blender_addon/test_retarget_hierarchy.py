@@ -122,6 +122,18 @@ def test_generated_motion(scene, layout, pelvis_map):
     assert "CC_Base_JawRoot" not in keyed and "CC_Base_L_CalfTwist01" not in keyed
 
 
+def test_character_creator_preset(scene):
+    """The rigs/bonemaps preset maps the CC rig (pelvis on CC_Base_Hip) and keys it right."""
+    obj, _ = make_character_creator(scale=1.2)
+    bpy.context.view_layer.objects.active = obj
+    leave_stale_pose(obj)
+    motion = make_motion(seed=16)
+    res = jobs.apply_motion(bpy.context, motion, target="ACTIVE", bone_map_mode="character_creator")
+    label, bone_map, unmapped, _ = bonemaps.resolve(obj, "character_creator")
+    assert res.bone_map_label == "character_creator" and bone_map == CC_MAP and unmapped == []
+    assert_accurate(obj, motion, res, "cc preset")
+
+
 @pytest.mark.parametrize("layout", ["cc_root_minus_y", "cc_helpers_between_fbx"])
 def test_travel_on_the_root_bone(scene, layout):
     """translation_bone='ROOT': horizontal travel on RL_BoneRoot (pointing along -Y, or lying in

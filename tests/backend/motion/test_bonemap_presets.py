@@ -38,6 +38,15 @@ UE5 = ["root", "pelvis", "spine_01", "spine_02", "spine_03", "spine_04", "spine_
 UE4 = ["root", "pelvis", "spine_01", "spine_02", "spine_03", "neck_01", "head", "clavicle_l", "upperarm_l",
        "lowerarm_l", "hand_l", "clavicle_r", "upperarm_r", "lowerarm_r", "hand_r", "thigh_l", "calf_l",
        "foot_l", "ball_l", "thigh_r", "calf_r", "foot_r", "ball_r", "ik_foot_root"]
+# A Character Creator (CC3/CC4) skeleton as exported: a root on the floor, hips split into a
+# legs-only pelvis and a spine root under CC_Base_Hip, twist, share, toe, finger and face bones.
+CC = ["RL_BoneRoot", "CC_Base_Hip", "CC_Base_Pelvis", "CC_Base_Waist", "CC_Base_Spine01", "CC_Base_Spine02",
+      "CC_Base_NeckTwist01", "CC_Base_NeckTwist02", "CC_Base_Head", "CC_Base_FacialBone", "CC_Base_JawRoot",
+      "CC_Base_L_Eye", "CC_Base_R_Eye", "CC_Base_L_RibsTwist", "CC_Base_L_Breast"] + [
+    f"CC_Base_{s}_{b}" for s in "LR" for b in (
+        "Thigh", "ThighTwist01", "ThighTwist02", "Calf", "CalfTwist01", "CalfTwist02", "KneeShareBone",
+        "Foot", "ToeBase", "BigToe1", "Clavicle", "Upperarm", "UpperarmTwist01", "UpperarmTwist02",
+        "Forearm", "ForearmTwist01", "ForearmTwist02", "ElbowShareBone", "Hand", "Index1", "Thumb1")]
 SMPLX_ADDON = ["root"] + list(SMPL22_NAMES) + ["jaw", "left_eye_smplhf", "right_eye_smplhf",
                                                  "left_index1", "right_index1"]
 SMPL_FBX = ["m_avg_root"] + ["m_avg_" + n for n in (
@@ -51,7 +60,8 @@ SMPL_PAPER = ["Pelvis", "L_Hip", "R_Hip", "Spine1", "L_Knee", "R_Knee", "Spine2"
 
 def test_every_preset_file_is_valid():
     names = BM.list_presets()
-    assert set(names) >= {"smpl", "mixamo", "rigify", "ue5_mannequin", "smplx_addon", "cmu_bvh"}
+    assert set(names) >= {"smpl", "mixamo", "rigify", "ue5_mannequin", "smplx_addon", "cmu_bvh",
+                          "character_creator"}
     for name in names:
         preset = BM.load_preset(name)
         assert preset.name == name and preset.description
@@ -74,13 +84,15 @@ def test_every_preset_file_is_valid():
         (RIGIFY_GENERATED_CONTROLS, "rigify", 22),
         (UE5, "ue5_mannequin", 22),
         (UE4, "ue5_mannequin", 22),
+        (CC, "character_creator", 22),
+        ([b.lower() for b in CC], "character_creator", 22),
         (SMPLX_ADDON, "smplx_addon", 22),
         (SMPL_FBX, "smpl", 22),
         (SMPL_PAPER, "smpl", 22),
         ([n.upper() for n in SMPL22_NAMES], "smpl", 22),
     ],
     ids=["mixamo-plain", "mixamo-prefix", "mixamo1-prefix", "mixamo-underscore", "mixamo-namespace", "cmu",
-         "rigify-meta", "rigify-generated", "rigify-generated-controls", "ue5", "ue4", "smplx-addon", "smpl-fbx", "smpl-paper", "smpl-upper"],
+         "rigify-meta", "rigify-generated", "rigify-generated-controls", "ue5", "ue4", "character-creator", "character-creator-lower", "smplx-addon", "smpl-fbx", "smpl-paper", "smpl-upper"],
 )
 def test_auto_detection(bones, preset, complete_joints):
     mapping = BM.resolve_bone_map(bones)
@@ -102,6 +114,21 @@ def test_specific_assignments():
     assert meta["pelvis"] == "spine" and meta["left_collar"] == "shoulder.L"
     cmu = BM.resolve_bone_map(CMU).bones
     assert cmu["spine3"] == "Neck" and cmu["neck"] == "Neck1" and "LHipJoint" not in cmu.values()
+
+
+def test_character_creator_assignments():
+    """The pelvis is CC_Base_Hip, which parents both the legs-only CC_Base_Pelvis and the spine
+    (CC_Base_Waist); no other twist, share or root bone stands for a joint."""
+    cc = BM.resolve_bone_map(CC).bones
+    assert cc["pelvis"] == "CC_Base_Hip"
+    assert (cc["spine1"], cc["spine2"], cc["spine3"], cc["neck"], cc["head"]) == (
+        "CC_Base_Waist", "CC_Base_Spine01", "CC_Base_Spine02", "CC_Base_NeckTwist01", "CC_Base_Head")
+    assert (cc["left_hip"], cc["left_knee"], cc["left_ankle"], cc["left_foot"]) == (
+        "CC_Base_L_Thigh", "CC_Base_L_Calf", "CC_Base_L_Foot", "CC_Base_L_ToeBase")
+    assert (cc["right_collar"], cc["right_shoulder"], cc["right_elbow"], cc["right_wrist"]) == (
+        "CC_Base_R_Clavicle", "CC_Base_R_Upperarm", "CC_Base_R_Forearm", "CC_Base_R_Hand")
+    others = [b for j, b in cc.items() if j != "neck"]  # CC's first neck bone is NeckTwist01
+    assert not any(w in b for b in others for w in ("Twist", "Share", "RL_", "CC_Base_Pelvis"))
 
 
 def test_optional_joints_reported_as_unmapped():

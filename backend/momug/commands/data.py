@@ -82,7 +82,7 @@ def add_parser(subparsers) -> None:
     )
     b.add_argument("src", help="the data set's folder (the checkout, its dataset/ folder, or one data set)")
     b.add_argument("--out", required=True, help="output folder (created if missing)")
-    _import_options(b)
+    _import_options(b, min_seconds=0.5)  # its shortest clips (a dash, a quick wave) are 0.6 s
     g2 = sub.add_parser(
         "merge",
         help="one corpus from several HumanML3D-layout folders",
@@ -94,9 +94,10 @@ def add_parser(subparsers) -> None:
     g2.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def _import_options(p) -> None:
+def _import_options(p, min_seconds: float = 1.0) -> None:
     p.add_argument("--fps", type=float, default=20.0, help="frame rate of the corpus (default 20, HumanML3D's)")
-    p.add_argument("--min-seconds", type=float, default=1.0, help="skip clips shorter than this (default 1)")
+    p.add_argument("--min-seconds", type=float, default=min_seconds,
+                   help=f"skip clips shorter than this (default {min_seconds:g})")
     p.add_argument("--rig", default=None, help="bone map preset or .json for the BVH skeleton (default: detect)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

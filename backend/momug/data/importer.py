@@ -14,7 +14,8 @@ corpus in the HumanML3D folder layout, the one the trainers and evaluators read:
 A clip's id comes from its path relative to the source folder, and its split from a hash of that
 id, so the result depends only on the files (not on their order or on the number of workers),
 and adding files later does not move the others between splits. Each file leaves a record in
-DIR/import/ once its outputs are written; a rerun skips the files that have one (resume).
+DIR/import/ once its outputs are written; a rerun skips the files imported before (resume) and
+tries the skipped ones again (with the options given this time).
 """
 
 from __future__ import annotations
@@ -206,7 +207,7 @@ def import_folder(src, out, captioner: Captioner, options: ImportOptions = Impor
     for motion_id, path in pairs:
         done = out / RECORDS / f"{motion_id}.json"
         record = _read_record(done) if done.is_file() else None
-        if record is not None:
+        if record is not None and "skipped" not in record:  # skipped files are tried again
             records[motion_id] = record
         else:
             todo.append((motion_id, path))

@@ -228,3 +228,87 @@ def test_describe_reads_keyed_motion_back(scene, layout, describe_map, fps):
     err = np.linalg.norm(joints - exp, axis=-1).max()
     print(f"{layout}/describe via {describe_map} at {fps} fps: max joint error {err * 1000:.4f} mm")
     assert err < TOL_DESCRIBE
+
+
+def write_cc_bvh(path):
+    """A short BVH on a CC skeleton (Y up, metres) as Blender's importer will read it: position
+    channels on RL_BoneRoot only, so the importer connects CC_Base_Hip to the root's tail; the
+    clip turns the root and bends the hips (what a real clip leaves on the bones)."""
+    skel = bonemaps.smpl_skeleton()
+    P = {n: p for n, p in zip(skel.names, skel.rest_positions())}
+    tree = {"RL_BoneRoot": (np.zeros(3), None), "CC_Base_Hip": (P["pelvis"], "RL_BoneRoot"),
+            "CC_Base_Pelvis": (P["pelvis"] + [0, -0.02, 0.01], "CC_Base_Hip"),
+            "CC_Base_Waist": (P["spine1"], "CC_Base_Hip"),
+            "CC_Base_Spine01": (P["spine2"], "CC_Base_Waist"),
+            "CC_Base_Spine02": (P["spine3"], "CC_Base_Spine01"),
+            "CC_Base_NeckTwist01": (P["neck"], "CC_Base_Spine02"),
+            "CC_Base_NeckTwist02": ((P["neck"] + P["head"]) / 2, "CC_Base_NeckTwist01"),
+            "CC_Base_Head": (P["head"], "CC_Base_NeckTwist02")}
+    for S, side in (("L", "left"), ("R", "right")):
+        chain = [("Thigh", "hip", "CC_Base_Pelvis"), ("Calf", "knee", None), ("Foot", "ankle", None),
+                 ("ToeBase", "foot", None), ("Clavicle", "collar", "CC_Base_Spine02"),
+                 ("Upperarm", "shoulder", None), ("Forearm", "elbow", None), ("Hand", "wrist", None)]
+        prev = None
+        for bone, joint, parent in chain:
+            name = f"CC_Base_{S}_{bone}"
+            tree[name] = (P[f"{side}_{joint}"], parent or prev)
+            prev = name
+    kids = {n: [c for c, (_, p) in tree.items() if p == n] for n in tree}
+    lines, order = ["HIERARCHY"], []
+
+    def emit(name, depth):
+        pad = "  " * depth
+        head, parent = tree[name]
+        off = head - (tree[parent][0] if parent else 0)
+        lines.append(f"{pad}{'ROOT' if parent is None else 'JOINT'} {name}")
+        lines.append(pad + "{")
+        lines.append(f"{pad}  OFFSET {off[0]:.6f} {off[1]:.6f} {off[2]:.6f}")
+        lines.append(f"{pad}  CHANNELS " + ("6 Xposition Yposition Zposition " if parent is None else "3 ")
+                     + "Zrotation Xrotation Yrotation")
+        order.append(name)
+        for c in kids[name]:
+            emit(c, depth + 1)
+        if not kids[name]:
+            lines.extend([f"{pad}  End Site", pad + "  {", f"{pad}    OFFSET 0.0 0.05 0.0", pad + "  }"])
+        lines.append(pad + "}")
+
+    emit("RL_BoneRoot", 0)
+    rng = np.random.default_rng(3)
+    lines += ["MOTION", "Frames: 5", "Frame Time: 0.05"]
+    for t in range(5):
+        vals = [0.2 * t, 0.0, 0.1 * t]
+        for name in order:
+            big = name in ("RL_BoneRoot", "CC_Base_Hip", "CC_Base_Pelvis", "CC_Base_NeckTwist02")
+            vals += list(rng.uniform(-60, 60, 3) if big else rng.uniform(-10, 10, 3))
+        lines.append(" ".join(f"{v:.6f}" for v in vals))
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("translation_bone", ["HIPS", "ROOT"])
+def test_rig_imported_from_bvh(scene, tmp_path, translation_bone):
+    """The issue's own path: a CC skeleton imported with Blender's BVH importer (its Euler orders,
+    hips connected to the root), its clip played to the last frame, then a motion keyed on it."""
+    import addon_utils
+    addon_utils.enable("io_anim_bvh", default_set=False)
+    try:
+        path = str(tmp_path / "cc.bvh")
+        write_cc_bvh(path)
+        bpy.ops.import_anim.bvh(filepath=path, axis_forward="-Z", axis_up="Y", global_scale=1.0,
+                                frame_start=1, rotate_mode="NATIVE")
+    finally:
+        addon_utils.disable("io_anim_bvh", default_set=False)
+    obj = bpy.context.active_object
+    assert obj.data.bones["CC_Base_Hip"].use_connect  # so its location keys would do nothing
+    bpy.context.scene.frame_set(5)                      # the clip's last pose stays on the bones
+    bpy.context.scene.frame_set(1)
+    bonemaps.save_custom_map(obj, LEGS_ONLY_MAP)
+    motion = make_motion(seed=17)
+    res = jobs.apply_motion(bpy.context, motion, target="ACTIVE", bone_map_mode="CUSTOM",
+                            translation_bone=translation_bone)
+    assert abs(res.scale - 1.0) < 1e-3
+    assert_accurate(obj, motion, res, f"imported BVH ({translation_bone})")
+    src = motion["root_translation"]
+    assert abs(travel(obj, res) - np.linalg.norm((src[-1] - src[0])[[0, 2]])) < TOL_ROOT
+    joints, _ = describe.sample(bpy.context, obj, "CUSTOM")
+    assert np.isfinite(joints).all()

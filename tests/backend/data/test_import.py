@@ -228,3 +228,25 @@ def test_bandai_import_and_merge_with_the_procedural_corpus(tmp_path):
 def test_import_options_are_checked(tmp_path):
     with pytest.raises(MomugError, match="fps"):
         import_folder(tmp_path, tmp_path / "o", lambda p, j: None, ImportOptions(fps=0), progress=False)
+
+
+def test_bandai_captions_follow_the_motion_when_the_label_says_the_other_side(tmp_path):
+    """A clip labelled 'turn left' whose body turns right (the release has a few) is captioned
+    as turning right; the label is kept in meta.jsonl."""
+    t = np.linspace(0, 1, 41)[:, None]
+    yaw = -np.pi / 2 * t  # clockwise seen from above: a right turn
+    rest = smpl22().rest_joints()
+    cos, sin = np.cos(yaw)[..., None], np.sin(yaw)[..., None]
+    x, z = rest[None, :, 0:1], rest[None, :, 2:3]
+    joints = np.concatenate([cos * x + sin * z, np.broadcast_to(rest[None, :, 1:2], (41, 22, 1)),
+                             -sin * x + cos * z], axis=-1)
+    assert bandai.turned_way(joints)[0] == "right"
+    path = tmp_path / "dataset-2_walk-turn-left_normal_009.bvh"
+    caps, meta = bandai.BandaiCaptioner()(path, joints)
+    assert meta["content"] == "walk-turn-right" and meta["label_content"] == "walk-turn-left"
+    assert all("right" in c and "left" not in c for c in caps)
+    # The right wrist above its shoulder: a 'raise the right hand' clip keeps its label.
+    raised = np.repeat(rest[None], 10, axis=0)
+    raised[:, 21, 1] += 0.8
+    _, meta = bandai.BandaiCaptioner()(tmp_path / "dataset-2_raise-up-right-hand_youthful_001.bvh", raised)
+    assert meta["side"] == "right" and "label_content" not in meta

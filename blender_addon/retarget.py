@@ -6,8 +6,11 @@ where G_j is the source joint's global rotation (the SMPL rest pose has identity
 F_b the target bone's rest orientation in world space and D_b the rotation that turns the
 target's rest bone directions onto SMPL's rest directions. D_b absorbs rest-pose differences
 (A-pose vs T-pose), F_b absorbs each rig's own bone axes and rolls, so the bone heads follow the
-source joints. Unmapped bones keep their rest pose relative to their parent and ride along.
-Root translation is scaled by leg length and goes on the hips (or on a root bone).
+source joints. Unmapped bones keep their rest pose relative to their parent and ride along; those
+on the way to a mapped bone are keyed at rest, so a pose left by another action cannot tilt what
+hangs below them. Root translation is scaled by leg length and goes on the hips (or on a root bone,
+or on the nearest ancestor that can move when the hips are connected); hips split into a legs-only
+bone and a spine root are keyed through their common parent.
 
 A rig animated through control bones (a generated Rigify rig: rigify.py) brings a plan: the bones
 whose heads are the joints when the controls' heads are elsewhere, bones that follow a control by

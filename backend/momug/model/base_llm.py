@@ -12,6 +12,8 @@ Names understood by `load_base_llm`:
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import logging
 import os
@@ -114,9 +116,31 @@ def gemma_cache_path() -> Path:
 
 def ensure_gemma_cache() -> Path:
     target = gemma_cache_path()
-    if not (target / "config.json").is_file():
-        _build_gemma_cache(target)
+    if (target / "config.json").is_file():
+        return target
+    # Two first uses at once (a server and a command, two trainings) must not build in the same
+    # folder: one would delete the file the other is reading. The lock makes the second wait and
+    # then find the cache the first built.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(target.parent / "build.lock"):
+        if not (target / "config.json").is_file():
+            _build_gemma_cache(target)
     return target
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path):
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; builds there are rare enough to go unguarded
+        yield
+        return
+    with open(lock_path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def build_tiny_tokenizer():

@@ -3,8 +3,12 @@
 The add-on cannot import the backend package, so this is its own small loader. rigs/ sits inside
 the built extension; in a source checkout it is the repository's rigs/ next to blender_addon/.
 A bone map is {smpl_joint_name: bone_name}; preset files hold candidate names per joint.
+A rig no preset covers is mapped by the backend's automatic mapper (automap.py: names and
+hierarchy), loaded by path: a copy inside the built extension, else the source checkout's
+backend/momug/motion/automap.py. Saved maps and complete presets win over it.
 """
 
+import importlib.util
 import json
 import os
 
@@ -15,6 +19,10 @@ CUSTOM_MAP_KEY = "momug_bone_map"
 # Joints a map must cover before we trust it for retargeting.
 CORE_JOINTS = ("pelvis", "left_hip", "right_hip", "left_knee", "right_knee",
                "left_ankle", "right_ankle", "spine1")
+# A preset covering these (as the backend requires) wins over the automatic map.
+FULL_JOINTS = ("pelvis", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
+               "right_ankle", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+               "left_wrist", "right_wrist")
 
 
 class BoneMapError(Exception):
@@ -28,6 +36,44 @@ def rigs_dir():
         if path and os.path.isfile(os.path.join(path, "smpl22.json")):
             return path
     raise BoneMapError("rig data (rigs/smpl22.json) is missing from the add-on; reinstall it")
+
+
+_automap = None
+
+
+def automap_module():
+    """The shared automap.py (pure Python + numpy), loaded once by path."""
+    global _automap
+    if _automap is None:
+        here = os.path.dirname(os.path.abspath(__file__))
+        for path in (os.path.join(here, "automap.py"),
+                     os.path.join(os.path.dirname(here), "backend", "momug", "motion", "automap.py")):
+            if os.path.isfile(path):
+                spec = importlib.util.spec_from_file_location("momug_addon_automap", path)
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                _automap = module
+                break
+        else:
+            raise BoneMapError("the automatic bone mapper (automap.py) is missing from the add-on; "
+                               "reinstall it")
+    return _automap
+
+
+def auto_map(armature_obj):
+    """The automatic map of an armature from bone names, parents and rest heads (world space;
+    the mapper finds up from the feet and the head). Returns the mapper's result (.bones,
+    .filled, .notes); raises BoneMapError naming the chain it could not find."""
+    am = automap_module()
+    bones = list(armature_obj.data.bones)
+    mw = np.array(armature_obj.matrix_world)
+    heads = np.array([tuple(b.head_local) for b in bones], dtype=np.float64).reshape(-1, 3)
+    world = heads @ mw[:3, :3].T + mw[:3, 3]
+    try:
+        return am.automap([b.name for b in bones],
+                          [b.parent.name if b.parent else None for b in bones], world)
+    except am.AutoMapError as exc:
+        raise BoneMapError(str(exc)) from None
 
 
 def load_json(relative):
@@ -175,13 +221,20 @@ def detect(armature_obj):
         if score > best_score:
             best, best_score = (pid, found), score
     pid, found = best
+    if pid is not None and all(j in found for j in FULL_JOINTS) and (
+            "spine1" in found or "spine2" in found or "spine3" in found):
+        return pid, found
+    try:
+        return "auto", dict(auto_map(armature_obj).bones)
+    except BoneMapError as exc:
+        auto_error = str(exc)
     missing = [j for j in CORE_JOINTS if j not in found]
-    if pid is None or missing:
-        raise BoneMapError(
-            f"could not recognise the bones of {armature_obj.name!r} "
-            f"(best guess {pid or 'none'}, missing {', '.join(missing) or 'all'}); "
-            "pick a bone map preset or save a custom map on the rig")
-    return pid, found
+    if pid is not None and not missing:
+        return pid, found  # a partial preset still drives the legs and spine, as before
+    raise BoneMapError(
+        f"could not recognise the bones of {armature_obj.name!r}: {auto_error} "
+        f"(best preset guess {pid or 'none'}, missing {', '.join(missing) or 'all'}); "
+        "pick a bone map preset or save a custom map on the rig")
 
 
 def resolve(armature_obj, mode):
@@ -200,7 +253,9 @@ def resolve(armature_obj, mode):
     else:
         found = match_preset(list(armature_obj.data.bones.keys()), load_preset(mode))
         label = mode
-    missing = [j for j in CORE_JOINTS if j not in found]
+    # The automatic map has already checked the body; a rig without a lower spine bone is fine.
+    core = [j for j in CORE_JOINTS if j != "spine1"] if label == "auto" else CORE_JOINTS
+    missing = [j for j in core if j not in found]
     if missing:
         raise BoneMapError(
             f"bone map {label!r} leaves core joints of {armature_obj.name!r} unmapped: "

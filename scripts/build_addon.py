@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Build the installable Blender extension zip: blender_addon/ plus the rig data from rigs/.
+"""Build the installable Blender extension zip: blender_addon/ plus the rig data from rigs/ and
+the backend's automatic bone mapper (automap.py).
 
     python scripts/build_addon.py -o DIR [--blender-ext PATH/TO/blender_ext.py]
 
@@ -20,15 +21,18 @@ import zipfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ADDON = os.path.join(ROOT, "blender_addon")
 RIGS = os.path.join(ROOT, "rigs")
+# The automatic bone mapper is one file shared with the backend (numpy only, no momug imports).
+AUTOMAP = os.path.join(ROOT, "backend", "momug", "motion", "automap.py")
 SKIP_DIRS = {"__pycache__", ".git", ".pytest_cache"}
 SKIP_SUFFIXES = (".pyc", ".pyo", ".blend1")
 
 
 def stage(dest):
-    """Copy the add-on and rigs/ into dest (the layout inside the zip)."""
+    """Copy the add-on, rigs/ and automap.py into dest (the layout inside the zip)."""
     ignore = shutil.ignore_patterns(*SKIP_DIRS, *("*" + s for s in SKIP_SUFFIXES))
     shutil.copytree(ADDON, dest, ignore=ignore)
     shutil.copytree(RIGS, os.path.join(dest, "rigs"), ignore=ignore)
+    shutil.copy2(AUTOMAP, os.path.join(dest, "automap.py"))
 
 
 def find_blender_ext():

@@ -232,11 +232,11 @@ def _tips_by_name(t):
 
 
 _CHAIN_LABEL = {
-    "leg_L": ("left leg", "a bone chain from the hips that ends near the ground on the left"),
-    "leg_R": ("right leg", "a bone chain from the hips that ends near the ground on the right"),
-    "arm_L": ("left arm", "a bone chain from the chest that ends at a hand on the left"),
-    "arm_R": ("right arm", "a bone chain from the chest that ends at a hand on the right"),
-    "head": ("head", "a bone chain above the arms that ends at the head"),
+    "leg_L": ("left leg", "bone chain from the hips that ends near the ground on the left"),
+    "leg_R": ("right leg", "bone chain from the hips that ends near the ground on the right"),
+    "arm_L": ("left arm", "bone chain from the chest that ends at a hand on the left"),
+    "arm_R": ("right arm", "bone chain from the chest that ends at a hand on the right"),
+    "head": ("head", "bone chain above the arms that ends at the head"),
 }
 
 

@@ -450,3 +450,35 @@ def test_convert_bandai_layout_bvh_with_no_rig(tmp_path):
     motion = read_motion(path, report=report)
     assert report[0].startswith("bone map: auto") and "units: centimetres" in report
     _check_joints(motion, expected, ("spine2",))
+
+
+def test_the_addon_loads_the_same_mapper_from_the_checkout_and_from_the_built_extension(tmp_path):
+    """The add-on's bonemaps.py (numpy and the standard library only, so it loads without Blender)
+    finds automap.py next to itself in the built zip, else in the source checkout."""
+    import importlib.util
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    source = root / "backend" / "momug" / "motion" / "automap.py"
+
+    def load_bonemaps(path):
+        spec = importlib.util.spec_from_file_location(f"bonemaps_{len(str(path))}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    in_checkout = load_bonemaps(root / "blender_addon" / "bonemaps.py").automap_module()
+    assert Path(in_checkout.__file__).resolve() == source
+    out = subprocess.run([sys.executable, str(root / "scripts" / "build_addon.py"), "-o", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    with zipfile.ZipFile(out.stdout.strip().splitlines()[-1]) as zf:
+        assert zf.read("automap.py") == source.read_bytes()
+        zf.extractall(tmp_path / "ext")
+    built = load_bonemaps(tmp_path / "ext" / "bonemaps.py").automap_module()
+    assert Path(built.__file__).resolve() == (tmp_path / "ext" / "automap.py").resolve()
+    names, parents, pos = build(named_spec(CLASSIC, CLASSIC_SKIP))
+    assert built.automap(names, parents, pos).bones == AM.automap(names, parents, pos).bones

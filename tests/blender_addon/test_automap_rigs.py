@@ -1,0 +1,196 @@
+"""Rigs no preset knows, mapped automatically (bonemaps 'AUTO' -> the backend's automap.py):
+the classic BVH names (collar, shoulder = upper arm, no toes, one chest bone short of SMPL's
+spine) and Bandai-Namco's skeleton (joint_Root above Hips, _L/_R names, an FBX-style Y-up
+centimetre armature on a turned object). Retargeting a known motion onto them keeps every limb
+segment's direction within TOL_DEG and the hips on the scaled root path."""
+
+import numpy as np
+import pytest
+
+import bpy
+from blender_addon import bonemaps, describe, jobs
+from rigs_for_tests import _make_armature, _rot_about, _smpl_joints, make_motion
+from test_retarget_accuracy import expected_world, world_heads
+
+TOL_DEG = 3.0
+TOL_HIPS_M = 2e-3
+
+CLASSIC = {
+    "pelvis": "Hips", "spine1": "Chest", "spine3": "Chest2", "neck": "Neck", "head": "Head",
+    "left_collar": "LeftCollar", "left_shoulder": "LeftShoulder", "left_elbow": "LeftElbow",
+    "left_wrist": "LeftWrist", "left_hip": "LeftHip", "left_knee": "LeftKnee", "left_ankle": "LeftAnkle",
+}
+CLASSIC.update({k.replace("left", "right"): v.replace("Left", "Right") for k, v in CLASSIC.items() if "left" in k})
+BANDAI = {
+    "pelvis": "Hips", "spine1": "Spine", "spine3": "Chest", "neck": "Neck", "head": "Head",
+    "left_collar": "Shoulder_L", "left_shoulder": "UpperArm_L", "left_elbow": "LowerArm_L",
+    "left_wrist": "Hand_L", "left_hip": "UpperLeg_L", "left_knee": "LowerLeg_L", "left_ankle": "Foot_L",
+    "left_foot": "Toes_L",
+}
+BANDAI.update({k.replace("left", "right"): v.replace("_L", "_R") for k, v in BANDAI.items() if "left" in k})
+
+# SMPL joint -> the SMPL joint its bone points at (leaves get a short tail along the parent's bone).
+_NEXT = {"pelvis": "spine1", "spine1": "spine2", "spine2": "spine3", "spine3": "neck", "neck": "head",
+         "left_hip": "left_knee", "left_knee": "left_ankle", "left_ankle": "left_foot",
+         "left_collar": "left_shoulder", "left_shoulder": "left_elbow", "left_elbow": "left_wrist"}
+_NEXT.update({k.replace("left", "right"): v.replace("left", "right") for k, v in _NEXT.items() if "left" in k})
+
+
+def build_rig(name, naming, scale, arm_down_deg, extra=(), fbx_layout=False):
+    """An armature whose bones named by `naming` sit at SMPL's joints (scaled, arms in an A-pose);
+    a bone's tail is at the next mapped joint. extra: (name, parent, head, tail) bones."""
+    J = _smpl_joints(scale, arm_down_deg)
+    parent_of = {}
+    smpl = bonemaps.smpl_skeleton()
+    for j, n in enumerate(smpl.names):
+        if n not in naming:
+            continue
+        p = smpl.parents[j]
+        while p >= 0 and smpl.names[p] not in naming:
+            p = smpl.parents[p]
+        parent_of[n] = smpl.names[p] if p >= 0 else None
+    bones = []
+    for n in naming:
+        nxt = _NEXT.get(n)
+        while nxt is not None and nxt not in naming:
+            nxt = _NEXT.get(nxt)
+        if nxt is not None:
+            tail = J[nxt]
+        else:
+            p = parent_of[n]
+            tail = J[n] + 0.4 * (J[n] - J[p]) if n != "head" else J[n] + np.array([0, 0, 0.15 * scale])
+        parent = naming[parent_of[n]] if parent_of[n] else None
+        bones.append((naming[n], J[n], tail, 0.3 * (len(bones) % 4) - 0.4, parent))
+    bones += [(b, h, t, 0.0, p) for b, p, h, t in extra]
+    M = None
+    if fbx_layout:  # Y-up centimetres in the armature, the object turned and scaled
+        Rx = _rot_about((1, 0, 0), np.pi / 2)
+        bones = [(n, (Rx.T @ np.asarray(h)) * 100.0, (Rx.T @ np.asarray(t)) * 100.0, r, p)
+                 for n, h, t, r, p in bones]
+        M = np.eye(4)
+        M[:3, :3] = Rx * 0.01
+    obj = _make_armature(name, bones, M)
+    if fbx_layout:
+        for pb in obj.pose.bones:
+            pb.rotation_mode = "ZXY"
+    return obj
+
+
+def classic_rig():
+    return build_rig("ClassicBVH", CLASSIC, 1.04, 0.0)
+
+
+def bandai_rig():
+    root = ("joint_Root", None, np.zeros(3), np.array([0.0, 0.2, 0.0]))
+    naming = dict(BANDAI)
+    obj = build_rig("Bandai", naming, 0.97, 35.0, extra=(root,), fbx_layout=True)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    obj.data.edit_bones["Hips"].parent = obj.data.edit_bones["joint_Root"]
+    bpy.ops.object.mode_set(mode="OBJECT")
+    return obj
+
+
+RIGS = {"classic": (classic_rig, CLASSIC, 1.04), "bandai": (bandai_rig, BANDAI, 0.97)}
+
+
+@pytest.mark.parametrize("kind", sorted(RIGS))
+def test_auto_map_of_rigs_no_preset_knows(scene, kind):
+    make, naming, _ = RIGS[kind]
+    obj = make()
+    label, bone_map, unmapped, _ = bonemaps.resolve(obj, "AUTO")
+    assert label == "auto"
+    assert bone_map == naming
+    assert unmapped == [j for j in bonemaps.smpl_skeleton().names if j not in naming]
+    result = bonemaps.auto_map(obj)
+    assert "spine2" in result.filled and any("pelvis: Hips" in n for n in result.notes)
+    # A saved map still wins over the automatic one.
+    bonemaps.save_custom_map(obj, {**naming, "spine1": naming["spine3"], "spine3": naming["spine1"]})
+    assert bonemaps.resolve(obj, "AUTO")[0] == "custom"
+
+
+def _angle_deg(a, b):
+    cos = np.sum(a * b, -1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).max())
+
+
+def _segment_errors(kind, across_missing):
+    """Direction errors (deg) of each mapped segment (parent joint -> joint) after retargeting a
+    known motion onto the rig; across_missing: the segments that span a joint the rig lacks
+    (spine1 -> spine3 where there is no spine2 bone), else all the others."""
+    make, naming, scale = RIGS[kind]
+    obj = make()
+    bpy.context.view_layer.objects.active = obj
+    motion = make_motion(seed=11)
+    res = jobs.apply_motion(bpy.context, motion, target="ACTIVE", bone_map_mode="AUTO")
+    assert res.bone_map_label == "auto"
+    assert abs(res.scale - scale) < 2e-3
+    exp = expected_world(motion, obj, naming, res.scale)
+    got = world_heads(obj, naming, res.frames)
+    skel = bonemaps.smpl_skeleton()
+    names = skel.names
+    errors = {}
+    for c, n in enumerate(names):
+        if n not in naming or skel.parents[c] < 0:
+            continue
+        p = skel.parents[c]
+        while names[p] not in naming:  # a joint the rig lacks: measure from the one above it
+            p = skel.parents[p]
+        if (p != skel.parents[c]) != across_missing:
+            continue
+        if names[p] in ("pelvis", "spine3") and n not in ("spine1", "neck"):
+            continue  # branch points: the hips and collars are compared side to side below
+        errors[f"{names[p]}->{n}"] = _angle_deg(exp[:, c] - exp[:, p], got[:, c] - got[:, p])
+    if not across_missing:
+        ix = {n: i for i, n in enumerate(names)}
+        for a, b in (("left_hip", "right_hip"), ("left_shoulder", "right_shoulder")):
+            errors[f"{a}<->{b}"] = _angle_deg(exp[:, ix[a]] - exp[:, ix[b]], got[:, ix[a]] - got[:, ix[b]])
+        hips = np.linalg.norm(got[:, 0] - exp[:, 0], axis=-1).max()
+        assert hips < TOL_HIPS_M, hips
+    worst = sorted(errors.items(), key=lambda kv: -kv[1])
+    print(f"{kind}: direction errors (deg), worst first:", [(k, round(v, 3)) for k, v in worst[:6]])
+    return errors
+
+
+@pytest.mark.parametrize("kind", sorted(RIGS))
+def test_retarget_onto_auto_mapped_rig_keeps_limb_directions(scene, kind):
+    errors = _segment_errors(kind, across_missing=False)
+    limbs = [k for k in errors if any(s in k for s in ("knee", "ankle", "elbow", "wrist"))]
+    assert len(limbs) >= 8
+    worst = max(errors.items(), key=lambda kv: kv[1])
+    assert worst[1] < TOL_DEG, worst
+
+
+@pytest.mark.xfail(strict=False, reason="retarget.py turns the bone above a joint the rig lacks "
+                   "by the source's own joint only, not by the skipped joint's rotation too "
+                   "(issue 23's retargeting work)")
+@pytest.mark.parametrize("kind", sorted(RIGS))
+def test_retarget_across_a_joint_the_rig_lacks(scene, kind):
+    errors = _segment_errors(kind, across_missing=True)
+    assert "spine1->spine3" in errors
+    assert max(errors.values()) < TOL_DEG, errors
+
+
+@pytest.mark.parametrize("kind", sorted(RIGS))
+def test_describe_samples_an_auto_mapped_rig(scene, kind):
+    """Describe reads the auto-mapped rig back as SMPL-22 joints: the motion keyed on it comes
+    back standing, the filled joints (spine2, feet on the classic rig) placed."""
+    make, naming, _ = RIGS[kind]
+    obj = make()
+    bpy.context.view_layer.objects.active = obj
+    jobs.apply_motion(bpy.context, make_motion(seed=12), target="ACTIVE", bone_map_mode="AUTO")
+    joints, info = describe.sample(bpy.context, obj, "AUTO")
+    assert info["bone_map"] == "auto"
+    assert "spine2" in info["filled"]
+    assert np.all(np.isfinite(joints)) and joints.shape[1:] == (22, 3)
+    # Y up, SMPL's size: the head well above the feet in every frame.
+    assert np.all(joints[:, 15, 1] - joints[:, [7, 8], 1].min(axis=1) > 1.2)
+
+
+def test_unmappable_rig_error_names_the_chain(scene):
+    legless = {k: v for k, v in CLASSIC.items() if not k.startswith("left_") or "hip" not in k and
+               "knee" not in k and "ankle" not in k}
+    obj = build_rig("NoLeftLeg", legless, 1.0, 0.0)
+    with pytest.raises(bonemaps.BoneMapError, match="no left leg chain") as info:
+        bonemaps.resolve(obj, "AUTO")
+    assert "could not recognise the bones of 'NoLeftLeg'" in str(info.value)

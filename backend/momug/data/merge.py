@@ -7,7 +7,7 @@ or NAME in NAME=DIR), so ids cannot clash and each clip's origin shows in its id
 meta.jsonl ("source", "source_id"). Files are hard-linked where the file system allows (copied
 otherwise), so a merge costs little disk. Mean.npy/Std.npy are recomputed over the merged train
 split; the sources' own statistics are not used. Rerunning into the same folder redoes the
-statistics and lists and skips the files already there.
+statistics and lists and relinks only the files that changed in a source.
 """
 
 from __future__ import annotations
@@ -42,14 +42,17 @@ def parse_source(text: str) -> tuple[str, Path]:
 
 
 def _link(src: Path, dst: Path) -> None:
-    if dst.exists():
+    """dst becomes src (a hard link where possible); a dst left by an earlier merge is replaced
+    unless it already is the same file, so a source re-imported since is picked up."""
+    if dst.exists() and os.path.samefile(src, dst):
         return
+    tmp = dst.with_name(f".{dst.name}.part")
+    tmp.unlink(missing_ok=True)
     try:
-        os.link(src, dst)
+        os.link(src, tmp)
     except OSError:
-        tmp = dst.with_name(f".{dst.name}.part")
         shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
+    os.replace(tmp, dst)
 
 
 def _read_meta(folder: Path) -> dict[str, dict]:

@@ -217,4 +217,7 @@ def load_evaluator(folder: str | Path | None = None, official: str | Path | None
         if not (folder / CONFIG_FILE).is_file():
             raise MomugError("no evaluator is installed with this copy of momug; train one with "
                              "`momug eval train-evaluator --data DIR -o DIR` and pass --evaluator DIR")
+    from momug.licences import require_accepted
+
+    require_accepted(folder)  # an evaluator trained on CC BY-NC motion is opt-in
     return MatchingEvaluator.load(folder, device=device)

@@ -1,0 +1,95 @@
+"""Opt-in checkpoints: a model folder trained on data with terms of their own (the Bandai-Namco
+motion, CC BY-NC 4.0) carries a LICENCE.json, and momug refuses to load it until the user has
+seen those terms and accepted them, once:
+
+    LICENCE.json   {"name": "CC BY-NC 4.0", "summary": "...", "attribution": "...", "url": "..."}
+
+Acceptance is remembered in the config folder ($MOMUG_CONFIG, else ~/.config/momug) under
+accepted_licences.json, keyed by the checkpoint's name and the terms' text, so changed terms are
+asked again. `momug licence show|accept DIR` does it by hand; $MOMUG_ACCEPT_LICENCES="CC BY-NC 4.0"
+(or a comma-separated list of such names) accepts them in scripts and CI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from momug.errors import MomugError
+
+LICENCE_FILE = "LICENCE.json"
+ACCEPTED_FILE = "accepted_licences.json"
+ENV_ACCEPT = "MOMUG_ACCEPT_LICENCES"
+
+
+def read_licence(folder) -> dict | None:
+    """The checkpoint's terms, or None for a checkpoint without any of its own."""
+    path = Path(folder) / LICENCE_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data.get("name"), str) or not data["name"]:
+            raise ValueError("no name")
+    except (json.JSONDecodeError, ValueError, AttributeError) as exc:
+        raise MomugError(f"{path} is malformed ({exc}); reinstall the checkpoint") from None
+    return data
+
+
+def _key(folder, licence: dict) -> str:
+    text = json.dumps(licence, sort_keys=True).encode()
+    return f"{Path(folder).resolve().name}:{hashlib.sha256(text).hexdigest()[:16]}"
+
+
+def _accepted_path() -> Path:
+    from momug.server.auth import config_dir
+
+    return config_dir() / ACCEPTED_FILE
+
+
+def _accepted() -> dict:
+    try:
+        return json.loads(_accepted_path().read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def describe(licence: dict) -> str:
+    lines = [f"licence: {licence['name']}"]
+    for field in ("summary", "attribution", "url"):
+        if licence.get(field):
+            lines.append(f"{field}: {licence[field]}")
+    return "\n".join(lines)
+
+
+def is_accepted(folder, licence: dict) -> bool:
+    names = {n.strip() for n in os.environ.get(ENV_ACCEPT, "").split(",") if n.strip()}
+    return licence["name"] in names or _key(folder, licence) in _accepted()
+
+
+def accept(folder) -> dict | None:
+    """Record that the user accepted the folder's terms; returns them (None: it has none)."""
+    licence = read_licence(folder)
+    if licence is None:
+        return None
+    accepted = _accepted()
+    accepted[_key(folder, licence)] = licence["name"]
+    path = _accepted_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(accepted, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return licence
+
+
+def require_accepted(folder) -> None:
+    """Raise, showing the terms, unless the checkpoint has none or they were accepted."""
+    licence = read_licence(folder)
+    if licence is None or is_accepted(folder, licence):
+        return
+    raise MomugError(
+        f"{folder} is an opt-in checkpoint with its own terms; read them and accept them first:\n"
+        f"{describe(licence)}\n"
+        f"To accept: momug licence accept {folder}   (or set {ENV_ACCEPT}=\"{licence['name']}\")")

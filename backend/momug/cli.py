@@ -57,6 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     except MomugError as exc:
         print(f"momug {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        root = (exc.name or "").split(".")[0]
+        if not root or root == "momug":
+            raise  # a bug in momug itself
+        # An optional package the command needs (pip install -e . without the model extra).
+        print(f"momug {args.command}: error: this needs the Python package '{root}', which is not installed. "
+              "Install the model stack with: pip install -e '.[model]' (or pip install 'momug[model]')",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"momug {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -227,7 +227,12 @@ def _tips_by_name(t):
         feet = [i for i in t.body if t.side[i] == side and t.has(i, _FOOT) and not t.has(i, _TOE)]
         tips[f"leg_{side}"] = t.shallowest(toes) if toes else t.shallowest(feet)
         tips[f"arm_{side}"] = t.shallowest([i for i in t.body if t.side[i] == side and t.has(i, _HAND)])
-    tips["head"] = t.shallowest([i for i in t.body if t.side[i] is None and "head" in t.words[i]])
+    heads = [i for i in t.body if t.side[i] is None and "head" in t.words[i]]
+    if tips["arm_L"] is not None and tips["arm_R"] is not None:
+        # A head above the arms beats a look-at or camera helper elsewhere in the rig.
+        chest = t.lca([tips["arm_L"], tips["arm_R"]])
+        heads = [i for i in heads if t.path(chest, i) is not None] or heads
+    tips["head"] = t.shallowest(heads)
     return tips
 
 

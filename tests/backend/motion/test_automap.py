@@ -211,6 +211,11 @@ def test_twist_roll_share_bones_inside_chains_are_not_joints():
     assert set(result.skipped) == set(inserted.values()) | {"RightUpLegShare"}
 
 
+def test_a_head_named_helper_outside_the_body_is_not_the_head():
+    spec = named_spec(MIXAMO) + [("HeadLookAt", None, (0, 1.6, 0.5)), ("Head_Aim", "Hips", (0, 0.7, 0.4))]
+    assert mapped(spec).bones == {j: MIXAMO[j] for j in SMPL22_NAMES}
+
+
 def test_missing_toes_and_missing_spine_joints_are_filled():
     result = mapped(named_spec(MIXAMO, ("left_foot", "right_foot", "spine1", "spine2")))
     assert result.filled == ["spine1", "spine2", "left_foot", "right_foot"]

@@ -194,3 +194,107 @@ def test_unmappable_rig_error_names_the_chain(scene):
     with pytest.raises(bonemaps.BoneMapError, match="no left leg chain") as info:
         bonemaps.resolve(obj, "AUTO")
     assert "could not recognise the bones of 'NoLeftLeg'" in str(info.value)
+
+
+def _write_bandai_bvh(path, motion):
+    """motion in Bandai-Namco's BVH layout: joint_Root above Hips, 6 channels on every joint, each
+    joint's frame turning +X (-X on the right) onto its bone, centimetres, no spine2."""
+    from mathutils import Matrix, Quaternion
+
+    from blender_addon import retarget
+    skel = bonemaps.smpl_skeleton()
+    names = skel.names
+    glob, world = retarget.forward(skel.parents, skel.offsets, motion["rotations"], motion["root_translation"])
+    rest = skel.rest_positions()
+    smpl_of = {b: names.index(j) for j, b in BANDAI.items()}
+    parent = {"Hips": "joint_Root"}
+    for j, b in BANDAI.items():
+        p = skel.parents[names.index(j)]
+        while p >= 0 and names[p] not in BANDAI:
+            p = skel.parents[p]
+        if p >= 0:
+            parent[b] = BANDAI[names[p]]
+    order = ["joint_Root"]
+
+    def walk(b):
+        for c in [c for c, p in parent.items() if p == b]:
+            order.append(c)
+            walk(c)
+    walk("joint_Root")
+    aim = {}
+    for b in order[1:]:
+        j = smpl_of[b]
+        nxt = _NEXT.get(names[j])
+        while nxt is not None and nxt not in BANDAI:
+            nxt = _NEXT.get(nxt)
+        axis = np.array([-1.0 if b.endswith("_R") else 1.0, 0, 0])
+        fix = (retarget.rotation_between(axis, rest[names.index(nxt)] - rest[j]) if nxt else np.eye(3))
+        aim[b] = np.array(Matrix(fix.tolist()).to_quaternion())
+    T = len(world)
+    G = {"joint_Root": np.tile([1.0, 0, 0, 0], (T, 1))}
+    W = {"joint_Root": np.zeros((T, 3))}
+    for b in order[1:]:
+        G[b] = retarget.q_mul(glob[:, smpl_of[b]], np.broadcast_to(aim[b], (T, 4)))
+        W[b] = world[:, smpl_of[b]]
+    inv = lambda q: q * np.array([1.0, -1, -1, -1])
+    local, trans = {}, {}
+    for b in order:
+        p = parent.get(b)
+        local[b] = G[b] if p is None else retarget.q_mul(inv(G[p]), G[b])
+        trans[b] = np.zeros((T, 3)) if p is None else retarget.q_rotate(inv(G[p]), W[b] - W[p]) * 100.0
+    lines = ["HIERARCHY"]
+
+    def emit(b, depth):
+        pad = "\t" * depth
+        lines.append(f"{pad}{'ROOT' if depth == 0 else 'JOINT'} {b}")
+        lines.append(pad + "{")
+        lines.append(f"{pad}\tOFFSET " + " ".join(f"{v:.6f}" for v in trans[b][0]))
+        lines.append(f"{pad}\tCHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation")
+        kids = [c for c, p in parent.items() if p == b]
+        for c in kids:
+            emit(c, depth + 1)
+        if not kids:
+            lines.extend([f"{pad}\tEnd Site", pad + "\t{", f"{pad}\t\tOFFSET 0.0 0.0 0.0", pad + "\t}"])
+        lines.append(pad + "}")
+    emit("joint_Root", 0)
+    lines += ["MOTION", f"Frames: {T}", "Frame Time: 0.05"]
+    for t in range(T):
+        vals = []
+        for b in order:
+            e = Quaternion(local[b][t]).to_euler("YXZ")
+            vals += list(trans[b][t]) + [np.degrees(e.z), np.degrees(e.x), np.degrees(e.y)]
+        lines.append(" ".join(f"{v:.6f}" for v in vals))
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return rest
+
+
+def test_describe_a_bandai_bvh_imported_by_blender(scene, tmp_path):
+    """Blender's own BVH importer turns Bandai's layout into bones along a line at rest (every
+    offset along X); the names still map it, and Describe reads back the motion's joints."""
+    import addon_utils
+    addon_utils.enable("io_anim_bvh", default_set=False)
+    try:
+        motion = make_motion(T=30, seed=13)
+        path = str(tmp_path / "bandai.bvh")
+        _write_bandai_bvh(path, motion)
+        bpy.ops.import_anim.bvh(filepath=path, axis_forward="-Z", axis_up="Y", global_scale=0.01,
+                                update_scene_fps=True, frame_start=1, rotate_mode="NATIVE")
+        obj = bpy.context.active_object
+        assert obj.type == "ARMATURE" and "joint_Root" in obj.data.bones
+        label, bone_map, _, _ = bonemaps.resolve(obj, "AUTO")
+        assert label == "auto" and bone_map == BANDAI
+        joints, info = describe.sample(bpy.context, obj)
+        assert info["bone_map"] == "auto" and info["filled"] == ["spine2"]
+        exp = np.array(motion["joints"], dtype=np.float64)
+        exp[..., 1] -= exp[..., 1].min()
+        exp[..., [0, 2]] -= exp[0, 0, [0, 2]]
+        names = bonemaps.smpl_skeleton().names
+        keep = [i for i, n in enumerate(names) if n != "spine2"]
+        err = np.abs(joints[:, keep] - exp[:, keep]).max()
+        spine2 = np.linalg.norm(joints[:, names.index("spine2")] - exp[:, names.index("spine2")], axis=-1).max()
+        print(f"describe on an imported Bandai BVH: max error {err * 1000:.3f} mm, spine2 (filled) {spine2 * 1000:.1f} mm")
+        assert err < 1e-3
+        assert spine2 < 0.05
+    finally:
+        addon_utils.disable("io_anim_bvh", default_set=False)

@@ -37,7 +37,7 @@ CONTENTS: dict[str, tuple] = {
              ("strolls ahead",)),
     "run": ("run", None, "forward", ("runs forward", "runs ahead", "jogs forward", "runs straight ahead"),
             ("goes for a run",)),
-    "dash": ("run", None, "forward", ("dashes forward", "sprints forward", "runs fast straight ahead"),
+    "dash": ("run", None, "forward", ("dashes forward", "runs forward at full speed", "runs fast straight ahead"),
              ("races ahead",)),
     "walk-back": ("walk", None, "backward", ("walks backward", "walks backwards", "steps backward"),
                   ("retreats walking in reverse",)),

@@ -159,6 +159,15 @@ def claps() -> Callable:
     return check
 
 
+# Words and phrases of the held-out probe wordings: no training caption of any corpus momug makes
+# (procedural or imported) may use them, or the held-out pass rate would measure recall.
+HELD_OUT_PHRASES = (
+    "stroll", "amble", "retreat", "shuffle", "sprint", "leap", "greet", "applaud", "twirl", "idly", "invisible",
+    "on the spot", "boots", "rotates to", "hello with a", "imaginary", "as fast as", "off the ground", "figure",
+    "lowers themselves", "knees deeply", "comes back up", "left-handed", "greets",
+)
+
+
 @dataclass
 class Probe:
     prompt: str

@@ -5,6 +5,7 @@ BVH (at 30 fps, in centimetres, like real mocap), so the imported joints can be 
 known ones; broken and too-short files are skipped with their reason."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -164,13 +165,19 @@ def test_bandai_captions_name_content_side_and_style():
 
 
 def test_bandai_heldout_words_never_reach_training_captions():
+    from momug.eval.probes import HELD_OUT_PHRASES
+
     held = bandai.heldout_vocabulary()
     assert {"strolls", "individual", "somebody"} <= held
-    for content in bandai.CONTENTS:
-        for style in bandai.STYLES:
+    for content, (_, _, _, verbs, _) in bandai.CONTENTS.items():
+        for style, (_, subjects, manners, _, _) in bandai.STYLES.items():
             caps, _ = bandai.captions_for(content, style, f"{content}_{style}")
-            for c in caps:
+            # Every wording a clip can draw, not only the ones this draw picked.
+            for c in [*caps, *verbs, *subjects, *manners]:
                 assert not set(c.lower().replace(",", " ").replace(".", " ").split()) & held, c
+                # The probes' held-out wordings, at the start of a word ("stroll" in "strolls", not
+                # "idly" in "timidly").
+                assert not any(re.search(r"\b" + re.escape(p), c.lower()) for p in HELD_OUT_PHRASES), c
 
 
 def test_bandai_labels_from_file_name_and_label_file(tmp_path):

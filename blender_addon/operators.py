@@ -175,6 +175,11 @@ def make_generate_job(context, st):
         path = bpy.path.abspath(prefs.smpl_model_path)
         python, betas = prefs.python_command, tuple(prefs.smpl_betas)
         prefetch = lambda: smpl_rig.body_via_smplx(path, python, betas)  # noqa: E731
+    elif st.target == "NEW_SMPL":
+        # Build (first time) or find the cached anny body in the worker, off Blender's thread.
+        from . import smpl_rig
+        python, shape, height = prefs.python_command, prefs.body_shape, prefs.body_height
+        prefetch = lambda: smpl_rig.body_via_anny(python, shape, height)  # noqa: E731
     if st.stream:
         return jobs.StreamJob(preferences.make_client(context), st.prompt, st.seconds, st.seed, st.steps,
                               timeout=prefs.request_timeout, prefetch=prefetch)

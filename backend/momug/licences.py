@@ -93,3 +93,38 @@ def require_accepted(folder) -> None:
         f"{folder} is an opt-in checkpoint with its own terms; read them and accept them first:\n"
         f"{describe(licence)}\n"
         f"To accept: momug licence accept {folder}   (or set {ENV_ACCEPT}=\"{licence['name']}\")")
+
+
+def corpus_licence(data) -> dict | None:
+    """The terms a model trained on this corpus inherits: the licences its meta.jsonl rows carry
+    ("licence", "attribution"; the Bandai-Namco import writes them), or None when it has none."""
+    path = Path(data) / "meta.jsonl"
+    if not path.is_file():
+        return None
+    found: dict[str, set[str]] = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if '"licence"' not in line:  # most rows of a merged corpus: skip the JSON parse
+                continue
+            row = json.loads(line)
+            if row.get("licence"):
+                found.setdefault(row["licence"], set()).add(row.get("attribution", ""))
+    if not found:
+        return None
+    names = sorted(found)
+    attributions = sorted({a for group in found.values() for a in group if a})
+    return {
+        "name": " + ".join(names),
+        "summary": f"this model was trained on data licensed {', '.join(names)}; its use is bound by "
+                   "the same terms (for CC BY-NC: non-commercial use only, with attribution)",
+        "attribution": "; ".join(attributions),
+    }
+
+
+def write_licence(folder, licence: dict | None) -> None:
+    """Put the terms in a checkpoint folder (nothing when there are none)."""
+    if licence is None:
+        return
+    path = Path(folder) / LICENCE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(licence, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -51,3 +51,29 @@ def test_an_opt_in_evaluator_is_not_loaded_before_acceptance(checkpoint):
 
     with pytest.raises(MomugError, match="opt-in checkpoint"):
         load_evaluator(checkpoint)
+
+
+def test_models_trained_on_licensed_data_carry_its_terms(tmp_path, monkeypatch):
+    """A corpus whose clips carry a licence (the Bandai import) passes it to what is trained on it;
+    a corpus without one passes nothing; loading such a model asks for acceptance first."""
+    monkeypatch.setenv("MOMUG_CONFIG", str(tmp_path / "config"))
+    monkeypatch.delenv(licences.ENV_ACCEPT, raising=False)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "meta.jsonl").write_text(
+        json.dumps({"id": "a"}) + "\n"
+        + json.dumps({"id": "b", "licence": "CC BY-NC 4.0", "attribution": "Bandai Namco Research"}) + "\n")
+    terms = licences.corpus_licence(corpus)
+    assert terms["name"] == "CC BY-NC 4.0" and "Bandai Namco Research" in terms["attribution"]
+    (tmp_path / "free").mkdir()
+    (tmp_path / "free" / "meta.jsonl").write_text(json.dumps({"id": "a"}) + "\n")
+    assert licences.corpus_licence(tmp_path / "free") is None
+    pytest.importorskip("torch")
+    from momug.model import checkpoint as ckpt
+
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text("{}")
+    licences.write_licence(model_dir, terms)
+    with pytest.raises(MomugError, match="opt-in checkpoint"):
+        ckpt.from_pretrained(model_dir)

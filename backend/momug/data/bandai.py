@@ -286,7 +286,8 @@ class BandaiCaptioner:
         kind, side, direction, _, _ = CONTENTS[content]
         captions, heldout = captions_for(content, labels["style"], path.stem)
         return captions, {
-            "source": "bandai", "licence": LICENCE, "dataset": labels["dataset"], "content": content,
+            "source": "bandai", "licence": LICENCE, "attribution": ATTRIBUTION, "dataset": labels["dataset"],
+            "content": content,
             "style": labels["style"], "kind": kind, "side": side, "direction": direction,
             "style_family": STYLES[labels["style"]][0], "heldout_captions": heldout,
             **({"label_content": labels["content"]} if content != labels["content"] else {}),

@@ -115,5 +115,8 @@ def train_matching(data: str | Path, out: str | Path | None = None, steps: int =
                 "  ".join(f"{k} {v['mean']:.3f}" for k, v in scores.items()))
     if out is not None:
         evaluator.save(out)
+        from momug.licences import corpus_licence, write_licence
+
+        write_licence(out, corpus_licence(data))  # trained on CC BY-NC motion: opt-in, like the data
         log(f"saved the evaluator to {out}")
     return evaluator

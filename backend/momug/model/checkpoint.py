@@ -116,6 +116,9 @@ def from_pretrained(folder: str | Path, device: str | torch.device = "cpu", dtyp
     folder = Path(folder)
     if not (folder / CONFIG_NAME).is_file():
         raise MomugError(f"{folder} is not a MoMug checkpoint: {CONFIG_NAME} is missing")
+    from momug.licences import require_accepted
+
+    require_accepted(folder)  # an opt-in checkpoint (trained on CC BY-NC data) is loaded only once accepted
     config = MoMugConfig.load(folder / CONFIG_NAME)
     state = read_weights(folder)
     model = build_model(config, dtype=dtype)

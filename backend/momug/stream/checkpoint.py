@@ -64,6 +64,9 @@ def from_pretrained(folder: str | Path, device: str | torch.device = "cpu", dtyp
     folder = Path(folder)
     if not (folder / CONFIG_NAME).is_file():
         raise MomugError(f"{folder} is not a streaming checkpoint: {CONFIG_NAME} is missing")
+    from momug.licences import require_accepted
+
+    require_accepted(folder)  # an opt-in checkpoint (trained on CC BY-NC data) is loaded only once accepted
     try:
         config = StreamConfig.from_dict(json.loads((folder / CONFIG_NAME).read_text()))
     except (ValueError, TypeError) as exc:

@@ -253,10 +253,15 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
     log = open_run_folder(accelerator, out, cfg.to_dict())
     metrics_path = out / "metrics.jsonl"
 
+    from momug.licences import corpus_licence, write_licence
+
+    terms = corpus_licence(cfg.data)  # a model trained on CC BY-NC motion carries its terms
+
     def save():
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             ckpt.save_pretrained(core, out)
+            write_licence(out, terms)
             save_state(state_path, optimizer, scheduler, step, epoch, s.seed)
 
     bar = tqdm(total=s.max_steps, initial=step, desc="train", disable=not (progress and accelerator.is_main_process),

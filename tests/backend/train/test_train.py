@@ -161,3 +161,29 @@ def test_two_process_cpu_training_with_accelerate_launch(tmp_path, corpus):
     assert torch.load(out / "training_state.pt", weights_only=True)["step"] == 2
     assert {r["processes"] for r in rows(out) if r["split"] == "train"} == {2}
     ckpt.from_pretrained(out)
+
+
+def test_a_model_trained_on_licensed_clips_is_opt_in(tmp_path, corpus, monkeypatch):
+    """One clip of the corpus under CC BY-NC (as the Bandai import marks them): the checkpoint
+    carries the terms and is not loaded until they are accepted."""
+    import shutil
+
+    from momug import licences
+    from momug.errors import MomugError
+
+    monkeypatch.setenv("MOMUG_CONFIG", str(tmp_path / "config"))
+    monkeypatch.delenv(licences.ENV_ACCEPT, raising=False)
+    data = tmp_path / "licensed"
+    shutil.copytree(corpus, data)
+    lines = (data / "meta.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    first.update(licence="CC BY-NC 4.0", attribution="Bandai Namco Research Inc.")
+    (data / "meta.jsonl").write_text("\n".join([json.dumps(first)] + lines[1:]) + "\n")
+    cfg = write_config(tmp_path, data, 2)
+    assert main(["train", "--config", str(cfg), "--quiet"]) == 0
+    terms = licences.read_licence(tmp_path / "run")
+    assert terms["name"] == "CC BY-NC 4.0" and "Bandai" in terms["attribution"]
+    with pytest.raises(MomugError, match="opt-in"):
+        ckpt.from_pretrained(tmp_path / "run")
+    licences.accept(tmp_path / "run")
+    assert ckpt.from_pretrained(tmp_path / "run").config.base_model == "tiny"

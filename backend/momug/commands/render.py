@@ -24,6 +24,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="image size in pixels (default 480x480; for .png, each of the 8 tiles, default 320x320)")
     p.add_argument("--rig", metavar="PRESET", help="bone map for a BVH of another skeleton (default: detect)")
     p.add_argument("--title", default=None, help="title (default: the motion's prompt, if it has one)")
+    p.add_argument("--body", nargs="?", const="neutral", default=None, metavar="TYPE",
+                   help="draw the posed human body, shaded, instead of sticks (the anny body, built once "
+                        "and cached; needs the 'body' extra). TYPE: neutral (default), female, male, slim, "
+                        "heavy, muscular")
     return p
 
 
@@ -34,6 +38,12 @@ def run(args) -> int:
     size = parse_size(args.size) if args.size else None
     motion = read_motion(args.input, rig=args.rig)
     title = args.title if args.title is not None else motion.prompt
-    out = render_motion(motion.joints, args.output, fps=motion.fps, title=title, render_fps=args.fps, size=size)
+    body = None
+    if args.body is not None:
+        from momug.body import body_file, load_body
+
+        body = load_body(body_file(args.body))
+    out = render_motion(motion.joints, args.output, fps=motion.fps, title=title, render_fps=args.fps, size=size,
+                        body=body)
     print(f"wrote {out}")
     return 0

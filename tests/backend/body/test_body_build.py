@@ -159,3 +159,38 @@ def test_interpolation_matches_anny():
         ref = linear_interpolation_coefficients(torch.tensor([value], dtype=torch.float64),
                                                 torch.linspace(lo, 1.0, n, dtype=torch.float64))
         assert np.allclose(ref[0].numpy(), B._interp(value, n, lo))
+
+
+@needs_anny
+def test_render_draws_the_posed_body(monkeypatch, tmp_path, cache):
+    from PIL import Image
+
+    from momug.cli import main
+    from momug.motion import kinematics as K
+    from momug.motion import quaternion as Q
+    from momug.motion.motionfile import Motion, save_motion
+    from momug.motion.render import BodyRenderer
+
+    monkeypatch.setenv("MOMUG_CACHE", str(cache.parent / cache.name))
+    T = 6
+    rot = Q.identity((T, 22))
+    rot[:, 16] = Q.from_axis_angle(np.broadcast_to([0.0, 0.0, 1.0], (T, 3)), np.linspace(0, 1.2, T))  # left arm up
+    root = np.stack([np.zeros(T), np.full(T, 0.95), np.linspace(0, 0.2, T)], axis=-1)
+    joints = K.forward(smpl22(), rot, root)
+    save_motion(tmp_path / "m.npz", Motion(joints, 20.0, "a person raises the left arm"))
+    assert main(["render", str(tmp_path / "m.npz"), "-o", str(tmp_path / "b.png"), "--body", "--size", "120x120"]) == 0
+    assert main(["render", str(tmp_path / "m.npz"), "-o", str(tmp_path / "s.png"), "--size", "120x120"]) == 0
+    body_px, stick_px = (np.asarray(Image.open(tmp_path / n).convert("RGB")).astype(int) for n in ("b.png", "s.png"))
+    # The body's warm grey (red a little above blue, mid brightness) covers many pixels; the
+    # stick figure's greys (spine, grid, text) are neutral and its limbs are blue and red.
+    warm = lambda im: ((im[..., 0] - im[..., 2] >= 4) & (im[..., 0] - im[..., 2] <= 20)  # noqa: E731
+                       & (im[..., 0] >= im[..., 1]) & (im[..., 1] >= im[..., 2])
+                       & (im.mean(axis=2) > 50) & (im.mean(axis=2) < 215))
+    assert warm(body_px).sum() > 1000 and warm(stick_px).sum() < 200
+    # The skinned body follows the joints: its left hand ends at the raised left wrist.
+    body = B.load_body(B.body_file("neutral", cache=cache))
+    r = BodyRenderer(joints, body, size=(64, 64))
+    v = r.posed(T - 1)
+    hand = body["weights"][:, SMPL22_NAMES.index("left_wrist")] > 0.95
+    assert np.linalg.norm(v[hand].mean(axis=0) - joints[-1, 20]) < 0.12
+    assert np.allclose(r.posed(0), body["vertices"] + (root[0] - body["joints"][0]), atol=1e-4)

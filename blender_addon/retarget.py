@@ -6,7 +6,9 @@ where G_j is the source joint's global rotation (the SMPL rest pose has identity
 F_b the target bone's rest orientation in world space and D_b the rotation that turns the
 target's rest bone directions onto SMPL's rest directions. D_b absorbs rest-pose differences
 (A-pose vs T-pose), F_b absorbs each rig's own bone axes and rolls, so the bone heads follow the
-source joints. Unmapped bones keep their rest pose relative to their parent and ride along; those
+source joints. A bone whose next mapped joint lies past joints the rig lacks (no spine2 bone)
+takes G_j from where the source's chain to that joint points, so the skipped joints' turns count
+too. Unmapped bones keep their rest pose relative to their parent and ride along; those
 on the way to a mapped bone are keyed at rest, so a pose left by another action cannot tilt what
 hangs below them. Root translation is scaled by leg length and goes on the hips (or on a root bone,
 or on the nearest ancestor that can move when the hips are connected); hips split into a legs-only
@@ -243,6 +245,73 @@ def _branch_frame_correction(dirs, src_rest, names, bone_map, head_world, j):
     return fs @ ft.T
 
 
+def _frames(up, lateral):
+    """_frame for (T, 3) arrays; rows whose lateral line runs along up get None's stand-in, NaN."""
+    y = up / np.linalg.norm(up, axis=-1, keepdims=True)
+    x = lateral - np.sum(lateral * y, -1, keepdims=True) * y
+    n = np.linalg.norm(x, axis=-1, keepdims=True)
+    x = np.where(n < 1e-6, np.nan, x / np.where(n < 1e-6, 1.0, n))
+    return np.stack([x, y, np.cross(x, y)], axis=-1)
+
+
+def _swing(src, dst):
+    """(T, 4) smallest rotations turning unit vectors src onto unit vectors dst, both (T, 3)."""
+    q = np.concatenate([1.0 + np.sum(src * dst, -1, keepdims=True), np.cross(src, dst)], -1)
+    n = np.linalg.norm(q, axis=-1)
+    for t in np.flatnonzero(n < 1e-6):  # opposite directions: any half turn across them
+        q[t] = matrix_to_q(rotation_between(src[t], dst[t]))
+        n[t] = 1.0
+    return q / n[:, None]
+
+
+def _chain_rotation(skel, glob, pos, src_rest, j, dirs):
+    """Global rotations (T, 4) for mapped joint j when unmapped joints lie between it and some of
+    its nearest mapped descendants (dirs: descendant -> (source rest direction, _)): the rotation
+    that turns the source's rest directions from j to those descendants onto their directions in
+    each frame, fitted as the rest correction D was (a main child and a left-right pair, one
+    child, or all at once). For one child the twist about the chain, which its direction leaves
+    open, is the chain's joints' rotations averaged by the lengths they turn. A branching joint
+    whose pair hangs from it directly (the pelvis's hips, spine3's collars) keeps its own
+    rotation: turning it to aim the main chain past a missing spine1 or neck would move the pair
+    (the legs, and the feet with them), which the rest of the body reads its orientation from.
+    A pair reached past missing joints (no collar bones) is followed as nearly as the rigid bone
+    allows with the main chain aimed."""
+    names = skel.names
+    T = len(glob)
+    cur = {c: pos[:, names.index(c)] - pos[:, j] for c in dirs}
+    cur = {c: v / np.linalg.norm(v, axis=-1, keepdims=True) for c, v in cur.items()}
+    left = [n for n in dirs if n.startswith("left_") and "right_" + n[5:] in dirs]
+    main = [n for n in dirs if not n.startswith(("left_", "right_"))]
+    if len(left) == 1 and len(main) == 1:
+        l, r = names.index(left[0]), names.index("right_" + left[0][5:])
+        if skel.parents[l] == j and skel.parents[r] == j:
+            return glob[:, j]
+        fs = _frame(dirs[main[0]][0], src_rest[l] - src_rest[r])
+        ft = _frames(cur[main[0]], pos[:, l] - pos[:, r])
+        if fs is not None:
+            m = ft @ fs.T
+            ok = np.isfinite(m).all(axis=(1, 2))
+            out = np.array(glob[:, j])
+            out[ok] = matrix_to_q(m[ok])
+            return out
+    if len(dirs) > 1:
+        src = np.array([s for s, _ in dirs.values()])
+        return matrix_to_q(np.stack([kabsch(src, np.stack([cur[c][t] for c in dirs]))
+                                     for t in range(T)]))
+    (c, (src, _)), = dirs.items()
+    chain = [names.index(c)]
+    while chain[-1] != j:
+        chain.append(skel.parents[chain[-1]])
+    chain = chain[::-1]  # j, skipped joints..., c; each turns the offset of the next
+    q, total = glob[:, j], 0.0
+    for a, b in zip(chain[:-1], chain[1:]):
+        w = float(np.linalg.norm(src_rest[b] - src_rest[a]))
+        total += w
+        if a != j and total > 0:
+            q = q_slerp(q, glob[:, a], np.full(T, w / total))
+    return q_mul(_swing(q_rotate(q, np.broadcast_to(src, (T, 3))), cur[c]), q)
+
+
 def _effective_parents(arm_obj, overrides):
     """{bone: parent name or None}, with a plan's overrides (bones that follow another by a
     constraint rather than by parenting)."""
@@ -400,6 +469,7 @@ def retarget(arm_obj, glob, pos, offsets, bone_map, root_motion=True, translatio
     # Rest-pose difference per mapped joint: target rest directions -> SMPL rest directions.
     joint_of = {b: j for j, b in bone_map.items()}
     D = {}
+    fits = {}  # mapped joint -> its nearest mapped descendants, when a joint between is unmapped
     for j, name in enumerate(names):
         if name not in bone_map:
             continue
@@ -414,6 +484,8 @@ def retarget(arm_obj, glob, pos, offsets, bone_map, root_motion=True, translatio
                     dirs[names[c]] = (src / np.linalg.norm(src), tgt / np.linalg.norm(tgt))
             else:
                 stack.extend(skel.children(c))
+        if any(skel.parents[names.index(c)] != j for c in dirs):
+            fits[j] = dirs
         frame = _branch_frame_correction(dirs, src_rest, names, points, head_world, j)
         if frame is not None:
             D[name] = frame
@@ -429,6 +501,13 @@ def retarget(arm_obj, glob, pos, offsets, bone_map, root_motion=True, translatio
             while p >= 0 and names[p] not in D:
                 p = skel.parents[p]
             D[name] = D[names[p]] if p >= 0 else np.eye(3)
+    # A mapped bone whose next mapped joint lies past joints the rig lacks stands for the whole
+    # source chain between them: its rotation comes from where that chain points, not from its
+    # own joint's rotation alone (which leaves out the skipped joints' turns).
+    if fits:
+        glob = np.array(glob, dtype=np.float64)
+        for j, dirs in fits.items():
+            glob[:, j] = _chain_rotation(skel, glob, pos, src_rest, j, dirs)
 
     # World targets for the root: scaled, starting over the target's rest hips.
     hips = bone_map["pelvis"]

@@ -129,7 +129,7 @@ class MOMUG_PG_settings(bpy.types.PropertyGroup):
                                      "made (Esc removes what was keyed); off: the diffusion model, "
                                      "keyed when the whole motion is done")
     target: EnumProperty(name="Target", items=(
-        ("NEW_SMPL", "New SMPL rig", "Create a new SMPL armature with a simple body"),
+        ("NEW_SMPL", "New SMPL rig", "Create a new SMPL armature with a body (SMPL with model files, else the anny human body, else boxes)"),
         ("ACTIVE", "Active armature", "Key the selected armature through a bone map")),
         default="NEW_SMPL")
     bone_map: EnumProperty(name="Bone map", items=bone_map_items)

@@ -11,7 +11,8 @@ numpy, and nothing from momug.
 Raises AutoMapError("no left leg chain: ...") naming the chain it could not find.
 
 How: helper bones (twist/roll/share/end/IK...), fingers and face bones are set aside; the rest
-form a tree. The five limb ends are found by name (toes or feet, hands, head; left/right from
+form a tree (twist bones that are all there is between the chest and the head are the neck:
+Character Creator's CC_Base_NeckTwist01/02). The five limb ends are found by name (toes or feet, hands, head; left/right from
 `Left*`, `*_L`, `*.L`, `L_*`, `LHipJoint`-style names), or, when names are silent, from the
 hierarchy: two pairs of matching chains (legs below the spine, arms where the head also hangs)
 and the head chain beside the arms. The pelvis is the bone that parents both legs and the spine;
@@ -373,6 +374,25 @@ def _sides_by_position(t, pair, legs, head):
     return (a, b, how) if da > db else (b, a, how)
 
 
+def _twist_neck(t, chest, head):
+    """The neck among 'twist' helpers between the chest and the head, or None. Character
+    Creator names its neck bones CC_Base_NeckTwist01/02: set aside as twist bones, they would
+    leave the neck to be filled although they are the neck. Taken only when nothing but twist
+    bones lies on that stretch and it is one bone, or all of them are named neck; the top one."""
+    between = []
+    b = t.parents[head]
+    while b >= 0 and b != chest:
+        between.append(b)
+        b = t.parents[b]
+    if b != chest or not between:
+        return None
+    if not all("twist" in t.words[i] for i in between):
+        return None
+    if len(between) == 1 or all("neck" in t.words[i] for i in between):
+        return between[-1]
+    return None
+
+
 def _assign_leg(t, chain, side, pelvis):
     name = _SIDE_WORD[side]
     ankle_i = None
@@ -472,6 +492,10 @@ def automap(names, parents, positions=None, up=None):
         necks = [b for b in before if "neck" in t.words[b]]
         if necks or before:
             found["neck"] = (necks or before)[0]
+        else:
+            twist_neck = _twist_neck(t, chest, tips["head"])
+            if twist_neck is not None:
+                found["neck"] = twist_neck
     if spine:
         found["spine1"] = spine[0]
         if len(spine) >= 2:
@@ -482,7 +506,8 @@ def automap(names, parents, positions=None, up=None):
         raise AutoMapError("no consistent map: one bone came out as two joints "
                            f"({', '.join(f'{j}={b}' for j, b in bones.items())})")
     filled = [j for j in SMPL22_JOINTS if j not in bones]
-    skipped = [t.names[i] for i in range(len(names)) if t.kind[i] != "body"]
+    taken = set(found.values())
+    skipped = [t.names[i] for i in range(len(names)) if t.kind[i] != "body" and i not in taken]
 
     def chain_note(label, joints):
         return f"{label}: " + ", ".join(f"{j.split('_', 1)[-1] if '_' in j else j} {bones.get(j, '(filled)')}"
@@ -495,7 +520,7 @@ def automap(names, parents, positions=None, up=None):
         notes.append(chain_note(f"{side} arm", tuple(f"{side}_{k}" for k in ("collar", "shoulder", "elbow", "wrist"))))
     kinds = {}
     for i in range(len(names)):
-        if t.kind[i] != "body":
+        if t.kind[i] != "body" and i not in taken:
             kinds.setdefault(t.kind[i], []).append(t.names[i])
     labels = {"aux": "helper bones (twist/roll/end/IK)", "finger": "finger bones", "face": "face bones"}
     for kind, bs in kinds.items():

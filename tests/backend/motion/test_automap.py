@@ -222,28 +222,79 @@ def test_missing_toes_and_missing_spine_joints_are_filled():
     assert result.bones["spine3"] == "Spine2" and result.bones["left_ankle"] == "LeftFoot"
 
 
-def test_character_creator_split_hips_pelvis_is_the_common_parent():
-    cc = {"pelvis": "CC_Base_Hip", "spine1": "CC_Base_Waist", "spine2": "CC_Base_Spine01",
-          "spine3": "CC_Base_Spine02", "neck": "CC_Base_NeckTwist01", "head": "CC_Base_Head"}
-    for s, t in (("left", "L"), ("right", "R")):
-        cc.update({f"{s}_collar": f"CC_Base_{t}_Clavicle", f"{s}_shoulder": f"CC_Base_{t}_Upperarm",
-                   f"{s}_elbow": f"CC_Base_{t}_Forearm", f"{s}_wrist": f"CC_Base_{t}_Hand",
-                   f"{s}_hip": f"CC_Base_{t}_Thigh", f"{s}_knee": f"CC_Base_{t}_Calf",
-                   f"{s}_ankle": f"CC_Base_{t}_Foot", f"{s}_foot": f"CC_Base_{t}_ToeBase"})
+CC = {"pelvis": "CC_Base_Hip", "spine1": "CC_Base_Waist", "spine2": "CC_Base_Spine01",
+      "spine3": "CC_Base_Spine02", "neck": "CC_Base_NeckTwist01", "head": "CC_Base_Head"}
+for _s, _t in (("left", "L"), ("right", "R")):
+    CC.update({f"{_s}_collar": f"CC_Base_{_t}_Clavicle", f"{_s}_shoulder": f"CC_Base_{_t}_Upperarm",
+               f"{_s}_elbow": f"CC_Base_{_t}_Forearm", f"{_s}_wrist": f"CC_Base_{_t}_Hand",
+               f"{_s}_hip": f"CC_Base_{_t}_Thigh", f"{_s}_knee": f"CC_Base_{_t}_Calf",
+               f"{_s}_ankle": f"CC_Base_{_t}_Foot", f"{_s}_foot": f"CC_Base_{_t}_ToeBase"})
+
+
+def cc_spec(neck_bones=("CC_Base_NeckTwist01", "CC_Base_NeckTwist02")):
+    """A Character Creator 3/4 skeleton: RL_BoneRoot, split hips (CC_Base_Pelvis carries the
+    thighs beside CC_Base_Waist), an upper-arm twist beside the arm, and neck_bones one after
+    another from the chest to the head, sharing the neck's length."""
     spec = [("RL_BoneRoot", None, (0, 0, 0))]
-    for n, p, o in named_spec(cc):
+    for n, p, o in named_spec(CC):
         if n.endswith("_Thigh"):
             p = "CC_Base_Pelvis"
+        if n == "CC_Base_NeckTwist01":
+            continue
+        if n == "CC_Base_Head":
+            neck_off = np.asarray(TPOSE["neck"][1], float)
+            for k, b in enumerate(neck_bones):
+                spec.append((b, neck_bones[k - 1] if k else "CC_Base_Spine02",
+                             neck_off if k == 0 else np.asarray(o, float) / len(neck_bones)))
+            p = neck_bones[-1] if neck_bones else "CC_Base_Spine02"
+            o = np.asarray(o, float) / max(len(neck_bones), 1) + (0 if neck_bones else neck_off)
         spec.append((n, p or "RL_BoneRoot", o))
     spec.insert(2, ("CC_Base_Pelvis", "CC_Base_Hip", (0, 0, 0)))
     spec.append(("CC_Base_L_UpperarmTwist01", "CC_Base_L_Upperarm", (0.1, 0, 0)))
-    result = mapped(spec)
+    return spec
+
+
+def test_character_creator_split_hips_pelvis_is_the_common_parent():
+    names, _, pos = build(cc_spec())
+    # The head sits where SMPL's does: the two neck bones share the neck-to-head offset.
+    assert np.allclose(pos[names.index("CC_Base_Head")], build(named_spec(CC))[2][SMPL22_NAMES.index("head")])
+    result = mapped(cc_spec())
     assert result.bones["pelvis"] == "CC_Base_Hip"
     assert result.bones["left_hip"] == "CC_Base_L_Thigh" and result.bones["right_knee"] == "CC_Base_R_Calf"
     assert result.bones["spine1"] == "CC_Base_Waist" and result.bones["spine3"] == "CC_Base_Spine02"
     assert "CC_Base_Pelvis" not in result.bones.values() and "RL_BoneRoot" not in result.bones.values()
-    # The neck bones are named NeckTwist: helpers, so the neck is filled between chest and head.
-    assert "neck" in result.filled
+
+
+@pytest.mark.parametrize("neck_bones", [("CC_Base_NeckTwist01", "CC_Base_NeckTwist02"),
+                                        ("CC_Base_NeckTwist01",), ("Neck_Twist",)])
+def test_character_creator_neck_twist_bones_are_the_neck(neck_bones):
+    result = mapped(cc_spec(neck_bones))
+    assert result.bones == {j: CC[j] if j != "neck" else neck_bones[0] for j in SMPL22_NAMES}
+    assert result.filled == []
+    # The top neck bone is a joint now; the second neck twist and the arm's twist stay helpers.
+    assert neck_bones[0] not in result.skipped
+    assert set(result.skipped) == set(neck_bones[1:]) | {"CC_Base_L_UpperarmTwist01"}
+    assert not any(neck_bones[0] in n for n in result.notes if n.startswith("skipped"))
+    assert f"neck {neck_bones[0]}" in next(n for n in result.notes if n.startswith("spine:"))
+
+
+@pytest.mark.parametrize("neck_bones", [
+    ("CC_Base_SpineTwist", "CC_Base_NeckTwist01"),  # not all of them neck bones
+    ("CC_Base_NeckTwist01", "HeadIK"),  # a helper that is no twist on the stretch
+    ("NeckRoll",),  # a roll bone, not a twist
+])
+def test_other_helpers_between_chest_and_head_are_not_the_neck(neck_bones):
+    result = mapped(cc_spec(neck_bones))
+    assert "neck" not in result.bones and "neck" in result.filled
+    assert result.bones["head"] == "CC_Base_Head" and result.bones["spine3"] == "CC_Base_Spine02"
+    assert set(neck_bones) <= set(result.skipped)
+
+
+def test_a_twist_bone_beside_the_neck_is_not_the_neck():
+    # Nothing lies between the chest and the head; the twist hangs off the chest to one side.
+    spec = cc_spec(()) + [("CC_Base_NeckTwist01", "CC_Base_Spine02", (0.05, 0.1, 0))]
+    result = mapped(spec)
+    assert "neck" in result.filled and "CC_Base_NeckTwist01" in result.skipped
 
 
 @pytest.mark.parametrize("drop, chain", [

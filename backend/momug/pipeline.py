@@ -121,32 +121,76 @@ class MotionPipeline:
     # ------------------------------------------------------------------ jobs
     def generate(self, prompts: list[str], seconds: list[float], seeds: list[int], guidance: float = 2.5,
                  steps: int = 20, progress=None, should_stop=None, clean_feet: bool = True,
-                 raw: bool = False) -> list:
+                 raw: bool = False, constraints=None, details: list | None = None) -> list:
         """One motion per prompt, with the jumps at token seams mended and (clean_feet) planted
         feet held still (momug.motion.cleanup); raw=True skips both, for evaluations that judge
-        the model itself."""
-        from momug.motion.cleanup import finish_motion
+        the model itself. constraints[i] (momug.constraints.Constraints or None) conditions motion
+        i on known poses, a path or kept joints; its frame count replaces seconds[i], and the
+        motion comes back in the constraints' world frame with them met exactly. details, a list,
+        gets one dict per constrained motion with its joints before the exact projection
+        ("sampled": the whole sampled timeline, world placed; "unguided": the model's last
+        prediction before the constraints pulled it), for benchmarks."""
+        from momug.constraints import Guide, project
+        from momug.motion.cleanup import finish_motion, mend_seams
         from momug.motion.features import features_to_joints
         from momug.motion.motionfile import Motion
 
         if not (len(prompts) == len(seconds) == len(seeds)):
             raise MomugError("prompts, seconds and seeds must have the same length")
-        for p, s in zip(prompts, seconds):
-            self.validate_request(p, s, steps, guidance)
-        frames = [int(round(s * self.fps)) for s in seconds]
+        constraints = list(constraints) if constraints is not None else [None] * len(prompts)
+        if len(constraints) != len(prompts):
+            raise MomugError("constraints must have one entry (or None) per prompt")
+        for p, s, c in zip(prompts, seconds, constraints):
+            self.validate_request(p, s if c is None else c.frames / self.fps, steps, guidance)
+            if c is not None:
+                self.validate_constraints(c)
+        frames = [int(round(s * self.fps)) if c is None else c.total for s, c in zip(seconds, constraints)]
+        guides = [None if c is None else Guide(c) for c in constraints]
+        model = self.model
+
+        def torch_guide(guide):
+            if guide is None:
+                return None
+
+            def apply(x0):
+                feats = model.denormalize(x0.to(model.mean.device)).double().cpu().numpy()
+                out = torch.from_numpy(guide(feats)).to(model.mean)
+                return model.normalize(out)
+            return apply
+
+        import torch
+
+        extra = {} if all(g is None for g in guides) else {"guides": [torch_guide(g) for g in guides]}
         feats = self.model.sample([p.strip() for p in prompts], frames, seeds, guidance=guidance, steps=steps,
-                                  progress=progress, should_stop=should_stop)
+                                  progress=progress, should_stop=should_stop, **extra)
         motions = []
-        for prompt, f in zip(prompts, feats):
+        period = self.model.config.frames_per_token
+        for prompt, f, c, guide in zip(prompts, feats, constraints, guides):
             made = self.model.denormalize(f.to(self.model.mean.device)).float().cpu().numpy()
             if not np.isfinite(made).all():
                 raise MomugError("the model produced NaN values; try another seed")
             joints = features_to_joints(made.astype(np.float64))
-            if not raw:
-                joints = finish_motion(joints, self.fps, self.model.config.frames_per_token, clean_feet)
+            if c is not None:
+                joints = place(joints, *guide.placement(made.astype(np.float64)))
+                if details is not None:
+                    details.append({"sampled": joints.copy(), "unguided": getattr(guide, "unguided", None)})
+                if not raw:
+                    joints = mend_seams(joints, period)
+                joints = project(joints, c, clean_feet=clean_feet and not raw, fps=self.fps)
+            elif not raw:
+                joints = finish_motion(joints, self.fps, period, clean_feet)
             joints = joints.astype(np.float32)
             motions.append(Motion(joints=joints, fps=self.fps, prompt=prompt.strip()).with_rotations())
         return motions
+
+    def validate_constraints(self, c) -> None:
+        """The loaded model's limits on a constrained motion (its length with context)."""
+        from momug.constraints import ConstraintError
+
+        limit = self.model.config.max_frames
+        if c.total > limit:
+            raise ConstraintError(f"{c.frames} frames plus {c.total - c.frames} of context is longer than "
+                                  f"this model makes ({limit} frames)")
 
     def caption(self, joints: list[np.ndarray], fps: list[float], progress=None, should_stop=None,
                 **options) -> list[str]:
@@ -170,6 +214,17 @@ class MotionPipeline:
         if progress is not None:
             progress(1.0)
         return texts
+
+
+def place(joints: np.ndarray, theta: float, shift: np.ndarray) -> np.ndarray:
+    """Joints in the features' frame turned by theta about +Y and moved by shift (x, z)."""
+    from momug.constraints import yaw_about
+    from momug.motion import quaternion as Q
+
+    out = Q.rotate(np.broadcast_to(yaw_about(theta), joints.shape[:-1] + (4,)), joints)
+    out[..., 0] += shift[0]
+    out[..., 2] += shift[1]
+    return out
 
 
 __all__ = ["MotionPipeline", "Cancelled", "check_prompt", "pick_device", "tiny_model"]

@@ -68,8 +68,11 @@ def model_identity(checkpoint: str | None) -> str:
 
 def request_of(item: BatchItem, settings: BatchSettings, model: str) -> dict:
     """Everything that decides an item's motion; a finished item counts only for the same request."""
-    return {"prompt": item.prompt, "seconds": item.seconds, "seed": item.seed, "steps": settings.steps,
-            "guidance": settings.guidance, "clean_feet": settings.clean_feet, "model": model}
+    request = {"prompt": item.prompt, "seconds": item.seconds, "seed": item.seed, "steps": settings.steps,
+               "guidance": settings.guidance, "clean_feet": settings.clean_feet, "model": model}
+    if item.constraint_id is not None:
+        request["constraints"] = item.constraint_id
+    return request
 
 
 def clean_temp_files(folder: Path) -> int:
@@ -126,10 +129,13 @@ def _write_files(folder: Path, name: str, motion, kinds: tuple[str, ...]) -> dic
 def _generate(pipe, chunk: list[BatchItem], settings: BatchSettings, progress) -> list:
     """Motions for a chunk; when the model fails on the chunk, each item alone, so one bad item
     (say, NaNs from its seed) does not take its neighbours down. Failures come back as errors."""
+    constraints = [i.constraints for i in chunk]
+    # Only passed when used, so pipelines without constraints (stand-ins) keep working.
+    extra = {"constraints": constraints} if any(c is not None for c in constraints) else {}
     try:
         return pipe.generate([i.prompt for i in chunk], [i.seconds for i in chunk], [i.seed for i in chunk],
                              guidance=settings.guidance, steps=settings.steps, progress=progress,
-                             clean_feet=settings.clean_feet)
+                             clean_feet=settings.clean_feet, **extra)
     except Cancelled:
         raise
     except MomugError as exc:
@@ -208,6 +214,8 @@ class _ShardWork:
         for item in todo:  # limits that need the model (prompt length, seconds range)
             try:
                 pipe.validate_request(item.prompt, item.seconds, s.steps, s.guidance)
+                if item.constraints is not None:
+                    pipe.validate_constraints(item.constraints)
                 valid.append(item)
             except MomugError as exc:
                 self.finish(item, status="failed", error=str(exc))

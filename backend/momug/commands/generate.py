@@ -31,7 +31,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--stream-to", metavar="FILE.jsonl|-",
                    help="with --mode stream: write a JSON line per event (start, frames, done or error) "
                         "as soon as it is made, flushed, to FILE or '-' (stdout), for a pipeline to tail")
-    p.add_argument("--seconds", type=float, default=4.0, help="length of the motion (default 4)")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="length of the motion (default 4; with --path or --edit, theirs)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0); prompt i of a file uses seed+i")
     p.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale (default 2.5)")
     p.add_argument("--steps", type=int, default=None,
@@ -40,6 +41,20 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-foot-cleanup", dest="clean_feet", action="store_false",
                    help="keep the model's raw foot motion (by default planted feet are held still; "
                         "diffusion mode only)")
+    g = p.add_argument_group("animator constraints (diffusion mode, one prompt; files in metres, Y up, "
+                             "SMPL-22 .npz/.bvh/.npy motions)")
+    g.add_argument("--start", metavar="FILE", help="continue FILE: the new motion starts on the frame after "
+                   "FILE's last one, in FILE's world frame, carrying on its pose and velocity")
+    g.add_argument("--end", metavar="FILE", help="end at FILE's first pose, where it stands (the last frame "
+                   "of the new motion is that pose)")
+    g.add_argument("--keys", metavar="FILE", help="known poses: an .npz with `frames` (ints, at 20 fps) and "
+                   "`joints` (K, 22, 3), or a motion file whose every frame is known")
+    g.add_argument("--path", metavar="FILE", help='root path, JSON: [[x, z], ...] one per frame at 20 fps, or '
+                   '{"waypoints": [[x, z], ...], "speed": m/s}; it sets the length')
+    g.add_argument("--edit", metavar="FILE", help="a motion to edit: --keep's joints stay bit for bit, the "
+                   "rest is regenerated from the prompt (same length and root path)")
+    g.add_argument("--keep", metavar="PARTS", help="with --edit: body parts to keep, comma-separated: "
+                   "lower, upper, legs, left_leg, right_leg, arms, left_arm, right_arm, spine, head")
     p.add_argument("--format", choices=("npz", "bvh"), default="npz", help="file type with --prompts")
     p.add_argument("--batch-size", type=int, default=8, help="prompts per forward pass with --prompts")
     p.add_argument("--checkpoint", metavar="DIR", help="model folder of the chosen --mode "
@@ -79,13 +94,21 @@ def run(args: argparse.Namespace) -> int:
         if not args.clean_feet:
             raise MomugError("--no-foot-cleanup is for diffusion mode: the streaming mode sends frames as "
                              "they are made and leaves their feet as the model made them")
+        given = [name for name in CONSTRAINT_OPTIONS if getattr(args, name, None)]
+        if given:
+            raise MomugError(f"--{given[0]} works with the diffusion mode (leave out --mode stream)")
+        if args.seconds is None:
+            args.seconds = 4.0
         return run_stream(args)
     if args.stream_to:
         raise MomugError("--stream-to needs --mode stream")
+    constraints = read_constraints(args)
     if not args.output:
         raise MomugError("give -o OUT.npz|OUT.bvh (a folder with --prompts)")
     if args.steps is None:
         args.steps = 25
+    if args.seconds is None:
+        args.seconds = 4.0 if constraints is None else constraints.frames / FPS
     require("torch")
     prompts = read_prompts(args.prompts) if args.prompts else [args.prompt]
     out = Path(args.output)
@@ -110,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
     pipe = MotionPipeline.load(args.checkpoint, args.device)
     for p in prompts:  # every prompt checked before any work starts
         pipe.validate_request(p, args.seconds, args.steps, args.guidance)
+    if constraints is not None:
+        pipe.validate_constraints(constraints)
     bar = tqdm(total=len(prompts) * args.steps, desc="generate", unit="step", leave=False)
     for start in range(0, len(prompts), args.batch_size):
         chunk = prompts[start:start + args.batch_size]
@@ -121,13 +146,41 @@ def run(args: argparse.Namespace) -> int:
         motions = pipe.generate(chunk, [args.seconds] * len(chunk),
                                 [args.seed + start + i for i in range(len(chunk))],
                                 guidance=args.guidance, steps=args.steps, progress=progress,
-                                clean_feet=args.clean_feet)
+                                clean_feet=args.clean_feet,
+                                **({} if constraints is None else {"constraints": [constraints]}))
         for motion, target in zip(motions, targets[start:start + len(chunk)]):
             target.parent.mkdir(parents=True, exist_ok=True)
             write_motion(target, motion)
             bar.write(f"wrote {target} ({motion.num_frames} frames, {motion.seconds:.2f} s)")
     bar.close()
     return 0
+
+
+FPS = 20.0  # the frame rate of constraint files' frame numbers and paths (the model's)
+CONSTRAINT_OPTIONS = ("start", "end", "keys", "path", "edit", "keep")
+
+
+def read_constraints(args: argparse.Namespace):
+    """The constraint options read and checked (momug.constraints.build), before any model loads;
+    None when none was given."""
+    given = [name for name in CONSTRAINT_OPTIONS if getattr(args, name, None)]
+    if not given:
+        return None
+    if args.prompts:
+        raise MomugError(f"--{given[0]} works with one prompt, not --prompts")
+    from momug import constraints as C
+
+    frames = None if args.seconds is None else int(round(args.seconds * FPS))
+    if args.seconds is not None and not (args.seconds > 0 and args.seconds == args.seconds):
+        raise MomugError("--seconds must be a positive number")
+    return C.build(
+        frames, FPS, max_frames=10**6, default_frames=int(4.0 * FPS),
+        start=C.load_motion_joints(args.start, FPS) if args.start else None,
+        end=C.load_motion_joints(args.end, FPS) if args.end else None,
+        keys=C.load_keys_file(args.keys, FPS) if args.keys else None,
+        path=C.load_path_file(args.path, FPS) if args.path else None,
+        edit=C.load_motion_joints(args.edit, FPS) if args.edit else None,
+        keep=args.keep)
 
 
 def run_stream(args: argparse.Namespace) -> int:

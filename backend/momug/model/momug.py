@@ -324,10 +324,12 @@ class MoMugModel(nn.Module):
     @torch.no_grad()
     def sample(self, prompts: list[str], n_frames: list[int], seeds: list[int], guidance: float = 2.5,
                steps: int = 20, eta: float = 0.0, use_cache: bool = True, progress=None,
-               should_stop=None) -> list[torch.Tensor]:
+               should_stop=None, guides=None) -> list[torch.Tensor]:
         """Generate normalised feature frames (n_frames[i], D) for each prompt by DDIM with
         classifier-free guidance. The text prefix's keys/values are computed once and reused at
-        every step (use_cache=False recomputes them, for benchmarks)."""
+        every step (use_cache=False recomputes them, for benchmarks). guides[i], when given, maps
+        the predicted clean frames (n_frames[i], D) to the frames to continue from at every step
+        (training-free conditioning, momug.constraints); the noise estimate follows it."""
         B = len(prompts)
         guided = guidance != 1.0
         prefixes = [[seq.Text(self.bos + self.text_ids(p)), seq.Special("som")] for p in prompts]
@@ -369,10 +371,21 @@ class MoMugModel(nn.Module):
                 if guided:
                     out = outs[B + i] + guidance * (outs[i] - outs[B + i])
                 x0, eps = self.schedule.split(out[None], x[i][None], torch.tensor([t]))
+                if guides is not None and guides[i] is not None:
+                    x0 = self._guided_x0(guides[i], x0[0], n_frames[i])[None]
+                    # The noise the step keeps is the one that explains x_t with the guided x0.
+                    ab = float(self.schedule.alpha_bar[t])
+                    eps = (x[i][None] - math.sqrt(ab) * x0) / max(math.sqrt(1 - ab), 1e-8)
                 x[i] = ddim_step(self.schedule, x0[0], eps[0], t, t_prev, eta)
             if progress is not None:
                 progress((k + 1) / len(times))
         return [self.from_tokens(x[i], n_frames[i]) for i in range(B)]
+
+    def _guided_x0(self, guide, tokens: torch.Tensor, n_frames: int) -> torch.Tensor:
+        """Apply a guide to one sample's predicted tokens (the padding frames stay as they are)."""
+        frames = tokens.reshape(-1, self.config.feature_dim).clone()
+        frames[:n_frames] = guide(frames[:n_frames]).to(frames)
+        return frames.reshape(tokens.shape)
 
     # ----------------------------------------------------------------- motion -> text
     def _caption_prefix(self, motion: torch.Tensor) -> list:

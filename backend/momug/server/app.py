@@ -107,9 +107,14 @@ def _job_routes(jobs: JobQueue) -> APIRouter:
 
     @router.post("/generate", status_code=202, response_model=schema.JobStatus)
     def generate(request: schema.GenerateRequest):
-        return enqueue(GenerateWork(prompt=request.prompt, seconds=request.seconds, seeds=request.seeds(),
+        try:
+            constraints = generate_constraints(request)
+        except MomugError as exc:   # constraints that cannot be met: before any work
+            raise HTTPException(422, str(exc)) from None
+        seconds = request.seconds if constraints is None else constraints.frames / schema.WIRE_FPS
+        return enqueue(GenerateWork(prompt=request.prompt, seconds=seconds, seeds=request.seeds(),
                                     guidance=request.guidance, steps=request.steps,
-                                    clean_feet=request.clean_feet))
+                                    clean_feet=request.clean_feet, constraints=constraints))
 
     @router.post("/caption", status_code=202, response_model=schema.JobStatus)
     def caption(request: schema.CaptionRequest):
@@ -136,6 +141,27 @@ def _job_routes(jobs: JobQueue) -> APIRouter:
         return _found(jobs.cancel(job_id), job_id)
 
     return router
+
+
+def generate_constraints(request: schema.GenerateRequest):
+    """The request's constraint fields checked into momug.constraints.Constraints (None without
+    any); the model's own length limit is checked when the job is queued."""
+    if not request.has_constraints:
+        if request.seconds is None:
+            raise MomugError("seconds is required unless a path or an edit sets the length")
+        return None
+    from momug import constraints as C
+
+    fps = schema.WIRE_FPS
+    path = request.path
+    if isinstance(path, schema.PathWaypoints):
+        path = C.path_from_waypoints(path.waypoints, path.speed, fps)
+    return C.build(
+        None if request.seconds is None else int(round(request.seconds * fps)), fps, max_frames=10**6,
+        start=request.start, end=request.end,
+        keys=None if request.keys is None else (request.keys.frames, request.keys.joints),
+        path=path, edit=None if request.edit is None else request.edit.joints,
+        keep=None if request.edit is None else request.edit.keep, default_frames=int(4 * fps))
 
 
 def _found(value, job_id: str):

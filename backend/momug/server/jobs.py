@@ -45,6 +45,7 @@ class GenerateWork:
     guidance: float
     steps: int
     clean_feet: bool = True
+    constraints: object = None   # momug.constraints.Constraints, already checked
 
     @property
     def batch_key(self) -> tuple:
@@ -325,9 +326,12 @@ class JobQueue:
         prompts = [w.prompt for w in works for _ in w.seeds]
         seconds = [w.seconds for w in works for _ in w.seeds]
         seeds = [s for w in works for s in w.seeds]
+        constraints = [w.constraints for w in works for _ in w.seeds]
+        # Only passed when used, so pipelines without constraints (stand-ins) keep working.
+        extra = {"constraints": constraints} if any(c is not None for c in constraints) else {}
         motions = self.pipeline.generate(prompts, seconds, seeds, guidance=works[0].guidance,
                                          steps=works[0].steps, progress=progress,
-                                         should_stop=should_stop, clean_feet=works[0].clean_feet)
+                                         should_stop=should_stop, clean_feet=works[0].clean_feet, **extra)
         _expect_count(motions, len(seeds), "motions")
         outputs, start = [], 0
         for w in works:
@@ -356,6 +360,8 @@ def _validate(pipeline, work: GenerateWork | CaptionWork) -> None:
     """The loaded model's own limits; raises MomugError with the reason."""
     if isinstance(work, GenerateWork):
         pipeline.validate_request(work.prompt, work.seconds, work.steps, work.guidance)
+        if work.constraints is not None:
+            pipeline.validate_constraints(work.constraints)
     else:
         pipeline.validate_motion(work.joints, work.fps)
 

@@ -27,6 +27,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 API_PREFIX = "/v1"
 NUM_JOINTS = 22
 WIRE_DECIMALS = 6
+WIRE_FPS = 20.0               # frame numbers and per-frame arrays of constraints are at this rate
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_PROMPT_CHARS = 1000
@@ -46,7 +47,7 @@ FINISHED_STATES = ("done", "failed", "cancelled")
 
 
 
-def joints_from_wire(value) -> np.ndarray:
+def joints_from_wire(value, min_frames: int = 2) -> np.ndarray:
     """Nested lists -> float32 (T, 22, 3), or ValueError naming the first problem.
 
     One numpy pass instead of per-number validation: a 3600-frame array of NaN would otherwise
@@ -60,8 +61,8 @@ def joints_from_wire(value) -> np.ndarray:
         raise ValueError("joints must hold numbers only")
     if array.ndim != 3 or array.shape[1:] != (NUM_JOINTS, 3):
         raise ValueError(f"joints must be shaped (T, {NUM_JOINTS}, 3), got {array.shape}")
-    if not 2 <= len(array) <= MAX_CAPTION_FRAMES:
-        raise ValueError(f"joints must have 2 to {MAX_CAPTION_FRAMES} frames, got {len(array)}")
+    if not min_frames <= len(array) <= MAX_CAPTION_FRAMES:
+        raise ValueError(f"joints must have {min_frames} to {MAX_CAPTION_FRAMES} frames, got {len(array)}")
     array = array.astype(np.float64)
     bad = ~np.isfinite(array) | (np.abs(array) > MAX_COORD)
     if bad.any():
@@ -80,6 +81,9 @@ JOINTS_JSON_SCHEMA = {
                         "items": {"type": "number", "minimum": -MAX_COORD, "maximum": MAX_COORD}}},
 }
 Joints = Annotated[Any, BeforeValidator(joints_from_wire), WithJsonSchema(JOINTS_JSON_SCHEMA)]
+# Poses: the same array where one frame is enough (a key pose, a pose to end at).
+Poses = Annotated[Any, BeforeValidator(lambda v: joints_from_wire(v, min_frames=1)),
+                  WithJsonSchema({**JOINTS_JSON_SCHEMA, "minItems": 1})]
 
 
 class _Request(BaseModel):
@@ -102,9 +106,45 @@ Seconds = Annotated[float, Field(strict=True, gt=0.0, le=MAX_SECONDS, allow_inf_
 Seed = Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)]
 
 
+MAX_KEYS = 1000
+MAX_PATH_POINTS = 4000
+BODY_PART_NAMES = ("lower", "upper", "legs", "left_leg", "right_leg", "arms", "left_arm", "right_arm",
+                   "spine", "head")  # momug.constraints.BODY_PARTS; a test keeps them equal
+
+
+class KeysIn(_Request):
+    """Known poses: frames[i] (a frame of the new motion, at 20 fps) holds joints[i]."""
+    frames: Annotated[list[Annotated[int, Field(strict=True, ge=0, le=MAX_CAPTION_FRAMES)]],
+                      Field(min_length=1, max_length=MAX_KEYS)]
+    joints: Poses
+
+
+class PathWaypoints(_Request):
+    """A polyline on the ground walked at a constant speed."""
+    waypoints: Annotated[list[Annotated[list[Annotated[float, Field(allow_inf_nan=False, ge=-MAX_COORD,
+                                                                   le=MAX_COORD)]],
+                                        Field(min_length=2, max_length=2)]],
+                         Field(min_length=2, max_length=MAX_PATH_POINTS)]
+    speed: Annotated[float, Field(gt=0.0, le=50.0, allow_inf_nan=False, description="metres per second")]
+
+
+PathPoints = Annotated[list[Annotated[list[Annotated[float, Field(allow_inf_nan=False, ge=-MAX_COORD,
+                                                                 le=MAX_COORD)]],
+                                      Field(min_length=2, max_length=2)]],
+                       Field(min_length=2, max_length=MAX_PATH_POINTS,
+                             description="[x, z] root positions on the ground, metres, one per frame at 20 fps")]
+
+
+class EditIn(_Request):
+    """A motion to edit: the kept body parts stay bit for bit, the rest is regenerated."""
+    joints: Joints
+    keep: Annotated[list[Literal[BODY_PART_NAMES]], Field(min_length=1, max_length=len(BODY_PART_NAMES))]
+
+
 class GenerateRequest(_Request):
     prompt: Prompt
-    seconds: Seconds
+    seconds: Seconds | None = Field(None, description="length of the motion; may be left out when a "
+                                    "path or an edit sets it")
     seed: Seed = 0
     guidance: Annotated[float, Field(strict=True, ge=0.0, le=MAX_GUIDANCE, allow_inf_nan=False,
                                      description="classifier-free guidance scale")] = 2.5
@@ -113,6 +153,19 @@ class GenerateRequest(_Request):
                                 description="how many motions; seeds are seed, seed+1, ...")] = 1
     clean_feet: Annotated[bool, Field(strict=True, description="hold planted feet still "
                                                                "(foot-contact cleanup)")] = True
+    # Animator constraints (momug.constraints): every array at 20 fps, metres, Y up, SMPL-22.
+    start: Joints | None = Field(None, description="the motion to continue: the new one starts on the "
+                                 "frame after its last, in its world frame")
+    end: Poses | None = Field(None, description="the motion to end at: the new one's last frame is its "
+                               "first pose, where it stands")
+    keys: KeysIn | None = Field(None, description="known poses at frames of the new motion")
+    path: PathPoints | PathWaypoints | None = Field(None, description="root path; sets the length")
+    edit: EditIn | None = Field(None, description="keep these body parts of a motion, regenerate the "
+                                "rest; sets the length")
+
+    @property
+    def has_constraints(self) -> bool:
+        return any(v is not None for v in (self.start, self.end, self.keys, self.path, self.edit))
 
     def seeds(self) -> list[int]:
         # Wrap instead of failing so seed=MAX_SEED with count>1 stays valid.

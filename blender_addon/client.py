@@ -2,7 +2,11 @@
 
 Mirrors backend/momug/server/schema.py (the wire format's one definition); change both together:
 - routes under /v1; every one but /v1/health needs "Authorization: Bearer <token>";
-- POST /v1/generate {prompt, seconds, seed, guidance, steps, count} and
+- POST /v1/generate {prompt, seconds, seed, guidance, steps, count, clean_feet} plus the animator
+  constraints (all at 20 fps, metres, Y up, SMPL-22): start (T, 22, 3) the motion to continue,
+  end (T, 22, 3) the motion to end at, keys {frames, joints (K, 22, 3)}, path [[x, z], ...] one
+  per frame or {waypoints, speed}, edit {joints, keep: [lower|upper|legs|left_leg|right_leg|arms|
+  left_arm|right_arm|spine|head]}; seconds may be left out when a path or an edit sets it; and
   POST /v1/caption {joints (T, 22, 3) metres Y up as nested lists, fps} answer 202 with a job;
 - GET /v1/jobs/{id} -> {id, kind, status: queued|running|done|failed|cancelled, progress, error};
 - GET /v1/jobs/{id}/result -> {"motions": [{prompt, seed, fps, frames, joints, rotations (w,x,y,z
@@ -37,6 +41,10 @@ WIRE_DECIMALS = 6
 MAX_PROMPT_CHARS = 1000
 MAX_CAPTION_FRAMES = 3600
 MAX_SEED = 2**31 - 1
+MAX_KEYS = 1000
+MAX_PATH_POINTS = 4000
+BODY_PARTS = ("lower", "upper", "legs", "left_leg", "right_leg", "arms", "left_arm", "right_arm", "spine", "head")
+CONSTRAINT_FIELDS = ("start", "end", "keys", "path", "edit")
 FINISHED = ("done", "failed", "cancelled")
 STREAM_TIMEOUT = 120.0   # the first stream request waits while the backend loads the streaming model
 MAX_EVENT_BYTES = 8 * 1024 * 1024   # one frames event is a few kB; anything near this is not our backend
@@ -122,13 +130,20 @@ class Client:
         """{status: loading|ready|failed, model_id, checkpoint_id, device, limits, versions, ...}."""
         return self._request("GET", "/health")
 
-    def submit_generate(self, prompt, seconds, seed=0, guidance=2.5, steps=20, count=1, clean_feet=True):
+    def submit_generate(self, prompt, seconds, seed=0, guidance=2.5, steps=20, count=1, clean_feet=True,
+                        constraints=None):
+        """constraints: {start, end, keys, path, edit} as constraints_to_wire takes them; seconds
+        may be None when a path or an edit sets the length."""
         prompt = _checked_prompt(prompt)
-        numbers = (float(seconds), float(guidance))
+        numbers = (float(guidance),) if seconds is None else (float(seconds), float(guidance))
         if not all(math.isfinite(x) for x in numbers):
             raise BackendError("request", "Seconds and guidance must be finite numbers")
-        body = {"prompt": prompt, "seconds": numbers[0], "seed": int(seed) % (MAX_SEED + 1),
-                "guidance": numbers[1], "steps": int(steps), "count": int(count)}
+        body = {"prompt": prompt, "seed": int(seed) % (MAX_SEED + 1),
+                "guidance": numbers[-1], "steps": int(steps), "count": int(count)}
+        if seconds is not None:
+            body["seconds"] = numbers[0]
+        if constraints:
+            body.update(constraints_to_wire(**constraints))
         if not clean_feet:
             # Sent only when off (the backend's default is on), so backends older than the
             # setting still take every default request.
@@ -269,6 +284,49 @@ def joints_to_wire(joints):
         if not all(math.isfinite(c) for p in out[-1] for c in p):
             raise BackendError("request", f"The sampled animation has NaN or infinite positions (frame {len(out) - 1})")
     return out
+
+
+def constraints_to_wire(start=None, end=None, keys=None, path=None, edit=None, keep=None):
+    """The animator constraints as the wire takes them, checked for shape and NaN first.
+    keys: (frames, joints); path: (N, 2) [x, z] per frame or {"waypoints", "speed"};
+    edit: joints of the motion to edit, keep: body part names."""
+    body = {}
+    if start is not None:
+        body["start"] = joints_to_wire(start)
+    if end is not None:
+        body["end"] = joints_to_wire(end)
+    if keys is not None:
+        frames, poses = keys
+        frames = [int(f) for f in frames]
+        if not frames or len(frames) > MAX_KEYS:
+            raise BackendError("request", f"Give 1 to {MAX_KEYS} keyed poses, got {len(frames)}")
+        if min(frames) < 0:
+            raise BackendError("request", "Keyed frames must not come before the clip")
+        body["keys"] = {"frames": frames, "joints": joints_to_wire(poses)}
+        if len(body["keys"]["joints"]) != len(frames):
+            raise BackendError("request", f"{len(frames)} key frames but {len(body['keys']['joints'])} poses")
+    if path is not None:
+        if isinstance(path, dict):
+            points = [[float(x), float(z)] for x, z in path["waypoints"]]
+            wire_path = {"waypoints": points, "speed": float(path["speed"])}
+            numbers = [c for p in points for c in p] + [wire_path["speed"]]
+        else:
+            points = [[round(float(x), WIRE_DECIMALS), round(float(z), WIRE_DECIMALS)] for x, z in path]
+            wire_path = points
+            numbers = [c for p in points for c in p]
+        if not 2 <= len(points) <= MAX_PATH_POINTS:
+            raise BackendError("request", f"A path needs 2 to {MAX_PATH_POINTS} points, got {len(points)}")
+        if not all(math.isfinite(c) for c in numbers):
+            raise BackendError("request", "The path has NaN or infinite values")
+        body["path"] = wire_path
+    if edit is not None:
+        parts = [keep] if isinstance(keep, str) else list(keep or ())
+        unknown = [p for p in parts if p not in BODY_PARTS]
+        if not parts or unknown:
+            raise BackendError("request", f"Choose body parts to keep from {', '.join(BODY_PARTS)}"
+                               + (f" (not {', '.join(map(str, unknown))})" if unknown else ""))
+        body["edit"] = {"joints": joints_to_wire(edit), "keep": parts}
+    return body
 
 
 def _checked_prompt(prompt):

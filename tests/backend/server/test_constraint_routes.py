@@ -90,3 +90,37 @@ def test_openapi_documents_the_constraint_fields(server):
 
 def test_wire_body_part_names_are_the_backends():
     assert set(schema.BODY_PART_NAMES) == set(C.BODY_PARTS)
+
+
+def _addon_client():
+    """blender_addon/client.py is standard library only: load it without Blender."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "blender_addon" / "client.py"
+    spec = importlib.util.spec_from_file_location("momug_addon_client", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_addon_client_mirrors_the_constraint_fields(server, walk):
+    client = _addon_client()
+    assert set(client.BODY_PARTS) == set(C.BODY_PARTS)
+    assert client.MAX_KEYS == schema.MAX_KEYS and client.MAX_PATH_POINTS == schema.MAX_PATH_POINTS
+    backend = client.Client(server.url, server.token)
+    job = backend.submit_generate("a person walks", None, steps=2,
+                                  constraints={"edit": walk, "keep": ["upper"]})
+    joints = np.asarray(backend.wait(job)["motions"][0]["joints"])
+    kept = list(C.BODY_PARTS["upper"])
+    assert np.abs(joints[:, kept] - walk[:, kept]).max() < 1e-6
+    job = backend.submit_generate("a person walks", 2.0, steps=2,
+                                  constraints={"keys": ([39], walk[[39]]), "start": walk})
+    motion = backend.wait(job)["motions"][0]
+    assert motion["frames"] == 40 and np.abs(np.asarray(motion["joints"])[39] - walk[39]).max() < 1e-5
+    with pytest.raises(client.BackendError, match="faster than a sprint"):
+        backend.submit_generate("a person walks", None, steps=2, constraints={"path": [[0, 0], [9, 0]]})
+    with pytest.raises(client.BackendError, match="body parts"):
+        backend.submit_generate("a person walks", None, constraints={"edit": walk, "keep": ["tail"]})
+    with pytest.raises(client.BackendError, match="NaN"):
+        backend.submit_generate("a person walks", None, constraints={"path": [[0, 0], [math.nan, 1]]})

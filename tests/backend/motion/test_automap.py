@@ -434,8 +434,9 @@ def _check_joints(motion, expected, skip):
     assert 1.4 < motion.joints[0, 15, 1] - foot_y < 1.7
 
 
-def test_convert_classic_name_bvh_with_no_rig(tmp_path, capsys):
-    rot, root = known_pose()
+def _classic_bvh(tmp_path, T=4):
+    """A classic-name BVH (centimetres, no toes) of the known pose; returns (path, SMPL joints)."""
+    rot, root = known_pose(T)
     expected = K.forward(smpl22(), rot, root)
     spec = named_spec(CLASSIC, CLASSIC_SKIP)
     names = [s[0] for s in spec]
@@ -450,11 +451,23 @@ def test_convert_classic_name_bvh_with_no_rig(tmp_path, capsys):
     path = tmp_path / "classic.bvh"
     # SMPL's rest offsets place the classic skeleton's rest T-pose; FK of the file must equal SMPL's.
     path.write_text(_bvh_text(names, parents, offsets, locals_q, trans, six_channels=False))
+    return path, expected
+
+
+def test_convert_classic_name_bvh_with_no_rig(tmp_path, capsys):
+    path, expected = _classic_bvh(tmp_path)
     out = tmp_path / "classic.npz"
     assert main(["convert", str(path), str(out)]) == 0
     text = capsys.readouterr().out
     assert "bone map: auto" in text and "shoulder LeftShoulder" in text and "units: centimetres" in text
     _check_joints(load_motion(out), expected, CLASSIC_SKIP)
+
+
+def test_caption_reads_a_classic_name_bvh_with_no_rig(tmp_path, capsys):
+    # The tiny untrained model: reading the file is what is tested here, not the words.
+    path, _ = _classic_bvh(tmp_path, T=48)
+    assert main(["caption", str(path), "--checkpoint", "tiny", "--device", "cpu"]) == 0
+    assert capsys.readouterr().out.strip()
 
 
 def test_convert_bandai_layout_bvh_with_no_rig(tmp_path):

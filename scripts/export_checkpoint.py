@@ -28,6 +28,10 @@ def main() -> int:
         sckpt.save_pretrained(model, vae, args.target, dtype=torch.float16)
     else:
         ckpt.save_pretrained(ckpt.from_pretrained(args.source), args.target, dtype=torch.float16)
+    # An opt-in checkpoint's terms go with it (loading the source already required accepting them).
+    from momug.licences import read_licence, write_licence
+
+    write_licence(args.target, read_licence(args.source))
     print(f"wrote {args.target} ({ckpt.checkpoint_id(args.target)})")
     return 0
 

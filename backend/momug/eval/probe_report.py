@@ -33,7 +33,30 @@ def probe_table(generate, seeds: tuple[int, ...] = (0,), fps: float = 20.0, prob
     lines += ["-" * 22, f"{'all':<12} {summary['pass_rate']:>9.2f}",
               f"{'corpus-worded':<12} {summary['pass_rate_corpus_wording']:>9.2f}",
               f"{'held-out':<12} {summary['pass_rate_held_out']:>9.2f}", f"({summary['n']} generations)"]
+    lines += _extended_lines(summary)
     return {"rows": rows, "summary": summary, "by_tag": tags, "table": "\n".join(lines), "joints": kept}
+
+
+def _rate(cell: dict) -> str:
+    return f"{cell['pass_rate']:.2f} ({cell['n']})" if cell["n"] else "-"
+
+
+def _extended_lines(summary: dict) -> list[str]:
+    """Per side of each sided group, sequences, speed/height words and issue 20's bars; printed
+    below the group table, which stays as it was for the default suite."""
+    lines = []
+    if summary["by_side"]:
+        lines += ["", f"{'Sided group':<12} {'left':>10} {'right':>10}", "-" * 34]
+        lines += [f"{t:<12} {_rate(c['left']):>10} {_rate(c['right']):>10}" for t, c in summary["by_side"].items()]
+    for label, key, n_key in (("sequences", "pass_rate_sequence", "n_sequence"),
+                              ("speed/height", "pass_rate_speed_height", "n_speed_height")):
+        if summary[n_key]:
+            lines.append(f"{label:<12} {summary[key]:>9.2f} ({summary[n_key]} generations)")
+    if summary["targets"]:
+        lines += ["", "Issue 20's bars (diffusion mode):"]
+        lines += [f"  {name:<12} {t['pass_rate']:.2f} vs {t['bar']:.2f} {'met' if t['met'] else 'not met'}"
+                  for name, t in summary["targets"].items()]
+    return lines
 
 
 def physics_of(joints_list: list[np.ndarray], fps: float) -> dict[str, dict]:

@@ -2,7 +2,7 @@
 
     momug eval t2m    --checkpoint DIR|tiny --data DIR [--evaluator DIR] [--repeats N] [--limit N] [--json OUT]
     momug eval m2t    --checkpoint DIR|tiny --data DIR [...]
-    momug eval probes --checkpoint DIR|tiny [--data DIR] [--json OUT]
+    momug eval probes --checkpoint DIR|tiny [--data DIR] [--suite default|extended] [--json OUT]
     momug eval train-evaluator --data DIR -o DIR [--steps N]
     momug eval real   --data DIR [--evaluator DIR] [--split test] [--json OUT]
 """
@@ -62,6 +62,10 @@ def add_parser(subparsers) -> None:
     pr.add_argument("--seeds", type=int, default=3, help="seeds per probe prompt (default 3)")
     pr.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
     pr.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance (default 2.5)")
+    pr.add_argument("--suite", choices=("default", "extended"), default="default",
+                    help="probe prompts: default (the 38 the README's tables use) or extended (issue 20's "
+                    "measuring stick: more held-out wordings, both sides of every sided probe, 'A then B' "
+                    "sequences, speed and jump-height words)")
     pp = sub.add_parser("perplexity", help="language kept? base-model perplexity with and without MoMug's weights",
                         description="Perplexity of the base LLM on a general English text: with the diffusion "
                         "checkpoint's LoRA adapter active and disabled, and with the streaming checkpoint's "
@@ -250,11 +254,14 @@ def run_probes(args) -> int:
     from momug.eval import adapters, report
     from momug.eval.probe_report import physics_rows, probe_table
 
+    from momug.eval.probes import probe_suite
     folder, _, pipe = _setup(args, need_evaluator=False)
     if args.seeds < 1:
         raise MomugError("--seeds must be at least 1")
     result = probe_table(adapters.probe_generator(pipe, steps=args.steps, guidance=args.guidance),
-                         seeds=tuple(range(args.seed, args.seed + args.seeds)), fps=pipe.fps)
+    suite = getattr(args, "suite", "default")
+                         seeds=tuple(range(args.seed, args.seed + args.seeds)), fps=pipe.fps,
+                         probes=probe_suite(suite))
     print(result["table"])
     feet = adapters.cleans_feet(pipe)
     physics = physics_rows(result["joints"], pipe.fps, folder, args.limit, adapters.seam_period(pipe), feet)
@@ -265,7 +272,7 @@ def run_probes(args) -> int:
     print()
     print(report.table(named, report.PHYSICS_COLUMNS))
     out = _header(args, "probes", None, pipe)
-    out.update(summary=result["summary"], by_tag=result["by_tag"], rows=result["rows"], physics=physics)
+    out.update(suite=suite, summary=result["summary"], by_tag=result["by_tag"], rows=result["rows"], physics=physics)
     _write_json(args.json, out)
     return 0
 

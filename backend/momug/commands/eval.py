@@ -253,13 +253,13 @@ def _real_caption_checks(data: str, captions: dict[str, str], seed: int, model_i
 def run_probes(args) -> int:
     from momug.eval import adapters, report
     from momug.eval.probe_report import physics_rows, probe_table
-
     from momug.eval.probes import probe_suite
+
     folder, _, pipe = _setup(args, need_evaluator=False)
     if args.seeds < 1:
         raise MomugError("--seeds must be at least 1")
-    result = probe_table(adapters.probe_generator(pipe, steps=args.steps, guidance=args.guidance),
     suite = getattr(args, "suite", "default")
+    result = probe_table(adapters.probe_generator(pipe, steps=args.steps, guidance=args.guidance),
                          seeds=tuple(range(args.seed, args.seed + args.seeds)), fps=pipe.fps,
                          probes=probe_suite(suite))
     print(result["table"])

@@ -85,7 +85,8 @@ def add_parser(subparsers) -> None:
                         "(foot skating, jitter, bone-length error, largest step; walk/run speed and stride per style).")
     rl.add_argument("--data", metavar="DIR", required=True, help="imported (or merged) corpus folder")
     rl.add_argument("--split", default="test", help="split to report (default test)")
-    rl.add_argument("--evaluator", metavar="DIR", help="trained evaluator folder (default: the shipped one)")
+    rl.add_argument("--evaluator", metavar="DIR", help="trained evaluator folder (default: the one trained on "
+                    "the merged procedural + Bandai corpus, if installed (opt-in, CC BY-NC 4.0), else the shipped one)")
     rl.add_argument("--repeats", type=int, default=20, help="repetitions for the 95%% intervals (default 20)")
     rl.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     rl.add_argument("--json", metavar="OUT", help="also write the results to this JSON file")
@@ -332,7 +333,7 @@ def run_real(args) -> int:
     require("torch")
     from momug.data.humanml3d import MotionTextFolder
     from momug.eval import report
-    from momug.eval.matching import load_evaluator
+    from momug.eval.matching import load_evaluator, merged_evaluator_dir
     from momug.eval.protocol import ground_truth_matching
     from momug.eval.real_motion import read_real_meta, real_physics
     from momug.pipeline import pick_device
@@ -345,7 +346,8 @@ def run_real(args) -> int:
     keep = [i for i, motion_id in enumerate(folder.ids) if motion_id in real]
     folder.ids = [folder.ids[i] for i in keep]
     folder.captions = [folder.captions[i] for i in keep]
-    evaluator = load_evaluator(args.evaluator, data=args.data, device=pick_device(args.device))
+    evaluator = load_evaluator(args.evaluator or merged_evaluator_dir(), data=args.data,
+                               device=pick_device(args.device))
     if len(folder.ids) < 32:
         raise MomugError(f"the {args.split} split has {len(folder.ids)} real clips; the matching rows need 32")
     rows = ground_truth_matching(evaluator, folder, repeats=args.repeats, seed=args.seed)

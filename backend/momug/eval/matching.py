@@ -202,6 +202,13 @@ class MatchingEvaluator:
         return cls(model, name=f"momug-matching:{folder.resolve().name}", device=device)
 
 
+def merged_evaluator_dir() -> Path | None:
+    """The evaluator trained on the merged procedural + Bandai-Namco corpus, if installed (it is
+    opt-in: trained on CC BY-NC 4.0 motion, it loads once its terms are accepted)."""
+    folder = default_evaluator_dir().parent / "evaluator_merged"
+    return folder if (folder / CONFIG_FILE).is_file() else None
+
+
 def load_evaluator(folder: str | Path | None = None, official: str | Path | None = None,
                    glove: str | Path | None = None, data: str | Path | None = None, device: str = "cpu"):
     """The evaluator a command asked for: Guo et al.'s released one (official + glove), a trained

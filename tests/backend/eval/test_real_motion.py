@@ -70,7 +70,7 @@ def test_gait_measures_speed_and_stride():
     assert slow["stride_m"] == pytest.approx(0.9, rel=0.1)
 
 
-def test_eval_real_reports_ground_truth_and_physics(tmp_path, capsys):
+def test_eval_real_reports_ground_truth_and_physics(tmp_path, capsys, monkeypatch):
     pytest.importorskip("torch")
     root = tmp_path / "real"
     for sub in ("new_joints", "new_joint_vecs", "texts"):
@@ -102,7 +102,16 @@ def test_eval_real_reports_ground_truth_and_physics(tmp_path, capsys):
     assert stats["gait"]["walk/old"]["speed_m_s"] < stats["gait"]["walk/young"]["speed_m_s"]
     assert stats["gait"]["walk/old"]["stride_m"] < stats["gait"]["walk/young"]["stride_m"]
     out = tmp_path / "real.json"
-    assert main(["eval", "real", "--data", str(root), "--repeats", "2", "--json", str(out)]) == 0
+    from momug.eval.matching import default_evaluator_dir, merged_evaluator_dir
+
+    if merged_evaluator_dir() is not None:
+        # The default here is the opt-in evaluator trained on CC BY-NC motion: refused, terms shown.
+        monkeypatch.setenv("MOMUG_CONFIG", str(tmp_path / "config"))
+        monkeypatch.delenv("MOMUG_ACCEPT_LICENCES", raising=False)
+        assert main(["eval", "real", "--data", str(root), "--repeats", "2"]) == 2
+        assert "CC BY-NC 4.0" in capsys.readouterr().err
+    assert main(["eval", "real", "--data", str(root), "--repeats", "2", "--json", str(out),
+                 "--evaluator", str(default_evaluator_dir())]) == 0
     printed = capsys.readouterr().out
     assert "Ground truth" in printed and "walk/old" in printed
     result = json.loads(out.read_text())

@@ -298,10 +298,13 @@ class GenerateJob(Job):
     note), then submits."""
 
     def __init__(self, client, prompt, seconds, seed, guidance, steps, timeout=600.0, prefetch=None,
-                 clean_feet=True):
+                 clean_feet=True, constraints=None):
         super().__init__(client, timeout, prefetch)
-        self.params = {"prompt": prompt, "seconds": float(seconds), "seed": seed,
+        # seconds None: the constraints (a path, an edit) set the length.
+        self.params = {"prompt": prompt, "seconds": None if seconds is None else float(seconds), "seed": seed,
                        "guidance": guidance, "steps": steps, "clean_feet": bool(clean_feet)}
+        if constraints:
+            self.params["constraints"] = constraints
 
     def submit(self):
         if not self.params["prompt"].strip():
@@ -311,6 +314,9 @@ class GenerateJob(Job):
         state = self.health.get("status") if isinstance(self.health, dict) else None
         if state == "failed":
             raise client.BackendError("server", "The backend's " + client.health_summary(self.health))
+        if self.params["seconds"] is None or self.params.get("constraints"):
+            # A constrained motion's length is the user's (keys, an action's end): never clamped.
+            return self.client.submit_generate(**self.params)
         seconds, note = clamp_to_limits(self.params["seconds"], self.health.get("limits"))
         if note:
             self.params["seconds"] = seconds

@@ -10,7 +10,7 @@ event stream instead and the timer keys each chunk as it arrives (jobs.StreamKey
 import bpy
 from bpy.props import EnumProperty
 
-from . import bonemaps, client, describe, jobs, preferences, properties, server_process
+from . import animator, bonemaps, client, describe, jobs, preferences, properties, server_process
 
 
 def _settings(context):
@@ -270,6 +270,70 @@ class MOMUG_OT_generate(_ModalJob, bpy.types.Operator):
 
     def _finish(self, context):
         return finish_generate(self, context)
+
+
+def make_animate_job(op, context):
+    """Main-thread half before the request: read the user's action (or the selected curve) into
+    the constraints; raises jobs.JobError with the reason before anything is sent."""
+    st = _settings(context)
+    obj = context.active_object
+    curve = next((o for o in context.selected_objects if o.type == "CURVE"), None)
+    op._plan = animator.plan_tool(context, op.tool, obj, st.bone_map, st.seconds, tuple(sorted(st.keep_parts)),
+                                  curve)
+    prefs = preferences.get(context)
+    return jobs.GenerateJob(preferences.make_client(context), st.prompt, op._plan.seconds, st.seed, st.guidance,
+                            st.steps, timeout=prefs.request_timeout, clean_feet=st.clean_feet,
+                            constraints=op._plan.constraints)
+
+
+def finish_animate(op, context):
+    """Key the answer at the user's frames in a new Action; the user's action stays as it was."""
+    st = _settings(context)
+    job = op._runner.job
+    if isinstance(job.health, dict):
+        st.backend_state = client.health_summary(job.health)[:200]
+    motion = jobs.motion_from_result(job.result)
+    kwargs = _apply_kwargs(context, st)
+    kwargs["root_motion"] = True   # the constraints say where the root goes
+    for name in ("target", "push_to_nla"):
+        kwargs.pop(name)
+    result = animator.apply_plan(context, op._plan, motion, notes=job.notes, **kwargs)
+    st.status = f"{animator.TOOLS[op.tool]}: " + result.summary()
+    op.report({"WARNING" if result.notes else "INFO"}, "MoMug: " + st.status)
+    return {"FINISHED"}
+
+
+class MOMUG_OT_animate(_ModalJob, bpy.types.Operator):
+    """Animator tools on the active armature's action: fill between its keys, continue it, follow
+    the selected curve, or regenerate body parts; the result is a new Action (Esc cancels)"""
+    bl_idname = "momug.animate"
+    bl_label = "Animator Tool"
+    bl_options = {"REGISTER", "UNDO"}
+
+    tool: EnumProperty(name="Tool", items=[(k, v, "") for k, v in animator.TOOLS.items()], default="FILL")
+    _plan = None
+
+    @classmethod
+    def poll(cls, context):
+        obj = context.active_object
+        return super().poll(context) and obj is not None and obj.type == "ARMATURE"
+
+    @classmethod
+    def description(cls, context, properties):
+        return {
+            "FILL": "Fill the frames between the active armature's keyed poses in the frame range "
+                    "(the keys are met exactly)",
+            "CONTINUE": "Carry the active action on from its last frame with the prompt, for Duration",
+            "PATH": "Walk the selected curve in Duration while doing what the prompt says",
+            "REGENERATE": "Keep the chosen body parts of the active action and regenerate the rest "
+                          "from the prompt",
+        }.get(properties.tool, cls.__doc__)
+
+    def _prepare(self, context):
+        return make_animate_job(self, context)
+
+    def _finish(self, context):
+        return finish_animate(self, context)
 
 
 def finish_describe(op, context):
@@ -556,6 +620,6 @@ class MOMUG_OT_backend_stop(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (MOMUG_OT_generate, MOMUG_OT_describe, MOMUG_OT_randomize_seed, MOMUG_OT_history_apply,
+classes = (MOMUG_OT_generate, MOMUG_OT_animate, MOMUG_OT_describe, MOMUG_OT_randomize_seed, MOMUG_OT_history_apply,
            MOMUG_OT_copy_caption, MOMUG_OT_edit_bone_map, MOMUG_OT_save_bone_map, MOMUG_OT_read_token,
            MOMUG_OT_backend_check, MOMUG_OT_backend_start, MOMUG_OT_backend_stop)

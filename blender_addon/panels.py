@@ -70,6 +70,27 @@ class MOMUG_PT_main(_Panel, bpy.types.Panel):
             layout.label(text=st.status)
 
 
+class MOMUG_PT_animator(_Panel, bpy.types.Panel):
+    bl_label = "Animator Tools"
+    bl_parent_id = "MOMUG_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        st = context.scene.momug
+        obj = context.active_object
+        if obj is None or obj.type != "ARMATURE":
+            layout.label(text="Select an armature with an action", icon="INFO")
+        col = layout.column(align=True)
+        col.operator("momug.animate", text="Fill Between Keys", icon="KEYFRAME").tool = "FILL"
+        col.operator("momug.animate", text="Continue", icon="NEXT_KEYFRAME").tool = "CONTINUE"
+        col.operator("momug.animate", text="Follow Path", icon="CURVE_PATH").tool = "PATH"
+        box = layout.box()
+        box.label(text="Keep from the action:")
+        box.prop(st, "keep_parts")
+        box.operator("momug.animate", text="Regenerate the Rest", icon="FILE_REFRESH").tool = "REGENERATE"
+
+
 class MOMUG_PT_describe(_Panel, bpy.types.Panel):
     bl_label = "Describe Animation"
     bl_parent_id = "MOMUG_PT_main"
@@ -114,4 +135,4 @@ class MOMUG_PT_backend(_Panel, bpy.types.Panel):
         row.operator("momug.backend_stop", text="Stop", icon="PAUSE")
 
 
-classes = (MOMUG_UL_history, MOMUG_PT_main, MOMUG_PT_describe, MOMUG_PT_history, MOMUG_PT_backend)
+classes = (MOMUG_UL_history, MOMUG_PT_main, MOMUG_PT_animator, MOMUG_PT_describe, MOMUG_PT_history, MOMUG_PT_backend)

@@ -141,6 +141,16 @@ class MOMUG_PG_settings(bpy.types.PropertyGroup):
         default="HIPS")
     push_to_nla: BoolProperty(name="Push to NLA", default=False,
                               description="Put the new action on an NLA track instead of making it active")
+    # Animator tools (animator.py): the body parts "Regenerate" keeps from the active action.
+    keep_parts: EnumProperty(name="Keep", options={"ENUM_FLAG"}, default={"lower"}, items=(
+        ("lower", "Lower body", "Pelvis and legs"),
+        ("upper", "Upper body", "Spine, head and arms"),
+        ("left_arm", "Left arm", "Left collar, shoulder, elbow and wrist"),
+        ("right_arm", "Right arm", "Right collar, shoulder, elbow and wrist"),
+        ("left_leg", "Left leg", "Left hip, knee, ankle and foot"),
+        ("right_leg", "Right leg", "Right hip, knee, ankle and foot"),
+        ("head", "Head", "Neck and head")),
+        description="Body parts of the active action kept as they are; the rest follows the prompt")
     # Job state (shown in the panel)
     running: BoolProperty(default=False)
     progress: FloatProperty(default=0.0, min=0.0, max=1.0, subtype="FACTOR")

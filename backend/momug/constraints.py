@@ -232,6 +232,23 @@ def parse_keep(keep) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
+def anchored(keep) -> tuple[int, ...]:
+    """The kept joints plus what they hang from: every ancestor, and every child of an ancestor
+    (a hip or collar socket, the lower spine). A joint's place under joint rotations depends on
+    its ancestors' rotations, and a joint's rotation on where all its children are, so without
+    these the kept joints would move once the motion is posed by rotations on a rig."""
+    out = set(keep) | {0}
+    ancestors = set()
+    for j in keep:
+        p = PARENTS[j]
+        while p >= 0:
+            ancestors.add(p)
+            p = PARENTS[p]
+    out |= ancestors
+    out |= {c for c in range(NUM_JOINTS) if PARENTS[c] in ancestors}
+    return tuple(sorted(out))
+
+
 def path_from_waypoints(waypoints, speed: float, fps: float) -> np.ndarray:
     """A polyline walked at a constant speed (m/s) -> one [x, z] per frame at fps."""
     points = _finite_array(waypoints, (2,), "path waypoints", min_len=2)
@@ -339,7 +356,9 @@ def build(frames: int | None, fps: float, max_frames: int, *, start=None, end=No
             raise ConstraintError("an edit keeps the edited motion's own root path and timing; "
                                   "it cannot be combined with a path, a start or an end")
         source = _finite_array(edit, (NUM_JOINTS, 3), "the motion to edit", min_len=2)
-        keep_idx = parse_keep(keep)
+        keep_idx = anchored(parse_keep(keep))
+        if len(keep_idx) == NUM_JOINTS:
+            raise ConstraintError("keeping these parts keeps every joint; nothing is left to regenerate")
         if frames is not None and frames != len(source):
             raise ConstraintError(f"the edited motion has {len(source)} frames ({len(source) / fps:g} s); an edit "
                                   f"keeps its length, so leave out the length or ask for {len(source) / fps:g} s")

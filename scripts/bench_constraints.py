@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 
 import numpy as np
@@ -72,6 +73,7 @@ def main() -> int:
     t0 = time.time()
 
     def run(prompt, constraints, seed, details=None):
+        print(f"  [{time.time() - t0:6.0f} s] {prompt!r} seed {seed}", file=sys.stderr, flush=True)
         return pipe.generate([prompt], [constraints.frames / FPS], [seed], steps=args.steps,
                              constraints=[constraints], details=details)[0].joints.astype(np.float64)
 

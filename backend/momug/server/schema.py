@@ -180,6 +180,8 @@ class StreamRequest(_Request):
     steps: Annotated[int | None, Field(strict=True, ge=1, le=MAX_STEPS,
                                        description="flow-matching steps per latent "
                                                    "(default: the model's own)")] = None
+    start: Joints | None = Field(None, description="a motion (20 fps) to continue: the stream starts "
+                                 "one frame past its end, in its world frame, facing its way")
 
 
 class CaptionRequest(_Request):

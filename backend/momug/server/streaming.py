@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+
+import numpy as np
 from typing import Callable
 
 from fastapi import APIRouter, HTTPException
@@ -139,6 +141,10 @@ class StreamSlot:
     def _produce(self, pipeline, request, emit, stop: threading.Event) -> None:
         """The stream's thread: the only code that calls the streaming model."""
         sent, last = 0, None
+        if request.start is not None:
+            from momug.constraints import StreamJoin
+
+            pipeline = _Continued(pipeline, StreamJoin(request.start))
         try:
             emit(sse("start", start_event(pipeline, request.prompt, request.seconds, request.seed,
                                           request.steps)))
@@ -163,6 +169,20 @@ class StreamSlot:
             if last is not None:
                 emit(last)
             emit(None)
+
+
+class _Continued:
+    """A streaming pipeline whose frames carry on from a given motion (momug.constraints.StreamJoin)."""
+
+    def __init__(self, pipeline, join):
+        self._pipeline, self._join = pipeline, join
+
+    def __getattr__(self, name):
+        return getattr(self._pipeline, name)
+
+    def stream(self, *args, **kwargs):
+        for joints in self._pipeline.stream(*args, **kwargs):
+            yield self._join(joints).astype(np.float32)
 
 
 def sse(event: str, data: dict) -> bytes:
@@ -222,7 +242,11 @@ def stream_routes(slot: StreamSlot, **router_options) -> APIRouter:
             raise HTTPException(503, str(exc)) from None
         try:
             pipeline.validate_request(request.prompt, request.seconds, request.steps)
-        except MomugError as exc:   # the streaming model's own limits
+            if request.start is not None:
+                from momug.constraints import StreamJoin
+
+                StreamJoin(request.start)   # checked before the stream starts
+        except MomugError as exc:   # the streaming model's own limits, a bad start
             raise HTTPException(422, str(exc)) from None
         try:
             return slot.open(pipeline, request)

@@ -327,3 +327,36 @@ def test_momug_serve_option_and_probe(tmp_path, monkeypatch):
     assert serve.default_stream_folder() == sckpt.default_stream_checkpoint()
     monkeypatch.setattr(serve, "default_stream_folder", lambda: tmp_path / "not_shipped")
     assert "--stream-checkpoint DIR" in serve._stream_probe(None)()
+
+
+# ------------------------------------------------------------------ continuing a given motion
+
+CONTINUE_BODY = {"prompt": "a person walks forward", "seconds": 2.0, "seed": 3, "steps": 2}
+
+
+def test_stream_continues_where_the_given_motion_ends(start_server, tiny_stream):
+    from momug.constraints import PARENTS, STREAM_FADE_FRAMES
+
+    live = start_server(stream_loader=lambda: tiny_stream)
+    plain = stream_all(live, CONTINUE_BODY)
+    t = np.arange(20)[:, None, None] / 20.0
+    before = np.tile(np.asarray(plain[1][1]["joints"])[:1], (20, 1, 1)) + t * np.array([0.0, 0.0, 1.0])
+    before = np.round(before + np.array([3.0, 0.0, -1.0]), 6)
+    events = stream_all(live, dict(CONTINUE_BODY, start=before.tolist()))
+    assert [n for n, _ in events][-1] == "done"
+    joints = np.concatenate([np.asarray(d["joints"]) for n, d in events if n == "frames"])
+    assert joints.shape == (40, 22, 3)
+    # The first frame is one step past the given end (1 m/s forward at 20 fps), pose and all.
+    assert np.abs(joints[0] - (2 * before[-1] - before[-2])).max() < 1e-5
+    # After the fade, the stream's own motion, turned and moved rigidly (bone lengths kept).
+    raw = np.concatenate([np.asarray(d["joints"]) for n, d in plain if n == "frames"])
+    k = STREAM_FADE_FRAMES
+    bones = lambda j: np.linalg.norm(j[:, 1:] - j[:, list(PARENTS[1:])], axis=-1)  # noqa: E731
+    np.testing.assert_allclose(bones(joints[k:]), bones(raw[k:]), atol=1e-4)
+
+
+def test_a_bad_start_is_refused_before_the_stream(start_server, tiny_stream):
+    live = start_server(stream_loader=lambda: tiny_stream)
+    status, reply, _ = live.call("POST", "/v1/generate/stream",
+                                 dict(CONTINUE_BODY, start=[[[0.0, 0.0, 0.0]] * 22]))
+    assert status == 422 and "start" in reply["detail"]

@@ -53,7 +53,7 @@ def main() -> int:
           "-o", str(out / "continue.npz"), *steps)
     momug("generate", "a person walks forward", "--path", str(work / "circle.json"), "-o", str(out / "circle.npz"),
           *steps)
-    momug("generate", "a person walks forward while waving the right hand", "--edit", str(work / "walk.npz"),
+    momug("generate", "a person raises both arms", "--edit", str(work / "walk.npz"),
           "--keep", "lower", "-o", str(out / "edit.npz"), *steps)
     for name in ("fill", "continue", "circle", "edit"):
         momug("render", str(out / f"{name}.npz"), "-o", str(out / f"{name}.png"), "--size", "240x240")

@@ -497,6 +497,7 @@ class Guide:
         self.key_half = facing_half(kj)
         self.key_ric = to_local(kj, self.key_half) if len(kj) else np.zeros((0, NUM_JOINTS - 1, 3))
         self.weights = key_weights(self.key_index, c.total, GUIDE_REACH) if len(kj) else None
+        self.spread = key_weights(self.key_index, c.total, np.inf) if len(kj) else None
         if c.is_edit:
             src = np.asarray(c.source, dtype=np.float64)
             self.src_half = facing_half(src)
@@ -549,11 +550,19 @@ class Guide:
             ric = reattach(new, ric, self.src_ric, c.keep, local=True)
         if self.weights is not None:
             idx = self.key_index
-            d_root = c.key_joints[:, 0] - root[idx]
+            # The root's place on the ground drifts as the model integrates its own velocities:
+            # that correction is spread over the whole gap between keys (so the path bends
+            # gradually towards a key instead of jumping near it), and facing turns with the
+            # change of travel direction; the pose and height are pulled only near each key.
+            d_ground = (c.key_joints[:, 0] - root[idx]) * np.array([1.0, 0.0, 1.0])
+            before = root.copy()
+            root += np.einsum("kt,kd->td", self.spread, d_ground)
+            half -= _path_turn(root[:, [0, 2]], before) / 2.0
+            d_height = (c.key_joints[:, 0, 1] - root[idx, 1])
             d_half = wrap_half(self.key_half - half[idx])
             d_ric = self.key_ric - ric[idx]
             w = self.weights
-            root += np.einsum("kt,kd->td", w, d_root)
+            root[:, 1] += w.T @ d_height
             half += w.T @ d_half
             ric += np.einsum("kt,kjd->tjd", w, d_ric)
         return half, root, ric
@@ -633,14 +642,16 @@ def project(joints: np.ndarray, c: Constraints, clean_feet: bool = False, fps: f
         out = clean_foot_contacts(out, fps)
     if len(c.key_frames):
         idx = c.key_frames + c.lead
-        delta = c.key_joints - out[idx]
-        # Reach so the correction adds at most half a typical step per frame (a cosine fade of
-        # length r adds at most pi/2 * |delta| / r per frame).
         step = typical_step(out)
+        # Where the body stands on the ground: spread over the whole gap between keys.
+        ground = (c.key_joints[:, 0] - out[idx, 0]) * np.array([1.0, 0.0, 1.0])
+        out += np.einsum("kt,kd->td", key_weights(idx, c.total, np.inf), ground)[:, None, :]
+        # The rest (pose, height) near each key, over enough frames to add at most half a typical
+        # step per frame (a cosine fade of length r adds at most pi/2 * |delta| / r per frame).
+        delta = c.key_joints - out[idx]
         need = np.linalg.norm(delta, axis=-1).max(axis=-1) * math.pi / step
         reach = np.maximum(np.ceil(need), MIN_REACH)
-        w = key_weights(idx, c.total, reach)
-        out += np.einsum("kt,kjd->tjd", w, delta)
+        out += np.einsum("kt,kjd->tjd", key_weights(idx, c.total, reach), delta)
         out[idx] = c.key_joints  # exact, not merely within rounding
     out = out[c.lead:c.lead + c.frames]
     if c.is_edit:

@@ -638,14 +638,16 @@ def project(joints: np.ndarray, c: Constraints, clean_feet: bool = False, fps: f
         shift = c.path - out[sl, 0][:, [0, 2]]
         out[sl, :, 0] += shift[:, None, 0]
         out[sl, :, 2] += shift[:, None, 1]
+    if len(c.key_frames):
+        idx = c.key_frames + c.lead
+        # Where the body stands on the ground: spread over the whole gap between keys, before
+        # the feet are held, so planted feet stay planted through it.
+        ground = (c.key_joints[:, 0] - out[idx, 0]) * np.array([1.0, 0.0, 1.0])
+        out += np.einsum("kt,kd->td", key_weights(idx, c.total, np.inf), ground)[:, None, :]
     if clean_feet:
         out = clean_foot_contacts(out, fps)
     if len(c.key_frames):
-        idx = c.key_frames + c.lead
         step = typical_step(out)
-        # Where the body stands on the ground: spread over the whole gap between keys.
-        ground = (c.key_joints[:, 0] - out[idx, 0]) * np.array([1.0, 0.0, 1.0])
-        out += np.einsum("kt,kd->td", key_weights(idx, c.total, np.inf), ground)[:, None, :]
         # The rest (pose, height) near each key, over enough frames to add at most half a typical
         # step per frame (a cosine fade of length r adds at most pi/2 * |delta| / r per frame).
         delta = c.key_joints - out[idx]

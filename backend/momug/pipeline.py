@@ -145,6 +145,8 @@ class MotionPipeline:
             if c is not None:
                 self.validate_constraints(c)
         frames = [int(round(s * self.fps)) if c is None else c.total for s, c in zip(seconds, constraints)]
+        import torch
+
         guides = [None if c is None else Guide(c) for c in constraints]
         model = self.model
 
@@ -157,8 +159,6 @@ class MotionPipeline:
                 out = torch.from_numpy(guide(feats)).to(model.mean)
                 return model.normalize(out)
             return apply
-
-        import torch
 
         extra = {} if all(g is None for g in guides) else {"guides": [torch_guide(g) for g in guides]}
         feats = self.model.sample([p.strip() for p in prompts], frames, seeds, guidance=guidance, steps=steps,

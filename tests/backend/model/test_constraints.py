@@ -73,10 +73,6 @@ def test_keys_are_met_exactly_and_without_pops(tiny_pipeline):
     out = generate(tiny_pipeline, c)
     assert out.shape == (80, 22, 3)
     assert np.linalg.norm(out[frames] - j[frames], axis=-1).max() < 1e-5   # far inside 1 cm
-    # The correction fades in over enough frames to add at most half a typical step per frame.
-    before = []
-    generate(tiny_pipeline, c, details=before)
-    assert np.isfinite(before[0]["sampled"]).all()
 
 
 def test_projection_fades_a_key_in_no_faster_than_the_motions_own_step():

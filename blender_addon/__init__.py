@@ -6,14 +6,14 @@ rig work with bpy, mathutils and numpy.
 
 if "bpy" in locals():
     import importlib
-    for _mod in (coords, keying, bonemaps, rigify, retarget, smpl_rig, describe,  # noqa: F821
+    for _mod in (coords, keying, bonemaps, rigify, retarget, smpl_rig, describe, animator,  # noqa: F821
                  client, server_process, jobs, preferences, properties, operators,  # noqa: F821
                  panels):  # noqa: F821
         importlib.reload(_mod)
 
 import bpy
 
-from . import (bonemaps, client, coords, describe, jobs, keying, operators, panels,  # noqa: F401
+from . import (animator, bonemaps, client, coords, describe, jobs, keying, operators, panels,  # noqa: F401
                preferences, properties, retarget, rigify, server_process, smpl_rig)
 
 _classes = preferences.classes + properties.classes + operators.classes + panels.classes

@@ -64,21 +64,8 @@ def sample_world(context, obj, bone_map, frames):
     """World positions (T, 22, 3) of the mapped joints at scene frames (floats; the scene's frame
     is restored); joints the rig lacks filled in from their neighbours as describe does."""
     names = bonemaps.smpl_skeleton().names
-    pos = np.zeros((len(frames), len(names), 3))
-    found = [n in bone_map for n in names]
-    pbones = [obj.pose.bones[bone_map[n]] if n in bone_map else None for n in names]
-    scene = context.scene
-    frame_was, sub_was = scene.frame_current, scene.frame_subframe
-    try:
-        for i, f in enumerate(frames):
-            scene.frame_set(int(math.floor(f)), subframe=float(f - math.floor(f)))
-            mw = np.array(obj.matrix_world)
-            for j, pb in enumerate(pbones):
-                if pb is not None:
-                    pos[i, j] = mw[:3, :3] @ np.array(pb.head) + mw[:3, 3]
-    finally:
-        scene.frame_set(frame_was, subframe=sub_was)
-    describe._fill_missing(pos, found)
+    pos, found = describe.mapped_heads(context.scene, obj, bone_map, frames)
+    describe.fill_missing(pos, found)
     if not all(found):
         raise jobs.JobError("could not place joints " + ", ".join(n for n, ok in zip(names, found) if not ok))
     return pos

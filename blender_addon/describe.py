@@ -35,7 +35,7 @@ def frame_range(obj, scene):
     return float(scene.frame_start), float(scene.frame_end)
 
 
-def _fill_missing(pos, found):
+def fill_missing(pos, found):
     """Joints a rig lacks (collars, feet, a spine segment): between parent and child, or
     continuing the parent's bone for leaves, scaled by SMPL's rest lengths."""
     skel = bonemaps.smpl_skeleton()
@@ -61,6 +61,26 @@ def _fill_missing(pos, found):
     return filled
 
 
+def mapped_heads(scene, obj, bone_map, frames):
+    """World positions (F, 22, 3) of the mapped bones' heads at scene frames (floats, between
+    keys by subframe), and which of the 22 joints have a bone. The scene's frame is restored."""
+    names = bonemaps.smpl_skeleton().names
+    pos = np.zeros((len(frames), len(names), 3))
+    found = [n in bone_map for n in names]
+    pbones = [obj.pose.bones[bone_map[n]] if n in bone_map else None for n in names]
+    frame_was, sub_was = scene.frame_current, scene.frame_subframe
+    try:
+        for i, f in enumerate(frames):
+            scene.frame_set(int(np.floor(f)), subframe=float(f - np.floor(f)))
+            mw = np.array(obj.matrix_world)
+            for j, pb in enumerate(pbones):
+                if pb is not None:
+                    pos[i, j] = mw[:3, :3] @ np.array(pb.head) + mw[:3, 3]
+    finally:
+        scene.frame_set(frame_was, subframe=sub_was)
+    return pos, found
+
+
 def sample(context, obj, bone_map_mode="AUTO"):
     """Returns (joints (T, 22, 3) backend convention, info dict). The scene's frame is restored."""
     if obj is None or obj.type != "ARMATURE":
@@ -81,21 +101,8 @@ def sample(context, obj, bone_map_mode="AUTO"):
     if n < 2:
         raise DescribeError(f"'{obj.name}' has a single frame of animation; nothing to describe")
     names = bonemaps.smpl_skeleton().names
-    pos = np.zeros((n, len(names), 3))
-    found = [n_ in bone_map for n_ in names]
-    pbones = [obj.pose.bones[bone_map[n_]] if n_ in bone_map else None for n_ in names]
-    frame_was, sub_was = scene.frame_current, scene.frame_subframe
-    try:
-        for i in range(n):
-            f = start + i * fps / TARGET_FPS
-            scene.frame_set(int(np.floor(f)), subframe=float(f - np.floor(f)))
-            mw = np.array(obj.matrix_world)
-            for j, pb in enumerate(pbones):
-                if pb is not None:
-                    pos[i, j] = mw[:3, :3] @ np.array(pb.head) + mw[:3, 3]
-    finally:
-        scene.frame_set(frame_was, subframe=sub_was)
-    filled = _fill_missing(pos, found)
+    pos, found = mapped_heads(scene, obj, bone_map, [start + i * fps / TARGET_FPS for i in range(n)])
+    filled = fill_missing(pos, found)
     if not all(found):
         raise DescribeError("could not place joints " + ", ".join(
             n_ for n_, ok in zip(names, found) if not ok))

@@ -29,6 +29,24 @@ def addon():
     blender_addon.unregister()
 
 
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory):
+    """A real `momug serve` (the tiny model unless MOMUG_TEST_SERVE_ARGS says otherwise), one per
+    test module; a module may define its own to serve other models."""
+    from backend_for_tests import serve
+
+    args = os.environ.get("MOMUG_TEST_SERVE_ARGS", "--checkpoint tiny").split()
+    yield from serve(tmp_path_factory.mktemp("momug_config"), args)
+
+
+@pytest.fixture
+def use_backend(backend, monkeypatch):
+    """The add-on pointed at the module's backend for one test."""
+    from backend_for_tests import point_addon_at
+
+    return point_addon_at(monkeypatch, backend)
+
+
 def reset_settings(scene):
     """The panel's settings back to their defaults, so tests do not depend on their order."""
     st = getattr(scene, "momug", None)

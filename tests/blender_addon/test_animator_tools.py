@@ -4,29 +4,16 @@ armature: keys met at the user's frames and scene fps, the user's action untouch
 and errors that leave the scene as it was. The tiny model's motion is noise; what the tools
 promise (known poses, the path, kept joints) holds by construction, and is what is checked."""
 
-import os
 import time
 
 import numpy as np
 import pytest
 
 import bpy
-from backend_for_tests import point_addon_at, serve
 from blender_addon import animator, jobs, keying, operators, smpl_rig
 from rigs_for_tests import keys_of, make_mixamo, make_motion
 
 SCENE_FPS = 24  # not the model's 20: keys must land at the user's frame numbers
-
-
-@pytest.fixture(scope="module")
-def backend(tmp_path_factory):
-    args = os.environ.get("MOMUG_TEST_SERVE_ARGS", "--checkpoint tiny").split()
-    yield from serve(tmp_path_factory.mktemp("momug_config"), args)
-
-
-@pytest.fixture
-def use_backend(backend, monkeypatch):
-    return point_addon_at(monkeypatch, backend)
 
 
 def fingerprint():

@@ -26,11 +26,6 @@ def backend(tmp_path_factory):
 
 
 @pytest.fixture
-def use_backend(backend, monkeypatch):
-    return point_addon_at(monkeypatch, backend)
-
-
-@pytest.fixture
 def streaming(scene):
     st = scene.momug
     st.stream, st.prompt, st.seed, st.steps = True, "a person walks forward", 2, 2

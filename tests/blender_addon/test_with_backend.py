@@ -6,27 +6,14 @@ arguments come from $MOMUG_TEST_SERVE_ARGS (default: the tiny model, '--checkpoi
 to '' for the default model). Skipped with the reason when the server is not installed there.
 """
 
-import os
 import time
 
 import numpy as np
 import pytest
 
 import bpy
-from backend_for_tests import point_addon_at, serve
 from blender_addon import client, jobs, keying, operators, preferences
 from rigs_for_tests import keys_of, make_mixamo
-
-
-@pytest.fixture(scope="module")
-def backend(tmp_path_factory):
-    args = os.environ.get("MOMUG_TEST_SERVE_ARGS", "--checkpoint tiny").split()
-    yield from serve(tmp_path_factory.mktemp("momug_config"), args)
-
-
-@pytest.fixture
-def use_backend(backend, monkeypatch):
-    return point_addon_at(monkeypatch, backend)
 
 
 def fingerprint():

@@ -218,6 +218,8 @@ def _caption_checks(data: str, captions: dict[str, str], seed: int, model_id: st
     references = {i: rng.choice(meta[i]["captions"]) for i in captions if meta.get(i, {}).get("captions")}
     out = {"ground_truth": caption_checks(references, meta), "model": caption_checks(captions, meta)}
     names = list(out["model"]["checks"])
+    if not names:  # no procedural single-action clips (a real corpus): nothing to print
+        return out
     print("\nCaption checks on single-action clips (share of captions naming it; n clips):")
     print("| | " + " | ".join(names) + " |")
     print("|---" * (len(names) + 1) + "|")

@@ -27,7 +27,8 @@ from momug.motion.cleanup import CONTACT_HEIGHT
 
 # A caption names a content kind if it uses one of these words.
 KIND_WORDS: dict[str, set[str]] = {
-    "walk": {"walk", "walks", "walking", "strolls", "stroll", "steps", "step", "marches", "trudges", "paces"},
+    "walk": {"walk", "walks", "walking", "strolls", "stroll", "steps", "step", "marches", "trudges", "paces",
+             "moves"},  # "moves to the left": a sidestepping walk named by its way
     "run": {"run", "runs", "running", "jogs", "jog", "sprints", "sprint", "dashes", "dash", "races"},
     "turn": {"turn", "turns", "turning", "curve", "veers", "pivots"},
     "wave": {"wave", "waves", "waving", "goodbye", "bye"},

@@ -111,14 +111,15 @@ def init_from(model, folder: str | Path) -> list[str]:
     return fresh
 
 
-def from_pretrained(folder: str | Path, device: str | torch.device = "cpu", dtype=None):
+def from_pretrained(folder: str | Path, device: str | torch.device = "cpu", dtype=None, check_licence: bool = True):
     """Load a MoMug model from a checkpoint folder; a corrupt or mismatched one is a MomugError."""
     folder = Path(folder)
     if not (folder / CONFIG_NAME).is_file():
         raise MomugError(f"{folder} is not a MoMug checkpoint: {CONFIG_NAME} is missing")
     from momug.licences import require_accepted
 
-    require_accepted(folder)  # an opt-in checkpoint (trained on CC BY-NC data) is loaded only once accepted
+    if check_licence:  # off only where a training run resumes itself, on data its user supplied
+        require_accepted(folder)  # an opt-in checkpoint (trained on CC BY-NC data) loads once accepted
     config = MoMugConfig.load(folder / CONFIG_NAME)
     state = read_weights(folder)
     model = build_model(config, dtype=dtype)

@@ -59,14 +59,15 @@ def save_pretrained(model: StreamModel, vae: V.MotionVAE, folder: str | Path,
     return folder
 
 
-def from_pretrained(folder: str | Path, device: str | torch.device = "cpu", dtype=None):
+def from_pretrained(folder: str | Path, device: str | torch.device = "cpu", dtype=None, check_licence: bool = True):
     """(StreamModel, MotionVAE) from a checkpoint folder; anything wrong is a MomugError."""
     folder = Path(folder)
     if not (folder / CONFIG_NAME).is_file():
         raise MomugError(f"{folder} is not a streaming checkpoint: {CONFIG_NAME} is missing")
     from momug.licences import require_accepted
 
-    require_accepted(folder)  # an opt-in checkpoint (trained on CC BY-NC data) is loaded only once accepted
+    if check_licence:  # off only where a training run resumes itself, on data its user supplied
+        require_accepted(folder)  # an opt-in checkpoint (trained on CC BY-NC data) loads once accepted
     try:
         config = StreamConfig.from_dict(json.loads((folder / CONFIG_NAME).read_text()))
     except (ValueError, TypeError) as exc:

@@ -128,7 +128,7 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
     except MomugError:
         val_folder = None
     if resuming:
-        model, vae = sckpt.from_pretrained(out)
+        model, vae = sckpt.from_pretrained(out, check_licence=False)  # its own run
         accelerator.print(f"momug stream train: resuming from {out}")
     else:
         vae = V.from_pretrained(cfg.vae)

@@ -216,7 +216,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
         val_folder = None
 
     if resuming:
-        model = ckpt.from_pretrained(out)
+        model = ckpt.from_pretrained(out, check_licence=False)  # the user's own run, on their data
         model.train()
         accelerator.print(f"momug train: resuming from {out}")
     else:

@@ -185,5 +185,7 @@ def test_a_model_trained_on_licensed_clips_is_opt_in(tmp_path, corpus, monkeypat
     assert terms["name"] == "CC BY-NC 4.0" and "Bandai" in terms["attribution"]
     with pytest.raises(MomugError, match="opt-in"):
         ckpt.from_pretrained(tmp_path / "run")
+    # Resuming one's own run needs no acceptance: the user supplied the data.
+    assert main(["train", "--config", str(cfg), "--quiet", "--max-steps", "3"]) == 0
     licences.accept(tmp_path / "run")
     assert ckpt.from_pretrained(tmp_path / "run").config.base_model == "tiny"

@@ -207,20 +207,19 @@ def run_m2t(args) -> int:
     return 0
 
 
-def _caption_checks(data: str, captions: dict[str, str], seed: int, model_id: str) -> dict:
-    """Action / side / direction named? The model's captions against one random reference each."""
+def _checks_against_references(meta: dict[str, dict], captions: dict[str, str], seed: int, check,
+                                title: str, names, model_id: str) -> dict:
+    """The model's captions and one random reference caption per clip through the same check,
+    printed as a table of pass rates (columns `names`, or every check the model's captions got)."""
     import random
 
-    from momug.eval.caption_checks import caption_checks, read_meta
-
-    meta = read_meta(data)
     rng = random.Random(seed)
     references = {i: rng.choice(meta[i]["captions"]) for i in captions if meta.get(i, {}).get("captions")}
-    out = {"ground_truth": caption_checks(references, meta), "model": caption_checks(captions, meta)}
-    names = list(out["model"]["checks"])
-    if not names:  # no procedural single-action clips (a real corpus): nothing to print
+    out = {"ground_truth": check(references, meta), "model": check(captions, meta)}
+    names = list(names or out["model"]["checks"])
+    if not names:  # nothing this check applies to (procedural checks on a real corpus)
         return out
-    print("\nCaption checks on single-action clips (share of captions naming it; n clips):")
+    print(f"\n{title} (share of captions naming it; n clips):")
     print("| | " + " | ".join(names) + " |")
     print("|---" * (len(names) + 1) + "|")
     for label, key in (("Ground truth", "ground_truth"), (model_id, "model")):
@@ -230,27 +229,24 @@ def _caption_checks(data: str, captions: dict[str, str], seed: int, model_id: st
     return out
 
 
+def _caption_checks(data: str, captions: dict[str, str], seed: int, model_id: str) -> dict:
+    """Action / side / direction named? The model's captions against one random reference each."""
+    from momug.eval.caption_checks import caption_checks, read_meta
+
+    return _checks_against_references(read_meta(data), captions, seed, caption_checks,
+                                      "Caption checks on single-action clips", None, model_id)
+
+
 def _real_caption_checks(data: str, captions: dict[str, str], seed: int, model_id: str) -> dict | None:
     """Content (walk / run / turn which way / wave or raise which hand) and style named, on real
     clips (None when the folder has none)."""
-    import random
-
     from momug.eval.real_motion import read_real_meta, real_caption_checks
 
     meta = read_real_meta(data)
     if not any(i in meta for i in captions):
         return None
-    rng = random.Random(seed)
-    references = {i: rng.choice(meta[i]["captions"]) for i in captions if meta.get(i, {}).get("captions")}
-    out = {"ground_truth": real_caption_checks(references, meta), "model": real_caption_checks(captions, meta)}
-    print("\nCaption checks on real clips (share of captions naming it; n clips):")
-    print("| | content | style |")
-    print("|---|---|---|")
-    for label, key in (("Ground truth", "ground_truth"), (model_id, "model")):
-        cells = [f"{out[key]['checks'][n]['pass_rate']:.0%} ({out[key]['checks'][n]['n']})"
-                 if n in out[key]["checks"] else "-" for n in ("content", "style")]
-        print(f"| {label} | " + " | ".join(cells) + " |")
-    return out
+    return _checks_against_references(meta, captions, seed, real_caption_checks,
+                                      "Caption checks on real clips", ("content", "style"), model_id)
 
 
 def run_probes(args) -> int:

@@ -22,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from momug.data.humanml3d import read_split
+from momug.data.synth.writer import read_meta
 from momug.errors import MomugError
 from momug.motion import features
 
@@ -56,11 +57,10 @@ def _link(src: Path, dst: Path) -> None:
 
 
 def _read_meta(folder: Path) -> dict[str, dict]:
-    path = folder / "meta.jsonl"
-    if not path.is_file():
+    """The source's meta.jsonl by clip id (empty when it has none)."""
+    if not (folder / "meta.jsonl").is_file():
         return {}
-    rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
-    return {row["id"]: row for row in rows}
+    return {row["id"]: row for row in read_meta(folder)}
 
 
 def merge_corpora(sources: list[str], out, progress: bool = True) -> dict:

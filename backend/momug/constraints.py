@@ -61,6 +61,9 @@ MAX_JOINT_SPEED = 14.0
 # How far (frames) the sampling-time pull of a key reaches into the frames around it.
 GUIDE_REACH = 10
 MIN_REACH = 3
+# Frames over which a continuation carries the given motion's velocity on (and an ending brings
+# the following motion's velocity in) before the model's own motion takes over.
+MOMENTUM_FRAMES = 8
 # A path farther than this from where a continuation starts is a mistake, not a path.
 MAX_PATH_GAP = 0.5
 MAX_KEYS = 4000
@@ -627,6 +630,39 @@ def typical_step(joints: np.ndarray) -> float:
     return max(float(np.median(frame_steps(joints))), 0.005)
 
 
+def momentum_profile(reach: int) -> np.ndarray:
+    """(reach + 1,) h(1..reach+1): 1 at the first frame (so the first step carries the whole
+    velocity difference), then fading smoothly to 0 (the model's own motion takes over)."""
+    t = np.arange(1, reach + 2, dtype=np.float64)
+    return t * smooth_weight((t - 1) / reach)
+
+
+def carry_velocity(out: np.ndarray, key_index: np.ndarray, at: int, forward: bool, keep_root: bool = False) -> None:
+    """In place: make the one-frame step out of frame `at` (forward) or into it (backward) the
+    given motion's own step there (the frame after / before `at` is a known frame too), faded
+    out over MOMENTUM_FRAMES so a continuation carries the given velocity on instead of changing
+    it at the join. Frame `at` and every other known frame stay exactly where they are."""
+    sign = 1 if forward else -1
+    known = set(int(k) for k in key_index)
+    if at - sign not in known:
+        return
+    # Free frames on the open side of `at`, up to the next known frame (which must not move).
+    free = 0
+    while 0 <= at + sign * (free + 1) < len(out) and at + sign * (free + 1) not in known:
+        free += 1
+    reach = min(MOMENTUM_FRAMES, free - 1)
+    if reach < 1:
+        return
+    given = (out[at] - out[at - sign]) * sign
+    made = (out[at + sign] - out[at]) * sign
+    miss = given - made
+    if keep_root:  # a path sets the root on the ground: only the body around it carries on
+        miss[:, [0, 2]] -= miss[:1, [0, 2]]
+    h = momentum_profile(reach)
+    frames = at + sign * np.arange(1, reach + 2)
+    out[frames] += sign * h[:, None, None] * miss[None]
+
+
 def project(joints: np.ndarray, c: Constraints, clean_feet: bool = False, fps: float = 20.0) -> np.ndarray:
     """The finished motion over the sampled timeline (total, 22, 3), world placed -> the output
     (frames, 22, 3) with the constraints met exactly."""
@@ -655,6 +691,10 @@ def project(joints: np.ndarray, c: Constraints, clean_feet: bool = False, fps: f
         reach = np.maximum(np.ceil(need), MIN_REACH)
         out += np.einsum("kt,kjd->tjd", key_weights(idx, c.total, reach), delta)
         out[idx] = c.key_joints  # exact, not merely within rounding
+        if c.lead >= 2:
+            carry_velocity(out, idx, c.lead - 1, forward=True, keep_root=c.path is not None)
+        if c.tail >= 1:
+            carry_velocity(out, idx, c.lead + c.frames - 1, forward=False, keep_root=c.path is not None)
     out = out[c.lead:c.lead + c.frames]
     if c.is_edit:
         src = np.asarray(c.source, dtype=np.float64)

@@ -107,6 +107,42 @@ def test_start_continues_in_the_given_world_frame(tiny_pipeline):
     assert np.abs(C.project(sampled, whole)[:c.lead] - j[50 - c.lead:50]).max() < 1e-6
 
 
+def test_continuation_carries_the_given_velocity_over_the_join():
+    """Exact by construction: whatever the sampled motion does after the context, the first new
+    frame moves as the given motion's last frame did (position and velocity continuous), and the
+    difference fades out smoothly within MOMENTUM_FRAMES."""
+    j = walk().astype(np.float64)
+    given = j[:50]
+    c = C.build(30, FPS, 200, start=given)
+    # A sampled timeline whose new part stands still: the worst velocity mismatch at the join.
+    sampled = np.concatenate([given[-c.lead:], np.repeat(given[-1:] + [0.0, 0.0, 0.05], 30, axis=0)])
+    out = C.project(sampled, c).astype(np.float64)
+    v_given = given[-1] - given[-2]
+    assert np.abs((out[0] - given[-1]) - v_given).max() < 1e-5
+    # Past the fade the model's own motion is untouched.
+    assert np.abs(out[C.MOMENTUM_FRAMES + 1:] - sampled[c.lead + C.MOMENTUM_FRAMES + 1:]).max() < 1e-6
+    # The fade adds no step larger than the velocity difference it removes.
+    added = np.linalg.norm(np.diff(out - sampled[c.lead:], axis=0), axis=-1).max()
+    assert added <= np.linalg.norm(v_given - 0.0, axis=-1).max() + 0.05 + 1e-6
+
+
+def test_end_pose_is_reached_with_the_following_motions_velocity():
+    j = walk().astype(np.float64)
+    c = C.build(40, FPS, 200, end=j[60:])
+    sampled = np.repeat(j[60:61] - [0.3, 0.0, 0.0], c.total, axis=0)
+    out = C.project(sampled, c).astype(np.float64)
+    assert np.abs(out[-1] - j[60]).max() < 1e-6
+    assert np.abs((out[-1] - out[-2]) - (j[61] - j[60])).max() < 1e-5
+
+
+def test_velocity_is_not_carried_into_a_key_right_after_the_join():
+    """A key two frames after the join leaves no room to fade: the key still holds exactly."""
+    j = walk().astype(np.float64)
+    c = C.build(30, FPS, 200, start=j[:50], keys=(np.array([1]), j[[52]]))
+    out = C.project(np.repeat(j[49:50], c.total, axis=0), c)
+    assert np.abs(out[1] - j[52]).max() < 1e-6
+
+
 def test_end_pose_is_the_last_frame(tiny_pipeline):
     j = walk()
     c = C.build(40, FPS, 200, end=j[60:])

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from momug.errors import Cancelled, MomugError
+from momug.model.registry import REGISTRY
 
 MAX_PROMPT_CHARS = 500
 MAX_STEPS = 1000
@@ -100,7 +101,8 @@ class MotionPipeline:
                 raise MomugError(f"checkpoint folder {folder} does not exist")
             raise MomugError("the default model is not installed with this copy of momug; pass --checkpoint DIR")
         model = ckpt.from_pretrained(folder, device=device)
-        model_id = "momug-default" if not checkpoint else folder.resolve().name
+        name = REGISTRY.name_of(folder)   # a shipped model (default, real) is known by its name
+        model_id = f"momug-{name}" if name else folder.resolve().name
         return cls(model, model_id, ckpt.checkpoint_id(folder), device)
 
     # ------------------------------------------------------------------ checks

@@ -159,13 +159,22 @@ def _header(prompts: Path, folder: Path, settings: BatchSettings, model: str, de
         "prompts_file": str(prompts.resolve()),
         "prompts_sha256": mf.sha256_file(prompts),
         "output": str(folder.resolve()),
-        "settings": {"checkpoint": settings.checkpoint or "default", "model": model,
+        "settings": {"checkpoint": _checkpoint_label(settings.checkpoint), "model": model,
                      "seconds": settings.seconds, "seed": settings.seed, "steps": settings.steps,
                      "guidance": settings.guidance, "batch_size": settings.batch_size,
                      "device": device, "bvh": settings.bvh, "clean_feet": settings.clean_feet},
         "processes": shard.world,
         **({"shard": shard.rank} if shard.world > 1 else {}),
     }
+
+
+def _checkpoint_label(checkpoint: str | None) -> str:
+    """A shipped model by its name (default, real), any other checkpoint as given."""
+    if checkpoint is None:
+        return "default"
+    from momug.model.registry import REGISTRY
+
+    return REGISTRY.name_of(checkpoint) or checkpoint
 
 
 class _ShardWork:

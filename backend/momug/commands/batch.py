@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from momug.errors import MomugError
+from momug.model import registry
 
 
 def add_parser(subparsers) -> None:
@@ -20,7 +21,9 @@ def add_parser(subparsers) -> None:
         "status is 1 when any line or item failed.")
     p.add_argument("prompts", metavar="PROMPTS", help="prompts file (.txt or .jsonl)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--checkpoint", metavar="DIR", help="model folder, or 'tiny' (default: the shipped model)")
+    p.add_argument("--model", metavar="NAME", choices=registry.NAMES, help=registry.OPTION_HELP)
+    p.add_argument("--checkpoint", metavar="DIR", help="model folder, or 'tiny' (default: the shipped model); "
+                   "not with --model")
     p.add_argument("--seconds", type=float, default=4.0, help="length of each motion unless its line says (default 4)")
     p.add_argument("--seed", type=int, default=0,
                    help="base seed: prompt i uses seed+i unless its line says (default 0)")
@@ -38,13 +41,14 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from momug.errors import require
 
+    checkpoint = registry.checkpoint_for(args.model, args.checkpoint)  # the licence, before anything runs
     require("torch")
     from momug.batch.runner import BatchSettings, run_batch
     from momug.batch.shard import current_shard
 
     if args.batch_size < 1:
         raise MomugError("--batch-size must be at least 1")
-    settings = BatchSettings(checkpoint=args.checkpoint, seconds=args.seconds, seed=args.seed, steps=args.steps,
+    settings = BatchSettings(checkpoint=checkpoint, seconds=args.seconds, seed=args.seed, steps=args.steps,
                              guidance=args.guidance, batch_size=args.batch_size, device=args.device,
                              bvh=not args.no_bvh, contact_sheet=not args.no_contact_sheet,
                              clean_feet=args.clean_feet)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from momug.model import registry
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -15,7 +17,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--sample", action="store_true", help="sample words instead of greedy decoding")
     p.add_argument("--beams", type=int, default=1, help="beam search width (default 1: greedy)")
     p.add_argument("--seed", type=int, default=0, help="random seed for --sample")
-    p.add_argument("--checkpoint", metavar="DIR", help="model folder (default: the shipped model)")
+    p.add_argument("--model", metavar="NAME", choices=registry.NAMES, help=registry.OPTION_HELP)
+    p.add_argument("--checkpoint", metavar="DIR", help="model folder (default: the shipped model); "
+                   "not with --model")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--mode", choices=("diffusion", "stream"), default="diffusion",
                    help="which model captions: the diffusion model (default) or the streaming model "
@@ -25,6 +29,11 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from momug.errors import MomugError, require
 
+    registry.check_choice(args.model, args.checkpoint)
+    if args.mode == "stream":
+        registry.no_streaming(args.model)
+    else:  # the named model's licence, before the motion is read or torch imported
+        args.checkpoint = registry.checkpoint_for(args.model, args.checkpoint)
     require("torch")
     from momug.motion.convert import read_motion
     from momug.pipeline import MotionPipeline

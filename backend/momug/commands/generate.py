@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from momug.errors import MomugError
+from momug.model import registry
 
 OUTPUT_SUFFIXES = (".npz", ".bvh")
 
@@ -57,8 +58,9 @@ def add_parser(subparsers) -> None:
                    "lower, upper, legs, left_leg, right_leg, arms, left_arm, right_arm, spine, head")
     p.add_argument("--format", choices=("npz", "bvh"), default="npz", help="file type with --prompts")
     p.add_argument("--batch-size", type=int, default=8, help="prompts per forward pass with --prompts")
+    p.add_argument("--model", metavar="NAME", choices=registry.NAMES, help=registry.OPTION_HELP)
     p.add_argument("--checkpoint", metavar="DIR", help="model folder of the chosen --mode "
-                   "(default: the shipped model)")
+                   "(default: the shipped model); not with --model")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
 
 
@@ -91,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.prompt) == bool(args.prompts):
         raise MomugError('give either a prompt ("a person waves") or --prompts FILE')
     if args.mode == "stream":
+        registry.check_choice(args.model, args.checkpoint)
+        registry.no_streaming(args.model)
         if not args.clean_feet:
             raise MomugError("--no-foot-cleanup is for diffusion mode: the streaming mode sends frames as "
                              "they are made and leaves their feet as the model made them")
@@ -102,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
         return run_stream(args)
     if args.stream_to:
         raise MomugError("--stream-to needs --mode stream")
+    # The named model's licence is checked here, before any file is read or model loaded.
+    args.checkpoint = registry.checkpoint_for(args.model, args.checkpoint)
     constraints = read_constraints(args)
     if not args.output:
         raise MomugError("give -o OUT.npz|OUT.bvh (a folder with --prompts)")

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from momug.errors import MomugError, require
+from momug.model import registry
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -21,7 +22,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "Load the model once and serve text-to-motion and motion-to-text over HTTP, every "
             "route under /v1 (OpenAPI description at /openapi.json). Every route but /v1/health "
             "needs the token in the user config folder ('momug token' prints it). The model loads "
-            "in the background; /v1/health answers 'loading' until it is ready."
+            "in the background; /v1/health answers 'loading' until it is ready. Requests may name "
+            "another shipped model (GET /v1/models lists them), which loads on its first request."
         ),
     )
     p.add_argument("--host", default="127.0.0.1",
@@ -29,8 +31,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto",
                    help="where the model runs (default: cuda when present)")
+    p.add_argument("--model", metavar="NAME", choices=registry.NAMES,
+                   help="the model loaded at start and given to requests that name none: "
+                        + registry.OPTION_HELP.removeprefix("a shipped diffusion model by name: "))
     p.add_argument("--checkpoint", metavar="DIR|tiny", default=None,
-                   help="model folder (default: the shipped model; 'tiny' is a small random model for tests)")
+                   help="model folder served as 'default' (default: the shipped model; 'tiny' is a small "
+                        "random model for tests); not with --model")
     p.add_argument("--stream-checkpoint", metavar="DIR|tiny", default=None,
                    help="streaming model folder for POST /v1/generate/stream, loaded on the first stream "
                         "request (default: the shipped streaming model, when installed; 'tiny' for tests)")
@@ -49,6 +55,7 @@ def run(args) -> int:
         raise MomugError(f"--port must be between 1 and 65535, got {args.port}")
     if args.max_queue < 1 or args.max_batch < 1:
         raise MomugError("--max-queue and --max-batch must be at least 1")
+    registry.checkpoint_for(args.model, args.checkpoint)  # the model loaded at start: its licence, now
     if not is_loopback(args.host):
         if not args.allow_remote:
             raise MomugError(f"--host {args.host} would accept connections from other machines; "
@@ -60,17 +67,19 @@ def run(args) -> int:
     uvicorn = require("uvicorn")
     from momug.server.app import create_app
     from momug.server.auth import load_or_create_token, token_path
+    from momug.server.models import registry_table
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     token = load_or_create_token()
     sock = bind(args.host, args.port)   # bound here so a busy port is a clear error, not a log line
-    app = create_app(_loader(args.checkpoint, args.device), token,
+    models = registry_table(args.model, args.checkpoint, lambda checkpoint: _loader(checkpoint, args.device))
+    app = create_app(models, token,
                      max_queued=args.max_queue, max_batch=args.max_batch,
                      stream_loader=_loader(args.stream_checkpoint, args.device, stream=True),
                      stream_probe=_stream_probe(args.stream_checkpoint))
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"momug serve: listening on http://{shown_host}:{args.port}/v1 (model loading in the background; "
-          f"GET /v1/health says when it is ready)", flush=True)
+    print(f"momug serve: listening on http://{shown_host}:{args.port}/v1 (model '{models.default}' loading in "
+          f"the background; GET /v1/health says when it is ready)", flush=True)
     print(f"momug serve: token file {token_path()} ('momug token' prints it)", flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=args.access_log,
                             timeout_graceful_shutdown=5, lifespan="on")

@@ -24,6 +24,7 @@ from momug.errors import MomugError
 from momug.server import schema
 from momug.server.guards import BodyLimit, RequireToken
 from momug.server.jobs import CaptionWork, GenerateWork, JobQueue, ModelUnavailable, QueueFull
+from momug.server.models import LicenceNotAccepted, ModelNotInstalled, ModelTable
 from momug.server.streaming import StreamSlot, stream_routes
 
 log = logging.getLogger("momug.server")
@@ -32,24 +33,30 @@ log = logging.getLogger("momug.server")
 _bearer_doc = HTTPBearer(auto_error=False, description="the token printed by 'momug token'")
 
 _ERRORS = {code: {"model": schema.ErrorBody, "description": text} for code, text in (
-    (401, "missing or wrong token"), (404, "no such job (or it expired)"),
+    (401, "missing or wrong token"), (403, "the model is opt-in and its licence is not accepted on this "
+                                                 "machine (the detail says how to accept it)"),
+    (404, "no such job (or it expired)"),
     (413, "request body too large"), (422, "invalid request"), (429, "queue full"),
     (503, "model unavailable"))}
 
 
-def create_app(pipeline_loader: Callable[[], object], token: str, *, max_queued: int = 32,
+def create_app(pipeline_loader: Callable[[], object] | ModelTable, token: str, *, max_queued: int = 32,
                max_batch: int = 8, result_ttl: float = 600.0,
                max_body_bytes: int = schema.MAX_BODY_BYTES,
                stream_loader: Callable[[], object] | None = None,
                stream_probe: Callable[[], str | None] | None = None) -> FastAPI:
     """An app whose worker thread calls pipeline_loader() once at startup and then owns the model.
 
+    pipeline_loader may instead be a ModelTable (models.py): requests then choose a model by name,
+    the table's default is loaded at startup and every other one on its first request.
     stream_loader (optional) makes the streaming model, on the first POST /v1/generate/stream;
     stream_probe() says why it cannot be loaded (None when it can), for /v1/health.
     """
     if not token:
         raise ValueError("the server needs a non-empty token")
-    jobs = JobQueue(pipeline_loader, max_queued=max_queued, max_batch=max_batch, result_ttl=result_ttl)
+    models = pipeline_loader if isinstance(pipeline_loader, ModelTable) else ModelTable.single(pipeline_loader)
+    jobs = JobQueue(models.loaders(), max_queued=max_queued, max_batch=max_batch, result_ttl=result_ttl,
+                    default_model=models.default)
     streams = StreamSlot(stream_loader, stream_probe)
 
     @contextlib.asynccontextmanager
@@ -62,12 +69,14 @@ def create_app(pipeline_loader: Callable[[], object], token: str, *, max_queued:
     app = FastAPI(title="MoMug backend", version=__version__, lifespan=lifespan, redoc_url=None,
                   description="Text-to-motion and motion-to-text on this machine; see momug/server/schema.py")
     app.state.jobs = jobs
+    app.state.models = models
     app.state.streams = streams
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequireToken, token=token)      # added last = runs first
     _add_error_handlers(app)
     app.include_router(_public_routes(jobs, streams, _versions()))
-    app.include_router(_job_routes(jobs))
+    app.include_router(_job_routes(jobs, models))
+    app.include_router(_model_routes(jobs, models))
     app.include_router(stream_routes(streams, dependencies=[Security(_bearer_doc)], responses=_ERRORS))
     return app
 
@@ -92,7 +101,30 @@ def _public_routes(jobs: JobQueue, streams: StreamSlot, versions: dict[str, str]
     return router
 
 
-def _job_routes(jobs: JobQueue) -> APIRouter:
+def _model_routes(jobs: JobQueue, models: ModelTable) -> APIRouter:
+    router = APIRouter(prefix=schema.API_PREFIX, dependencies=[Security(_bearer_doc)], responses=_ERRORS)
+
+    @router.get("/models", response_model=schema.ModelList)
+    def list_models():
+        loaded, errors = jobs.loaded()
+        return {"default": models.default, "models": models.listing(loaded, errors)}
+
+    return router
+
+
+def chosen_model(models: ModelTable, name: str | None) -> str:
+    """The request's model, or the HTTP error that says why it cannot be used (nothing is loaded)."""
+    try:
+        return models.check(name)
+    except LicenceNotAccepted as exc:
+        raise HTTPException(403, str(exc)) from None
+    except ModelNotInstalled as exc:
+        raise HTTPException(503, str(exc)) from None
+    except MomugError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+def _job_routes(jobs: JobQueue, models: ModelTable) -> APIRouter:
     router = APIRouter(prefix=schema.API_PREFIX, dependencies=[Security(_bearer_doc)], responses=_ERRORS)
 
     def enqueue(work):
@@ -107,6 +139,7 @@ def _job_routes(jobs: JobQueue) -> APIRouter:
 
     @router.post("/generate", status_code=202, response_model=schema.JobStatus)
     def generate(request: schema.GenerateRequest):
+        model = chosen_model(models, request.model)
         try:
             constraints = generate_constraints(request)
         except MomugError as exc:   # constraints that cannot be met: before any work
@@ -114,11 +147,12 @@ def _job_routes(jobs: JobQueue) -> APIRouter:
         seconds = request.seconds if constraints is None else constraints.frames / schema.WIRE_FPS
         return enqueue(GenerateWork(prompt=request.prompt, seconds=seconds, seeds=request.seeds(),
                                     guidance=request.guidance, steps=request.steps,
-                                    clean_feet=request.clean_feet, constraints=constraints))
+                                    clean_feet=request.clean_feet, constraints=constraints, model=model))
 
     @router.post("/caption", status_code=202, response_model=schema.JobStatus)
     def caption(request: schema.CaptionRequest):
-        return enqueue(CaptionWork(joints=request.joints, fps=request.fps))
+        return enqueue(CaptionWork(joints=request.joints, fps=request.fps,
+                                   model=chosen_model(models, request.model)))
 
     @router.get("/jobs/{job_id}", response_model=schema.JobStatus)
     def job_status(job_id: str):

@@ -1,8 +1,10 @@
-"""The job queue: one worker thread loads the model and is the only code that ever calls it.
+"""The job queue: one worker thread loads the models and is the only code that ever calls them.
 
 HTTP handlers only add jobs, read their state and ask for cancellation, so a slow model never
 blocks the server, and the GPU never sees two callers at once. Queued requests that can share a
-forward pass (generate with the same steps and guidance; any captions) run as one batch.
+forward pass (the same model; generate with the same steps and guidance; any captions) run as one
+batch. The default model loads at start; another one (a request's `model`) on its first job, in
+the same worker, so the jobs behind that one wait while it loads.
 """
 
 from __future__ import annotations
@@ -46,11 +48,12 @@ class GenerateWork:
     steps: int
     clean_feet: bool = True
     constraints: object = None   # momug.constraints.Constraints, already checked
+    model: str | None = None     # a model name; None: the queue's default
 
     @property
     def batch_key(self) -> tuple:
         # The sampler's loop runs once for the whole batch, so only these must agree.
-        return ("generate", self.steps, self.guidance, self.clean_feet)
+        return ("generate", self.model, self.steps, self.guidance, self.clean_feet)
 
     @property
     def size(self) -> int:
@@ -61,9 +64,13 @@ class GenerateWork:
 class CaptionWork:
     joints: np.ndarray   # (T, 22, 3) float32
     fps: float
+    model: str | None = None
 
-    batch_key = ("caption",)
     size = 1
+
+    @property
+    def batch_key(self) -> tuple:
+        return ("caption", self.model)
 
 
 @dataclass
@@ -90,11 +97,20 @@ class Job:
 
 
 class JobQueue:
-    """Owns the worker thread, the queue and every job's state (one lock guards them all)."""
+    """Owns the worker thread, the queue and every job's state (one lock guards them all).
 
-    def __init__(self, loader: Callable[[], object], max_queued: int = 32, max_batch: int = 8,
-                 result_ttl: float = 600.0, max_kept: int = 256):
-        self._loader = loader
+    loader: what loads the model, or {name: loader} for every model a job may name; default_model
+    is the one loaded at start and used by jobs that name none. state and load_error are the
+    default model's: when it fails to load, the queue takes no jobs at all.
+    """
+
+    def __init__(self, loader: Callable[[], object] | dict[str, Callable[[], object]], max_queued: int = 32,
+                 max_batch: int = 8, result_ttl: float = 600.0, max_kept: int = 256,
+                 default_model: str = "default"):
+        self._loaders = dict(loader) if isinstance(loader, dict) else {default_model: loader}
+        if default_model not in self._loaders:
+            raise ValueError(f"no loader for the default model '{default_model}'")
+        self.default_model = default_model
         self.max_queued = max_queued
         self.max_batch = max_batch
         self.result_ttl = result_ttl
@@ -108,7 +124,13 @@ class JobQueue:
         self._thread: threading.Thread | None = None
         self.state = "loading"            # -> "ready" or "failed"
         self.load_error: str | None = None
-        self.pipeline = None
+        self.pipelines: dict[str, object] = {}       # loaded models by name
+        self.load_errors: dict[str, str] = {}        # models (other than the default) that failed to load
+
+    @property
+    def pipeline(self):
+        """The default model's pipeline, once loaded."""
+        return self.pipelines.get(self.default_model)
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -139,9 +161,15 @@ class JobQueue:
                 raise ModelUnavailable("the server is shutting down")
             if self.state == "failed":
                 raise ModelUnavailable(f"the model failed to load: {self.load_error}")
+            work.model = work.model or self.default_model
+            if work.model not in self._loaders:
+                raise MomugError(f"this server does not offer the model '{work.model}'; it offers: "
+                                 f"{', '.join(self._loaders)}")
+            if work.model in self.load_errors:
+                raise ModelUnavailable(f"the '{work.model}' model failed to load: {self.load_errors[work.model]}")
             if len(self._queue) >= self.max_queued:
                 raise QueueFull(f"{len(self._queue)} jobs are already waiting; retry in a moment")
-            pipeline = self.pipeline
+            pipeline = self.pipelines.get(work.model)
         if pipeline is not None:
             # Known limits answer at once (422) instead of failing the job later.
             _validate(pipeline, work)
@@ -187,6 +215,14 @@ class JobQueue:
     def counts(self) -> tuple[int, int]:
         with self._lock:
             return len(self._queue), sum(1 for j in self._running if j.status == "running")
+
+    def loaded(self) -> tuple[set[str], dict[str, str]]:
+        """(names of the loaded models, {name: why it failed to load})."""
+        with self._lock:
+            errors = dict(self.load_errors)
+            if self.load_error is not None:
+                errors[self.default_model] = self.load_error
+            return set(self.pipelines), errors
 
     # --- bookkeeping (lock held) ----------------------------------------------------------
     def _view(self, job: Job) -> dict:
@@ -236,7 +272,7 @@ class JobQueue:
     def _load(self) -> bool:
         try:
             with MODEL_LOAD_LOCK:
-                pipeline = self._loader()
+                pipeline = self._loaders[self.default_model]()
         except Exception as exc:
             log.exception("the model failed to load")
             with self._lock:
@@ -246,8 +282,35 @@ class JobQueue:
                 self._queue.clear()
             return False
         with self._lock:
-            self.pipeline, self.state = pipeline, "ready"
+            self.pipelines[self.default_model], self.state = pipeline, "ready"
             return not self._closing
+
+    def _pipeline_for(self, name: str):
+        """The named model, loaded on its first job; None when it cannot be (its jobs, this batch's
+        and the queued ones, are failed with the reason, and later requests get 503)."""
+        with self._lock:
+            if name in self.pipelines or name in self.load_errors:
+                return self.pipelines.get(name)
+        log.info("loading the '%s' model for its first request", name)
+        started = time.perf_counter()
+        try:
+            with MODEL_LOAD_LOCK:
+                pipeline = self._loaders[name]()
+        except Exception as exc:
+            log.warning("the '%s' model failed to load: %s", name, exc, exc_info=not isinstance(exc, MomugError))
+            with self._lock:
+                self.load_errors[name] = _error_text(exc)
+                reason = f"the '{name}' model failed to load: {self.load_errors[name]}"
+                for job in [j for j in self._queue if j.work.model == name]:
+                    self._queue.remove(job)
+                    self._end(job, "failed", error=reason)
+                for job in self._running:
+                    self._end(job, "failed", error=reason)
+            return None
+        log.info("the '%s' model is ready in %.1f s", name, time.perf_counter() - started)
+        with self._lock:
+            self.pipelines[name] = pipeline
+        return pipeline
 
     def _next_batch(self) -> list[Job] | None:
         with self._lock:
@@ -269,11 +332,14 @@ class JobQueue:
             return batch
 
     def _run(self, batch: list[Job]) -> None:
-        batch = [job for job in batch if self._accepts(job)]
+        pipeline = self._pipeline_for(batch[0].work.model)
+        if pipeline is None:
+            return
+        batch = [job for job in batch if self._accepts(pipeline, job)]
         if not batch:
             return
         try:
-            outputs = self._call_model(batch)
+            outputs = self._call_model(pipeline, batch)
         except Cancelled:
             with self._lock:
                 for job in batch:
@@ -293,19 +359,19 @@ class JobQueue:
         for job, output in zip(batch, outputs):
             self._deliver(job, output)
 
-    def _accepts(self, job: Job) -> bool:
+    def _accepts(self, pipeline, job: Job) -> bool:
         """Checks a job queued before the model's limits were known; fails it when out of bounds."""
         if job.is_finished:
             return False
         try:
-            _validate(self.pipeline, job.work)
+            _validate(pipeline, job.work)
         except MomugError as exc:
             with self._lock:
                 self._end(job, "failed", error=str(exc))
             return False
         return True
 
-    def _call_model(self, batch: list[Job]) -> list:
+    def _call_model(self, pipeline, batch: list[Job]) -> list:
         """One pipeline call for the whole batch; returns one output per job."""
 
         def progress(fraction):
@@ -318,7 +384,7 @@ class JobQueue:
             return self._closing or all(job.stop_requested for job in batch)
 
         if isinstance(batch[0].work, CaptionWork):
-            texts = self.pipeline.caption([j.work.joints for j in batch], [j.work.fps for j in batch],
+            texts = pipeline.caption([j.work.joints for j in batch], [j.work.fps for j in batch],
                                           progress=progress, should_stop=should_stop)
             _expect_count(texts, len(batch), "captions")
             return list(texts)
@@ -329,7 +395,7 @@ class JobQueue:
         constraints = [w.constraints for w in works for _ in w.seeds]
         # Only passed when used, so pipelines without constraints (stand-ins) keep working.
         extra = {"constraints": constraints} if any(c is not None for c in constraints) else {}
-        motions = self.pipeline.generate(prompts, seconds, seeds, guidance=works[0].guidance,
+        motions = pipeline.generate(prompts, seconds, seeds, guidance=works[0].guidance,
                                          steps=works[0].steps, progress=progress,
                                          should_stop=should_stop, clean_feet=works[0].clean_feet, **extra)
         _expect_count(motions, len(seeds), "motions")

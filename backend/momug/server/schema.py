@@ -15,6 +15,9 @@ Conventions
   comments while nothing is ready; errors before the stream starts are plain JSON as above.
 - The bounds here are the wire's hard limits; the loaded model may be narrower (its limits are
   in GET /v1/health under "limits" and a request outside them is answered 422 too).
+- Generate and caption requests may name a shipped model (`model`: "default" or "real",
+  momug.model.registry); GET /v1/models lists them with their terms. An opt-in model whose
+  licence is not accepted on the server's machine is answered 403 with the command that accepts it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+from momug.model.registry import DEFAULT, NAMES
 
 API_PREFIX = "/v1"
 NUM_JOINTS = 22
@@ -104,6 +109,11 @@ Prompt = Annotated[str, Field(strict=True, min_length=1, max_length=MAX_PROMPT_C
 Seconds = Annotated[float, Field(strict=True, gt=0.0, le=MAX_SECONDS, allow_inf_nan=False,
                                  description="length of the motion")]
 Seed = Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)]
+ModelName = Annotated[Literal[NAMES], Field(
+    description="which shipped model: 'default' (procedural motion, licence-clean) or 'real' (real motion "
+                "too; CC BY-NC 4.0, opt-in: its terms must be accepted on the server's machine first, "
+                "`momug licence accept real`, else 403). Left out: the server's default (momug serve --model). "
+                "GET /v1/models lists them")]
 
 
 MAX_KEYS = 1000
@@ -162,6 +172,7 @@ class GenerateRequest(_Request):
     path: PathPoints | PathWaypoints | None = Field(None, description="root path; sets the length")
     edit: EditIn | None = Field(None, description="keep these body parts of a motion, regenerate the "
                                 "rest; sets the length")
+    model: ModelName | None = None
 
     @property
     def has_constraints(self) -> bool:
@@ -170,6 +181,13 @@ class GenerateRequest(_Request):
     def seeds(self) -> list[int]:
         # Wrap instead of failing so seed=MAX_SEED with count>1 stays valid.
         return [(self.seed + i) % (MAX_SEED + 1) for i in range(self.count)]
+
+
+def _streaming_model(value):
+    if value is not None and value != DEFAULT:
+        raise ValueError(f"there is no streaming '{value}' model; streams come from the default model "
+                         "(use POST /v1/generate for other models)")
+    return value
 
 
 class StreamRequest(_Request):
@@ -182,11 +200,14 @@ class StreamRequest(_Request):
                                                    "(default: the model's own)")] = None
     start: Joints | None = Field(None, description="a motion (20 fps) to continue: the stream starts "
                                  "one frame past its end, in its world frame, facing its way")
+    model: Annotated[Literal[DEFAULT] | None, BeforeValidator(_streaming_model)] = Field(
+        None, description="only 'default': the real-motion model has no streaming mode")
 
 
 class CaptionRequest(_Request):
     joints: Joints             # a float32 numpy array once validated
     fps: Annotated[float, Field(strict=True, gt=0.0, le=MAX_FPS, allow_inf_nan=False)] = 20.0
+    model: ModelName | None = None
 
 
 class JobStatus(BaseModel):
@@ -267,6 +288,33 @@ class Health(BaseModel):
     versions: dict[str, str]
     stream: StreamHealth = Field(default_factory=lambda: StreamHealth(status="off"),
                                  description="the streaming model behind POST /v1/generate/stream")
+
+
+class LicenceInfo(BaseModel):
+    name: str = Field(description="e.g. CC BY-NC 4.0")
+    summary: str | None = None
+    attribution: str | None = None
+    url: str | None = None
+
+
+class ModelInfo(BaseModel):
+    name: str
+    description: str
+    default: bool = Field(description="requests that name no model get this one")
+    installed: bool
+    loaded: bool = Field(description="in memory now (the others load on their first request)")
+    licence: LicenceInfo | None = Field(None, description="the terms of an opt-in model (none: it has none "
+                                        "of its own)")
+    accepted: bool = Field(description="true when it has no terms of its own or they were accepted on the "
+                                       "server's machine")
+    accept_command: str | None = Field(None, description="the command that accepts its terms, while they "
+                                       "are not accepted")
+    error: str | None = Field(None, description="why it failed to load")
+
+
+class ModelList(BaseModel):
+    default: str
+    models: list[ModelInfo]
 
 
 class ErrorBody(BaseModel):

@@ -280,3 +280,19 @@ def test_two_processes_under_accelerate_launch(tmp_path):
     result = run_batch(f, out, BatchSettings(**{**FAST, "batch_size": 8}), progress=False, log=lambda m: None,
                        load_pipeline=lambda c, d: pytest.fail("model loaded"))
     assert result.skipped == 5
+
+
+def test_a_named_shipped_model_is_what_loads_and_the_manifest_names_it(tmp_path, pipe):
+    """`momug batch --model real` passes the real model's folder on (its licence was checked by the
+    command); the tiny pipeline stands in for it here."""
+    from momug.model import checkpoint as ckpt
+    from momug.model.registry import REGISTRY
+
+    folder = REGISTRY.entry("real").folder
+    asked = []
+    settings = BatchSettings(**{**FAST, "checkpoint": str(folder)})
+    run_batch(write(tmp_path / "p.txt", "a person walks\n"), tmp_path / "out", settings,
+              load_pipeline=lambda c, d: asked.append(c) or pipe, progress=False, log=lambda m: None)
+    assert asked == [str(folder)]
+    data = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert data["settings"]["checkpoint"] == "real" and data["settings"]["model"] == ckpt.checkpoint_id(folder)

@@ -172,7 +172,7 @@ def test_openapi_lists_the_versioned_routes_and_the_token(server):
     status, spec, _ = server.call("GET", "/openapi.json", token=None)
     assert status == 200
     assert set(spec["paths"]) == {"/v1/health", "/v1/generate", "/v1/generate/stream", "/v1/caption",
-                                  "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/result"}
+                                  "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/result", "/v1/models"}
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
     assert spec["paths"]["/v1/generate"]["post"]["security"]
     stream = spec["paths"]["/v1/generate/stream"]["post"]

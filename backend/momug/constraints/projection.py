@@ -16,6 +16,8 @@ MIN_REACH = 3
 # Frames over which a continuation carries the given motion's velocity on (and an ending brings
 # the following motion's velocity in) before the model's own motion takes over.
 MOMENTUM_FRAMES = 8
+# Frames around a key over which planted-feet cleanup fades out (the key's feet are the user's).
+FEET_FREE_FRAMES = 6
 
 
 def frame_steps(joints: np.ndarray) -> np.ndarray:
@@ -81,7 +83,13 @@ def project(joints: np.ndarray, c: Constraints, clean_feet: bool = False, fps: f
         ground = (c.key_joints[:, 0] - out[idx, 0]) * np.array([1.0, 0.0, 1.0])
         out += np.einsum("kt,kd->td", key_weights(idx, c.total, np.inf), ground)[:, None, :]
     if clean_feet:
-        out = clean_foot_contacts(out, fps)
+        cleaned = clean_foot_contacts(out, fps)
+        if len(c.key_frames):
+            # Near a key the feet are the user's: pinning them there and then pulling them onto
+            # the key would kink the leg's path, so the cleanup fades out towards each key.
+            near = key_weights(c.key_frames + c.lead, c.total, FEET_FREE_FRAMES).max(axis=0)[:, None, None]
+            cleaned = near * out + (1.0 - near) * cleaned
+        out = cleaned
     if len(c.key_frames):
         step = typical_step(out)
         # The rest (pose, height) near each key, over enough frames to add at most half a typical

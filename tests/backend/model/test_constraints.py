@@ -90,6 +90,20 @@ def test_projection_fades_a_key_in_no_faster_than_the_motions_own_step():
     assert max(steps[39], steps[40]) <= C.frame_steps(j).max() + 0.5 * C.typical_step(j)
 
 
+def test_feet_cleanup_fades_out_towards_a_key():
+    """The key's feet are the user's: planted-feet cleanup must not pin them and then yank them
+    onto the key (a kink in the leg's path at the key)."""
+    j = walk().astype(np.float64)
+    slid = j + np.linspace(0.0, 2.0, len(j))[:, None, None] * np.array([1.0, 0.0, 0.0])  # a skating walk
+    c = C.build(80, FPS, 200, keys=(np.array([0, 40, 79]), j[[0, 40, 79]]))
+    plain = C.project(slid, c, clean_feet=False).astype(np.float64)
+    clean = C.project(slid, c, clean_feet=True).astype(np.float64)
+    assert not np.allclose(plain, clean)  # the cleanup did work somewhere
+    near = slice(40 - 2, 40 + 3)
+    kink = lambda x: np.linalg.norm(np.diff(x[near], n=2, axis=0), axis=-1).max()  # noqa: E731
+    assert kink(clean) <= kink(plain) + 0.005
+
+
 def test_start_continues_in_the_given_world_frame(tiny_pipeline):
     j = walk()
     c = C.build(40, FPS, 200, start=j[:50])

@@ -8,6 +8,7 @@ Mirrors backend/momug/server/schema.py (the wire format's one definition); chang
   per frame or {waypoints, speed}, edit {joints, keep: [lower|upper|legs|left_leg|right_leg|arms|
   left_arm|right_arm|spine|head]}; seconds may be left out when a path or an edit sets it; and
   POST /v1/caption {joints (T, 22, 3) metres Y up as nested lists, fps} answer 202 with a job;
+  both take model: default|real (left out: the backend's default); GET /v1/models lists them;
 - GET /v1/jobs/{id} -> {id, kind, status: queued|running|done|failed|cancelled, progress, error};
 - GET /v1/jobs/{id}/result -> {"motions": [{prompt, seed, fps, frames, joints, rotations (w,x,y,z
   local, SMPL-22), root_translation}]} or {"caption": text}; DELETE /v1/jobs/{id} cancels;
@@ -15,8 +16,9 @@ Mirrors backend/momug/server/schema.py (the wire format's one definition); chang
   `data:` blocks start {frames, fps, model_id, ...}, frames {start, count, joints, rotations,
   root_translation} per chunk, then done {frames} or error {detail}; ':' lines keep it alive.
   GET /v1/health has "stream": {status: off|missing|loadable|loading|loaded|failed, limits, error};
-- errors are {"detail": "<sentence>"}: 401 token, 404 unknown job, 409 no result, 413 too big,
-  422 invalid, 429 queue full (or a stream already running), 503 model not available.
+- errors are {"detail": "<sentence>"}: 401 token, 403 an opt-in model whose licence is not accepted
+  on the backend's machine, 404 unknown job, 409 no result, 413 too big, 422 invalid, 429 queue
+  full (or a stream already running), 503 model not available.
 Every failure becomes a BackendError whose message says what to do, so operators can put it
 straight into Blender's report.
 """
@@ -51,7 +53,7 @@ MAX_EVENT_BYTES = 8 * 1024 * 1024   # one frames event is a few kB; anything nea
 
 
 class BackendError(Exception):
-    """kind: 'down', 'auth', 'timeout', 'request', 'busy', 'server', 'failed', 'cancelled'."""
+    """kind: 'down', 'auth', 'licence', 'timeout', 'request', 'busy', 'server', 'failed', 'cancelled'."""
 
     def __init__(self, kind, message):
         super().__init__(message)
@@ -130,10 +132,15 @@ class Client:
         """{status: loading|ready|failed, model_id, checkpoint_id, device, limits, versions, ...}."""
         return self._request("GET", "/health")
 
+    def models(self):
+        """{default, models: [{name, description, licence, accepted, accept_command, loaded, ...}]}."""
+        return self._request("GET", "/models")
+
     def submit_generate(self, prompt, seconds, seed=0, guidance=2.5, steps=20, count=1, clean_feet=True,
-                        constraints=None):
+                        constraints=None, model=None):
         """constraints: {start, end, keys, path, edit} as constraints_to_wire takes them; seconds
-        may be None when a path or an edit sets the length."""
+        may be None when a path or an edit sets the length; model: a model name (None: the
+        backend's default)."""
         prompt = _checked_prompt(prompt)
         numbers = (float(guidance),) if seconds is None else (float(seconds), float(guidance))
         if not all(math.isfinite(x) for x in numbers):
@@ -148,6 +155,8 @@ class Client:
             # Sent only when off (the backend's default is on), so backends older than the
             # setting still take every default request.
             body["clean_feet"] = False
+        if model is not None:
+            body["model"] = str(model)
         return _job_id(self._request("POST", "/generate", body))
 
     def stream_generate(self, prompt, seconds, seed=0, steps=None, timeout=None, should_cancel=None):
@@ -215,9 +224,11 @@ class Client:
                 yield name, parsed
                 name, data = None, []
 
-    def submit_caption(self, joints, fps=20.0):
-        return _job_id(self._request("POST", "/caption", {"joints": joints_to_wire(joints),
-                                                          "fps": float(fps)}))
+    def submit_caption(self, joints, fps=20.0, model=None):
+        body = {"joints": joints_to_wire(joints), "fps": float(fps)}
+        if model is not None:
+            body["model"] = str(model)
+        return _job_id(self._request("POST", "/caption", body))
 
     def job(self, job_id):
         return self._request("GET", f"/jobs/{job_id}")
@@ -357,6 +368,10 @@ def _http_error(exc, path):
     if code == 401:
         return BackendError("auth", "The backend refused the token (wrong or missing); "
                             "press 'Read token' in the add-on preferences")
+    if code == 403:
+        # The detail names the licence and the command that accepts it (backend: model/registry.py).
+        return BackendError("licence", f"The backend will not use this model yet: {detail} "
+                            "(run that on the backend's machine, then try again; no restart needed)")
     if code == 404:
         return BackendError("request", f"Not found on the backend: {path} ({detail})")
     if code == 409:

@@ -298,11 +298,11 @@ class GenerateJob(Job):
     note), then submits."""
 
     def __init__(self, client, prompt, seconds, seed, guidance, steps, timeout=600.0, prefetch=None,
-                 clean_feet=True, constraints=None):
+                 clean_feet=True, constraints=None, model=None):
         super().__init__(client, timeout, prefetch)
         # seconds None: the constraints (a path, an edit) set the length.
         self.params = {"prompt": prompt, "seconds": None if seconds is None else float(seconds), "seed": seed,
-                       "guidance": guidance, "steps": steps, "clean_feet": bool(clean_feet)}
+                       "guidance": guidance, "steps": steps, "clean_feet": bool(clean_feet), "model": model}
         if constraints:
             self.params["constraints"] = constraints
 
@@ -621,13 +621,14 @@ class JobRunner:
 
 
 class CaptionJob(Job):
-    def __init__(self, client, joints, fps=describe.TARGET_FPS, timeout=600.0):
+    def __init__(self, client, joints, fps=describe.TARGET_FPS, timeout=600.0, model=None):
         super().__init__(client, timeout)
         self.joints = joints
         self.fps = fps
+        self.model = model
 
     def submit(self):
-        return self.client.submit_caption(self.joints, fps=self.fps)
+        return self.client.submit_caption(self.joints, fps=self.fps, model=self.model)
 
 
 def caption_from_result(result):
@@ -640,11 +641,13 @@ def caption_from_result(result):
 def run_generate(context, backend, prompt, seconds=4.0, seed=0, guidance=2.5, steps=50,
                  target="NEW_SMPL", bone_map_mode="AUTO", root_motion=True,
                  translation_bone="HIPS", push_to_nla=False, model_path="", timeout=600.0,
-                 python_command="python3", betas=(), clean_feet=True):
+                 python_command="python3", betas=(), clean_feet=True, model=None):
     """Generate synchronously (tests, scripts): check the target, ask the backend, key it.
-    The same steps as the Generate operator, without the thread."""
+    The same steps as the Generate operator, without the thread. model: a backend model name
+    (None: the backend's default)."""
     target_obj = check_target(context, target, bone_map_mode)
-    job = GenerateJob(backend, prompt, seconds, seed, guidance, steps, timeout=timeout, clean_feet=clean_feet)
+    job = GenerateJob(backend, prompt, seconds, seed, guidance, steps, timeout=timeout, clean_feet=clean_feet,
+                      model=model)
     job.talk()
     if job.error is not None:
         raise JobError(str(job.error))
@@ -664,10 +667,10 @@ def prepare_describe(context, obj, bone_map_mode="AUTO"):
     return joints, info
 
 
-def run_describe(context, backend, obj, bone_map_mode="AUTO", timeout=600.0):
+def run_describe(context, backend, obj, bone_map_mode="AUTO", timeout=600.0, model=None):
     """Caption an armature's animation synchronously; stores it on the action. Returns the text."""
     joints, _ = prepare_describe(context, obj, bone_map_mode)
-    job = CaptionJob(backend, joints, timeout=timeout)
+    job = CaptionJob(backend, joints, timeout=timeout, model=model)
     job.talk()
     if job.error is not None:
         raise JobError(str(job.error))

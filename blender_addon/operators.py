@@ -181,11 +181,14 @@ def make_generate_job(context, st):
         python, shape, height = prefs.python_command, prefs.body_shape, prefs.body_height
         prefetch = lambda: smpl_rig.body_via_anny(python, shape, height)  # noqa: E731
     if st.stream:
+        if st.model != "default":
+            raise jobs.JobError("The real-motion model has no streaming mode: turn Stream off, or choose "
+                                "the Default model")
         return jobs.StreamJob(preferences.make_client(context), st.prompt, st.seconds, st.seed, st.steps,
                               timeout=prefs.request_timeout, prefetch=prefetch)
     return jobs.GenerateJob(preferences.make_client(context), st.prompt, st.seconds, st.seed,
                             st.guidance, st.steps, timeout=prefs.request_timeout, prefetch=prefetch,
-                            clean_feet=st.clean_feet)
+                            clean_feet=st.clean_feet, model=st.model)
 
 
 def _generate_target(op):
@@ -283,7 +286,7 @@ def make_animate_job(op, context):
     prefs = preferences.get(context)
     return jobs.GenerateJob(preferences.make_client(context), st.prompt, op._plan.seconds, st.seed, st.guidance,
                             st.steps, timeout=prefs.request_timeout, clean_feet=st.clean_feet,
-                            constraints=op._plan.constraints)
+                            constraints=op._plan.constraints, model=st.model)
 
 
 def finish_animate(op, context):
@@ -364,7 +367,7 @@ class MOMUG_OT_describe(_ModalJob, bpy.types.Operator):
         self._object_name = obj.name
         prefs = preferences.get(context)
         return jobs.CaptionJob(preferences.make_client(context), joints,
-                               timeout=prefs.request_timeout)
+                               timeout=prefs.request_timeout, model=st.model)
 
     def _finish(self, context):
         return finish_describe(self, context)

@@ -25,6 +25,7 @@ class MOMUG_PT_main(_Panel, bpy.types.Panel):
         layout = self.layout
         st = context.scene.momug
         layout.prop(st, "prompt", text="")
+        layout.prop(st, "model")
         col = layout.column(align=True)
         col.prop(st, "seconds")
         if st.limit_max_seconds > 0:
@@ -40,6 +41,8 @@ class MOMUG_PT_main(_Panel, bpy.types.Panel):
         sub.prop(st, "clean_feet")
         col.prop(st, "steps")
         col.prop(st, "stream")
+        if st.stream and st.model != "default":
+            col.label(text="Real motion has no streaming mode", icon="ERROR")
 
         box = layout.box()
         box.prop(st, "target")

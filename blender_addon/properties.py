@@ -30,8 +30,21 @@ def bone_map_items(self, context):
 
 
 # Settings a history entry remembers and "Load Settings" / "Regenerate" restore.
-HISTORY_SETTINGS = ("prompt", "seconds", "seed", "guidance", "steps", "clean_feet", "target", "bone_map",
+HISTORY_SETTINGS = ("prompt", "seconds", "seed", "guidance", "steps", "clean_feet", "model", "target", "bone_map",
                     "root_motion", "translation_bone", "push_to_nla", "stream")
+
+# The backend's shipped models (backend/momug/model/registry.py), sent as `model`. The opt-in one's
+# description is its licence and how to accept it, so the user reads them before choosing it.
+REAL_LICENCE = ("CC BY-NC 4.0: non-commercial use only, with attribution (Bandai-Namco Research Motion "
+                "Dataset, (c) 2022 Bandai Namco Research Inc.)")
+ACCEPT_COMMAND = "momug licence accept real"
+MODEL_ITEMS = (
+    ("default", "Default", "The shipped model, trained on procedural motion only (no licence of its own)"),
+    ("real", "Real motion (CC BY-NC 4.0, opt-in)",
+     "Trained on procedural and real motion (walks, runs, turns, waves, raised hands in many styles). "
+     f"Licence {REAL_LICENCE}. Opt-in: accept its terms once on the backend's machine with "
+     f"'{ACCEPT_COMMAND}'. No streaming mode"),
+)
 
 # The wire's hard limit (backend/momug/server/schema.py MAX_SECONDS); the loaded model's own
 # limits come from /v1/health and are kept in limit_min_seconds / limit_max_seconds.
@@ -46,6 +59,7 @@ class MOMUG_PG_history(bpy.types.PropertyGroup):
     guidance: FloatProperty(name="Guidance")
     steps: IntProperty(name="Steps")
     clean_feet: BoolProperty(name="Fix Foot Sliding", default=True)
+    model: EnumProperty(name="Model", items=MODEL_ITEMS, default="default")
     target: StringProperty(name="Target")
     bone_map: StringProperty(name="Bone map")
     root_motion: BoolProperty(name="Root motion", default=True)
@@ -124,6 +138,8 @@ class MOMUG_PG_settings(bpy.types.PropertyGroup):
                              description="Hold the feet still while they stand on the floor (the "
                                          "backend's foot-contact cleanup; the streaming model keys "
                                          "feet as it makes them)")
+    model: EnumProperty(name="Model", items=MODEL_ITEMS, default="default",
+                        description="Which of the backend's models generates and describes")
     stream: BoolProperty(name="Stream", default=False,
                          description="Use the backend's streaming model and key frames as they are "
                                      "made (Esc removes what was keyed); off: the diffusion model, "

@@ -67,7 +67,7 @@ def parse_args(argv):
     p.add_argument("--no-generate", action="store_true", help="only use items already finished in OUTPUT")
     p.add_argument("--python", help="Python with momug installed (default $MOMUG_PYTHON, else `momug` on PATH)")
     g = p.add_argument_group("passed on to `momug batch`")
-    for flag, kind in (("--checkpoint", str), ("--seconds", float), ("--seed", int), ("--steps", int),
+    for flag, kind in (("--model", str), ("--checkpoint", str), ("--seconds", float), ("--seed", int), ("--steps", int),
                        ("--guidance", float), ("--batch-size", int), ("--device", str)):
         g.add_argument(flag, type=kind)
     g.add_argument("--no-foot-cleanup", action="store_true", help="keep the model's raw foot motion")
@@ -97,7 +97,7 @@ def generate(args):
         raise SystemExit("blender_batch: no backend to generate with: pass --python PATH (a Python with "
                          "momug installed), set MOMUG_PYTHON, put `momug` on PATH, or use --no-generate")
     cmd += ["batch", args.prompts, "-o", args.output]
-    for flag in ("checkpoint", "seconds", "seed", "steps", "guidance", "batch_size", "device"):
+    for flag in ("model", "checkpoint", "seconds", "seed", "steps", "guidance", "batch_size", "device"):
         value = getattr(args, flag)
         if value is not None:
             cmd += ["--" + flag.replace("_", "-"), str(value)]

@@ -56,6 +56,7 @@ def serve(config_dir, serve_args):
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, MOMUG_CONFIG=str(cfg))
     env.pop("PYTHONPATH", None)
+    env.pop("MOMUG_ACCEPT_LICENCES", None)   # a fresh config accepts no opt-in licence either
     log = open(cfg / "serve.log", "wb")
     cmd = [py, "-m", "momug.cli", "serve", "--host", "127.0.0.1", "--port", str(port)] + list(serve_args)
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)

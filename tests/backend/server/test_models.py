@@ -182,3 +182,12 @@ def test_serve_offers_the_registry_with_its_checkpoint_as_default(config, tiny, 
     status, reply, _ = live.call("POST", "/v1/generate", {**WALK, "model": "real"})
     assert status == 403 and "momug licence accept real" in reply["detail"]
     assert live.result(live.submit("generate", {**WALK, "model": "default"}))["motions"]
+
+
+def test_openapi_documents_the_model_field_and_the_403(server):
+    _, spec, _ = server.call("GET", "/openapi.json", token=None)
+    for request in ("GenerateRequest", "CaptionRequest"):
+        field = spec["components"]["schemas"][request]["properties"]["model"]["anyOf"][0]
+        assert field["enum"] == ["default", "real"] and "momug licence accept real" in field["description"]
+    assert "403" in spec["paths"]["/v1/generate"]["post"]["responses"]
+    assert "ModelList" in spec["paths"]["/v1/models"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]

@@ -52,7 +52,10 @@ def test_inbetween_and_continue_without_pops(pipe, walk):
     v_given = (given[-1] - given[-2]) * FPS
     v_join = (cont[0] - given[-1]) * FPS
     assert np.linalg.norm(cont[0] - given[-1], axis=-1).max() < 2 * np.linalg.norm(given[-1] - given[-2], axis=-1).max()
-    assert np.linalg.norm(v_join - v_given, axis=-1).mean() < 1.0
+    # The join carries the given velocity on exactly; the model's own takes over within 8 frames.
+    assert np.linalg.norm(v_join - v_given, axis=-1).max() < 0.01
+    v_next = (cont[1] - cont[0]) * FPS
+    assert np.linalg.norm(v_next - v_given, axis=-1).mean() < 1.0
 
 
 def test_path_and_edit(pipe, walk):

@@ -1,10 +1,11 @@
-"""`momug eval t2m|m2t|probes|train-evaluator`: the numbers the text-to-motion papers print.
+"""`momug eval t2m|m2t|probes|train-evaluator|real|styles`: the numbers the text-to-motion papers print.
 
     momug eval t2m    --checkpoint DIR|tiny --data DIR [--evaluator DIR] [--repeats N] [--limit N] [--json OUT]
     momug eval m2t    --checkpoint DIR|tiny --data DIR [...]
     momug eval probes --checkpoint DIR|tiny [--data DIR] [--suite default|extended] [--json OUT]
     momug eval train-evaluator --data DIR -o DIR [--steps N]
     momug eval real   --data DIR [--evaluator DIR] [--split test] [--json OUT]
+    momug eval styles [--checkpoint DIR|tiny] [--data DIR] [--wording corpus|heldout] [--seeds N] [--json OUT]
 """
 
 from __future__ import annotations
@@ -91,6 +92,30 @@ def add_parser(subparsers) -> None:
     rl.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     rl.add_argument("--json", metavar="OUT", help="also write the results to this JSON file")
     rl.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    st = sub.add_parser("styles", help="style words against gait: elderly/exhausted/tired walks and runs slower, "
+                        "with shorter steps, than active/youthful ones (issue 20's style bar)",
+                        description="Generate each slow and lively style of a walk and a run with the same seed "
+                        "and length and judge every pair: it passes when the slow style is slower and takes "
+                        "shorter steps (momug.eval.styles). With --data, the same rule on the real clips of "
+                        "those styles, to show the rule holds for real people.")
+    st.add_argument("--checkpoint", metavar="DIR", help="model folder, or 'tiny' (untrained, for tests); "
+                    "default: the shipped model")
+    st.add_argument("--data", metavar="DIR", help="an imported Bandai corpus (or a merged one): also judge its "
+                    "real walks and runs as a reference")
+    st.add_argument("--split", action="append", metavar="NAME", help="with --data: take real clips from this "
+                    "split only (repeatable; default every real clip: the test split has no elderly walks)")
+    st.add_argument("--reference-only", action="store_true", help="only the real-data reference (needs --data; "
+                    "no model is loaded)")
+    st.add_argument("--wording", choices=("corpus", "heldout"), default="corpus",
+                    help="prompts in the Bandai captions' wording ('An elderly person walks forward.') or in "
+                    "their held-out wording that no training caption uses ('An aged individual walks forward.')")
+    st.add_argument("--seeds", type=int, default=3, help="seeds per pair (default 3)")
+    st.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    st.add_argument("--seconds", type=float, default=6.0, help="length of every motion (default 6)")
+    st.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
+    st.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance (default 2.5)")
+    st.add_argument("--json", metavar="OUT", help="also write the results to this JSON file")
+    st.add_argument("--device", default="auto", help="auto, cpu or cuda")
     tr = sub.add_parser("train-evaluator", help="train the text/motion matching evaluator on a folder",
                         description="Train the matching evaluator contrastively on the train split of a "
                         "HumanML3D-format folder; its ground-truth retrieval numbers on the test split are "
@@ -364,11 +389,54 @@ def run_real(args) -> int:
     return 0
 
 
+def run_styles(args) -> int:
+    """Slow and lively style pairs of the model's walks and runs, and of the real data's."""
+    from momug.eval import styles
+
+    if args.reference_only and not args.data:
+        raise MomugError("--reference-only needs --data CORPUS")
+    if args.seeds < 1:
+        raise MomugError("--seeds must be at least 1")
+    out = {"task": "styles", "rule": "slow style's cruise speed lower and mean step shorter than the lively "
+           "style's, same seed and length", "bar": styles.BAR}
+    if args.data:
+        ref = styles.real_reference(args.data, args.split)
+        print(f"Real clips of {args.data} ({ref['clips']} clips; every slow clip against every lively clip of the "
+              "same content and data set):")
+        print("\n".join(styles.summary_lines(ref["summary"], ref["styles"])))
+        out["real_reference"] = ref
+    if not args.reference_only:
+        from momug.errors import require
+
+        require("torch")
+        from momug.eval.adapters import probe_generator
+        from momug.pipeline import MotionPipeline, pick_device
+
+        started = time.perf_counter()
+        pipe = MotionPipeline.load(args.checkpoint, pick_device(args.device))
+        _log(f"loaded {pipe.model_id} in {time.perf_counter() - started:.0f} s")
+        pipe.validate_request("a person walks forward", args.seconds, args.steps, args.guidance)
+        result = styles.judge_model(probe_generator(pipe, steps=args.steps, guidance=args.guidance),
+                                    seeds=tuple(range(args.seed, args.seed + args.seeds)), seconds=args.seconds,
+                                    fps=pipe.fps, wording=args.wording)
+        if args.data:
+            print()
+        print(f"{pipe.model_id}, {args.wording} wording, {args.seconds:g} s, {args.steps} steps:")
+        print(styles.pair_table(result["rows"]))
+        print("\n".join(styles.summary_lines(result["summary"], result["styles"])))
+        if args.data:
+            print("\n".join(styles.against_real(result["styles"], out["real_reference"]["styles"])))
+        out.update(checkpoint=pipe.checkpoint_id, model=pipe.model_id, steps=args.steps, guidance=args.guidance,
+                   model_result=result)
+    _write_json(args.json, out)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     handlers = {"t2m": run_t2m, "m2t": run_m2t, "probes": run_probes, "perplexity": run_perplexity,
-                "train-evaluator": run_train, "real": run_real}
+                "train-evaluator": run_train, "real": run_real, "styles": run_styles}
     command = getattr(args, "eval_command", None)
     if command not in handlers:
-        raise MomugError("choose a subcommand: momug eval t2m|m2t|probes|perplexity|train-evaluator|real "
+        raise MomugError("choose a subcommand: momug eval t2m|m2t|probes|perplexity|train-evaluator|real|styles "
                          "(see --help)")
     return handlers[command](args)

@@ -2,6 +2,8 @@
 
 physics, probes          physical checks and prompt-following probes (no learned evaluator)
 probe_report             `momug eval probes`: the two together, with the data as ground truth
+styles                   `momug eval styles`: slow against lively style words in walks and runs, and the
+                         same rule on the real clips
 sentence                 the shipped frozen sentence encoder (MiniLM): sentence and token vectors
 matching                 the text/motion matching evaluator (Guo et al. style), save/load
 train_matching           its contrastive training on a HumanML3D-format folder

@@ -26,6 +26,9 @@ class MoMugConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.0
     lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    # Where the adapter acts: "all" positions, or "motion" only (motion tokens and the special
+    # tokens; text goes through the frozen base weights, so language is kept by construction).
+    adapter_scope: str = "all"
     # Diffusion
     noise_schedule: str = "cosine"
     num_train_timesteps: int = 1000
@@ -73,5 +76,7 @@ class MoMugConfig:
             raise MomugError("frames_per_token and feature_dim must be positive")
         if self.motion_attention not in ("bidirectional", "causal"):
             raise MomugError("motion_attention must be 'bidirectional' or 'causal'")
+        if self.adapter_scope not in ("all", "motion"):
+            raise MomugError(f"adapter_scope must be 'all' or 'motion', got {self.adapter_scope!r}")
         if not 1 <= self.min_frames <= self.max_frames:
             raise MomugError("need 1 <= min_frames <= max_frames")

@@ -4,6 +4,8 @@ Sequences (see momug.model.sequence):
     text-to-motion  <bos> prompt <som> <timestep:t> [motion tokens at noise level t]
     motion-to-text  <bos> <som> [clean motion tokens, t=0] <eom> <caption> words <eos>
     general text    <bos> words   (replayed so the LoRA adapter keeps the base model's language)
+With config.adapter_scope "motion" the adapter acts only at motion and special-token positions
+(momug.model.adapter_scope): text goes through the frozen base weights.
 A motion token is `frames_per_token` normalised feature frames, projected into the LLM's
 embedding space and tagged with the timestep embedding; the last hidden states at motion
 positions go through an output head that predicts the diffusion target. Captions come out of the
@@ -13,6 +15,7 @@ LLM's own head by next-token prediction. Special tokens live in their own small 
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -22,6 +25,7 @@ from torch.nn import functional as F
 
 from momug.errors import Cancelled
 from momug.model import sequence as seq
+from momug.model.adapter_scope import AdapterScope
 from momug.model.base_llm import lm_logits
 from momug.model.config import SPECIAL_TOKENS, MoMugConfig
 from momug.model.diffusion import NoiseSchedule, ddim_step, ddim_timesteps
@@ -72,6 +76,7 @@ class MoMugModel(nn.Module):
                           lora_dropout=config.lora_dropout, target_modules=list(config.lora_targets),
                           bias="none")
         self.llm = get_peft_model(llm, lora)
+        self.scope_hooks = AdapterScope(self.llm) if config.adapter_scope == "motion" else None
         hidden = llm.config.hidden_size
         self.special_index = {name: i for i, name in enumerate(SPECIAL_TOKENS)}
         self.special = nn.Parameter(torch.randn(len(SPECIAL_TOKENS), hidden) / math.sqrt(2))
@@ -192,6 +197,14 @@ class MoMugModel(nn.Module):
             cols.append(torch.arange(start, start + n))
         return torch.cat(rows), torch.cat(cols)
 
+    def _scoped(self, kind: torch.Tensor):
+        """Context for one LLM call feeding tokens of these kinds (B, L): with the "motion" adapter
+        scope, the adapter acts only where they are motion-side (the cached prefix keeps the keys
+        and values its own call made)."""
+        if self.scope_hooks is None:
+            return contextlib.nullcontext()
+        return self.scope_hooks.positions(seq.motion_side(kind).to(self.device))
+
     def run(self, layout: seq.Layout, context: seq.Layout | None = None, cache=None, use_cache=False):
         """Run the LLM body over `layout`, optionally after a cached `context` layout."""
         full = layout if context is None else seq.concat(context, layout)
@@ -199,9 +212,10 @@ class MoMugModel(nn.Module):
         ok = ok[:, -layout.kind.shape[1]:, :]
         emb = self.embed(layout)
         mask = seq.additive_mask(ok, emb.dtype).to(self.device)
-        out = self.backbone(inputs_embeds=emb, attention_mask=mask,
-                            position_ids=layout.position.to(self.device),
-                            past_key_values=cache, use_cache=use_cache)
+        with self._scoped(layout.kind):
+            out = self.backbone(inputs_embeds=emb, attention_mask=mask,
+                                position_ids=layout.position.to(self.device),
+                                past_key_values=cache, use_cache=use_cache)
         return out.last_hidden_state, out.past_key_values
 
     def motion_prediction(self, hidden: torch.Tensor, som_hidden: torch.Tensor) -> torch.Tensor:
@@ -396,8 +410,10 @@ class MoMugModel(nn.Module):
         """Feed one new token per row; it sees every valid earlier key and itself."""
         mask = seq.additive_mask(key_valid[:, None, :], self.special.dtype).to(self.device)
         emb = self.lm.get_input_embeddings()(tokens[:, None].to(self.device))
-        out = self.backbone(inputs_embeds=emb, attention_mask=mask, position_ids=positions[:, None].to(self.device),
-                            past_key_values=cache, use_cache=True)
+        with self._scoped(torch.full((tokens.shape[0], 1), seq.KIND_TEXT)):  # caption words are text
+            out = self.backbone(inputs_embeds=emb, attention_mask=mask,
+                                position_ids=positions[:, None].to(self.device),
+                                past_key_values=cache, use_cache=True)
         return out.last_hidden_state[:, -1], out.past_key_values
 
     @torch.no_grad()

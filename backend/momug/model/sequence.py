@@ -123,6 +123,12 @@ def allowed(layout: Layout, bidirectional: bool = True) -> torch.Tensor:
     return ok | torch.eye(L, dtype=torch.bool)[None]
 
 
+def motion_side(kind: torch.Tensor) -> torch.Tensor:
+    """(B, L) bool: positions of the motion modality, the motion tokens and the special tokens
+    that frame them (<som>, <timestep>, <eom>, <caption>); text and padding are not."""
+    return (kind == KIND_MOTION) | (kind == KIND_SPECIAL)
+
+
 def additive_mask(ok: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Boolean (B, Lq, Lk) -> additive float mask (B, 1, Lq, Lk): 0 allowed, dtype min elsewhere."""
     mask = torch.zeros(ok.shape, dtype=dtype)

@@ -189,3 +189,18 @@ def test_a_model_trained_on_licensed_clips_is_opt_in(tmp_path, corpus, monkeypat
     assert main(["train", "--config", str(cfg), "--quiet", "--max-steps", "3"]) == 0
     licences.accept(tmp_path / "run")
     assert ckpt.from_pretrained(tmp_path / "run").config.base_model == "tiny"
+
+
+def test_motion_scope_run_trains_and_keeps_its_scope(tmp_path, corpus):
+    from pathlib import Path
+
+    shipped = load_train_config(Path(__file__).parents[3] / "configs" / "motion_scope_stage1.toml")
+    assert shipped.model.adapter_scope == "motion" and shipped.train.text_rows == 0
+    path = write_config(tmp_path, corpus, 2, "scoped")
+    path.write_text(path.read_text().replace("[model]\n", '[model]\nadapter_scope = "motion"\n'))
+    assert main(["train", "--config", str(path), "--quiet"]) == 0
+    model = ckpt.from_pretrained(tmp_path / "scoped")
+    assert model.config.adapter_scope == "motion" and model.scope_hooks is not None
+    path.write_text(path.read_text().replace('"motion"', '"prompt"'))
+    with pytest.raises(MomugError, match="adapter_scope"):
+        load_train_config(path)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A model on the real (Bandai-Namco) test split, at CPU-sized settings: text-to-motion against the
 # ground truth with the evaluator trained on the merged corpus, captions (do they name the content
-# and the style?), and the real data's physical statistics beside the model's.
+# and the style?), and the model's physical statistics (foot skating, jitter, bone-length error,
+# largest step; one motion per clip from its first caption, with its length) beside the real clips'.
 #   scripts/eval_real.sh CHECKPOINT [OUT_DIR] [N_CLIPS]
 # Needs corpus_bandai (momug data bandai ...) and the opt-in evaluator's terms accepted
 # (momug licence accept backend/momug/checkpoints/evaluator_merged). N_CLIPS (default 128) clips
@@ -25,3 +26,5 @@ momug eval t2m --checkpoint "$CKPT" --data "$DATA" --split test_sample --evaluat
   --mm-prompts 0 --steps 20 --json "$OUT/t2m.json" | tee "$OUT/t2m.txt"
 momug eval m2t --checkpoint "$CKPT" --data "$DATA" --split test_sample --evaluator "$EVALUATOR" --repeats 3 \
   --json "$OUT/m2t.json" | tee "$OUT/m2t.txt"
+momug eval real --checkpoint "$CKPT" --data "$DATA" --split test_sample --steps 20 \
+  --json "$OUT/physics.json" | tee "$OUT/physics.txt"

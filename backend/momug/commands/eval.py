@@ -5,6 +5,7 @@
     momug eval probes --checkpoint DIR|tiny [--data DIR] [--suite default|extended] [--json OUT]
     momug eval train-evaluator --data DIR -o DIR [--steps N]
     momug eval real   --data DIR [--evaluator DIR] [--split test] [--json OUT]
+    momug eval real   --data DIR --checkpoint DIR|tiny | --model NAME [--split test] [--limit N] [--steps 20] [--json OUT]
     momug eval styles [--checkpoint DIR|tiny] [--data DIR] [--wording corpus|heldout] [--seeds N] [--json OUT]
 """
 
@@ -83,9 +84,23 @@ def add_parser(subparsers) -> None:
                         "physical statistics generated motion is held to",
                         description="For a corpus made by momug data bandai/import (and merged ones): the "
                         "evaluator's ground-truth rows on the split's real clips, and their physical statistics "
-                        "(foot skating, jitter, bone-length error, largest step; walk/run speed and stride per style).")
+                        "(foot skating, jitter, bone-length error, largest step; walk/run speed and stride per style). "
+                        "With --checkpoint or --model, a model's motion on the same clips' captions and lengths "
+                        "instead of the matching rows: its physical statistics beside the real ones.")
     rl.add_argument("--data", metavar="DIR", required=True, help="imported (or merged) corpus folder")
     rl.add_argument("--split", default="test", help="split to report (default test)")
+    rl.add_argument("--checkpoint", metavar="DIR", help="also a model: one motion per real clip of the split from "
+                    "its first caption, with its length, cleaned as users get it; its foot skating, jitter, "
+                    "bone-length error and largest step beside the real clips', with model/real ratios and "
+                    "issue 20's bar (skating and jitter within 1.5x). A folder, or 'tiny' (untrained, for tests). "
+                    "The matching rows are then left out (momug eval t2m has them)")
+    rl.add_argument("--model", metavar="NAME", help="like --checkpoint, a shipped model by name "
+                    "(default, real)")
+    rl.add_argument("--limit", type=int, metavar="N", help="only the split's first N real clips (both sides)")
+    rl.add_argument("--steps", type=int, default=20, help="with a model: sampler steps (default 20)")
+    rl.add_argument("--guidance", type=float, default=2.5, help="with a model: classifier-free guidance "
+                    "(default 2.5)")
+    rl.add_argument("--batch-size", type=int, default=8, help="with a model: prompts per generate call (default 8)")
     rl.add_argument("--evaluator", metavar="DIR", help="trained evaluator folder (default: the one trained on "
                     "the merged procedural + Bandai corpus, if installed (opt-in, CC BY-NC 4.0), else the shipped one)")
     rl.add_argument("--repeats", type=int, default=20, help="repetitions for the 95%% intervals (default 20)")
@@ -361,12 +376,14 @@ def run_real(args) -> int:
     from momug.eval.real_motion import read_real_meta, real_physics
     from momug.pipeline import pick_device
 
+    if args.checkpoint is not None or args.model is not None:
+        return run_real_model(args)
     if args.repeats < 1:
         raise MomugError("--repeats must be at least 1")
-    stats = real_physics(args.data, args.split)
+    stats = real_physics(args.data, args.split, limit=args.limit)
     folder = MotionTextFolder(args.data, args.split)
     real = read_real_meta(args.data)
-    keep = [i for i, motion_id in enumerate(folder.ids) if motion_id in real]
+    keep = [i for i, motion_id in enumerate(folder.ids) if motion_id in real][:args.limit]
     folder.ids = [folder.ids[i] for i in keep]
     folder.captions = [folder.captions[i] for i in keep]
     evaluator = load_evaluator(args.evaluator or merged_evaluator_dir(), data=args.data,
@@ -386,6 +403,44 @@ def run_real(args) -> int:
     _write_json(args.json, {"task": "real", "data": str(args.data), "split": args.split,
                             "evaluator": str(evaluator.name), "repeats": args.repeats,
                             "ground_truth": rows, **stats})
+    return 0
+
+
+def run_real_model(args) -> int:
+    """A model's physical statistics on a real split's captions and lengths, beside the real clips'."""
+    from momug.errors import require
+
+    require("torch")
+    from momug.eval.real_motion import compare_physics, comparison_table, model_physics, real_physics
+    from momug.model import registry
+    from momug.pipeline import MotionPipeline, pick_device
+
+    checkpoint = registry.checkpoint_for(args.model, args.checkpoint)  # the licence, before anything runs
+    real = real_physics(args.data, args.split, limit=args.limit)
+    started = time.perf_counter()
+    pipe = MotionPipeline.load(checkpoint, pick_device(args.device))
+    _log(f"loaded {pipe.model_id} in {time.perf_counter() - started:.0f} s")
+    pipe.validate_request("a person walks forward", pipe.min_seconds, args.steps, args.guidance)
+    started = time.perf_counter()
+    made = model_physics(pipe, args.data, args.split, steps=args.steps, guidance=args.guidance, seed=args.seed,
+                         batch_size=args.batch_size, limit=args.limit)
+    seconds = time.perf_counter() - started
+    comparison = compare_physics(made["physics"], real["physics"])
+    print(f"{pipe.model_id} against the real clips of {args.data} ({args.split} split, {real['clips']} clips; "
+          f"one motion per clip from its first caption, with its length, {args.steps} steps, seams mended and "
+          "feet cleaned as users get them; means over clips):")
+    print(comparison_table(comparison, pipe.model_id))
+    verdict = "within" if comparison["passed"] else "NOT within"
+    print(f"skating and jitter {verdict} {comparison['bar']:g}x the real data's (issue 20)")
+    if made["lengths_clamped"]:
+        print(f"({made['lengths_clamped']} clips longer or shorter than the model makes were generated at "
+              f"{pipe.min_seconds:g}-{pipe.max_seconds:g} s)")
+    _log(f"generated {made['clips']} motions in {seconds:.0f} s")
+    _write_json(args.json, {"task": "real_physics", "data": str(args.data), "split": args.split,
+                            "limit": args.limit, "checkpoint": pipe.checkpoint_id, "model": pipe.model_id,
+                            "steps": args.steps, "guidance": args.guidance, "seed": args.seed,
+                            "batch_size": args.batch_size, "seconds": round(seconds, 1),
+                            "real": real, "model_physics": made, "comparison": comparison})
     return 0
 
 

@@ -152,8 +152,9 @@ def gait(joints: np.ndarray, fps: float) -> dict[str, float]:
             "stride_m": float(np.mean(strides)) if strides else float("nan")}
 
 
-def real_physics(data, split: str = "test", fps: float = 20.0) -> dict:
-    """Physical statistics of a split's real clips: means over clips, and walk/run gait per style."""
+def real_clips(data, split: str = "test", limit: int | None = None) -> tuple[Path, dict[str, dict], list[str]]:
+    """The corpus folder, its real clips' meta rows, and the split's real clip ids (the first
+    `limit` of them when given)."""
     from momug.data.humanml3d import read_split
 
     root = Path(data)
@@ -161,6 +162,21 @@ def real_physics(data, split: str = "test", fps: float = 20.0) -> dict:
     ids = [i for i in read_split(root, split) if i in meta]
     if not ids:
         raise MomugError(f"{root}/{split}.txt lists no real clips (meta.jsonl rows with a content kind)")
+    if limit is not None:
+        if limit < 1:
+            raise MomugError("--limit must be at least 1")
+        ids = ids[:limit]
+    return root, meta, ids
+
+
+def mean_physics(reports: list[dict[str, float]]) -> dict[str, float]:
+    """Means over clips of momug.eval.physics.physics_report's figures."""
+    return {k: float(np.mean([r[k] for r in reports])) for k in reports[0]}
+
+
+def real_physics(data, split: str = "test", fps: float = 20.0, limit: int | None = None) -> dict:
+    """Physical statistics of a split's real clips: means over clips, and walk/run gait per style."""
+    root, meta, ids = real_clips(data, split, limit)
     reports = []
     styles: dict[str, list[dict]] = defaultdict(list)
     for motion_id in ids:
@@ -169,10 +185,85 @@ def real_physics(data, split: str = "test", fps: float = 20.0) -> dict:
         row = meta[motion_id]
         if row["kind"] in WALK_KINDS and row.get("direction") == "forward":
             styles[f"{row['kind']}/{row.get('style_family', '?')}"].append(gait(joints, fps))
-    keys = reports[0].keys()
-    summary = {k: float(np.mean([r[k] for r in reports])) for k in keys}
+    summary = mean_physics(reports)
     per_style = {name: {"n": len(g), "speed_m_s": float(np.mean([x["speed_m_s"] for x in g])),
                         "stride_m": float(np.nanmean([x["stride_m"] for x in g]))
                         if any(np.isfinite(x["stride_m"]) for x in g) else float("nan")}
                  for name, g in sorted(styles.items())}
     return {"split": split, "clips": len(ids), "physics": summary, "gait": per_style}
+
+
+# ----------------------------------------------------------------------------------------------
+# A model's motion against the real clips' (issue 20: skating and jitter within 1.5x the real data's)
+
+PHYSICS_BAR = 1.5
+BAR_KEYS = ("foot_skating_m_s", "jitter_m_s3")
+
+
+def first_caption(root: Path, motion_id: str, row: dict) -> str:
+    """The clip's first caption (texts/<id>.txt, else meta.jsonl's captions)."""
+    from momug.data.humanml3d import read_captions
+
+    path = root / "texts" / f"{motion_id}.txt"
+    captions = [c.text for c in read_captions(path)] if path.is_file() else []
+    captions = captions or list(row.get("captions") or [])
+    if not captions:
+        raise MomugError(f"clip {motion_id} has no caption to generate from")
+    return captions[0]
+
+
+def model_physics(pipe, data, split: str = "test", steps: int = 20, guidance: float = 2.5, seed: int = 0,
+                  batch_size: int = 8, limit: int | None = None, progress: bool = True) -> dict:
+    """One motion per real clip of the split, from its first caption, with its length (clamped to what
+    the model makes) and seed + clip index, through pipe.generate with its default cleanup (seams
+    mended, planted feet held: what users get); the means over clips of the same physical statistics
+    as real_physics."""
+    from tqdm import tqdm
+
+    if batch_size < 1:
+        raise MomugError("--batch-size must be at least 1")
+    root, meta, ids = real_clips(data, split, limit)
+    lo, hi = int(round(pipe.min_seconds * pipe.fps)), int(round(pipe.max_seconds * pipe.fps))
+    jobs = []
+    for index, motion_id in enumerate(ids):
+        frames = len(np.load(root / "new_joints" / f"{motion_id}.npy", mmap_mode="r"))
+        jobs.append((motion_id, first_caption(root, motion_id, meta[motion_id]), frames,
+                     min(max(frames, lo), hi), seed + index))
+    reports, clips = [], []
+    with tqdm(total=len(jobs), unit="clip", desc="generating", disable=not progress) as bar:
+        for start in range(0, len(jobs), batch_size):
+            batch = jobs[start:start + batch_size]
+            motions = pipe.generate([j[1] for j in batch], [j[3] / pipe.fps for j in batch], [j[4] for j in batch],
+                                    guidance=guidance, steps=steps)
+            for (motion_id, prompt, real_frames, frames, clip_seed), motion in zip(batch, motions):
+                report = physics.physics_report(motion.joints, motion.fps)
+                reports.append(report)
+                clips.append({"id": motion_id, "prompt": prompt, "seed": clip_seed, "real_frames": real_frames,
+                              "frames": int(len(motion.joints)), **report})
+            bar.update(len(batch))
+    return {"split": split, "clips": len(ids), "physics": mean_physics(reports),
+            "lengths_clamped": sum(c["frames"] != c["real_frames"] for c in clips), "per_clip": clips}
+
+
+def compare_physics(model: dict[str, float], real: dict[str, float], bar: float = PHYSICS_BAR) -> dict:
+    """Per statistic: model, real, model/real; skating and jitter judged against `bar` x the real."""
+    rows = {}
+    for key, real_value in real.items():
+        # No ratio to a real zero (real clips never go below the floor): None, valid JSON, "-" printed.
+        ratio = model[key] / real_value if real_value > 0 else (1.0 if model[key] == 0 else None)
+        row = {"model": model[key], "real": real_value, "ratio": ratio}
+        if key in BAR_KEYS:
+            row["within_bar"] = ratio is not None and bool(ratio <= bar)
+        rows[key] = row
+    return {"bar": bar, "rows": rows, "passed": all(rows[k]["within_bar"] for k in BAR_KEYS if k in rows)}
+
+
+def comparison_table(comparison: dict, model_name: str) -> str:
+    """The comparison as a markdown table."""
+    bar = comparison["bar"]
+    lines = [f"| statistic | {model_name} | real | model/real | within {bar:g}x |", "|---|---|---|---|---|"]
+    for key, row in comparison["rows"].items():
+        judged = ("yes" if row["within_bar"] else "NO") if "within_bar" in row else "-"
+        ratio = "-" if row["ratio"] is None else f"{row['ratio']:.2f}"
+        lines.append(f"| {key} | {row['model']:.4f} | {row['real']:.4f} | {ratio} | {judged} |")
+    return "\n".join(lines)

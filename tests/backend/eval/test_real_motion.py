@@ -70,9 +70,10 @@ def test_gait_measures_speed_and_stride():
     assert slow["stride_m"] == pytest.approx(0.9, rel=0.1)
 
 
-def test_eval_real_reports_ground_truth_and_physics(tmp_path, capsys, monkeypatch):
-    pytest.importorskip("torch")
-    root = tmp_path / "real"
+@pytest.fixture(scope="module")
+def real_corpus(tmp_path_factory):
+    """40 real-looking walks (old and slow, young and fast) as an imported corpus' test split."""
+    root = tmp_path_factory.mktemp("real") / "real"
     for sub in ("new_joints", "new_joint_vecs", "texts"):
         (root / sub).mkdir(parents=True)
     from momug.motion.features import joints_to_features, mean_std
@@ -97,6 +98,12 @@ def test_eval_real_reports_ground_truth_and_physics(tmp_path, capsys, monkeypatc
     np.save(root / "Std.npy", std)
     (root / "meta.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (root / "test.txt").write_text("".join(r["id"] + "\n" for r in rows))
+    return root
+
+
+def test_eval_real_reports_ground_truth_and_physics(real_corpus, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("torch")
+    root = real_corpus
     stats = real_physics(root, "test")
     assert stats["clips"] == 40
     assert stats["gait"]["walk/old"]["speed_m_s"] < stats["gait"]["walk/young"]["speed_m_s"]
@@ -117,3 +124,55 @@ def test_eval_real_reports_ground_truth_and_physics(tmp_path, capsys, monkeypatc
     result = json.loads(out.read_text())
     assert 0 <= result["ground_truth"]["top1"]["mean"] <= 1
     assert result["physics"]["foot_skating_m_s"] >= 0
+
+
+def test_eval_real_with_a_model_sets_its_physics_beside_the_real(real_corpus, tmp_path, capsys):
+    """--checkpoint: one motion per clip (first caption, its length), the model's physical statistics
+    beside the real ones; the real side is what the real-only path computes."""
+    pytest.importorskip("torch")
+    from momug.eval.matching import default_evaluator_dir
+
+    real_json, model_json = tmp_path / "real.json", tmp_path / "model.json"
+    assert main(["eval", "real", "--data", str(real_corpus), "--repeats", "2",
+                 "--json", str(real_json), "--evaluator", str(default_evaluator_dir())]) == 0
+    capsys.readouterr()
+    assert main(["eval", "real", "--data", str(real_corpus), "--checkpoint", "tiny", "--steps", "2",
+                 "--batch-size", "16", "--json", str(model_json)]) == 0
+    printed = capsys.readouterr().out
+    for key in ("foot_skating_m_s", "jitter_m_s3", "bone_length_error_m", "largest_step_m"):
+        assert f"| {key} |" in printed
+    assert "within 1.5x" in printed
+    real_only = json.loads(real_json.read_text())
+    result = json.loads(model_json.read_text())
+    assert result["real"]["physics"] == real_only["physics"]
+    assert result["real"]["gait"] == real_only["gait"]
+    assert result["real"]["clips"] == result["model_physics"]["clips"] == 40
+    clips = result["model_physics"]["per_clip"]
+    assert [c["id"] for c in clips] == [f"c{i:02d}" for i in range(40)]
+    assert clips[0]["prompt"] == "An old man walks forward." and clips[1]["prompt"] == "A young man walks forward."
+    assert all(c["frames"] == c["real_frames"] == 81 for c in clips)  # each clip's own length
+    assert [c["seed"] for c in clips] == list(range(40))
+    rows = result["comparison"]["rows"]
+    for key in ("foot_skating_m_s", "jitter_m_s3", "bone_length_error_m", "largest_step_m"):
+        row = rows[key]
+        assert row["model"] >= 0 and row["real"] == real_only["physics"][key]
+        assert row["ratio"] == pytest.approx(row["model"] / row["real"])
+    assert rows["foot_skating_m_s"]["within_bar"] == (rows["foot_skating_m_s"]["ratio"] <= 1.5)
+    assert result["comparison"]["passed"] == (rows["foot_skating_m_s"]["within_bar"]
+                                              and rows["jitter_m_s3"]["within_bar"])
+    assert "ground_truth" not in result  # the matching rows are eval t2m's
+
+
+def test_eval_real_model_choice_is_one_of_checkpoint_or_model(real_corpus, capsys):
+    assert main(["eval", "real", "--data", str(real_corpus), "--checkpoint", "tiny", "--model", "default"]) == 2
+    assert "--model and --checkpoint" in capsys.readouterr().err
+
+
+def test_eval_real_limit_takes_the_first_clips_on_both_sides(real_corpus, tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "model.json"
+    assert main(["eval", "real", "--data", str(real_corpus), "--checkpoint", "tiny", "--limit", "3", "--steps", "1",
+                 "--seed", "5", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["real"]["physics"] == real_physics(real_corpus, "test", limit=3)["physics"]
+    assert [c["seed"] for c in result["model_physics"]["per_clip"]] == [5, 6, 7]

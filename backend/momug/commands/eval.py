@@ -5,7 +5,7 @@
     momug eval probes --checkpoint DIR|tiny [--data DIR] [--suite default|extended] [--json OUT]
     momug eval train-evaluator --data DIR -o DIR [--steps N]
     momug eval real   --data DIR [--evaluator DIR] [--split test] [--json OUT]
-    momug eval real   --data DIR --checkpoint DIR|tiny | --model NAME [--split test] [--limit N] [--steps 20] [--json OUT]
+    momug eval real   --data DIR --checkpoint DIR|tiny | --model NAME [--split S] [--limit N] [--steps 20] [--json OUT]
     momug eval styles [--checkpoint DIR|tiny] [--data DIR] [--wording corpus|heldout] [--seeds N] [--json OUT]
 """
 

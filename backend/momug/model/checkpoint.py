@@ -23,8 +23,10 @@ CONFIG_NAME = "config.json"
 
 
 def default_checkpoint() -> Path:
-    """The default model shipped inside the package."""
-    return Path(__file__).resolve().parent.parent / "checkpoints" / "default"
+    """The default model shipped inside the package (its folder as the model registry names it)."""
+    from momug.model.registry import DEFAULT, REGISTRY
+
+    return REGISTRY.entry(DEFAULT).folder
 
 
 def measure_embed_rms(llm, sample: int = 4096) -> float:

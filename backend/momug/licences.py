@@ -84,15 +84,36 @@ def accept(folder) -> dict | None:
     return licence
 
 
-def require_accepted(folder) -> None:
-    """Raise, showing the terms, unless the checkpoint has none or they were accepted."""
-    licence = read_licence(folder)
-    if licence is None or is_accepted(folder, licence):
-        return
-    raise MomugError(
-        f"{folder} is an opt-in checkpoint with its own terms; read them and accept them first:\n"
-        f"{describe(licence)}\n"
-        f"To accept: momug licence accept {folder}   (or set {ENV_ACCEPT}=\"{licence['name']}\")")
+class LicenceNotAccepted(MomugError):
+    """An opt-in model whose terms the user has not accepted yet (the server answers 403)."""
+
+
+def _registered_name(folder) -> str | None:
+    from momug.model.registry import REGISTRY  # late: the registry imports this module
+
+    return REGISTRY.name_of(folder)
+
+
+def licence_message(accept_as: str, terms: dict) -> str:
+    """One line: what the terms are and the exact command that accepts them; accept_as is what
+    `momug licence accept` takes (a shipped model's name or a folder)."""
+    from momug.model.registry import REGISTRY
+
+    what = f"the '{accept_as}' model" if accept_as in REGISTRY.names else f"the checkpoint {accept_as}"
+    text = f"{what} is opt-in, licensed {terms['name']}"
+    for label, field in (("", "summary"), ("attribution: ", "attribution"), ("terms: ", "url")):
+        if terms.get(field):
+            text += (": " if field == "summary" else "; ") + label + terms[field]
+    return (" ".join(text.split()) + f". To accept these terms run: momug licence accept {accept_as} "
+            f"(or set {ENV_ACCEPT}=\"{terms['name']}\")")
+
+
+def require_accepted(folder, accept_as: str | None = None) -> None:
+    """LicenceNotAccepted (one line) unless the folder has no terms or they were accepted.
+    accept_as names it in the message (default: its shipped model name, else the folder)."""
+    terms = read_licence(folder)
+    if terms is not None and not is_accepted(folder, terms):
+        raise LicenceNotAccepted(licence_message(accept_as or _registered_name(folder) or str(folder), terms))
 
 
 def corpus_licence(data) -> dict | None:

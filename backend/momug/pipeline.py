@@ -8,7 +8,6 @@ every conversion between the model's normalised features and the motion file con
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 
@@ -95,11 +94,7 @@ class MotionPipeline:
         device = pick_device(device)
         if checkpoint == TINY:
             return cls(tiny_model().to(device), TINY, "tiny-untrained", device)
-        folder = Path(checkpoint) if checkpoint else ckpt.default_checkpoint()
-        if not folder.exists():
-            if checkpoint:
-                raise MomugError(f"checkpoint folder {folder} does not exist")
-            raise MomugError("the default model is not installed with this copy of momug; pass --checkpoint DIR")
+        folder = ckpt.checkpoint_folder(checkpoint)
         model = ckpt.from_pretrained(folder, device=device)
         name = REGISTRY.name_of(folder)   # a shipped model (default, real) is known by its name
         model_id = f"momug-{name}" if name else folder.resolve().name

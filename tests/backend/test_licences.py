@@ -49,7 +49,7 @@ def test_an_opt_in_evaluator_is_not_loaded_before_acceptance(checkpoint):
     pytest.importorskip("torch")
     from momug.eval.matching import load_evaluator
 
-    with pytest.raises(MomugError, match="opt-in checkpoint"):
+    with pytest.raises(MomugError, match="is opt-in, licensed CC BY-NC 4.0"):
         load_evaluator(checkpoint)
 
 
@@ -75,5 +75,5 @@ def test_models_trained_on_licensed_data_carry_its_terms(tmp_path, monkeypatch):
     model_dir.mkdir()
     (model_dir / "config.json").write_text("{}")
     licences.write_licence(model_dir, terms)
-    with pytest.raises(MomugError, match="opt-in checkpoint"):
+    with pytest.raises(MomugError, match="is opt-in, licensed CC BY-NC 4.0"):
         ckpt.from_pretrained(model_dir)

@@ -55,11 +55,7 @@ def model_identity(checkpoint: str | None) -> str:
         return "tiny-untrained"
     from momug.model import checkpoint as ckpt
 
-    folder = Path(checkpoint) if checkpoint else ckpt.default_checkpoint()
-    if not folder.is_dir():
-        if checkpoint:
-            raise MomugError(f"checkpoint folder {folder} does not exist")
-        raise MomugError("the default model is not installed with this copy of momug; pass --checkpoint DIR")
+    folder = ckpt.checkpoint_folder(checkpoint)
     try:
         return ckpt.checkpoint_id(folder)
     except OSError as exc:

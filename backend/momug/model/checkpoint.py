@@ -29,6 +29,17 @@ def default_checkpoint() -> Path:
     return REGISTRY.entry(DEFAULT).folder
 
 
+def checkpoint_folder(checkpoint: str | None) -> Path:
+    """The folder a --checkpoint value names (None: the shipped default), which must exist."""
+    folder = Path(checkpoint) if checkpoint else default_checkpoint()
+    if not folder.is_dir():
+        if checkpoint:
+            what = "is a file, not a checkpoint folder" if folder.exists() else "does not exist"
+            raise MomugError(f"checkpoint folder {folder} {what}")
+        raise MomugError("the default model is not installed with this copy of momug; pass --checkpoint DIR")
+    return folder
+
+
 def measure_embed_rms(llm, sample: int = 4096) -> float:
     table = llm.get_input_embeddings()
     n = table.num_embeddings

@@ -22,10 +22,6 @@ CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 CONFIG_NAME = "config.json"   # momug.model.checkpoint.CONFIG_NAME, without importing torch
 
 
-class LicenceNotAccepted(MomugError):
-    """An opt-in model whose terms the user has not accepted yet (the server answers 403)."""
-
-
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
@@ -64,7 +60,7 @@ class Registry:
         if not entry.installed:
             raise MomugError(f"the '{name}' model is not installed with this copy of momug "
                              f"({entry.folder} has no {CONFIG_NAME}); reinstall momug")
-        require_accepted(entry.folder, name)
+        licences.require_accepted(entry.folder, name)
         return entry.folder
 
     def name_of(self, folder) -> str | None:
@@ -88,26 +84,6 @@ NAMES = REGISTRY.names
 OPTION_HELP = (f"a shipped diffusion model by name: {', '.join(NAMES)} (default: default). 'real' was "
                "trained on real motion too and is opt-in (CC BY-NC 4.0): accept its terms once with "
                "`momug licence accept real`. Not with --checkpoint")
-
-
-def licence_message(accept_as: str, terms: dict) -> str:
-    """One line: what the terms are and the exact command that accepts them."""
-    what = f"the '{accept_as}' model" if accept_as in REGISTRY.names else f"the checkpoint {accept_as}"
-    text = f"{what} is opt-in, licensed {terms['name']}"
-    if terms.get("summary"):
-        text += f": {terms['summary']}"
-    if terms.get("attribution"):
-        text += f"; attribution: {terms['attribution']}"
-    return (" ".join(text.split()) + f". To accept these terms run: momug licence accept {accept_as} "
-            f"(or set {licences.ENV_ACCEPT}=\"{terms['name']}\")")
-
-
-def require_accepted(folder, accept_as: str) -> None:
-    """LicenceNotAccepted (one line) unless the folder has no terms or they were accepted;
-    accept_as is what `momug licence accept` takes for it (a model name or the folder)."""
-    terms = licences.read_licence(folder)
-    if terms is not None and not licences.is_accepted(folder, terms):
-        raise LicenceNotAccepted(licence_message(accept_as, terms))
 
 
 def check_choice(model: str | None, checkpoint: str | None) -> None:

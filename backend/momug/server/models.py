@@ -16,7 +16,8 @@ from typing import Callable
 
 from momug import licences
 from momug.errors import MomugError
-from momug.model.registry import DEFAULT, REGISTRY, LicenceNotAccepted, require_accepted
+from momug.licences import LicenceNotAccepted, require_accepted
+from momug.model.registry import DEFAULT, REGISTRY
 
 
 class ModelNotInstalled(MomugError):

@@ -7,8 +7,9 @@ import pytest
 from momug import licences
 from momug.cli import main
 from momug.errors import MomugError
+from momug.licences import LicenceNotAccepted
 from momug.model import registry
-from momug.model.registry import LicenceNotAccepted, ModelEntry, Registry
+from momug.model.registry import ModelEntry, Registry
 
 
 @pytest.fixture
@@ -87,7 +88,23 @@ def test_a_registry_of_other_folders(tmp_path, config):
     with pytest.raises(LicenceNotAccepted, match="licensed Test Terms: be nice. To accept"):
         reg.resolve("real")
     with pytest.raises(LicenceNotAccepted, match=f"the checkpoint {installed} is opt-in.*accept {installed} "):
-        registry.require_accepted(installed, str(installed))
+        licences.require_accepted(installed)
     licences.accept(installed)
     assert reg.resolve("real") == installed
     assert not reg.entry("gone").installed and reg.entry("gone").accepted()
+
+
+def test_a_checkpoint_option_must_name_a_folder(tmp_path, monkeypatch):
+    """--checkpoint DIR and the shipped default resolve through one check, with one message each."""
+    from momug.model import checkpoint as ckpt
+
+    assert ckpt.checkpoint_folder(None) == registry.REGISTRY.entry("default").folder
+    assert ckpt.checkpoint_folder(str(tmp_path)) == tmp_path
+    with pytest.raises(MomugError, match="gone does not exist"):
+        ckpt.checkpoint_folder(str(tmp_path / "gone"))
+    (tmp_path / "weights.safetensors").write_bytes(b"")
+    with pytest.raises(MomugError, match="is a file, not a checkpoint folder"):
+        ckpt.checkpoint_folder(str(tmp_path / "weights.safetensors"))
+    monkeypatch.setattr(ckpt, "default_checkpoint", lambda: tmp_path / "not_installed")
+    with pytest.raises(MomugError, match="default model is not installed"):
+        ckpt.checkpoint_folder(None)

@@ -43,3 +43,16 @@ def test_stage_three_replays_general_text_from_stage_two():
 def test_stage_four_matches_the_base_model_on_general_text():
     stage4 = load_train_config(CONFIGS[0].parent / "default_stage4.toml")
     assert stage4.init_from.endswith("runs/default_stage3") and stage4.train.text_target == "kl"
+
+
+def test_stream_stage_two_retrains_the_shipped_stream_model_with_text_dropout():
+    shipped = load_stream_config(CONFIGS[0].parent / "stream_default.toml")
+    stage2 = load_stream_config(CONFIGS[0].parent / "stream_stage2.toml")
+    # The shipped model trained without dropout and streams unguided.
+    assert shipped.train.text_dropout == 0.0 and shipped.model.guidance == 1.0 and shipped.init_from is None
+    assert stage2.init_from and stage2.init_from.endswith("backend/momug/checkpoints/stream_default")
+    assert stage2.model == shipped.model   # the same architecture, so its tensors load
+    assert stage2.train.text_dropout == 0.1 and stage2.train.learning_rate == 5e-4
+    assert (stage2.train.warmup_steps, stage2.train.max_steps, stage2.train.save_every, stage2.train.val_every) == \
+        (50, 3000, 25, 100)
+    assert stage2.output.endswith("runs/stream_stage2") and stage2.data.endswith("corpus")

@@ -1,7 +1,8 @@
 """Streamed motion as events: the one encoding shared by `momug serve` (server-sent events) and
 `momug generate --mode stream --stream-to` (JSON lines), so a client reads both the same way.
 
-Events, in order: start {frames, fps, model_id, checkpoint_id, prompt, seed, steps}; frames
+Events, in order: start {frames, fps, model_id, checkpoint_id, prompt, seed, steps, guidance}
+(steps and guidance as asked: null means the model's own); frames
 {start, count, joints (k, 22, 3), rotations (k, 22, 4), root_translation (k, 3)} once per chunk;
 then done {frames} or error {detail}. Arrays are nested lists rounded like the rest of the wire
 (6 decimals), metres, Y up, SMPL-22.
@@ -29,7 +30,7 @@ class Chunk:
 
 
 def stream_chunks(pipeline, prompt: str, seconds: float, seed: int = 0, steps: int | None = None,
-                  should_stop=None) -> Iterator[Chunk]:
+                  should_stop=None, guidance: float | None = None) -> Iterator[Chunk]:
     """pipeline.stream() with rotations added per chunk.
 
     IK works frame by frame and only the sign choice (quaternion continuity) looks back, so each
@@ -39,7 +40,8 @@ def stream_chunks(pipeline, prompt: str, seconds: float, seed: int = 0, steps: i
     from momug.motion.motionfile import Motion
 
     start, last = 0, None
-    for joints in pipeline.stream(prompt, seconds, seed=seed, steps=steps, should_stop=should_stop):
+    options = {} if guidance is None else {"guidance": guidance}   # None: the pipeline's own default
+    for joints in pipeline.stream(prompt, seconds, seed=seed, steps=steps, should_stop=should_stop, **options):
         motion = Motion(joints=joints, fps=pipeline.fps).with_rotations()
         rotations = motion.rotations.copy()
         if last is not None:
@@ -55,10 +57,11 @@ def wire_array(values: np.ndarray) -> list:
     return np.round(np.asarray(values, dtype=np.float64), WIRE_DECIMALS).tolist()
 
 
-def start_event(pipeline, prompt: str, seconds: float, seed: int, steps: int | None) -> dict:
+def start_event(pipeline, prompt: str, seconds: float, seed: int, steps: int | None,
+                guidance: float | None = None) -> dict:
     return {"frames": int(round(seconds * pipeline.fps)), "fps": float(pipeline.fps),
             "model_id": pipeline.model_id, "checkpoint_id": pipeline.checkpoint_id,
-            "prompt": prompt.strip(), "seed": int(seed), "steps": steps}
+            "prompt": prompt.strip(), "seed": int(seed), "steps": steps, "guidance": guidance}
 
 
 def frames_event(chunk: Chunk) -> dict:

@@ -52,7 +52,8 @@ def add_parser(subparsers) -> None:
     _common(t)
     _matching(t)
     t.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
-    t.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance (default 2.5)")
+    t.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (default 2.5; "
+                   "streaming mode: the model's own)")
     t.add_argument("--mm-prompts", type=int, default=100, help="captions for MultiModality (default 100; 0 skips)")
     t.add_argument("--mm-samples", type=int, default=30, help="motions per MultiModality caption (default 30)")
     m = sub.add_parser("m2t", help="motion-to-text: R-precision, MM-Dist, BLEU, ROUGE-L, CIDEr, BERTScore")
@@ -63,7 +64,8 @@ def add_parser(subparsers) -> None:
     _common(pr, data_required=False)
     pr.add_argument("--seeds", type=int, default=3, help="seeds per probe prompt (default 3)")
     pr.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
-    pr.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance (default 2.5)")
+    pr.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (default 2.5; "
+                    "streaming mode: the model's own)")
     pr.add_argument("--suite", choices=("default", "extended"), default="default",
                     help="probe prompts: default (the 38 the README's tables use) or extended (issue 20's "
                     "measuring stick: more held-out wordings, both sides of every sided probe, 'A then B' "
@@ -183,6 +185,12 @@ def _setup(args, need_evaluator: bool = True):
                                        and is_stream_checkpoint(args.checkpoint))
     pipe = (StreamPipeline if stream else MotionPipeline).load(args.checkpoint, device)
     _log(f"loaded {pipe.model_id} in {time.perf_counter() - started:.0f} s")
+    if getattr(args, "guidance", 0.0) is None:  # t2m, probes: the streaming model has its own default
+        args.guidance = pipe.guidance if stream else 2.5
+    if stream and hasattr(args, "guidance"):
+        from momug.stream.pipeline import check_guidance
+
+        check_guidance(args.guidance)
     feature_dim = pipe.vae.config.feature_dim if stream else pipe.model.config.feature_dim
     if folder is not None and folder.feature_dim != feature_dim:
         raise MomugError(f"{args.data} has {folder.feature_dim}-dim features; the model makes {feature_dim}")
@@ -311,7 +319,8 @@ def run_probes(args) -> int:
     print()
     print(report.table(named, report.PHYSICS_COLUMNS))
     out = _header(args, "probes", None, pipe)
-    out.update(suite=suite, summary=result["summary"], by_tag=result["by_tag"], rows=result["rows"], physics=physics)
+    out.update(guidance=args.guidance, suite=suite, summary=result["summary"], by_tag=result["by_tag"],
+               rows=result["rows"], physics=physics)
     _write_json(args.json, out)
     return 0
 

@@ -35,7 +35,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seconds", type=float, default=None,
                    help="length of the motion (default 4; with --path or --edit, theirs)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0); prompt i of a file uses seed+i")
-    p.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale (default 2.5)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance scale (default 2.5; with --mode stream, the model's own, "
+                        "1 = none for the shipped streaming model)")
     p.add_argument("--steps", type=int, default=None,
                    help="DDIM sampling steps (default 25); with --mode stream, flow steps per latent "
                         "(default: the model's own)")
@@ -113,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
         raise MomugError("give -o OUT.npz|OUT.bvh (a folder with --prompts)")
     if args.steps is None:
         args.steps = 25
+    if args.guidance is None:
+        args.guidance = 2.5
     if args.seconds is None:
         args.seconds = 4.0 if constraints is None else constraints.frames / FPS
     require("torch")
@@ -211,7 +215,7 @@ def run_stream(args: argparse.Namespace) -> int:
 
     check_prompt(args.prompt)  # fail fast, before the model loads
     pipe = StreamPipeline.load(args.checkpoint, args.device)
-    pipe.validate_request(args.prompt, args.seconds, args.steps)
+    pipe.validate_request(args.prompt, args.seconds, args.steps, args.guidance)
     sink = _open_sink(args.stream_to)
     # With --stream-to -, stdout carries the events only; messages go to stderr.
     say = sys.stderr if args.stream_to == "-" else sys.stdout
@@ -223,8 +227,9 @@ def run_stream(args: argparse.Namespace) -> int:
 
     chunks = []
     try:
-        event("start", start_event(pipe, args.prompt, args.seconds, args.seed, args.steps))
-        for chunk in stream_chunks(pipe, args.prompt, args.seconds, args.seed, args.steps):
+        event("start", start_event(pipe, args.prompt, args.seconds, args.seed, args.steps, args.guidance))
+        for chunk in stream_chunks(pipe, args.prompt, args.seconds, args.seed, args.steps,
+                                   guidance=args.guidance):
             chunks.append(chunk)
             event("frames", frames_event(chunk))
         event("done", {"frames": sum(len(c.joints) for c in chunks)})

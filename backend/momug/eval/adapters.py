@@ -7,6 +7,8 @@ import numpy as np
 
 from momug.eval.protocol import Describe, Generate
 
+DIFFUSION_GUIDANCE = 2.5   # the diffusion model's default scale, where a caller gives none
+
 
 def _streaming(pipe) -> bool:
     return hasattr(pipe, "vae")
@@ -30,15 +32,18 @@ def cleans_feet(pipe) -> bool:
     return not _streaming(pipe)
 
 
-def generator(pipe, steps: int = 20, guidance: float = 2.5, batch_size: int = 32, progress=None) -> Generate:
+def generator(pipe, steps: int = 20, guidance: float | None = None, batch_size: int = 32,
+              progress=None) -> Generate:
     """texts, frames, seeds -> raw (denormalised) feature arrays straight from the model's sampler.
-    The streaming mode makes one motion at a time with its own flow steps (steps/guidance unused)."""
+    The streaming mode makes one motion at a time with its own flow steps (steps unused) and the
+    given guidance scale. guidance None: 2.5 for the diffusion model, the streaming model's own."""
     model = pipe.model
     if _streaming(pipe):
         def generate_streamed(texts: list[str], frames: list[int], seeds: list[int]) -> list[np.ndarray]:
             out = []
             for text, n, seed in zip(texts, frames, seeds):
-                out.append(np.nan_to_num(pipe.features(text, n, seed), nan=0.0, posinf=0.0, neginf=0.0))
+                out.append(np.nan_to_num(pipe.features(text, n, seed, guidance=guidance), nan=0.0, posinf=0.0,
+                                         neginf=0.0))
                 if progress is not None:
                     progress(len(out), len(texts))
             return out
@@ -49,7 +54,7 @@ def generator(pipe, steps: int = 20, guidance: float = 2.5, batch_size: int = 32
         out = []
         for i in range(0, len(texts), batch_size):
             feats = model.sample(texts[i:i + batch_size], frames[i:i + batch_size], seeds[i:i + batch_size],
-                                 guidance=guidance, steps=steps)
+                                 guidance=DIFFUSION_GUIDANCE if guidance is None else guidance, steps=steps)
             for f in feats:
                 raw = model.denormalize(f.to(model.mean.device)).float().cpu().numpy()
                 out.append(np.nan_to_num(raw, nan=0.0, posinf=0.0, neginf=0.0))
@@ -85,16 +90,16 @@ def describer(pipe, batch_size: int = 16, progress=None, **options) -> Describe:
     return describe
 
 
-def probe_generator(pipe, steps: int = 20, guidance: float = 2.5):
+def probe_generator(pipe, steps: int = 20, guidance: float | None = None):
     """The callable momug.eval.probes.run_probes expects: prompts, seconds, seed -> joints, as the
     model made them (no cleanup, so the probes judge the model; the physics report shows the
-    cleanup separately)."""
+    cleanup separately). guidance None: as generator()."""
 
     def generate(prompts: list[str], seconds: float, seed: int) -> list[np.ndarray]:
         if _streaming(pipe):
-            return [pipe.generate(p, seconds, seed, raw=True).joints for p in prompts]
-        motions = pipe.generate(prompts, [seconds] * len(prompts), [seed] * len(prompts), guidance=guidance,
-                                steps=steps, raw=True)
+            return [pipe.generate(p, seconds, seed, raw=True, guidance=guidance).joints for p in prompts]
+        motions = pipe.generate(prompts, [seconds] * len(prompts), [seed] * len(prompts),
+                                guidance=DIFFUSION_GUIDANCE if guidance is None else guidance, steps=steps, raw=True)
         return [m.joints for m in motions]
 
     return generate

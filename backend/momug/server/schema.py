@@ -198,6 +198,9 @@ class StreamRequest(_Request):
     steps: Annotated[int | None, Field(strict=True, ge=1, le=MAX_STEPS,
                                        description="flow-matching steps per latent "
                                                    "(default: the model's own)")] = None
+    guidance: Annotated[float | None, Field(strict=True, ge=0.0, le=MAX_GUIDANCE, allow_inf_nan=False,
+                                            description="classifier-free guidance scale (default: the model's "
+                                                        "own; 1 = none)")] = None
     start: Joints | None = Field(None, description="a motion (20 fps) to continue: the stream starts "
                                  "one frame past its end, in its world frame, facing its way")
     model: Annotated[Literal[DEFAULT] | None, BeforeValidator(_streaming_model)] = Field(
@@ -260,6 +263,7 @@ class StreamLimits(BaseModel):
     max_seconds: float
     max_prompt_chars: int
     max_steps: int
+    max_guidance: float = MAX_GUIDANCE
 
 
 class StreamHealth(BaseModel):
@@ -269,6 +273,7 @@ class StreamHealth(BaseModel):
     model_id: str | None = None
     checkpoint_id: str | None = None
     fps: float | None = None
+    guidance: float | None = Field(None, description="the streaming model's default guidance scale (1 = none)")
     limits: StreamLimits | None = None
     running: bool = False
     error: str | None = Field(None, description="why it is missing or failed to load")

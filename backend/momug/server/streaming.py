@@ -61,9 +61,11 @@ class StreamSlot:
         pipeline = self.pipeline
         if pipeline is not None:
             return {"status": "loaded", "model_id": pipeline.model_id, "checkpoint_id": pipeline.checkpoint_id,
-                    "fps": float(pipeline.fps), "running": self._busy.locked(),
+                    "fps": float(pipeline.fps), "guidance": float(getattr(pipeline, "guidance", 1.0)),
+                    "running": self._busy.locked(),
                     "limits": {"min_seconds": pipeline.min_seconds, "max_seconds": pipeline.max_seconds,
-                               "max_prompt_chars": pipeline.max_prompt_chars, "max_steps": _max_steps()}}
+                               "max_prompt_chars": pipeline.max_prompt_chars, "max_steps": _max_steps(),
+                               "max_guidance": _max_guidance()}}
         if self.loading:
             return {"status": "loading"}
         if self.load_error is not None:
@@ -147,9 +149,10 @@ class StreamSlot:
             pipeline = _Continued(pipeline, StreamJoin(request.start))
         try:
             emit(sse("start", start_event(pipeline, request.prompt, request.seconds, request.seed,
-                                          request.steps)))
+                                          request.steps, request.guidance)))
             for chunk in stream_chunks(pipeline, request.prompt, request.seconds, request.seed,
-                                       request.steps, should_stop=lambda: stop.is_set() or self._closing):
+                                       request.steps, should_stop=lambda: stop.is_set() or self._closing,
+                                       guidance=request.guidance):
                 emit(sse("frames", frames_event(chunk)))
                 sent += len(chunk.joints)
             last = sse("done", {"frames": sent})
@@ -223,9 +226,15 @@ def _max_steps() -> int:
     return MAX_FLOW_STEPS
 
 
+def _max_guidance() -> float:
+    from momug.pipeline import MAX_GUIDANCE   # the pipelines' bound (the wire's is wider)
+
+    return MAX_GUIDANCE
+
+
 _STREAM_DOC = (
     "Server-sent events, each `event: NAME` then `data: JSON`: start {frames, fps, model_id, "
-    "checkpoint_id, prompt, seed, steps}; frames {start, count, joints (k, 22, 3), rotations "
+    "checkpoint_id, prompt, seed, steps, guidance}; frames {start, count, joints (k, 22, 3), rotations "
     "(k, 22, 4), root_translation (k, 3)} per chunk; then done {frames} or error {detail}. "
     "Lines starting with ':' are keep-alive comments. Closing the connection stops the model.")
 
@@ -241,7 +250,7 @@ def stream_routes(slot: StreamSlot, **router_options) -> APIRouter:
         except ModelUnavailable as exc:
             raise HTTPException(503, str(exc)) from None
         try:
-            pipeline.validate_request(request.prompt, request.seconds, request.steps)
+            pipeline.validate_request(request.prompt, request.seconds, request.steps, request.guidance)
             if request.start is not None:
                 from momug.constraints import StreamJoin
 

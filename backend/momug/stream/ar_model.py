@@ -18,6 +18,7 @@ the KV cache, so each new latent costs one single-position step of the LLM.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -44,6 +45,8 @@ class StreamConfig:
     latent_noise: float = 0.05  # std of the teacher-forcing noise on input latents
     end_weight: float = 1.0
     max_text_tokens: int = 64
+    guidance: float = 1.0       # default classifier-free guidance scale (1: none; >1 needs a model trained
+                                # with text dropout, [train] text_dropout)
     kind: str = "stream"        # tells a stream checkpoint from a diffusion one
     version: int = 1
 
@@ -58,6 +61,10 @@ class StreamConfig:
             raise MomugError(f"not a streaming-model config (kind {cfg.kind!r})")
         if cfg.latent_dim < 1 or cfg.latent_scale <= 0 or cfg.flow_steps < 1 or cfg.mot_rank < 0:
             raise MomugError("stream config: latent_dim, latent_scale and flow_steps must be positive")
+        if not (isinstance(cfg.guidance, (int, float)) and not isinstance(cfg.guidance, bool)
+                and math.isfinite(cfg.guidance) and cfg.guidance >= 0):
+            raise MomugError(f"stream config: guidance must be a finite number >= 0, got {cfg.guidance!r}")
+        cfg.guidance = float(cfg.guidance)
         return cfg
 
     def to_dict(self) -> dict:
@@ -92,6 +99,12 @@ class StreamModel(nn.Module):
     def bos(self) -> list[int]:
         bos = self.tokenizer.bos_token_id
         return [] if bos is None else [bos]
+
+    @property
+    def empty_text_ids(self) -> list[int]:
+        """The "no prompt" input: what text dropout trains on and guidance's unconditional row reads
+        (text_ids("") = bos alone)."""
+        return self.text_ids("")
 
     def _embed_text(self, ids: list[int]) -> torch.Tensor:
         table = self.mot.llm.get_input_embeddings()
@@ -139,9 +152,11 @@ class StreamModel(nn.Module):
             m = torch.cat([m, torch.zeros(len(caption_ids), dtype=torch.bool, device=self.device)])
         return motion, m
 
-    def hidden(self, embeds, attn, motion, past=None, use_cache=False):
+    def hidden(self, embeds, attn, motion, past=None, use_cache=False, position_ids=None):
+        extra = {} if position_ids is None else {"position_ids": position_ids}
         with self.mot.modality(motion):
-            out = self.decoder(inputs_embeds=embeds, attention_mask=attn, past_key_values=past, use_cache=use_cache)
+            out = self.decoder(inputs_embeds=embeds, attention_mask=attn, past_key_values=past, use_cache=use_cache,
+                               **extra)
         return out.last_hidden_state, out.past_key_values
 
     # ----- training -----
@@ -213,11 +228,18 @@ class StreamModel(nn.Module):
     # ----- streaming inference -----
     @torch.no_grad()
     def stream_latents(self, text: str, max_latents: int = 50, min_latents: int = 1, steps: int | None = None,
-                       generator=None, temperature: float = 1.0, should_stop=None, use_cache: bool = True):
+                       generator=None, temperature: float = 1.0, should_stop=None, use_cache: bool = True,
+                       guidance: float = 1.0):
         """Yield latents (latent_dim,) one at a time; stops at the end head's call or max_latents.
         One full pass over the prompt, then one cached single-position step per latent
-        (use_cache=False reruns the whole sequence for every latent: the benchmark's baseline)."""
+        (use_cache=False reruns the whole sequence for every latent: the benchmark's baseline).
+        guidance != 1: classifier-free guidance against the empty prompt (see _guided_latents);
+        guidance == 1 is the plain conditional sampler."""
         steps = steps or self.config.flow_steps
+        if guidance != 1.0:
+            yield from self._guided_latents(text, max_latents, min_latents, steps, generator, temperature,
+                                            should_stop, use_cache, float(guidance))
+            return
         device = self.device
         ids = self.text_ids(text)
         embeds = torch.cat([self._embed_text(ids), self.bom[None]])[None]
@@ -240,6 +262,47 @@ class StreamModel(nn.Module):
                 embeds = torch.cat([embeds, self.adapter(z)[:, None]], dim=1)
                 motion = torch.cat([motion, one], dim=1)
                 h, _ = self.hidden(embeds, attn, motion)
+
+    def _guided_latents(self, text, max_latents, min_latents, steps, generator, temperature, should_stop,
+                        use_cache, guidance):
+        """Classifier-free guidance: the prompt's sequence and the empty prompt's (empty_text_ids, what
+        text dropout trains on) run as a batch of 2, each row with its own KV cache. Both rows are
+        left-padded to one length with positions counted from each row's first real token, so each
+        row sees what it would alone. The flow head's velocity is mixed at every Euler step,
+        v = v_u + guidance * (v_c - v_u); the end head reads the conditional row only; both rows get
+        the same sampled latent as their next input."""
+        device = self.device
+        rows = [torch.cat([self._embed_text(ids), self.bom[None]])
+                for ids in (self.text_ids(text), self.empty_text_ids)]
+        L = max(len(e) for e in rows)
+        embeds = self.bom.new_zeros(2, L, self.bom.shape[-1])
+        attn = torch.zeros(2, L, dtype=torch.long, device=device)
+        for b, e in enumerate(rows):
+            embeds[b, L - len(e):] = e
+            attn[b, L - len(e):] = 1
+        motion = torch.zeros(2, L, dtype=torch.bool, device=device)
+        motion[:, -1] = True
+        pos = (attn.cumsum(1) - 1).clamp(min=0)
+        h, past = self.hidden(embeds, attn, motion, use_cache=use_cache, position_ids=pos)
+        one = torch.ones(2, 1, dtype=torch.bool, device=device)
+        for i in range(max_latents):
+            check_stop(should_stop, "generation")
+            cond = h[:, -1]                       # (2, H): conditional, unconditional
+            if i >= min_latents and torch.sigmoid(self.end(cond[:1])).item() > 0.5:
+                return
+            z = self.flow.sample_guided(cond[:1], cond[1:], guidance, steps=steps, generator=generator,
+                                        temperature=temperature)
+            yield z[0] * self.config.latent_scale
+            attn = torch.cat([attn, attn.new_ones(2, 1)], dim=1)
+            step_pos = pos[:, -1:] + 1
+            pos = torch.cat([pos, step_pos], dim=1)
+            x = self.adapter(z)[:, None].expand(2, 1, -1)
+            if use_cache:
+                h, past = self.hidden(x, attn, one, past, use_cache=True, position_ids=step_pos)
+            else:
+                embeds = torch.cat([embeds, x], dim=1)
+                motion = torch.cat([motion, one], dim=1)
+                h, _ = self.hidden(embeds, attn, motion, position_ids=pos)
 
     @torch.no_grad()
     def describe(self, latents: torch.Tensor, max_new_tokens: int = 48, should_stop=None) -> str:

@@ -59,6 +59,45 @@ def save_pretrained(model: StreamModel, vae: V.MotionVAE, folder: str | Path,
     return folder
 
 
+INIT_MATCH = ("base_model", "latent_dim", "mot_rank", "flow_width", "flow_depth")
+
+
+def init_from(model: StreamModel, folder: str | Path) -> list[str]:
+    """Seed a freshly built streaming model with a stream checkpoint's trained tensors (and its
+    latent scale, which those tensors were trained at), to fine-tune from it, as the diffusion
+    trainer's init_from (momug.model.checkpoint.init_from). Tensors the checkpoint lacks keep their
+    fresh initialisation; their names are returned. A checkpoint of another architecture is a
+    MomugError."""
+    folder = Path(folder)
+    if not (folder / CONFIG_NAME).is_file():
+        raise MomugError(f"init_from: {folder} is not a streaming checkpoint: {CONFIG_NAME} is missing")
+    from momug.licences import require_accepted
+
+    require_accepted(folder)  # weights trained on opt-in data carry its terms into the new run
+    try:
+        source = StreamConfig.from_dict(json.loads((folder / CONFIG_NAME).read_text()))
+    except (ValueError, TypeError) as exc:
+        raise MomugError(f"init_from: cannot read streaming config in {folder}: {exc}") from None
+    for key in INIT_MATCH:
+        if getattr(source, key) != getattr(model.config, key):
+            raise MomugError(f"init_from: {folder} has {key}={getattr(source, key)!r}, "
+                             f"this model {getattr(model.config, key)!r}")
+    state = read_weights(folder)
+    current = model.trainable_state_dict()
+    unknown = sorted(set(state) - set(current))
+    if unknown:
+        raise MomugError(f"init_from: {folder} holds tensors this model does not have: {unknown[:5]}")
+    fresh = sorted(set(current) - set(state))
+    merged = {k: (state[k].float() if state[k].is_floating_point() else state[k]) if k in state else v
+              for k, v in current.items()}
+    try:
+        model.load_trainable_state_dict(merged)
+    except KeyError as exc:
+        raise MomugError(f"init_from: {folder} does not match this model: {exc}") from None
+    model.config.latent_scale = source.latent_scale
+    return fresh
+
+
 def from_pretrained(folder: str | Path, device: str | torch.device = "cpu", dtype=None, check_licence: bool = True):
     """(StreamModel, MotionVAE) from a checkpoint folder; anything wrong is a MomugError."""
     folder = Path(folder)
@@ -85,5 +124,5 @@ def from_pretrained(folder: str | Path, device: str | torch.device = "cpu", dtyp
     return model.eval().to(device), vae
 
 
-__all__ = ["build_stream_model", "checkpoint_id", "default_stream_checkpoint", "from_pretrained",
+__all__ = ["build_stream_model", "checkpoint_id", "default_stream_checkpoint", "from_pretrained", "init_from",
            "is_stream_checkpoint", "save_pretrained"]

@@ -89,6 +89,24 @@ class FlowHead(nn.Module):
             x = x + (ts[i + 1] - ts[i]) * self(x, t, cond)
         return x
 
+    @torch.no_grad()
+    def sample_guided(self, cond: torch.Tensor, uncond: torch.Tensor, guidance: float, steps: int = 8,
+                      generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """sample() with classifier-free guidance: both conditions see the same x_t and the step
+        follows v = v_u + guidance * (v_c - v_u). cond, uncond: (..., cond_dim) of the same shape; the
+        starting noise is drawn as sample() draws it for cond."""
+        if steps < 1:
+            raise ValueError("steps must be at least 1")
+        shape = (*cond.shape[:-1], self.latent_dim)
+        x = temperature * torch.randn(shape, generator=generator, dtype=cond.dtype, device=cond.device)
+        ts = torch.linspace(1.0, 0.0, steps + 1, dtype=cond.dtype, device=cond.device)
+        both = torch.stack([cond, uncond])
+        for i in range(steps):
+            t = ts[i].expand((2, *shape[:-1]))
+            v_c, v_u = self(x.expand(2, *shape), t, both).unbind(0)
+            x = x + (ts[i + 1] - ts[i]) * (v_u + guidance * (v_c - v_u))
+        return x
+
 
 class EndHead(nn.Module):
     """One logit per position: does the motion end after this latent?"""

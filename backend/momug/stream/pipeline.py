@@ -6,15 +6,24 @@ every frame already sent final."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from momug.errors import MomugError
-from momug.pipeline import MAX_PROMPT_CHARS, TINY, check_joints, check_prompt, check_seconds, pick_device
+from momug.pipeline import (MAX_GUIDANCE, MAX_PROMPT_CHARS, TINY, check_joints, check_prompt, check_seconds,
+                            pick_device)
 
 MAX_FLOW_STEPS = 64
+
+
+def check_guidance(guidance: float | None) -> None:
+    """A guidance scale as the diffusion MotionPipeline checks it; None (the checkpoint's own) passes."""
+    if guidance is not None and not (isinstance(guidance, (int, float)) and math.isfinite(guidance)
+                                     and 0.0 <= guidance <= MAX_GUIDANCE):
+        raise MomugError(f"guidance must be between 0 and {MAX_GUIDANCE:g}, got {guidance}")
 
 
 def tiny_stream_model(seed: int = 0):
@@ -43,6 +52,9 @@ class StreamPipeline:
         self.frames_per_latent = DOWNSAMPLE
         self.min_seconds, self.max_seconds = 1.0, 10.0
         self.max_prompt_chars = MAX_PROMPT_CHARS
+        # The checkpoint's own guidance scale (config.json "guidance"; 1.0, none, for models trained
+        # without text dropout), used when a request gives none.
+        self.guidance = float(getattr(model.config, "guidance", 1.0))
 
     @classmethod
     def load(cls, checkpoint: str | None = None, device: str = "auto") -> "StreamPipeline":
@@ -63,28 +75,31 @@ class StreamPipeline:
         model_id = "momug-stream-default" if not checkpoint else folder.resolve().name
         return cls(model, vae, model_id, sckpt.checkpoint_id(folder), device)
 
-    def validate_request(self, prompt: str, seconds: float, steps: int | None = None) -> None:
+    def validate_request(self, prompt: str, seconds: float, steps: int | None = None,
+                         guidance: float | None = None) -> None:
         check_prompt(prompt, self.max_prompt_chars)
         check_seconds(seconds, self.min_seconds, self.max_seconds)
         if steps is not None and not 1 <= int(steps) <= MAX_FLOW_STEPS:
             raise MomugError(f"flow steps must be between 1 and {MAX_FLOW_STEPS}, got {steps}")
+        check_guidance(guidance)
 
     # ------------------------------------------------------------------ text -> motion
     def stream(self, prompt: str, seconds: float, seed: int = 0, steps: int | None = None,
-               should_stop=None, raw: bool = False) -> Iterator[np.ndarray]:
+               should_stop=None, raw: bool = False, guidance: float | None = None) -> Iterator[np.ndarray]:
         """Yield joint positions (k, 22, 3) in chunks as they are generated; exactly
         round(seconds * fps) frames in all. should_stop() -> True raises Cancelled between latents.
+        guidance: classifier-free guidance scale (None: the checkpoint's own, self.guidance; 1: none).
         The jumps where one latent's frames meet the next are mended (momug.motion.cleanup), which
         holds back the last few frames until the next latent; raw=True sends the frames as decoded."""
         from momug.motion.cleanup import mend_seams, seam_reach
         from momug.motion.features import features_to_joints
 
-        self.validate_request(prompt, seconds, steps)
+        self.validate_request(prompt, seconds, steps, guidance)
         n_frames = int(round(seconds * self.fps))
         n_latents = self.latents_for(n_frames)
         hold = 0 if raw else seam_reach(self.frames_per_latent)
         latents, sent = [], 0
-        for z in self._latents(prompt, n_frames, seed, steps, should_stop):
+        for z in self._latents(prompt, n_frames, seed, steps, should_stop, guidance=guidance):
             latents.append(z)
             features = self._decode(latents)
             if not np.isfinite(features).all():
@@ -100,19 +115,23 @@ class StreamPipeline:
                 yield joints[sent:end].astype(np.float32)
                 sent = end
 
-    def features(self, prompt: str, n_frames: int, seed: int = 0, steps: int | None = None) -> np.ndarray:
+    def features(self, prompt: str, n_frames: int, seed: int = 0, steps: int | None = None,
+                 guidance: float | None = None) -> np.ndarray:
         """Raw (denormalised) features (n_frames, D) for a prompt, decoded once at the end: what the
         evaluation protocols compare."""
-        return self._decode(list(self._latents(prompt, int(n_frames), seed, steps)))[:n_frames]
+        check_guidance(guidance)
+        return self._decode(list(self._latents(prompt, int(n_frames), seed, steps, guidance=guidance)))[:n_frames]
 
-    def _latents(self, prompt: str, n_frames: int, seed: int, steps: int | None, should_stop=None):
+    def _latents(self, prompt: str, n_frames: int, seed: int, steps: int | None, should_stop=None,
+                 guidance: float | None = None):
         """Exactly enough latents for n_frames (the end head is not consulted), seeded."""
         import torch
 
         n_latents = self.latents_for(n_frames)
         generator = torch.Generator(device=self.model.device).manual_seed(int(seed))
         return self.model.stream_latents(prompt.strip(), max_latents=n_latents, min_latents=n_latents,
-                                         steps=steps, generator=generator, should_stop=should_stop)
+                                         steps=steps, generator=generator, should_stop=should_stop,
+                                         guidance=self.guidance if guidance is None else float(guidance))
 
     def latents_for(self, n_frames: int) -> int:
         """How many latents cover n_frames (the last may be cut short)."""
@@ -127,14 +146,14 @@ class StreamPipeline:
         return feats.float().cpu().numpy()
 
     def generate(self, prompt: str, seconds: float, seed: int = 0, steps: int | None = None,
-                 progress=None, should_stop=None, raw: bool = False):
+                 progress=None, should_stop=None, raw: bool = False, guidance: float | None = None):
         """The whole motion at once (a Motion with rotations), reporting progress per chunk; the
-        frames stream() sends (raw as there)."""
+        frames stream() sends (raw and guidance as there)."""
         from momug.motion.motionfile import Motion
 
         total = int(round(seconds * self.fps))
         chunks = []
-        for chunk in self.stream(prompt, seconds, seed, steps, should_stop, raw=raw):
+        for chunk in self.stream(prompt, seconds, seed, steps, should_stop, raw=raw, guidance=guidance):
             chunks.append(chunk)
             if progress is not None:
                 progress(sum(len(c) for c in chunks) / total)
@@ -170,4 +189,4 @@ class StreamPipeline:
         return self.model.describe(mu[0], should_stop=should_stop)
 
 
-__all__ = ["StreamPipeline", "tiny_stream_model"]
+__all__ = ["StreamPipeline", "check_guidance", "tiny_stream_model"]

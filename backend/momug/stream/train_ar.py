@@ -5,9 +5,10 @@ resume and Accelerate support as the diffusion trainer (momug.train.loop).
 Config (TOML):
     data = "corpus"                 # HumanML3D-format folder
     output = "runs/stream_default"
-    vae = "path"                    # optional: default the shipped VAE
-    [model] StreamConfig fields     # base_model, mot_rank, flow_width, ...
-    [train] StreamTrainSettings fields
+    vae = "path"                    # optional: default the shipped VAE (with init_from: that checkpoint's)
+    init_from = "DIR"               # optional: a stream checkpoint whose trained tensors seed a new run
+    [model] StreamConfig fields     # base_model, mot_rank, flow_width, ..., guidance (the default scale)
+    [train] StreamTrainSettings fields  # ..., text_dropout (classifier-free guidance)
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class StreamTrainSettings:
     max_steps: int = 2000
     grad_clip: float = 1.0
     caption_fraction: float = 0.25   # share of latents -> caption examples in each batch
+    text_dropout: float = 0.0        # classifier-free guidance: share of text -> motion rows given the
+                                     # empty prompt (StreamModel.empty_text_ids); caption rows never
     lm_weight: float = 1.0
     max_frames: int = 200
     log_every: int = 10
@@ -57,29 +60,34 @@ class StreamTrainConfig:
     data: str
     output: str
     vae: str | None = None
+    init_from: str | None = None    # stream checkpoint whose trained tensors seed a new run (fine-tuning)
     model: StreamConfig = field(default_factory=StreamConfig)
     train: StreamTrainSettings = field(default_factory=StreamTrainSettings)
 
     def to_dict(self) -> dict:
-        return {"data": self.data, "output": self.output, "vae": self.vae, "model": asdict(self.model),
-                "train": asdict(self.train)}
+        return {"data": self.data, "output": self.output, "vae": self.vae, "init_from": self.init_from,
+                "model": asdict(self.model), "train": asdict(self.train)}
 
 
 def load_stream_config(path: str | Path, overrides: dict | None = None) -> StreamTrainConfig:
-    raw = read_run_config(path, overrides, ("vae",))
-    return StreamTrainConfig(data=raw["data"], output=raw["output"], vae=raw["vae"],
-                             model=StreamConfig.from_dict(raw.get("model", {})),
-                             train=settings_from_table(StreamTrainSettings, raw.get("train", {}), "train"))
+    raw = read_run_config(path, overrides, ("vae", "init_from"))
+    train = settings_from_table(StreamTrainSettings, raw.get("train", {}), "train")
+    if not 0.0 <= train.text_dropout <= 1.0:
+        raise MomugError(f"text_dropout must be between 0 and 1, got {train.text_dropout}")
+    return StreamTrainConfig(data=raw["data"], output=raw["output"], vae=raw["vae"], init_from=raw["init_from"],
+                             model=StreamConfig.from_dict(raw.get("model", {})), train=train)
 
 
 class LatentBatches:
     """Random (caption ids, latents) examples: a random caption and window of a random clip,
     encoded to mean latents by the frozen VAE. Seeded per step, so a resumed run continues the
-    same sequence."""
+    same sequence. text_dropout: share of text -> motion rows whose prompt is replaced by the empty
+    one (drawn from a generator of its own, so the clips and windows do not depend on it)."""
 
     def __init__(self, folder: MotionTextFolder, vae: V.MotionVAE, model, settings: StreamTrainSettings,
-                 seed: int):
+                 seed: int, text_dropout: float = 0.0):
         self.folder, self.vae, self.model, self.s, self.seed = folder, vae, model, settings, seed
+        self.text_dropout = text_dropout
 
     @torch.no_grad()
     def encode(self, feats: np.ndarray) -> torch.Tensor:
@@ -90,6 +98,7 @@ class LatentBatches:
 
     def batch(self, step: int) -> dict:
         rng = np.random.default_rng([self.seed, step])
+        drop = np.random.default_rng([self.seed, step, 1]).random(self.s.batch_size) < self.text_dropout
         picks = rng.integers(0, len(self.folder), self.s.batch_size)
         n_cap = int(round(self.s.caption_fraction * len(picks)))
         texts, latents, captions, cap_latents = [], [], [], []
@@ -101,7 +110,7 @@ class LatentBatches:
                 captions.append(self.model.text_ids(text)[len(self.model.bos):] + [eos])
                 cap_latents.append(z)
             else:
-                texts.append(self.model.text_ids(text))
+                texts.append(self.model.empty_text_ids if drop[i] else self.model.text_ids(text))
                 latents.append(z)
         return {"texts": texts, "latents": latents, "captions": captions, "caption_latents": cap_latents}
 
@@ -131,18 +140,24 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
         model, vae = sckpt.from_pretrained(out, check_licence=False)  # its own run
         accelerator.print(f"momug stream train: resuming from {out}")
     else:
-        vae = V.from_pretrained(cfg.vae)
+        # A seeded run keeps generating its source's latents: that checkpoint's VAE unless one is named.
+        vae = V.from_pretrained(cfg.vae if cfg.vae or not cfg.init_from else Path(cfg.init_from) / sckpt.VAE_FOLDER)
         if vae.config.feature_dim != train_folder.feature_dim:
             raise MomugError(f"the VAE reads {vae.config.feature_dim}-dim features, {cfg.data} has "
                              f"{train_folder.feature_dim}")
         cfg.model.latent_dim = vae.config.latent_dim
         model = sckpt.build_stream_model(cfg.model)
-        if cfg.model.latent_scale == 1.0:
+        if cfg.init_from:
+            # Its latent scale too: the seeded heads and adapter read latents at that scale.
+            fresh = sckpt.init_from(model, cfg.init_from)
+            accelerator.print(f"momug stream train: starting from {cfg.init_from}"
+                              + (f" (new: {', '.join(fresh)})" if fresh else ""))
+        elif cfg.model.latent_scale == 1.0:
             model.config.latent_scale = measure_latent_scale(LatentBatches(train_folder, vae, model, s, s.seed))
     vae.requires_grad_(False)
     model.train()
     params, optimizer, scheduler, step, _ = make_optimizer(model, s, state_path if resuming else None)
-    batches = LatentBatches(train_folder, vae, model, s, s.seed + accelerator.process_index)
+    batches = LatentBatches(train_folder, vae, model, s, s.seed + accelerator.process_index, s.text_dropout)
     val = ([LatentBatches(val_folder, vae, model, s, s.seed + 10_000).batch(k) for k in range(s.val_batches)]
            if val_folder is not None else [])
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)

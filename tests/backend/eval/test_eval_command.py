@@ -28,6 +28,7 @@ def test_t2m_prints_both_rows_and_writes_json(tiny_corpus, tiny_evaluator_dir, t
     assert result["task"] == "t2m" and result["comparable_with_literature"] is False
     assert {"top1", "top2", "top3", "fid", "mm_dist", "diversity"} <= set(result["rows"]["ground_truth"])
     assert "multimodality" in result["rows"]["model"] and result["rows"]["model"]["fid"]["n"] == 2
+    assert result["guidance"] == 2.5   # the diffusion default when --guidance is left out
 
 
 def test_m2t_prints_caption_metrics(tiny_corpus, tiny_evaluator_dir, tmp_path, capsys):
@@ -66,14 +67,17 @@ def test_stream_mode_runs_all_three_protocols(tiny_corpus, tiny_evaluator_dir, t
                  "--json", str(tmp_path / "t2m.json")]) == 0
     result = json.loads((tmp_path / "t2m.json").read_text())
     assert result["model"] == "tiny" and result["rows"]["model"]["fid"]["n"] == 1
+    assert result["guidance"] == 1.0   # the streaming checkpoint's own default, not the diffusion 2.5
     assert main(["eval", "m2t", *common, *ev, "--limit", "3", "--json", str(tmp_path / "m2t.json")]) == 0
     assert len(json.loads((tmp_path / "m2t.json").read_text())["samples"]) == 3
     assert main(["eval", "probes", *common, "--limit", "2", "--seeds", "1", "--json", str(tmp_path / "p.json")]) == 0
     streamed = json.loads((tmp_path / "p.json").read_text())
-    assert streamed["summary"]["n"] > 0
+    assert streamed["summary"]["n"] > 0 and streamed["guidance"] == 1.0
     # The streaming mode mends its seams but sends frames before a foot's contact ends.
     assert set(streamed["physics"]) == {"ground_truth", "model", "model_seams_mended"}
     assert "tiny, seams mended (default)" in capsys.readouterr().out
+    assert main(["eval", "probes", *common, "--limit", "2", "--seeds", "1", "--guidance", "-1"]) == 2
+    assert "guidance must be between 0 and" in capsys.readouterr().err
 
 
 def test_perplexity_with_and_without_added_weights(tmp_path, capsys):

@@ -131,6 +131,36 @@ def test_stream_sends_start_frames_and_done(start_server, tiny_stream):
     np.testing.assert_allclose(root, whole.root_translation, atol=1e-6)
 
 
+def test_the_guidance_scale_reaches_the_streaming_model(start_server):
+    """guidance in the request is the scale the frames were made with (start event says which was
+    asked); left out, the model's own default."""
+    import torch
+
+    from momug.stream.pipeline import StreamPipeline, tiny_stream_model
+
+    model, vae = tiny_stream_model()
+    with torch.no_grad():  # off its initialisation, so the prompt (and so the guidance) matters
+        g = torch.Generator().manual_seed(1)
+        for p in list(model.mot.motion.parameters()) + list(model.flow.parameters()):
+            p.add_(0.2 * torch.randn(p.shape, generator=g))
+    pipe = StreamPipeline(model, vae, "tiny", "tiny-perturbed", "cpu")
+    live = start_server(stream_loader=lambda: pipe)
+    body = dict(BODY, seconds=1.0)
+
+    def joints(events):
+        return np.concatenate([np.asarray(d["joints"]) for n, d in events if n == "frames"])
+
+    guided, plain = stream_all(live, dict(body, guidance=3.0)), stream_all(live, body)
+    assert guided[0][1]["guidance"] == 3.0 and plain[0][1]["guidance"] is None
+    want_guided = np.concatenate(list(pipe.stream(body["prompt"], 1.0, seed=3, guidance=3.0)))
+    want_plain = np.concatenate(list(pipe.stream(body["prompt"], 1.0, seed=3)))
+    assert not np.allclose(want_guided, want_plain, atol=1e-4)
+    np.testing.assert_allclose(joints(guided), want_guided, atol=1e-6)
+    np.testing.assert_allclose(joints(plain), want_plain, atol=1e-6)
+    pipe.guidance = 3.0   # a checkpoint that ships its own scale
+    np.testing.assert_allclose(joints(stream_all(live, body)), want_guided, atol=1e-6)
+
+
 def test_the_model_loads_on_the_first_stream_and_health_says_so(start_server, tiny_stream):
     calls = []
 
@@ -147,6 +177,7 @@ def test_the_model_loads_on_the_first_stream_and_health_says_so(start_server, ti
     stream = live.call("GET", "/v1/health", token=None)[1]["stream"]
     assert stream["status"] == "loaded" and stream["model_id"] == tiny_stream.model_id
     assert stream["limits"]["max_seconds"] == tiny_stream.max_seconds and stream["running"] is False
+    assert stream["guidance"] == 1.0 and stream["limits"]["max_guidance"] == 20.0   # the model's own default
 
 
 def test_the_streaming_model_loads_after_the_main_model(start_server, tiny, tiny_stream):
@@ -216,7 +247,9 @@ def test_a_missing_or_broken_streaming_model_is_a_clear_503(start_server, tiny_s
     ({"steps": 0}, "steps"),
     ({"steps": 500}, "flow steps"),             # within the wire's bound, beyond the model's
     ({"seed": -1}, "seed"),
-    ({"guidance": 2.5}, "guidance"),            # a diffusion setting: not part of this route
+    ({"guidance": -1.0}, "guidance"),
+    ({"guidance": 30.0}, "guidance must be between 0 and 20"),   # within the wire's bound, beyond the model's
+    ({"guidance": "2"}, "guidance"),
 ])
 def test_bad_stream_requests_get_422_before_anything_runs(start_server, tiny_stream, change, words):
     live = start_server(stream_loader=lambda: tiny_stream)

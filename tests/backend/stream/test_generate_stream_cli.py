@@ -103,6 +103,8 @@ def test_a_failure_mid_stream_ends_the_lines_with_an_error(tmp_path, monkeypatch
 @pytest.mark.parametrize("extra, words", [
     (["--mode", "stream", "--seconds", "30", "-o", "x.npz"], "between 1 and 10"),
     (["--mode", "stream", "--steps", "500", "-o", "x.npz"], "flow steps"),
+    (["--mode", "stream", "--guidance", "-1", "-o", "x.npz"], "guidance must be between 0 and"),
+    (["--mode", "stream", "--guidance", "nan", "-o", "x.npz"], "guidance must be between 0 and"),
     (["--mode", "stream"], "--stream-to"),
     (["--mode", "stream", "-o", "x.txt"], "must end in .npz or .bvh"),
     (["--stream-to", "x.jsonl", "-o", "x.npz"], "needs --mode stream"),
@@ -131,3 +133,27 @@ def test_diffusion_stays_the_default_mode(tmp_path):
     npz = tmp_path / "d.npz"
     assert main(["generate", "a person waves", "--seconds", "2", "--steps", "2", "-o", str(npz)] + TINY) == 0
     assert load_motion(npz).rotations is not None
+
+
+def test_guidance_reaches_the_streaming_model_and_defaults_to_its_own(tmp_path, monkeypatch):
+    """--guidance W is the scale the stream is made with; left out, the checkpoint's own (the
+    diffusion mode's 2.5 default does not apply)."""
+    asked = []
+    real_latents = StreamPipeline._latents
+
+    def spy(self, *args, **kwargs):
+        asked.append(kwargs.get("guidance"))
+        return real_latents(self, *args, **kwargs)
+
+    monkeypatch.setattr(StreamPipeline, "_latents", spy)
+    jsonl = tmp_path / "g.jsonl"
+    base = ["generate", "a person waves", "--mode", "stream", "--seconds", "1", "--seed", "2"] + TINY
+    assert main(base + ["--guidance", "3", "--stream-to", str(jsonl), "-o", str(tmp_path / "g.npz")]) == 0
+    assert read_lines(jsonl)[0]["guidance"] == 3.0
+    assert main(base + ["--stream-to", str(jsonl)]) == 0
+    assert read_lines(jsonl)[0]["guidance"] is None
+    assert asked == [3.0, None]
+    # The file is what the pipeline makes with that scale.
+    pipe = StreamPipeline.load("tiny", device="cpu")
+    expected = np.concatenate(list(pipe.stream("a person waves", 1.0, seed=2, guidance=3.0)))
+    np.testing.assert_allclose(load_motion(tmp_path / "g.npz").joints, expected, atol=1e-6)

@@ -68,6 +68,30 @@ def test_run_layout_and_resume(trained):
     assert [r["step"] for r in rows(out)[len(first):] if r["split"] == "train"] == [6]
 
 
+def test_init_from_seeds_a_new_run_with_text_dropout(trained, tmp_path):
+    """init_from = a stream checkpoint: the new run starts from its tensors, latent scale and VAE
+    (with learning rate 0 they are still exactly its tensors after training), and text_dropout is
+    recorded with the run."""
+    from safetensors.torch import load_file
+
+    source = trained / "run"
+    cfg = tmp_path / "seeded.toml"
+    text = CONFIG.format(data=trained / "corpus", out=tmp_path / "seeded", vae="unused", steps=2)
+    text = text.replace('vae = "unused"', f'init_from = "{source}"')
+    text = text.replace("[train]\n", "[train]\nlearning_rate = 0.0\ntext_dropout = 0.5\n")
+    cfg.write_text(text)
+    assert main(["stream", "train", "--config", str(cfg), "--quiet"]) == 0
+    out = tmp_path / "seeded"
+    settings = json.loads((out / "train_config.json").read_text())
+    assert settings["init_from"] == str(source) and settings["train"]["text_dropout"] == 0.5
+    assert [r["step"] for r in rows(out) if r["split"] == "train"] == [2]
+    got, want = load_file(str(out / "momug.safetensors")), load_file(str(source / "momug.safetensors"))
+    assert set(got) == set(want) and all(torch.equal(got[k], want[k]) for k in want)
+    assert json.loads((out / "config.json").read_text())["latent_scale"] == \
+        json.loads((source / "config.json").read_text())["latent_scale"]
+    assert (out / "vae" / "vae.safetensors").read_bytes() == (source / "vae" / "vae.safetensors").read_bytes()
+
+
 def test_checkpoint_streams_and_captions_through_the_pipeline(trained):
     pipe = StreamPipeline.load(str(trained / "run"), device="cpu")
     chunks = list(pipe.stream("a person walks forward", 1.5, seed=1))

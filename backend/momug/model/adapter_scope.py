@@ -5,7 +5,10 @@ a forward hook on every lora_B multiplies its output by a per-position mask (1 =
 0 = text) set for the duration of one LLM call, so text positions go through the frozen base
 weights exactly (LLaMo's modality-specific weights) while motion positions get the adapted ones.
 Text never sees the adapter, and with causal attention neither does anything a text position
-reads before the motion starts: the base model's language is kept by construction.
+reads before the motion starts: the base model's language is kept by construction. It also
+means a prompt's keys and values never depend on the adapter: training computes them once per
+step without autograd and backpropagates through the motion side only
+(MoMugModel._prompt_cached_states).
 """
 
 from __future__ import annotations

@@ -250,40 +250,57 @@ class MoMugModel(nn.Module):
         return self.training_loss(items, weights)
 
     def training_loss(self, items: list[dict], weights: LossSettings | None = None,
-                      generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+                      generator: torch.Generator | None = None,
+                      cache_prompt: bool = True) -> dict[str, torch.Tensor]:
         """items: dicts with task "t2m" or "m2t", text_ids (list[int]; [] = unconditional),
         motion (N_tok, token_dim) normalised and frame_mask (N_tok, token_dim) bool; or task "text"
         with text_ids only: plain language modelling on general text (keeps the base's language).
-        Losses: "lm" (captions), "diffusion", "text" (general text) and their weighted sum "loss"."""
+        Losses: "lm" (captions), "diffusion", "text" (general text) and their weighted sum "loss".
+
+        With adapter_scope "motion" a text-to-motion row's prompt (everything before <som>) gets
+        exactly the frozen base model's keys and values, so by default (cache_prompt) it is run
+        once without autograd or adapter and only the motion side runs with grad, reading the
+        prompt from that cache (_prompt_cached_states): the same loss and gradients as running the
+        whole rows in one graph (cache_prompt=False, the reference; "all" always does that)."""
         w = weights or LossSettings()
-        examples, diff_items, lm_targets, text_targets = [], [], [], []
+        prompts, rests, diff_items, lm_targets, text_targets = [], [], [], [], []
         for b, item in enumerate(items):
+            prompt: list[int] | None = None  # the t2m prompt prefix (bos + words); None: no prefix
             if item["task"] == "text":
                 ids = self.bos + item["text_ids"]
-                examples.append([seq.Text(ids)])
+                rest = [seq.Text(ids)]
                 text_targets.append((b, 0, ids[1:]))  # each token predicts the next
-                continue
-            x0 = item["motion"]
-            if item["task"] == "t2m":
+            elif item["task"] == "t2m":
+                x0 = item["motion"]
                 t = int(torch.randint(0, self.config.num_train_timesteps, (1,), generator=generator))
                 noise = torch.randn(x0.shape, generator=generator)
                 x_t = self.schedule.add_noise(x0[None], noise[None], torch.tensor([t]))[0]
-                examples.append([seq.Text(self.bos + item["text_ids"]), seq.Special("som"),
-                                 seq.Special("timestep", t), seq.Motion(x_t, t)])
+                prompt = self.bos + item["text_ids"]
+                rest = [seq.Special("som"), seq.Special("timestep", t), seq.Motion(x_t, t)]
                 diff_items.append((b, x0, noise, t, item["frame_mask"]))
             else:
+                x0 = item["motion"]
                 ids = item["text_ids"] + [self.tokenizer.eos_token_id]
                 prefix = len(self.bos) + 1 + x0.shape[0] + 1  # bos, som, motion, eom
-                examples.append([seq.Text(self.bos), seq.Special("som"), seq.Motion(x0, 0),
-                                 seq.Special("eom"), seq.Special("caption"), seq.Text(ids)])
+                rest = [seq.Text(self.bos), seq.Special("som"), seq.Motion(x0, 0),
+                        seq.Special("eom"), seq.Special("caption"), seq.Text(ids)]
                 # <caption> predicts the first word, each word the next, the last word <eos>.
                 lm_targets.append((b, prefix, ids))
-        layout = seq.pack(examples, self.special_index)
-        hidden, _ = self.run(layout)
+            prompts.append(prompt)
+            rests.append(rest)
+        states = None
+        if cache_prompt and self.scope_hooks is not None:
+            states = self._prompt_cached_states(prompts, rests)
+        if states is None:  # every row whole, in one graph
+            layout = seq.pack([([seq.Text(p)] if p is not None else []) + r for p, r in zip(prompts, rests)],
+                              self.special_index)
+            hidden, _ = self.run(layout)
+            motion_pos = {b: start for b, start, _ in layout.motion}
+        else:  # t2m rows' hidden states start at <som>; the other rows' are whole
+            hidden, motion_pos = states
         zero = hidden.new_zeros(())
         losses = {"lm": zero, "diffusion": zero, "text": zero}
         if diff_items:
-            motion_pos = {b: start for b, start, _ in layout.motion}
             outs, targets, masks = [], [], []
             for b, x0, noise, t, fmask in diff_items:
                 start = motion_pos[b]
@@ -298,11 +315,53 @@ class MoMugModel(nn.Module):
         if lm_targets:
             losses["lm"] = self._next_token_loss(hidden, lm_targets)
         if text_targets and w.text_target == "kl":
-            losses["text"] = self._base_model_divergence(hidden, layout, text_targets)
+            texts = [rests[b][0].ids for b, _, _ in text_targets]
+            losses["text"] = self._base_model_divergence(hidden, texts, text_targets)
         elif text_targets:
             losses["text"] = self._next_token_loss(hidden, text_targets)
         losses["loss"] = w.lm * losses["lm"] + w.diffusion * losses["diffusion"] + w.text * losses["text"]
         return losses
+
+    def _prompt_cached_states(self, prompts: list[list[int] | None], rests: list[list]):
+        """The training forward with the t2m prompts cached (adapter_scope "motion" only).
+
+        prompts[b]: row b's prompt token ids, before its first adapted position (<som>), or None;
+        rests[b]: the segments after it. Each distinct prompt runs once, under no_grad with the
+        adapter off (what the scope gives a text position: the base weights exactly), into a
+        right-padded key/value cache; the t2m rows' motion sides then run with grad after it,
+        row b's positions continuing from its own prompt length, its padded cache entries masked
+        out (run(): the same causal/bidirectional mask as the whole row). The other rows (no
+        prefix: captions, general text) run whole in a second call, which also keeps the narrow
+        motion-side batch free of their longer padding.
+        Returns (hidden (B, L, H), {t2m row: first motion column in hidden}), or None when there
+        is nothing to cache (then the caller runs every row whole)."""
+        cached = [b for b, p in enumerate(prompts) if p is not None]
+        if not cached or not any(prompts[b] for b in cached):
+            return None
+        whole = [b for b, p in enumerate(prompts) if p is None]
+        keys = [tuple(prompts[b]) for b in cached]
+        distinct = list(dict.fromkeys(keys))  # prompt-dropout rows share <bos>; repeats share their prompt
+        context = seq.pack([[seq.Text(list(k))] for k in distinct], self.special_index)
+        with torch.no_grad(), self.llm.disable_adapter():
+            _, cache = self.run(context, use_cache=True)
+        width = context.kind.shape[1]
+        if any(layer.keys.shape[-2] != width for layer in cache.layers):
+            return None  # a sliding-window layer kept less than the prompt: no cache to continue from
+        if len(distinct) < len(keys):
+            pick = torch.tensor([distinct.index(k) for k in keys])
+            cache.reorder_cache(pick.to(self.device))
+            context = seq.Layout(context.kind[pick], context.token[pick], context.timestep[pick],
+                                 context.block[pick], context.position[pick])
+        suffix = seq.pack([rests[b] for b in cached], self.special_index, start_positions=context.lengths)
+        parts = [self.run(suffix, context=context, cache=cache)[0]]
+        if whole:
+            parts.append(self.run(seq.pack([rests[b] for b in whole], self.special_index))[0])
+        length = max(h.shape[1] for h in parts)
+        hidden = torch.cat([F.pad(h, (0, 0, 0, length - h.shape[1])) for h in parts])
+        order = torch.empty(len(prompts), dtype=torch.long)
+        order[torch.tensor(cached + whole)] = torch.arange(len(prompts))
+        hidden = hidden[order.to(hidden.device)]  # back to the batch's row order
+        return hidden, {cached[i]: start for i, start, _ in suffix.motion}
 
     def _feature_weights(self, root: float) -> torch.Tensor:
         """Per-number weights of a motion token: `root` on each frame's first ROOT_FEATURES numbers."""
@@ -310,12 +369,12 @@ class MoMugModel(nn.Module):
         frame[:ROOT_FEATURES] = root
         return frame.repeat(self.config.frames_per_token)
 
-    def _base_model_divergence(self, hidden: torch.Tensor, layout: seq.Layout,
+    def _base_model_divergence(self, hidden: torch.Tensor, texts: list[list[int]],
                                targets: list[tuple[int, int, list[int]]]) -> torch.Tensor:
         """Mean KL(base || adapted) of the next-token distributions at the general-text positions;
-        the base model is this model with the LoRA adapter disabled, on the text rows alone."""
-        text_layout = seq.pack([[seq.Text(layout.token[b, :len(ids) + 1].tolist())] for b, _, ids in targets],
-                               self.special_index)
+        the base model is this model with the LoRA adapter disabled, on the text rows (texts: each
+        row's token ids) alone."""
+        text_layout = seq.pack([[seq.Text(list(ids))] for ids in texts], self.special_index)
         with torch.no_grad(), self.llm.disable_adapter():
             base_hidden, _ = self.run(text_layout)
         base_pos = [(i, p, ids) for i, (_, p, ids) in enumerate(targets)]

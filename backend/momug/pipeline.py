@@ -194,6 +194,7 @@ class MotionPipeline:
         import torch
 
         from momug.motion.convert import resample
+        from momug.motion.cycles import as_motion
         from momug.motion.features import joints_to_features
         from momug.motion.motionfile import Motion
 
@@ -203,6 +204,8 @@ class MotionPipeline:
             motion = Motion(joints=np.asarray(j, dtype=np.float32), fps=float(f))
             if abs(motion.fps - self.fps) > 1e-6:
                 motion = resample(motion, self.fps)
+            # An animation loop in place (a Mixamo walk) is captioned as the motion it stands for.
+            motion = Motion(joints=as_motion(motion.joints, motion.fps)[0].astype(np.float32), fps=motion.fps)
             limit = self.model.config.max_frames
             x = joints_to_features(motion.joints[: limit + 1].astype(np.float64))
             x = torch.from_numpy(x.astype(np.float32))

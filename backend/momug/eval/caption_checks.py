@@ -101,3 +101,52 @@ def caption_checks(captions: dict[str, str], meta: dict[str, dict]) -> dict:
                              "params": row["actions"][0].get("params", {}), "checks": result})
     rates = {name: {"pass_rate": passed[name] / counted[name], "n": counted[name]} for name in sorted(counted)}
     return {"checks": rates, "failures": failures}
+
+
+# --- Expectations about captions of clips that have no corpus meta (scripts/describe_checks.py) ---
+# A caption "names" an action when it uses one of the action's word forms; "walk" also counts its
+# plain synonyms (a stroll is a walk), "throw" its (toss, hurl, fling). Whole words only: "walkway"
+# or "kickstand" do not name a walk or a kick.
+ACTION_FORMS = {
+    "walk": {"walk", "walks", "walking", "walked", "stroll", "strolls", "strolling", "strolled"},
+    "run": {"run", "runs", "running", "ran", "jog", "jogs", "jogging", "jogged"},
+    "kick": {"kick", "kicks", "kicking", "kicked"},
+    "throw": {"throw", "throws", "throwing", "threw", "thrown", "toss", "tosses", "tossing", "tossed",
+              "hurl", "hurls", "hurling", "hurled", "fling", "flings", "flinging", "flung"},
+}
+MIN_SAMPLED_SHARE = 0.5
+
+
+def names_action(caption: str, action: str) -> bool:
+    """Whether the caption uses a word form of the action (ACTION_FORMS, else the word itself)."""
+    return bool(words(caption) & ACTION_FORMS.get(action, {action}))
+
+
+def judge_caption(caption: str, expect: dict) -> dict[str, bool]:
+    """expect = {"names": [actions it must name, any one will do], "not_names": [actions it must not
+    name]} -> one check per entry, e.g. {"names walk": True, "not kick": True, "not throw": False}."""
+    out = {}
+    wanted = list(expect.get("names", []))
+    if wanted:
+        out["names " + "/".join(wanted)] = any(names_action(caption, a) for a in wanted)
+    for action in expect.get("not_names", []):
+        out["not " + action] = not names_action(caption, action)
+    if not out:
+        raise MomugError("an expectation needs 'names' or 'not_names'")
+    return out
+
+
+def judge_clip(captions: list[dict], expect: dict, min_sampled: float = MIN_SAMPLED_SHARE) -> dict:
+    """Judge one clip's captions, each {"mode": "greedy"|"beam"|"sample", "text": ...}. The clip passes
+    when every deterministic caption (greedy, beam search) meets the expectation and at least
+    min_sampled of the sampled ones do (a sampled caption may wander; most must not)."""
+    judged = []
+    for c in captions:
+        checks = judge_caption(c["text"], expect)
+        judged.append({**c, "checks": checks, "pass": all(checks.values())})
+    fixed = [c["pass"] for c in judged if c["mode"] != "sample"]
+    sampled = [c["pass"] for c in judged if c["mode"] == "sample"]
+    share = sum(sampled) / len(sampled) if sampled else None
+    ok = bool(judged) and all(fixed) and (share is None or share >= min_sampled)
+    return {"captions": judged, "deterministic_pass": all(fixed) if fixed else None,
+            "sampled_pass_rate": share, "pass": ok}

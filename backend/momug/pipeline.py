@@ -119,16 +119,16 @@ class MotionPipeline:
     def generate(self, prompts: list[str], seconds: list[float], seeds: list[int], guidance: float = 2.5,
                  steps: int = 20, progress=None, should_stop=None, clean_feet: bool = True,
                  raw: bool = False, constraints=None, details: list | None = None) -> list:
-        """One motion per prompt, with the jumps at token seams mended and (clean_feet) planted
-        feet held still (momug.motion.cleanup); raw=True skips both, for evaluations that judge
-        the model itself. constraints[i] (momug.constraints.Constraints or None) conditions motion
+        """One motion per prompt, with the jumps at token seams mended, the jitter low-passed and
+        (clean_feet) planted feet held still (momug.motion.cleanup); raw=True skips all three, for
+        evaluations that judge the model itself. constraints[i] (momug.constraints.Constraints or None) conditions motion
         i on known poses, a path or kept joints; its frame count replaces seconds[i], and the
         motion comes back in the constraints' world frame with them met exactly. details, a list,
         gets one dict per constrained motion with its joints before the exact projection
         ("sampled": the whole sampled timeline, world placed; "unguided": the model's last
         prediction before the constraints pulled it), for benchmarks."""
         from momug.constraints import Guide, project
-        from momug.motion.cleanup import finish_motion, mend_seams
+        from momug.motion.cleanup import finish_motion, mend_seams, smooth_jitter
         from momug.motion.features import features_to_joints
         from momug.motion.motionfile import Motion
 
@@ -172,7 +172,7 @@ class MotionPipeline:
                 if details is not None:
                     details.append({"sampled": joints.copy(), "unguided": getattr(guide, "unguided", None)})
                 if not raw:
-                    joints = mend_seams(joints, period)
+                    joints = smooth_jitter(mend_seams(joints, period), self.fps)
                 joints = project(joints, c, clean_feet=clean_feet and not raw, fps=self.fps)
             elif not raw:
                 joints = finish_motion(joints, self.fps, period, clean_feet)

@@ -314,7 +314,8 @@ def run_probes(args) -> int:
     physics = physics_rows(result["joints"], pipe.fps, folder, args.limit, adapters.seam_period(pipe), feet)
     labels = {"ground_truth": "Ground truth", "model": pipe.model_id,
               "model_seams_mended": f"{pipe.model_id}, seams mended" + ("" if feet else " (default)"),
-              "model_cleaned": f"{pipe.model_id}, seams + feet (default)"}
+              "model_smoothed": f"{pipe.model_id}, seams + smoothing",
+              "model_cleaned": f"{pipe.model_id}, seams + smoothing + feet (default)"}
     named = {labels[k]: v for k, v in physics.items()}
     print()
     print(report.table(named, report.PHYSICS_COLUMNS))
@@ -436,8 +437,8 @@ def run_real_model(args) -> int:
     seconds = time.perf_counter() - started
     comparison = compare_physics(made["physics"], real["physics"])
     print(f"{pipe.model_id} against the real clips of {args.data} ({args.split} split, {real['clips']} clips; "
-          f"one motion per clip from its first caption, with its length, {args.steps} steps, seams mended and "
-          "feet cleaned as users get them; means over clips):")
+          f"one motion per clip from its first caption, with its length, {args.steps} steps, seams mended, "
+          "jitter low-passed and feet cleaned as users get them; means over clips):")
     print(comparison_table(comparison, pipe.model_id))
     verdict = "within" if comparison["passed"] else "NOT within"
     print(f"skating and jitter {verdict} {comparison['bar']:g}x the real data's (issue 20)")

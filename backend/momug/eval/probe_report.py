@@ -68,8 +68,9 @@ def physics_rows(generated: list[np.ndarray], fps: float, folder=None, limit: in
                  seam_period: int | None = None, clean_feet: bool = True) -> dict:
     """Physical checks over the data's clips ('ground_truth'), the generated ones as the model made
     them ('model') and, given the model's seam period (frames per token or latent), the same motions
-    after the cleanup (momug.motion.cleanup): seams mended ('model_seams_mended') and, where the
-    pipeline cleans feet (clean_feet), seams mended with planted feet held still ('model_cleaned')."""
+    after the cleanup (momug.motion.cleanup): seams mended ('model_seams_mended'), then the jitter
+    low-passed ('model_smoothed') and planted feet held still too ('model_cleaned', what users get),
+    these two where the pipeline cleans whole clips (clean_feet)."""
     from momug.motion.cleanup import finish_motion
     from momug.motion.features import features_to_joints
 
@@ -80,8 +81,10 @@ def physics_rows(generated: list[np.ndarray], fps: float, folder=None, limit: in
         rows["ground_truth"] = physics_of(truth, folder.fps)
     rows["model"] = physics_of(generated, fps)
     if seam_period is not None:
-        rows["model_seams_mended"] = physics_of([finish_motion(j, fps, seam_period, clean_feet=False)
+        rows["model_seams_mended"] = physics_of([finish_motion(j, fps, seam_period, clean_feet=False, smooth=False)
                                                  for j in generated], fps)
-        if clean_feet:
+        if clean_feet:  # both need the frames after: the streaming mode only mends seams
+            rows["model_smoothed"] = physics_of([finish_motion(j, fps, seam_period, clean_feet=False)
+                                                 for j in generated], fps)
             rows["model_cleaned"] = physics_of([finish_motion(j, fps, seam_period) for j in generated], fps)
     return rows

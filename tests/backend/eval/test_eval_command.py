@@ -53,10 +53,11 @@ def test_probes_with_physics_rows(tiny_corpus, tmp_path, capsys):
                "--steps", "1", "--device", "cpu", "--json", str(out)])
     assert rc == 0
     text = capsys.readouterr().out
-    assert "held-out" in text and "Skate m/s" in text and "tiny, seams + feet (default)" in text
+    assert "held-out" in text and "Skate m/s" in text and "tiny, seams + smoothing + feet (default)" in text
     result = json.loads(out.read_text())
     assert result["summary"]["n"] == len(result["rows"]) > 0
-    assert set(result["physics"]) == {"ground_truth", "model", "model_seams_mended", "model_cleaned"}
+    assert set(result["physics"]) == {"ground_truth", "model", "model_seams_mended", "model_smoothed",
+                                         "model_cleaned"}
     assert result["physics"]["model_cleaned"]["foot_skating_m_s"]["n"] == result["summary"]["n"]
 
 

@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 
-from momug.eval.physics import foot_skating
+from momug.eval.physics import foot_skating, jitter
 from momug.motion import kinematics as K
 from momug.motion import quaternion as Q
-from momug.motion.cleanup import BLEND_FRAMES, LEGS, clean_foot_contacts, finish_motion, mend_seams, planted
+from momug.motion.cleanup import (BLEND_FRAMES, LEGS, clean_foot_contacts, finish_motion, mend_seams, planted,
+                                  smooth_jitter)
 from momug.motion.skeleton import smpl22
 
 FPS = 20.0
@@ -130,7 +131,7 @@ def test_generated_motions_get_the_cleanup_unless_turned_off(monkeypatch):
     mended = pipe.generate(["a person stands"], [seconds], [0], clean_feet=False)[0]
     clean = pipe.generate(["a person stands"], [seconds], [0])[0]
     np.testing.assert_allclose(plain.joints, raw[:n], atol=1e-4)
-    np.testing.assert_allclose(mended.joints, mend_seams(raw[:n], period), atol=1e-4)
+    np.testing.assert_allclose(mended.joints, smooth_jitter(mend_seams(raw[:n], period), pipe.fps), atol=1e-4)
     np.testing.assert_allclose(clean.joints, finish_motion(raw[:n], pipe.fps, period), atol=1e-4)
     assert foot_skating(clean.joints, pipe.fps) < 0.2 * foot_skating(plain.joints, pipe.fps)
     # Rotations are fitted to the cleaned joints, so a rig driven by them keeps its feet too.
@@ -148,3 +149,40 @@ def test_a_short_lift_between_two_contacts_keeps_both_pinned():
     toe = clean[:, left_toe][:, [0, 2]]
     for part in (slice(0, 30), slice(32, None)):
         assert np.abs(toe[part] - toe[part][0]).max() < 1e-9
+
+
+def test_smoothing_removes_the_buzz_and_keeps_the_movement():
+    """A 1 Hz arm swing with a 7 Hz buzz on top: the buzz goes, the swing stays (phase included)."""
+    t = np.arange(81) / FPS
+    base = standing(T=81)
+    swing = base.copy()
+    swing[:, 20, 2] += 0.3 * np.sin(2 * np.pi * 1.0 * t)   # left wrist forward and back
+    buzzing = swing.copy()
+    buzzing[:, 20, 1] += 0.01 * np.sin(2 * np.pi * 7.0 * t)
+    given = buzzing.copy()
+    out = smooth_jitter(buzzing, FPS)
+    assert np.array_equal(buzzing, given)  # the input is not changed
+    # The swing's own jerk stays; of the buzz's, less than a tenth.
+    assert jitter(out, FPS) - jitter(swing, FPS) < 0.1 * (jitter(buzzing, FPS) - jitter(swing, FPS))
+    inner = slice(10, -10)  # away from the ends, the 1 Hz swing passes unchanged and without a lag
+    np.testing.assert_allclose(out[inner, 20, 2], swing[inner, 20, 2], atol=0.003)
+    assert abs(out[:, 20, 1] - swing[:, 20, 1]).max() < 0.003
+    # Still joints stay put, and the first and last poses stay where they were.
+    np.testing.assert_allclose(out[:, 0], base[:, 0], atol=1e-9)
+    np.testing.assert_allclose(out[[0, -1], 20, 2], swing[[0, -1], 20, 2], atol=0.01)
+
+
+def test_smoothing_keeps_a_fast_kick_and_passes_short_or_coarse_motion():
+    t = np.arange(60) / FPS
+    kick = standing(T=60)
+    # A kick: the right foot up 0.5 m and back down within 0.4 s.
+    lift = 0.5 * np.exp(-0.5 * ((t - 1.5) / 0.1) ** 2)
+    kick[:, [8, 11], 1] += lift[:, None]
+    out = smooth_jitter(kick, FPS)
+    assert out[:, 11, 1].max() - kick[:, 11, 1].min() > 0.9 * 0.5
+    short = kick[:3]
+    np.testing.assert_array_equal(smooth_jitter(short, FPS), short)
+    np.testing.assert_array_equal(smooth_jitter(kick, 6.0), kick)  # nothing above 4 Hz at 6 fps
+    # finish_motion smooths by default and not when told.
+    np.testing.assert_allclose(finish_motion(kick, FPS, 8, clean_feet=False), smooth_jitter(mend_seams(kick, 8), FPS))
+    np.testing.assert_allclose(finish_motion(kick, FPS, 8, clean_feet=False, smooth=False), mend_seams(kick, 8))

@@ -162,6 +162,7 @@ class StreamPipeline:
     # ------------------------------------------------------------------ motion -> text
     def caption(self, joints: np.ndarray, fps: float, should_stop=None) -> str:
         from momug.motion.convert import resample
+        from momug.motion.cycles import as_motion
         from momug.motion.features import joints_to_features
         from momug.motion.motionfile import Motion
 
@@ -169,6 +170,9 @@ class StreamPipeline:
         motion = Motion(joints=joints, fps=float(fps))
         if abs(motion.fps - self.fps) > 1e-6:
             motion = resample(motion, self.fps)
+        # An animation loop in place (a Mixamo walk) is captioned as the motion it stands for,
+        # as in the diffusion mode.
+        motion = Motion(joints=as_motion(motion.joints, motion.fps)[0].astype(np.float32), fps=motion.fps)
         limit = int(self.max_seconds * self.fps)
         if len(motion.joints) < 2 * self.frames_per_latent:
             raise MomugError(f"the motion is too short to describe ({len(motion.joints)} frames)")

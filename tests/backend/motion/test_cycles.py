@@ -140,3 +140,19 @@ def test_captioning_reads_an_in_place_loop_as_the_walk_it_stands_for(monkeypatch
     want = pipe.model.normalize(__import__("torch").from_numpy(joints_to_features(walk).astype(np.float32)))
     assert seen[0].shape == want.shape == (39, want.shape[1])
     assert np.allclose(seen[0].numpy(), want.numpy(), atol=1e-4)
+
+
+def test_the_streaming_mode_captions_the_walk_too(monkeypatch):
+    pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    from momug.motion.features import joints_to_features
+    from momug.stream.pipeline import StreamPipeline, tiny_stream_model
+
+    pipe = StreamPipeline(*tiny_stream_model(), "tiny", "tiny", "cpu")
+    seen = []
+    monkeypatch.setattr(pipe, "describe_features", lambda feats, should_stop=None: seen.append(feats) or "ok")
+    loop = treadmill_loop()
+    assert pipe.caption(loop.astype(np.float32), FPS) == "ok"
+    walk, _ = as_motion(loop, FPS)
+    assert seen[0].shape == joints_to_features(walk).shape
+    assert np.allclose(seen[0], joints_to_features(walk.astype(np.float32).astype(np.float64)), atol=1e-4)

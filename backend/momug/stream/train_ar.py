@@ -165,10 +165,16 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
     log = open_run_folder(accelerator, out, cfg.to_dict())
     metrics_path = out / "metrics.jsonl"
 
+    from momug.licences import run_licence, write_licence
+
+    # As the diffusion trainer: the corpus's terms and the init_from checkpoint's go with the weights.
+    terms = run_licence(cfg.data, cfg.init_from)
+
     def save():
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             sckpt.save_pretrained(core, vae, out)
+            write_licence(out, terms)
             save_state(state_path, optimizer, scheduler, step, 0, s.seed)
 
     keys = ("loss", "flow", "end", "lm")

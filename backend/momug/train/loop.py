@@ -253,9 +253,10 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
     log = open_run_folder(accelerator, out, cfg.to_dict())
     metrics_path = out / "metrics.jsonl"
 
-    from momug.licences import corpus_licence, write_licence
+    from momug.licences import run_licence, write_licence
 
-    terms = corpus_licence(cfg.data)  # a model trained on CC BY-NC motion carries its terms
+    # A model trained on CC BY-NC motion, or fine-tuned from weights that were, carries the terms.
+    terms = run_licence(cfg.data, cfg.init_from)
 
     def save():
         accelerator.wait_for_everyone()

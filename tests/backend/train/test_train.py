@@ -105,6 +105,45 @@ def test_init_from_seeds_a_new_run_with_a_checkpoints_weights(tmp_path, corpus):
         train(other, progress=False)
 
 
+def test_fine_tuning_an_opt_in_checkpoint_needs_its_terms_and_keeps_them(tmp_path, corpus, monkeypatch):
+    """Weights trained under terms of their own (the real model's CC BY-NC) seed a new run only once
+    accepted, and the new run's checkpoint carries the same terms, even on a licence-free corpus."""
+    from momug import licences
+    from momug.train.loop import train
+
+    monkeypatch.setenv("MOMUG_CONFIG", str(tmp_path / "config"))
+    monkeypatch.delenv(licences.ENV_ACCEPT, raising=False)
+    write_config(tmp_path, corpus, 1, "source")
+    assert main(["train", "--config", str(tmp_path / "source.toml"), "--quiet"]) == 0
+    assert licences.read_licence(tmp_path / "source") is None  # the tiny corpus has no terms
+    terms = {"name": "CC BY-NC 4.0", "summary": "non-commercial use only", "attribution": "Someone, 2022"}
+    licences.write_licence(tmp_path / "source", terms)
+    cfg = load_train_config(write_config(tmp_path, corpus, 1, "tuned"))
+    cfg.init_from = str(tmp_path / "source")
+    with pytest.raises(MomugError, match="is opt-in, licensed CC BY-NC 4.0"):
+        train(cfg, progress=False)
+    assert not (tmp_path / "tuned" / "momug.safetensors").exists()
+    licences.accept(tmp_path / "source")
+    train(cfg, progress=False)
+    carried = licences.read_licence(tmp_path / "tuned")
+    assert carried is not None and carried["name"] == "CC BY-NC 4.0" and "Someone, 2022" in carried["attribution"]
+
+
+def test_run_licence_joins_the_corpus_terms_and_the_source_checkpoints(tmp_path):
+    from momug import licences
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "meta.jsonl").write_text(json.dumps({"id": "b", "licence": "CC BY-NC 4.0", "attribution": "A"}) + "\n")
+    source = tmp_path / "source"
+    licences.write_licence(source, {"name": "Other Terms", "summary": "s", "attribution": "B"})
+    assert licences.run_licence(corpus)["name"] == "CC BY-NC 4.0"
+    assert licences.run_licence(tmp_path / "nothing", source)["name"] == "Other Terms"
+    both = licences.run_licence(corpus, source)
+    assert both["name"] == "CC BY-NC 4.0 + Other Terms" and both["attribution"] == "A; B"
+    assert licences.run_licence(tmp_path / "nothing") is None
+
+
 def test_general_text_rows_are_replayed_and_logged(tmp_path, corpus):
     from momug.cli import main as cli
 

@@ -92,6 +92,32 @@ def test_init_from_seeds_a_new_run_with_text_dropout(trained, tmp_path):
     assert (out / "vae" / "vae.safetensors").read_bytes() == (source / "vae" / "vae.safetensors").read_bytes()
 
 
+def test_a_run_from_opt_in_weights_carries_their_terms(trained, tmp_path, monkeypatch):
+    """Fine-tuning a stream checkpoint that has terms of its own needs them accepted, and the new
+    run's checkpoint carries them (the tiny corpus has none of its own)."""
+    import shutil
+
+    from momug import licences
+    from momug.errors import MomugError
+
+    monkeypatch.setenv("MOMUG_CONFIG", str(tmp_path / "config"))
+    monkeypatch.delenv(licences.ENV_ACCEPT, raising=False)
+    source = tmp_path / "opt_in"
+    shutil.copytree(trained / "run", source)
+    assert licences.read_licence(source) is None
+    licences.write_licence(source, {"name": "CC BY-NC 4.0", "summary": "non-commercial", "attribution": "X"})
+    cfg = tmp_path / "tuned.toml"
+    text = CONFIG.format(data=trained / "corpus", out=tmp_path / "tuned", vae="unused", steps=2)
+    cfg.write_text(text.replace('vae = "unused"', f'init_from = "{source}"'))
+    from momug.stream.train_ar import load_stream_config, train_stream
+
+    with pytest.raises(MomugError, match="is opt-in, licensed CC BY-NC 4.0"):
+        train_stream(load_stream_config(cfg), progress=False)
+    licences.accept(source)
+    assert main(["stream", "train", "--config", str(cfg), "--quiet"]) == 0
+    assert licences.read_licence(tmp_path / "tuned")["name"] == "CC BY-NC 4.0"
+
+
 def test_checkpoint_streams_and_captions_through_the_pipeline(trained):
     pipe = StreamPipeline.load(str(trained / "run"), device="cpu")
     chunks = list(pipe.stream("a person walks forward", 1.5, seed=1))

@@ -20,17 +20,19 @@ import sys
 import numpy as np
 
 
+COLUMNS = ("foot_skating_m_s", "jitter_m_s3", "largest_step_m")
+
+
 def mean_physics(motions: list[np.ndarray], fps: float) -> dict[str, float]:
     from momug.eval.physics import physics_report
+    from momug.eval.real_motion import mean_physics as mean_over_clips
 
-    reports = [physics_report(m, fps) for m in motions]
-    keys = ("foot_skating_m_s", "jitter_m_s3", "largest_step_m")
-    return {k: float(np.mean([r[k] for r in reports])) for k in keys}
+    return mean_over_clips([physics_report(m, fps) for m in motions])
 
 
 def row(label: str, stats: dict, real: dict | None) -> str:
     cells = [f"{stats[k]:.3f}" + (f" ({stats[k] / real[k]:.2f}x)" if real and real[k] > 0 else "")
-             for k in ("foot_skating_m_s", "jitter_m_s3", "largest_step_m")]
+             for k in COLUMNS]
     return f"| {label} | " + " | ".join(cells) + " |"
 
 

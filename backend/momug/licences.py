@@ -88,18 +88,16 @@ class LicenceNotAccepted(MomugError):
     """An opt-in model whose terms the user has not accepted yet (the server answers 403)."""
 
 
-def _registered_name(folder) -> str | None:
+def _registry():
     from momug.model.registry import REGISTRY  # late: the registry imports this module
 
-    return REGISTRY.name_of(folder)
+    return REGISTRY
 
 
 def licence_message(accept_as: str, terms: dict) -> str:
     """One line: what the terms are and the exact command that accepts them; accept_as is what
     `momug licence accept` takes (a shipped model's name or a folder)."""
-    from momug.model.registry import REGISTRY
-
-    what = f"the '{accept_as}' model" if accept_as in REGISTRY.names else f"the checkpoint {accept_as}"
+    what = f"the '{accept_as}' model" if accept_as in _registry().names else f"the checkpoint {accept_as}"
     text = f"{what} is opt-in, licensed {terms['name']}"
     for label, field in (("", "summary"), ("attribution: ", "attribution"), ("terms: ", "url")):
         if terms.get(field):
@@ -113,7 +111,7 @@ def require_accepted(folder, accept_as: str | None = None) -> None:
     accept_as names it in the message (default: its shipped model name, else the folder)."""
     terms = read_licence(folder)
     if terms is not None and not is_accepted(folder, terms):
-        raise LicenceNotAccepted(licence_message(accept_as or _registered_name(folder) or str(folder), terms))
+        raise LicenceNotAccepted(licence_message(accept_as or _registry().name_of(folder) or str(folder), terms))
 
 
 def corpus_licence(data) -> dict | None:

@@ -71,7 +71,7 @@ def physics_rows(generated: list[np.ndarray], fps: float, folder=None, limit: in
     after the cleanup (momug.motion.cleanup): seams mended ('model_seams_mended'), then the jitter
     low-passed ('model_smoothed') and planted feet held still too ('model_cleaned', what users get),
     these two where the pipeline cleans whole clips (clean_feet)."""
-    from momug.motion.cleanup import finish_motion
+    from momug.motion.cleanup import clean_foot_contacts, mend_seams, smooth_jitter
     from momug.motion.features import features_to_joints
 
     rows = {}
@@ -81,10 +81,11 @@ def physics_rows(generated: list[np.ndarray], fps: float, folder=None, limit: in
         rows["ground_truth"] = physics_of(truth, folder.fps)
     rows["model"] = physics_of(generated, fps)
     if seam_period is not None:
-        rows["model_seams_mended"] = physics_of([finish_motion(j, fps, seam_period, clean_feet=False, smooth=False)
-                                                 for j in generated], fps)
+        # The passes of cleanup.finish_motion, each applied once and measured on the way.
+        mended = [mend_seams(j, seam_period) for j in generated]
+        rows["model_seams_mended"] = physics_of(mended, fps)
         if clean_feet:  # both need the frames after: the streaming mode only mends seams
-            rows["model_smoothed"] = physics_of([finish_motion(j, fps, seam_period, clean_feet=False)
-                                                 for j in generated], fps)
-            rows["model_cleaned"] = physics_of([finish_motion(j, fps, seam_period) for j in generated], fps)
+            smoothed = [smooth_jitter(j, fps) for j in mended]
+            rows["model_smoothed"] = physics_of(smoothed, fps)
+            rows["model_cleaned"] = physics_of([clean_foot_contacts(j, fps) for j in smoothed], fps)
     return rows

@@ -12,23 +12,10 @@ from momug.model import sequence as seq
 from momug.model.config import MoMugConfig
 
 
-def build(scope: str):
-    torch.manual_seed(0)
-    config = MoMugConfig(base_model="tiny", frames_per_token=4, max_frames=200, lora_rank=4, lora_alpha=8,
-                         adapter_scope=scope)
-    model = ckpt.build_model(config).eval()
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_B" in name:  # peft starts B at zero: the adapter would change nothing
-                p.copy_(torch.randn(p.shape, generator=g) * 0.5)
-    return model
-
-
 @pytest.fixture(scope="module")
-def models():
+def models(live_adapter_model):
     """The same weights under both scopes."""
-    motion, every = build("motion"), build("all")
+    motion, every = live_adapter_model("motion"), live_adapter_model("all")
     every.load_trainable_state_dict(motion.trainable_state_dict())
     return {"motion": motion, "all": every}
 

@@ -6,30 +6,14 @@ from the cache. It must give the loss and gradients of the whole rows run in one
 import pytest
 import torch
 
-from momug.model import checkpoint as ckpt
 from momug.model import sequence as seq
-from momug.model.config import MoMugConfig
 
 RTOL = 1e-5  # relative error of the loss and of each gradient tensor (norm of the difference / norm)
 
 
-def build(scope: str):
-    torch.manual_seed(0)
-    config = MoMugConfig(base_model="tiny", frames_per_token=4, max_frames=200, lora_rank=4, lora_alpha=8,
-                         adapter_scope=scope)
-    model = ckpt.build_model(config).train()
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            # peft starts B at zero and the prompt path at a no-op: make both matter
-            if "lora_B" in name or name.startswith("prompt_proj"):
-                p.copy_(torch.randn(p.shape, generator=g) * 0.3)
-    return model
-
-
 @pytest.fixture(scope="module")
-def model():
-    return build("motion")
+def model(live_adapter_model):
+    return live_adapter_model("motion", train=True, scale=0.3, prompt_projection=True)
 
 
 def batch(model) -> list[dict]:
@@ -166,8 +150,8 @@ def test_only_captions_or_only_dropped_prompts_still_work(model):
                 assert relative_error(cached_grads[name], grad) < RTOL, name
 
 
-def test_all_scope_ignores_the_switch_and_runs_whole_rows():
-    every = build("all")
+def test_all_scope_ignores_the_switch_and_runs_whole_rows(live_adapter_model):
+    every = live_adapter_model("all", train=True, scale=0.3, prompt_projection=True)
     items = batch(every)
     calls = []
     run = type(every).run

@@ -7,6 +7,8 @@
 Rows, for a 10 s motion (200 frames at 20 fps):
   stream, KV cache        frames per second of wall time and time to the first frame (first 4 frames)
   stream, no KV cache     the naive loop: the whole sequence rerun for every latent
+  stream, guided          KV cache with classifier-free guidance (--guidance, default 3): the prompt
+                          and the empty prompt run as a batch of two
   diffusion (DDIM)        every frame arrives at the end, so time to first frame = total time
 and the memory each model adds, loaded in the server's order (diffusion first, streaming beside it):
 process RSS on a CPU, allocated GPU memory on a GPU.
@@ -25,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import machine  # noqa: E402
 
 
-def stream_run(pipe, prompt: str, seconds: float, use_cache: bool) -> dict:
+def stream_run(pipe, prompt: str, seconds: float, use_cache: bool, guidance: float = 1.0) -> dict:
     """Wall time to the first chunk and to the end; the same decoding work as StreamPipeline.stream."""
     import torch
 
@@ -35,7 +37,8 @@ def stream_run(pipe, prompt: str, seconds: float, use_cache: bool) -> dict:
     first = None
     latents = []
     for z in pipe.model.stream_latents(prompt, max_latents=n_latents, min_latents=n_latents,
-                                       generator=torch.Generator().manual_seed(0), use_cache=use_cache):
+                                       generator=torch.Generator().manual_seed(0), use_cache=use_cache,
+                                       guidance=guidance):
         latents.append(z)
         with torch.no_grad():
             pipe.vae.decode(torch.stack(latents)[None])
@@ -64,6 +67,7 @@ def main() -> int:
     parser.add_argument("--checkpoint", default=None, help="diffusion model folder or 'tiny'")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--steps", type=int, default=25, help="DDIM steps for the diffusion row (CLI default)")
+    parser.add_argument("--guidance", type=float, default=3.0, help="scale for the guided streaming row (default 3)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
@@ -81,6 +85,7 @@ def main() -> int:
     stream_run(stream, prompt, 1.0, True)  # warm-up
     cached = stream_run(stream, prompt, args.seconds, True)
     naive = stream_run(stream, prompt, args.seconds, False)
+    guided = stream_run(stream, prompt, args.seconds, True, args.guidance)
     n = int(round(args.seconds * diffusion.fps))
     diffusion.model.sample([prompt], [40], [0], steps=2)  # warm-up
     start = time.perf_counter()
@@ -88,6 +93,7 @@ def main() -> int:
     ddim = time.perf_counter() - start
     figures = {"machine": machine(), "seconds": args.seconds, "stream_model": stream.model_id,
                "diffusion_model": diffusion.model_id, "stream_cached": cached, "stream_no_cache": naive,
+               "stream_guided": dict(guided, guidance=args.guidance),
                "diffusion": {"first_frame_s": ddim, "total_s": ddim, "frames_per_s": n / ddim,
                              "steps": args.steps},
                "memory_mib": {"before": before, "with_diffusion": with_diffusion, "with_both": with_both}}
@@ -97,6 +103,8 @@ def main() -> int:
              f"{cached['total_s']:.2f} s"),
             ("stream (no KV cache)", f"{naive['frames_per_s']:.1f}", f"{naive['first_frame_s'] * 1000:.0f} ms",
              f"{naive['total_s']:.2f} s"),
+            (f"stream (KV cache, guidance {args.guidance:g})", f"{guided['frames_per_s']:.1f}",
+             f"{guided['first_frame_s'] * 1000:.0f} ms", f"{guided['total_s']:.2f} s"),
             (f"diffusion ({args.steps} DDIM steps)", f"{n / ddim:.1f}", f"{ddim * 1000:.0f} ms", f"{ddim:.2f} s")]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for i, r in enumerate(rows):

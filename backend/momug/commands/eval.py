@@ -308,7 +308,7 @@ def run_probes(args) -> int:
     suite = getattr(args, "suite", "default")
     result = probe_table(adapters.probe_generator(pipe, steps=args.steps, guidance=args.guidance),
                          seeds=tuple(range(args.seed, args.seed + args.seeds)), fps=pipe.fps,
-                         probes=probe_suite(suite))
+                         probes=probe_suite(suite), mode=adapters.mode(pipe))
     print(result["table"])
     feet = adapters.cleans_feet(pipe)
     physics = physics_rows(result["joints"], pipe.fps, folder, args.limit, adapters.seam_period(pipe), feet)

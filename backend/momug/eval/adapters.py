@@ -26,6 +26,11 @@ def seam_period(pipe) -> int:
     return int(pipe.frames_per_latent) if _streaming(pipe) else int(pipe.model.config.frames_per_token)
 
 
+def mode(pipe) -> str:
+    """'stream' or 'diffusion': which of issue 20's bars the pipeline's probes are held to."""
+    return "stream" if _streaming(pipe) else "diffusion"
+
+
 def cleans_feet(pipe) -> bool:
     """Whether users get the planted-feet cleanup from this pipeline (streaming sends frames before
     a contact has ended, so it only mends seams)."""

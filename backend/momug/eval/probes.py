@@ -559,19 +559,22 @@ def run_probes(generate: Callable[[list[str], float, int], list[np.ndarray]], pr
     return rows
 
 
-# Issue 20's prompt-following bars for the diffusion mode: (summary entry, least pass rate).
-TARGETS = {
+# Issue 20's prompt-following bars per generation mode: (summary entry, least pass rate).
+DIFFUSION_TARGETS = {
     "overall": ("pass_rate", 0.90),
     "held_out": ("pass_rate_held_out", 0.85),
     "each_side": ("worst_side", 0.90),  # every sided group but sequences, on each side
     "sequence": ("pass_rate_sequence", 0.85),
     "speed_height": ("pass_rate_speed_height", 0.85),
 }
+STREAM_TARGETS = {"overall": ("pass_rate", 0.70)}
+TARGETS = {"diffusion": DIFFUSION_TARGETS, "stream": STREAM_TARGETS}
 
 
-def summarize(rows: list[dict]) -> dict:
+def summarize(rows: list[dict], mode: str = "diffusion") -> dict:
     """Pass rates overall, by wording, by tag, by side of every sided group, for sequences and for
-    speed and height words, and where they stand against issue 20's bars. The first four entries
+    speed and height words, and where they stand against issue 20's bars for the generation mode
+    ('diffusion' or 'stream'). The first four entries
     are the ones earlier results carry; rates of empty selections are NaN there and None in the
     newer entries."""
     def rate(sel):
@@ -611,7 +614,8 @@ def summarize(rows: list[dict]) -> dict:
         "n_speed_height": speed_height["n"],
     }
     summary["targets"] = {}
-    for name, (key, bar) in TARGETS.items():
+    summary["mode"] = mode
+    for name, (key, bar) in TARGETS[mode].items():
         value = summary[key]
         if value is not None and not np.isnan(value):
             summary["targets"][name] = {"pass_rate": value, "bar": bar, "met": bool(value >= bar)}

@@ -386,6 +386,10 @@ def test_summary_reports_sides_sequences_speed_and_bars():
     plain = probes.summarize([row(["idle"], True)])
     assert plain["pass_rate_sequence"] is None and "sequence" not in plain["targets"]
     assert plain["targets"]["overall"]["met"] is True
+    # The streaming mode is held to its own bar: 70% overall, nothing else.
+    stream = probes.summarize(rows, mode="stream")
+    assert stream["mode"] == "stream" and set(stream["targets"]) == {"overall"}
+    assert stream["targets"]["overall"] == {"pass_rate": 5 / 8, "bar": 0.7, "met": False}
 
 
 def test_extended_suite_runs_end_to_end_with_the_tiny_model(tmp_path, capsys):

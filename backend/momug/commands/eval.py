@@ -313,8 +313,8 @@ def run_probes(args) -> int:
     feet = adapters.cleans_feet(pipe)
     physics = physics_rows(result["joints"], pipe.fps, folder, args.limit, adapters.seam_period(pipe), feet)
     labels = {"ground_truth": "Ground truth", "model": pipe.model_id,
-              "model_seams_mended": f"{pipe.model_id}, seams mended" + ("" if feet else " (default)"),
-              "model_smoothed": f"{pipe.model_id}, seams + smoothing",
+              "model_seams_mended": f"{pipe.model_id}, seams mended",
+              "model_smoothed": f"{pipe.model_id}, seams + smoothing" + ("" if feet else ", streamed (default)"),
               "model_cleaned": f"{pipe.model_id}, seams + smoothing + feet (default)"}
     named = {labels[k]: v for k, v in physics.items()}
     print()

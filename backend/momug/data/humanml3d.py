@@ -73,7 +73,8 @@ class MotionTextFolder:
                 self.ids.append(motion_id)
                 self.captions.append(caps)
         if not self.ids:
-            raise MomugError(f"no usable clips in {split_file}")
+            raise MomugError(f"no usable clips in split '{split}' of {self.root} (each needs new_joint_vecs/ID.npy "
+                             f"and a non-empty texts/ID.txt)")
         self.min_frames = min_frames
         self.feature_dim = int(self.mean.shape[0])
 

@@ -70,9 +70,10 @@ def physics_rows(generated: list[np.ndarray], fps: float, folder=None, limit: in
     """Physical checks over the data's clips ('ground_truth'), the generated ones as the model made
     them ('model') and, given the model's seam period (frames per token or latent), the same motions
     after the cleanup (momug.motion.cleanup): seams mended ('model_seams_mended'), then the jitter
-    low-passed ('model_smoothed') and planted feet held still too ('model_cleaned', what users get),
-    these two where the pipeline cleans whole clips (clean_feet)."""
-    from momug.motion.cleanup import clean_foot_contacts, mend_seams, smooth_jitter
+    low-passed ('model_smoothed') and planted feet held still too ('model_cleaned', what users get)
+    where the pipeline cleans whole clips (clean_feet); for a stream, 'model_smoothed' is what it
+    sends (cleanup.replay_streamed: low-passed with a delay, feet left alone)."""
+    from momug.motion.cleanup import clean_foot_contacts, mend_seams, replay_streamed, smooth_jitter
     from momug.motion.features import features_to_joints
 
     rows = {}
@@ -85,8 +86,10 @@ def physics_rows(generated: list[np.ndarray], fps: float, folder=None, limit: in
         # The passes of cleanup.finish_motion, each applied once and measured on the way.
         mended = [mend_seams(j, seam_period) for j in generated]
         rows["model_seams_mended"] = physics_of(mended, fps)
-        if clean_feet:  # both need the frames after: the streaming mode only mends seams
+        if clean_feet:
             smoothed = [smooth_jitter(j, fps) for j in mended]
             rows["model_smoothed"] = physics_of(smoothed, fps)
             rows["model_cleaned"] = physics_of([clean_foot_contacts(j, fps) for j in smoothed], fps)
+        else:  # a stream sends frames before a foot's contact has ended
+            rows["model_smoothed"] = physics_of([replay_streamed(j, fps, seam_period) for j in generated], fps)
     return rows

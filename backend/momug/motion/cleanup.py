@@ -21,6 +21,13 @@ foot is planted (its toe low and slow), pins the foot's horizontal position for 
 contact, blends in and out over a few frames, and re-solves each leg with two-bone IK (hip fixed,
 thigh and shin lengths kept, the knee staying in the plane it bent in), so the rest of the body
 and the root path are untouched.
+
+Streaming. A stream sends frames while later ones are still being made, and a frame once sent
+never changes. StreamedCleanup mends seams and low-passes the frames so far each time more
+arrive, and sends a frame only once STREAM_SMOOTH_DELAY frames follow it (0.4 s at 20 fps): the
+backward pass of the low-pass then sees enough of the future that the frame is nearly what the
+whole clip's cleanup would make. Feet are not held: whether a foot is planted is known only when
+its contact ends, which can be seconds later.
 """
 
 from __future__ import annotations
@@ -40,6 +47,9 @@ BLEND_FRAMES = 3
 # The low-pass cutoff: above a kick's or a run's own frequencies, below the token buzz.
 SMOOTH_CUTOFF_HZ = 4.0
 SMOOTH_ORDER = 4
+# Frames a streamed frame waits for before the low-pass counts it final (0.4 s at 20 fps); the
+# filter's response has all but died out by then, so later frames barely move it.
+STREAM_SMOOTH_DELAY = 8
 
 
 def seam_reach(period: int) -> int:
@@ -194,4 +204,39 @@ def finish_motion(joints: np.ndarray, fps: float, seam_period: int, clean_feet: 
     return clean_foot_contacts(joints, fps) if clean_feet else joints
 
 
-__all__ = ["clean_foot_contacts", "finish_motion", "mend_seams", "planted", "seam_reach", "smooth_jitter"]
+class StreamedCleanup:
+    """The cleanup a stream can do: push() all the frames so far each time more arrive and get
+    back the ones that are now final (never changed afterwards). Seams are mended and (smooth)
+    the jitter low-passed on everything so far; the last frames are held back until the filters
+    have seen enough after them (seam_reach, or STREAM_SMOOTH_DELAY when smoothing)."""
+
+    def __init__(self, fps: float, seam_period: int, smooth: bool = True):
+        self.fps, self.period, self.smooth = float(fps), int(seam_period), bool(smooth)
+        self.hold = max(seam_reach(self.period), STREAM_SMOOTH_DELAY if self.smooth else 0)
+        self.sent = 0
+
+    def push(self, joints: np.ndarray, last: bool = False, limit: int | None = None) -> np.ndarray:
+        """The newly final frames of `joints` (every frame so far); last=True flushes the rest.
+        limit: frames beyond it are never sent (a last latent cut short)."""
+        done = mend_seams(joints, self.period)
+        if self.smooth:
+            done = smooth_jitter(done, self.fps)
+        end = len(done) if last else len(done) - self.hold
+        if limit is not None:
+            end = min(end, int(limit))
+        end = max(end, self.sent)   # fewer frames so far than are held back: nothing yet
+        new = done[self.sent:end]
+        self.sent = end
+        return new
+
+
+def replay_streamed(joints: np.ndarray, fps: float, seam_period: int, smooth: bool = True) -> np.ndarray:
+    """What a stream of these frames sends, a seam period at a time (offline: for evaluations)."""
+    cleanup = StreamedCleanup(fps, seam_period, smooth)
+    chunks = [cleanup.push(joints[:end]) for end in range(seam_period, len(joints), seam_period)]
+    chunks.append(cleanup.push(joints, last=True))
+    return np.concatenate(chunks)
+
+
+__all__ = ["STREAM_SMOOTH_DELAY", "StreamedCleanup", "clean_foot_contacts", "finish_motion", "mend_seams",
+           "planted", "replay_streamed", "seam_reach", "smooth_jitter"]

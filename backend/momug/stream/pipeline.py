@@ -89,15 +89,16 @@ class StreamPipeline:
         """Yield joint positions (k, 22, 3) in chunks as they are generated; exactly
         round(seconds * fps) frames in all. should_stop() -> True raises Cancelled between latents.
         guidance: classifier-free guidance scale (None: the checkpoint's own, self.guidance; 1: none).
-        The jumps where one latent's frames meet the next are mended (momug.motion.cleanup), which
-        holds back the last few frames until the next latent; raw=True sends the frames as decoded."""
-        from momug.motion.cleanup import mend_seams, seam_reach
+        The frames get the cleanup a stream can do (momug.motion.cleanup.StreamedCleanup: seams
+        mended, jitter low-passed), which holds back the last few frames until enough follow them;
+        raw=True sends the frames as decoded, each latent's as soon as it is made."""
+        from momug.motion.cleanup import StreamedCleanup
         from momug.motion.features import features_to_joints
 
         self.validate_request(prompt, seconds, steps, guidance)
         n_frames = int(round(seconds * self.fps))
         n_latents = self.latents_for(n_frames)
-        hold = 0 if raw else seam_reach(self.frames_per_latent)
+        cleanup = None if raw else StreamedCleanup(self.fps, self.frames_per_latent)
         latents, sent = [], 0
         for z in self._latents(prompt, n_frames, seed, steps, should_stop, guidance=guidance):
             latents.append(z)
@@ -107,13 +108,14 @@ class StreamPipeline:
             # Recovery from features is causal too (root integration), so re-running it on the whole
             # history and sending only the new frames keeps every sent frame final.
             joints = features_to_joints(features.astype(np.float64))
-            if not raw:
-                joints = mend_seams(joints, self.frames_per_latent)
-            final = len(joints) if len(latents) == n_latents else len(joints) - hold
-            end = min(final, n_frames)
-            if end > sent:
-                yield joints[sent:end].astype(np.float32)
-                sent = end
+            last = len(latents) == n_latents
+            if cleanup is not None:
+                new = cleanup.push(joints, last=last, limit=n_frames)
+            else:
+                new = joints[sent:min(len(joints), n_frames)]
+                sent += len(new)
+            if len(new):
+                yield new.astype(np.float32)
 
     def features(self, prompt: str, n_frames: int, seed: int = 0, steps: int | None = None,
                  guidance: float | None = None) -> np.ndarray:

@@ -198,3 +198,15 @@ def test_momug_main_prints_a_clear_error(tmp_path, capsys):
     assert cli.main(["data", "synth", "--n", "0", "--out", str(tmp_path / "z")]) == 2
     err = capsys.readouterr().err
     assert "--n must be a positive" in err and "Traceback" not in err
+
+
+def test_a_split_with_no_usable_clips_is_a_clear_error(corpus, tmp_path):
+    import shutil
+
+    from momug.data.humanml3d import MotionTextFolder
+
+    copy = tmp_path / "corpus"
+    shutil.copytree(corpus, copy)
+    (copy / "empty.txt").write_text("no_such_clip\n")
+    with pytest.raises(MomugError, match="no usable clips in split 'empty'"):
+        MotionTextFolder(copy, "empty")

@@ -75,10 +75,11 @@ def test_stream_mode_runs_all_three_protocols(tiny_corpus, tiny_evaluator_dir, t
     streamed = json.loads((tmp_path / "p.json").read_text())
     assert streamed["summary"]["n"] > 0 and streamed["guidance"] == 1.0
     assert streamed["summary"]["mode"] == "stream" and set(streamed["summary"]["targets"]) == {"overall"}
-    # The streaming mode mends its seams but sends frames before a foot's contact ends.
-    assert set(streamed["physics"]) == {"ground_truth", "model", "model_seams_mended"}
+    # The streaming mode mends seams and low-passes with a delay, but sends frames before a
+    # foot's contact ends.
+    assert set(streamed["physics"]) == {"ground_truth", "model", "model_seams_mended", "model_smoothed"}
     printed = capsys.readouterr().out
-    assert "tiny, seams mended (default)" in printed and "Issue 20's bars (stream mode)" in printed
+    assert "tiny, seams + smoothing, streamed (default)" in printed and "Issue 20's bars (stream mode)" in printed
     assert main(["eval", "probes", *common, "--limit", "2", "--seeds", "1", "--guidance", "-1"]) == 2
     assert "guidance must be between 0 and" in capsys.readouterr().err
 

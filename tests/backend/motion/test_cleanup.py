@@ -4,8 +4,8 @@ import pytest
 from momug.eval.physics import foot_skating, jitter
 from momug.motion import kinematics as K
 from momug.motion import quaternion as Q
-from momug.motion.cleanup import (BLEND_FRAMES, LEGS, clean_foot_contacts, finish_motion, mend_seams, planted,
-                                  smooth_jitter)
+from momug.motion.cleanup import (BLEND_FRAMES, LEGS, STREAM_SMOOTH_DELAY, StreamedCleanup, clean_foot_contacts,
+                                  finish_motion, mend_seams, planted, replay_streamed, smooth_jitter)
 from momug.motion.skeleton import smpl22
 
 FPS = 20.0
@@ -186,3 +186,40 @@ def test_smoothing_keeps_a_fast_kick_and_passes_short_or_coarse_motion():
     # finish_motion smooths by default and not when told.
     np.testing.assert_allclose(finish_motion(kick, FPS, 8, clean_feet=False), smooth_jitter(mend_seams(kick, 8), FPS))
     np.testing.assert_allclose(finish_motion(kick, FPS, 8, clean_feet=False, smooth=False), mend_seams(kick, 8))
+
+
+def buzzing_walk(T=120, seed=0):
+    """A standing figure whose wrists swing at 1 Hz, every joint buzzing (1 cm noise) on top."""
+    t = np.arange(T) / FPS
+    joints = standing(T=T)
+    joints[:, [20, 21], 2] += 0.3 * np.sin(2 * np.pi * t)[:, None]
+    return joints + np.random.default_rng(seed).normal(0, 0.01, joints.shape)
+
+
+def test_streamed_cleanup_sends_each_frame_once_and_close_to_the_whole_clips_cleanup():
+    joints = buzzing_walk()
+    cleanup = StreamedCleanup(FPS, 4)
+    sent = []
+    for end in range(4, len(joints) + 1, 4):
+        new = cleanup.push(joints[:end], last=end == len(joints))
+        # A frame goes out only once STREAM_SMOOTH_DELAY frames follow it (all of them at the end).
+        assert cleanup.sent == (end if end == len(joints) else max(end - STREAM_SMOOTH_DELAY, 0))
+        sent.append(new)
+    streamed = np.concatenate(sent)
+    assert len(streamed) == len(joints)
+    np.testing.assert_allclose(streamed, replay_streamed(joints, FPS, 4))
+    whole = smooth_jitter(mend_seams(joints, 4), FPS)
+    # Nearly what the whole clip's cleanup makes (about a millimetre), with as little jitter.
+    assert np.abs(streamed - whole).max() < 0.004
+    assert jitter(streamed, FPS) < 1.05 * jitter(whole, FPS) < 0.3 * jitter(joints, FPS)
+
+
+def test_streamed_cleanup_without_smoothing_holds_back_only_the_seams_reach_and_stops_at_a_limit():
+    joints = buzzing_walk(T=40)
+    cleanup = StreamedCleanup(FPS, 4, smooth=False)
+    first = cleanup.push(joints[:4])
+    assert len(first) == 4 - cleanup.hold == 1
+    np.testing.assert_allclose(first, mend_seams(joints[:4], 4)[:1])
+    assert len(cleanup.push(joints[:4])) == 0          # pushed again: nothing new
+    rest = cleanup.push(joints, last=True, limit=38)     # a last latent cut short: 38 frames in all
+    assert len(first) + len(rest) == 38

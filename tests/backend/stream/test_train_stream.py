@@ -167,26 +167,28 @@ def decode_all_at_once(pipe, prompt: str, n_frames: int, seed: int) -> np.ndarra
 
 
 def test_frames_sent_in_chunks_equal_one_decode_of_all_latents():
-    """The VAE decoder, joint recovery and seam mending are causal up to the frames held back:
-    streaming changes no frame already sent."""
-    from momug.motion.cleanup import mend_seams
+    """The VAE decoder and joint recovery are causal, and the cleanup holds back the frames it may
+    still change: streaming changes no frame already sent, and sends what the offline replay of the
+    same cleanup over one decode of all the latents makes."""
+    from momug.motion.cleanup import STREAM_SMOOTH_DELAY, replay_streamed
 
     pipe = StreamPipeline.load("tiny", device="cpu")
     chunks = list(pipe.stream("a person jumps", 2.0, seed=4))
     raw_chunks = list(pipe.stream("a person jumps", 2.0, seed=4, raw=True))
     whole = decode_all_at_once(pipe, "a person jumps", 40, seed=4)
     assert np.allclose(np.concatenate(raw_chunks), whole[:40], atol=1e-5)
-    mended = mend_seams(whole, pipe.frames_per_latent)
-    assert np.allclose(np.concatenate(chunks), mended[:40], atol=1e-5)
-    assert not np.allclose(mended, whole, atol=1e-4)  # the mending did something to compare
-    # Frames come as latents do: the first latent's frames less the ones its seam may still move.
+    cleaned = replay_streamed(whole, pipe.fps, pipe.frames_per_latent)
+    assert np.allclose(np.concatenate(chunks), cleaned[:40], atol=1e-5)
+    assert not np.allclose(cleaned, whole, atol=1e-4)  # the cleanup did something to compare
+    # Raw frames come as latents do; cleaned ones once STREAM_SMOOTH_DELAY frames follow them.
     assert [len(c) for c in raw_chunks] == [4] * 10
-    assert len(chunks[0]) == 4 - 3 and sum(len(c) for c in chunks) == 40
+    first = -(-(STREAM_SMOOTH_DELAY + 1) // 4) * 4 - STREAM_SMOOTH_DELAY
+    assert len(chunks[0]) == first and sum(len(c) for c in chunks) == 40
 
 
-def test_mending_while_streaming_matches_mending_the_finished_motion_at_any_length():
-    """Streams of lengths that cut a latent short end exactly where the mended whole does."""
-    from momug.motion.cleanup import mend_seams
+def test_streamed_cleanup_matches_its_replay_at_any_length():
+    """Streams of lengths that cut a latent short end exactly where the replayed cleanup does."""
+    from momug.motion.cleanup import replay_streamed
 
     pipe = StreamPipeline.load("tiny", device="cpu")
     for seconds in (1.0, 1.15, 1.35):
@@ -195,7 +197,7 @@ def test_mending_while_streaming_matches_mending_the_finished_motion_at_any_leng
         n = int(round(seconds * pipe.fps))
         whole = decode_all_at_once(pipe, "a person walks", n, seed=2)
         assert len(streamed) == len(raw) == n
-        assert np.allclose(streamed, mend_seams(whole, pipe.frames_per_latent)[:n], atol=1e-5)
+        assert np.allclose(streamed, replay_streamed(whole, pipe.fps, pipe.frames_per_latent)[:n], atol=1e-5)
 
 
 def test_bad_requests_are_refused_before_any_frame():

@@ -503,7 +503,7 @@ def kick(body, state, p, rng):
     pre = _secs(rng, 0.3, 0.5)
     T = pre + cycle * p["count"] + _secs(rng, 0.3, 0.5)
     clip = standing(body, state, T, rng, sway=0.0)
-    fwd, left = forward_vec(state.heading), left_vec(state.heading)
+    fwd = forward_vec(state.heading)
     stance = stance_ankles(body, state.xz, state.heading)
     t = np.arange(T, dtype=np.float64)
     shift = envelope(T, pre - 6, 6, cycle * p["count"], 6)  # weight onto the support leg

@@ -112,7 +112,7 @@ def _spin(p: dict, poss: str, wide: bool = False) -> list[str]:
     d = p["direction"]
     sense = "counterclockwise" if d == "left" else "clockwise"
     if p["angle"] == 720:
-        return ["spins around twice", f"spins around two times to the {d}", f"turns around in two full circles",
+        return ["spins around twice", f"spins around two times to the {d}", "turns around in two full circles",
                 f"spins {sense} twice"]
     return ["spins around", "spins in a full circle", "turns all the way around", f"spins around to the {d}",
             f"spins {sense}", "does a full turn in place", "spins once in place"] + _more(
@@ -162,7 +162,7 @@ def _balance(p: dict, poss: str, wide: bool = False) -> list[str]:
     s = p["side"]
     o = "left" if s == "right" else "right"
     return [f"balances on {poss} {s} leg", f"stands on {poss} {s} foot", "stands on one leg",
-            f"lifts {poss} {o} foot and balances", f"balances on one leg with arms out to the sides",
+            f"lifts {poss} {o} foot and balances", "balances on one leg with arms out to the sides",
             f"raises {poss} {o} leg and keeps balance on the {s} one"]
 
 
@@ -237,7 +237,7 @@ def _squat(p: dict, poss: str, wide: bool = False) -> list[str]:
         return ["squats down", "does a squat", "squats and stands back up", f"bends {poss} knees into a squat",
                 "squats down and rises again"] + _more(wide, "drops into a squat", f"lowers {poss} hips and stands up",
                                                        "sinks into a squat and stands")
-    return [f"does {COUNT_WORD[n]} squats", f"squats {NUMBER[n]}", "squats up and down", f"does squats"]
+    return [f"does {COUNT_WORD[n]} squats", f"squats {NUMBER[n]}", "squats up and down", "does squats"]
 
 
 def _crouch(p: dict, poss: str, wide: bool = False) -> list[str]:

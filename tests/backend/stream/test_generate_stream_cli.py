@@ -28,9 +28,10 @@ def test_stream_mode_writes_the_motion_and_one_json_line_per_chunk(tmp_path):
     assert lines[0]["frames"] == 40 and lines[0]["fps"] == 20.0 and lines[0]["seed"] == 3
     assert lines[0]["model_id"] == "tiny" and lines[-1]["frames"] == 40
     frames = lines[1:-1]
-    # One chunk per latent (4 frames), each holding back the 3 frames the next seam may still move.
-    assert [f["count"] for f in frames] == [1] + [4] * 8 + [7]
-    assert [f["start"] for f in frames] == [0] + list(range(1, 34, 4))
+    # One chunk per latent (4 frames) from the third on, each holding back the 8 frames the
+    # streamed cleanup may still move (cleanup.STREAM_SMOOTH_DELAY); the last latent sends them.
+    assert [f["count"] for f in frames] == [4] * 7 + [12]
+    assert [f["start"] for f in frames] == list(range(0, 29, 4))
     joints = np.concatenate([np.asarray(f["joints"]) for f in frames])
     rotations = np.concatenate([np.asarray(f["rotations"]) for f in frames])
 
@@ -64,9 +65,10 @@ def test_each_line_is_on_disk_before_the_next_chunk_is_made(tmp_path, monkeypatc
     monkeypatch.setattr(StreamPipeline, "stream", watched)
     assert main(["generate", "a person jumps", "--mode", "stream", "--seconds", "1",
                  "--stream-to", str(jsonl)] + TINY) == 0
-    # Before chunk k is made, the start line and the k-1 earlier chunks are already readable.
-    assert seen == list(range(1, 6))
-    assert len(read_lines(jsonl)) == 7
+    # Before chunk k is made, the start line and the k-1 earlier chunks are already readable
+    # (5 latents, chunks from the third on: 3 chunks).
+    assert seen == list(range(1, 4))
+    assert len(read_lines(jsonl)) == 5
 
 
 def test_stream_to_stdout_carries_only_json(tmp_path, capsys):
@@ -75,7 +77,7 @@ def test_stream_to_stdout_carries_only_json(tmp_path, capsys):
                  "-o", str(npz)] + TINY) == 0
     out, err = capsys.readouterr()
     events = [json.loads(line)["event"] for line in out.splitlines()]
-    assert events == ["start"] + ["frames"] * 5 + ["done"]
+    assert events == ["start"] + ["frames"] * 3 + ["done"]
     assert f"wrote {npz}" in err and npz.exists()
 
 

@@ -136,19 +136,18 @@ class Client:
         """{default, models: [{name, description, licence, accepted, accept_command, loaded, ...}]}."""
         return self._request("GET", "/models")
 
-    def submit_generate(self, prompt, seconds, seed=0, guidance=2.5, steps=20, count=1, clean_feet=True,
+    def submit_generate(self, prompt, seconds, seed=0, guidance=None, steps=20, count=1, clean_feet=True,
                         constraints=None, model=None):
         """constraints: {start, end, keys, path, edit} as constraints_to_wire takes them; seconds
-        may be None when a path or an edit sets the length; model: a model name (None: the
-        backend's default)."""
+        may be None when a path or an edit sets the length; guidance None: the model's own scale;
+        model: a model name (None: the backend's default)."""
         prompt = _checked_prompt(prompt)
-        numbers = (float(guidance),) if seconds is None else (float(seconds), float(guidance))
-        if not all(math.isfinite(x) for x in numbers):
+        numbers = {"seconds": seconds, "guidance": guidance}
+        numbers = {k: float(v) for k, v in numbers.items() if v is not None}
+        if not all(math.isfinite(x) for x in numbers.values()):
             raise BackendError("request", "Seconds and guidance must be finite numbers")
-        body = {"prompt": prompt, "seed": int(seed) % (MAX_SEED + 1),
-                "guidance": numbers[-1], "steps": int(steps), "count": int(count)}
-        if seconds is not None:
-            body["seconds"] = numbers[0]
+        body = {"prompt": prompt, "seed": int(seed) % (MAX_SEED + 1), "steps": int(steps), "count": int(count),
+                **numbers}
         if constraints:
             body.update(constraints_to_wire(**constraints))
         if not clean_feet:

@@ -638,13 +638,13 @@ def caption_from_result(result):
     return text.strip()
 
 
-def run_generate(context, backend, prompt, seconds=4.0, seed=0, guidance=2.5, steps=50,
+def run_generate(context, backend, prompt, seconds=4.0, seed=0, guidance=None, steps=50,
                  target="NEW_SMPL", bone_map_mode="AUTO", root_motion=True,
                  translation_bone="HIPS", push_to_nla=False, model_path="", timeout=600.0,
                  python_command="python3", betas=(), clean_feet=True, model=None):
     """Generate synchronously (tests, scripts): check the target, ask the backend, key it.
-    The same steps as the Generate operator, without the thread. model: a backend model name
-    (None: the backend's default)."""
+    The same steps as the Generate operator, without the thread. guidance None: the model's own
+    scale; model: a backend model name (None: the backend's default)."""
     target_obj = check_target(context, target, bone_map_mode)
     job = GenerateJob(backend, prompt, seconds, seed, guidance, steps, timeout=timeout, clean_feet=clean_feet,
                       model=model)

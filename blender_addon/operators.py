@@ -17,6 +17,11 @@ def _settings(context):
     return context.scene.momug
 
 
+def requested_guidance(st):
+    """The guidance scale a generate request sends: None (the model's own) unless the user set one."""
+    return None if st.model_guidance else st.guidance
+
+
 def _record_history(st, result):
     item = st.history.add()
     for name in properties.HISTORY_SETTINGS:
@@ -187,7 +192,7 @@ def make_generate_job(context, st):
         return jobs.StreamJob(preferences.make_client(context), st.prompt, st.seconds, st.seed, st.steps,
                               timeout=prefs.request_timeout, prefetch=prefetch)
     return jobs.GenerateJob(preferences.make_client(context), st.prompt, st.seconds, st.seed,
-                            st.guidance, st.steps, timeout=prefs.request_timeout, prefetch=prefetch,
+                            requested_guidance(st), st.steps, timeout=prefs.request_timeout, prefetch=prefetch,
                             clean_feet=st.clean_feet, model=st.model)
 
 
@@ -284,8 +289,8 @@ def make_animate_job(op, context):
     op._plan = animator.plan_tool(context, op.tool, obj, st.bone_map, st.seconds, tuple(sorted(st.keep_parts)),
                                   curve)
     prefs = preferences.get(context)
-    return jobs.GenerateJob(preferences.make_client(context), st.prompt, op._plan.seconds, st.seed, st.guidance,
-                            st.steps, timeout=prefs.request_timeout, clean_feet=st.clean_feet,
+    return jobs.GenerateJob(preferences.make_client(context), st.prompt, op._plan.seconds, st.seed,
+                            requested_guidance(st), st.steps, timeout=prefs.request_timeout, clean_feet=st.clean_feet,
                             constraints=op._plan.constraints, model=st.model)
 
 

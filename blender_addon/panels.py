@@ -36,8 +36,11 @@ class MOMUG_PT_main(_Panel, bpy.types.Panel):
         row.prop(st, "seed")
         row.operator("momug.randomize_seed", text="", icon="FILE_REFRESH")
         sub = col.column(align=True)
-        sub.active = not st.stream   # the streaming model has no guidance
-        sub.prop(st, "guidance")
+        sub.active = not st.stream   # the streaming model uses its own guidance
+        sub.prop(st, "model_guidance")
+        row = sub.row()
+        row.active = not st.model_guidance
+        row.prop(st, "guidance")
         sub.prop(st, "clean_feet")
         col.prop(st, "steps")
         col.prop(st, "stream")

@@ -30,7 +30,8 @@ def bone_map_items(self, context):
 
 
 # Settings a history entry remembers and "Load Settings" / "Regenerate" restore.
-HISTORY_SETTINGS = ("prompt", "seconds", "seed", "guidance", "steps", "clean_feet", "model", "target", "bone_map",
+HISTORY_SETTINGS = ("prompt", "seconds", "seed", "model_guidance", "guidance", "steps", "clean_feet", "model", "target",
+                    "bone_map",
                     "root_motion", "translation_bone", "push_to_nla", "stream")
 
 # The backend's shipped models (backend/momug/model/registry.py), sent as `model`. The opt-in one's
@@ -56,6 +57,7 @@ class MOMUG_PG_history(bpy.types.PropertyGroup):
     prompt: StringProperty(name="Prompt")
     seconds: FloatProperty(name="Seconds")
     seed: IntProperty(name="Seed")
+    model_guidance: BoolProperty(name="Model's Guidance", default=True)
     guidance: FloatProperty(name="Guidance")
     steps: IntProperty(name="Steps")
     clean_feet: BoolProperty(name="Fix Foot Sliding", default=True)
@@ -129,6 +131,9 @@ class MOMUG_PG_settings(bpy.types.PropertyGroup):
                                      description="Longest motion of the backend's model (0: unknown)")
     seconds_note: StringProperty(default="", description="Why the duration was changed")
     seed: IntProperty(name="Seed", default=0, min=0, description="Same seed and settings, same motion")
+    model_guidance: BoolProperty(name="Model's Guidance", default=True,
+                                 description="Use the chosen model's own guidance scale, the one it was tuned "
+                                             "for (Default 2.5, Real motion 1.5); off: the value below")
     guidance: FloatProperty(name="Guidance", default=2.5, min=0.0, soft_max=10.0,
                             description="Classifier-free guidance: higher follows the prompt more closely")
     steps: IntProperty(name="Steps", default=50, min=1, soft_max=1000,

@@ -85,6 +85,8 @@ class MotionPipeline:
         self.min_seconds = cfg.min_frames / cfg.fps
         self.max_seconds = cfg.max_frames / cfg.fps
         self.max_prompt_chars = MAX_PROMPT_CHARS
+        # The model's own guidance scale (config.json "guidance"), used where a request gives none.
+        self.guidance = float(cfg.guidance)
 
     @classmethod
     def load(cls, checkpoint: str | None = None, device: str = "auto") -> "MotionPipeline":
@@ -101,11 +103,12 @@ class MotionPipeline:
         return cls(model, model_id, ckpt.checkpoint_id(folder), device)
 
     # ------------------------------------------------------------------ checks
-    def validate_request(self, prompt: str, seconds: float, steps: int = 20, guidance: float = 2.5) -> None:
+    def validate_request(self, prompt: str, seconds: float, steps: int = 20, guidance: float | None = None) -> None:
         check_prompt(prompt, self.max_prompt_chars)
         check_seconds(seconds, self.min_seconds, self.max_seconds)
         if not 1 <= int(steps) <= MAX_STEPS:
             raise MomugError(f"steps must be between 1 and {MAX_STEPS}, got {steps}")
+        guidance = self.guidance if guidance is None else guidance
         if not (math.isfinite(guidance) and 0.0 <= guidance <= MAX_GUIDANCE):
             raise MomugError(f"guidance must be between 0 and {MAX_GUIDANCE:g}, got {guidance}")
 
@@ -116,12 +119,13 @@ class MotionPipeline:
             raise MomugError(f"the motion is too short to describe ({len(joints)} frames)")
 
     # ------------------------------------------------------------------ jobs
-    def generate(self, prompts: list[str], seconds: list[float], seeds: list[int], guidance: float = 2.5,
+    def generate(self, prompts: list[str], seconds: list[float], seeds: list[int], guidance: float | None = None,
                  steps: int = 20, progress=None, should_stop=None, clean_feet: bool = True,
                  raw: bool = False, constraints=None, details: list | None = None) -> list:
         """One motion per prompt, with the jumps at token seams mended, the jitter low-passed and
         (clean_feet) planted feet held still (momug.motion.cleanup); raw=True skips all three, for
-        evaluations that judge the model itself. constraints[i] (momug.constraints.Constraints or None) conditions motion
+        evaluations that judge the model itself. guidance: the classifier-free guidance scale (None:
+        the model's own, self.guidance). constraints[i] (momug.constraints.Constraints or None) conditions motion
         i on known poses, a path or kept joints; its frame count replaces seconds[i], and the
         motion comes back in the constraints' world frame with them met exactly. details, a list,
         gets one dict per constrained motion with its joints before the exact projection
@@ -137,6 +141,7 @@ class MotionPipeline:
         constraints = list(constraints) if constraints is not None else [None] * len(prompts)
         if len(constraints) != len(prompts):
             raise MomugError("constraints must have one entry (or None) per prompt")
+        guidance = self.guidance if guidance is None else float(guidance)
         for p, s, c in zip(prompts, seconds, constraints):
             self.validate_request(p, s if c is None else c.frames / self.fps, steps, guidance)
             if c is not None:

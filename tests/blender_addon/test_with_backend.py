@@ -97,6 +97,19 @@ def test_foot_cleanup_choice_reaches_the_backend(use_backend):
         be._request("POST", "/generate", {"prompt": "a person walks", "seconds": 1.0, "clean_feet": "no"})
 
 
+def test_guidance_is_the_models_own_unless_given(use_backend):
+    be = client.Client(use_backend["url"], use_backend["token"])
+    own = be.wait(be.submit_generate("a person walks", 1.0, seed=2, steps=2))
+    model = next(m for m in be.models()["models"] if m["default"])
+    assert "guidance" in model   # the backend lists each model's own scale
+    given = be.wait(be.submit_generate("a person walks", 1.0, seed=2, steps=2, guidance=2.5))
+    other = be.wait(be.submit_generate("a person walks", 1.0, seed=2, steps=2, guidance=1.0))
+    # The tiny test model's own scale is 2.5: leaving it out is the same request as giving it.
+    assert own["motions"][0]["joints"] == given["motions"][0]["joints"] != other["motions"][0]["joints"]
+    with pytest.raises(client.BackendError, match="finite"):
+        be.submit_generate("a person walks", 1.0, guidance=float("nan"))
+
+
 def test_caption_input_is_checked_before_sending(use_backend):
     be = client.Client(use_backend["url"], use_backend["token"])
     joints = np.zeros((10, 22, 3))
@@ -111,7 +124,9 @@ def test_generate_new_smpl_rig_operator_and_history(addon, scene, use_backend):
     st = scene.momug
     st.history.clear()
     st.prompt, st.seconds, st.seed, st.steps, st.target = "a person walks forward", 2.0, 3, 4, "NEW_SMPL"
-    st.guidance, st.root_motion, st.push_to_nla, st.clean_feet = 3.0, True, False, False
+    assert st.model_guidance and operators.requested_guidance(st) is None   # the model's own scale by default
+    st.model_guidance, st.guidance, st.root_motion, st.push_to_nla, st.clean_feet = False, 3.0, True, False, False
+    assert operators.requested_guidance(st) == 3.0
     scene.frame_current = 5
     assert bpy.ops.momug.generate() == {"FINISHED"}
     obj = bpy.data.objects["SMPL"]
@@ -125,15 +140,16 @@ def test_generate_new_smpl_rig_operator_and_history(addon, scene, use_backend):
     assert abs(len(fcs[0].keyframe_points) - (n_source - 1) * 24 / 20) <= 4
     assert len(st.history) == 1
     item = st.history[0]
-    assert (item.prompt, item.seconds, item.seed, item.steps, item.guidance, item.target, item.clean_feet) == \
-        ("a person walks forward", 2.0, 3, 4, 3.0, "NEW_SMPL", False)
+    assert (item.prompt, item.seconds, item.seed, item.steps, item.model_guidance, item.guidance, item.target,
+            item.clean_feet) == ("a person walks forward", 2.0, 3, 4, False, 3.0, "NEW_SMPL", False)
     assert item.action_name == first.name and item.object_name == obj.name
 
     # Load Settings puts every setting back.
     st.prompt, st.seed, st.steps, st.guidance, st.seconds, st.clean_feet = "something else", 99, 7, 1.0, 3.0, True
+    st.model_guidance = True
     assert bpy.ops.momug.history_apply(mode="SETTINGS") == {"FINISHED"}
-    assert (st.prompt, st.seed, st.steps, st.guidance, st.seconds, st.clean_feet) == \
-        ("a person walks forward", 3, 4, 3.0, 2.0, False)
+    assert (st.prompt, st.seed, st.steps, st.model_guidance, st.guidance, st.seconds, st.clean_feet) == \
+        ("a person walks forward", 3, 4, False, 3.0, 2.0, False)
 
     # Regenerate: same seed and settings, same motion, in a new rig and action.
     assert bpy.ops.momug.history_apply(mode="GENERATE") == {"FINISHED"}

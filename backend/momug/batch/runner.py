@@ -27,7 +27,7 @@ class BatchSettings:
     seconds: float = 4.0  # default length; a .jsonl line may set its own
     seed: int = 0  # data line i gets seed + i unless it sets its own
     steps: int = 25
-    guidance: float = 2.5
+    guidance: float | None = None  # None: the model's own scale (its config.json), part of its checkpoint id
     batch_size: int = 8
     device: str = "auto"
     bvh: bool = True

@@ -28,7 +28,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0,
                    help="base seed: prompt i uses seed+i unless its line says (default 0)")
     p.add_argument("--steps", type=int, default=25, help="DDIM sampling steps (default 25)")
-    p.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale (default 2.5)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance scale (default: the model's own, 2.5 for the default model)")
     p.add_argument("--batch-size", type=int, default=8, help="prompts per forward pass (default 8)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (under accelerate: its device)")
     p.add_argument("--no-bvh", action="store_true", help="write only the .npz files")

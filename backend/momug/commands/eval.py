@@ -52,8 +52,8 @@ def add_parser(subparsers) -> None:
     _common(t)
     _matching(t)
     t.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
-    t.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (default 2.5; "
-                   "streaming mode: the model's own)")
+    t.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (default: the "
+                   "model's own, in its config.json)")
     t.add_argument("--mm-prompts", type=int, default=100, help="captions for MultiModality (default 100; 0 skips)")
     t.add_argument("--mm-samples", type=int, default=30, help="motions per MultiModality caption (default 30)")
     m = sub.add_parser("m2t", help="motion-to-text: R-precision, MM-Dist, BLEU, ROUGE-L, CIDEr, BERTScore")
@@ -64,8 +64,8 @@ def add_parser(subparsers) -> None:
     _common(pr, data_required=False)
     pr.add_argument("--seeds", type=int, default=3, help="seeds per probe prompt (default 3)")
     pr.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
-    pr.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (default 2.5; "
-                    "streaming mode: the model's own)")
+    pr.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (default: the "
+                    "model's own, in its config.json)")
     pr.add_argument("--suite", choices=("default", "extended"), default="default",
                     help="probe prompts: default (the 38 the README's tables use) or extended (issue 20's "
                     "measuring stick: more held-out wordings, both sides of every sided probe, 'A then B' "
@@ -100,8 +100,8 @@ def add_parser(subparsers) -> None:
                     "(default, real)")
     rl.add_argument("--limit", type=int, metavar="N", help="only the split's first N real clips (both sides)")
     rl.add_argument("--steps", type=int, default=20, help="with a model: sampler steps (default 20)")
-    rl.add_argument("--guidance", type=float, default=2.5, help="with a model: classifier-free guidance "
-                    "(default 2.5)")
+    rl.add_argument("--guidance", type=float, default=None, help="with a model: classifier-free guidance "
+                    "(default: the model's own)")
     rl.add_argument("--batch-size", type=int, default=8, help="with a model: prompts per generate call (default 8)")
     rl.add_argument("--evaluator", metavar="DIR", help="trained evaluator folder (default: the one trained on "
                     "the merged procedural + Bandai corpus, if installed (opt-in, CC BY-NC 4.0), else the shipped one)")
@@ -130,7 +130,8 @@ def add_parser(subparsers) -> None:
     st.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     st.add_argument("--seconds", type=float, default=6.0, help="length of every motion (default 6)")
     st.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
-    st.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance (default 2.5)")
+    st.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (default: the "
+                    "model's own)")
     st.add_argument("--json", metavar="OUT", help="also write the results to this JSON file")
     st.add_argument("--device", default="auto", help="auto, cpu or cuda")
     tr = sub.add_parser("train-evaluator", help="train the text/motion matching evaluator on a folder",
@@ -185,8 +186,8 @@ def _setup(args, need_evaluator: bool = True):
                                        and is_stream_checkpoint(args.checkpoint))
     pipe = (StreamPipeline if stream else MotionPipeline).load(args.checkpoint, device)
     _log(f"loaded {pipe.model_id} in {time.perf_counter() - started:.0f} s")
-    if getattr(args, "guidance", 0.0) is None:  # t2m, probes: the streaming model has its own default
-        args.guidance = pipe.guidance if stream else 2.5
+    if getattr(args, "guidance", 0.0) is None:  # t2m, probes: every model has its own default
+        args.guidance = pipe.guidance
     if stream and hasattr(args, "guidance"):
         from momug.stream.pipeline import check_guidance
 
@@ -430,6 +431,7 @@ def run_real_model(args) -> int:
     started = time.perf_counter()
     pipe = MotionPipeline.load(checkpoint, pick_device(args.device))
     _log(f"loaded {pipe.model_id} in {time.perf_counter() - started:.0f} s")
+    args.guidance = pipe.guidance if args.guidance is None else args.guidance
     pipe.validate_request("a person walks forward", pipe.min_seconds, args.steps, args.guidance)
     started = time.perf_counter()
     made = model_physics(pipe, args.data, args.split, steps=args.steps, guidance=args.guidance, seed=args.seed,
@@ -480,6 +482,7 @@ def run_styles(args) -> int:
         started = time.perf_counter()
         pipe = MotionPipeline.load(args.checkpoint, pick_device(args.device))
         _log(f"loaded {pipe.model_id} in {time.perf_counter() - started:.0f} s")
+        args.guidance = pipe.guidance if args.guidance is None else args.guidance
         pipe.validate_request("a person walks forward", args.seconds, args.steps, args.guidance)
         result = styles.judge_model(probe_generator(pipe, steps=args.steps, guidance=args.guidance),
                                     seeds=tuple(range(args.seed, args.seed + args.seeds)), seconds=args.seconds,

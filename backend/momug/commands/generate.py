@@ -36,8 +36,8 @@ def add_parser(subparsers) -> None:
                    help="length of the motion (default 4; with --path or --edit, theirs)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0); prompt i of a file uses seed+i")
     p.add_argument("--guidance", type=float, default=None,
-                   help="classifier-free guidance scale (default 2.5; with --mode stream, the model's own, "
-                        "1 = none for the shipped streaming model)")
+                   help="classifier-free guidance scale (default: the model's own, in its config.json: 2.5 "
+                        "for the default model, 1.5 for real, 1 = none for the shipped streaming model)")
     p.add_argument("--steps", type=int, default=None,
                    help="DDIM sampling steps (default 25); with --mode stream, flow steps per latent "
                         "(default: the model's own)")
@@ -115,8 +115,6 @@ def run(args: argparse.Namespace) -> int:
         raise MomugError("give -o OUT.npz|OUT.bvh (a folder with --prompts)")
     if args.steps is None:
         args.steps = 25
-    if args.guidance is None:
-        args.guidance = 2.5
     if args.seconds is None:
         args.seconds = 4.0 if constraints is None else constraints.frames / FPS
     require("torch")

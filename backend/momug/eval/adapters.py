@@ -7,7 +7,6 @@ import numpy as np
 
 from momug.eval.protocol import Describe, Generate
 
-DIFFUSION_GUIDANCE = 2.5   # the diffusion model's default scale, where a caller gives none
 
 
 def _streaming(pipe) -> bool:
@@ -41,7 +40,7 @@ def generator(pipe, steps: int = 20, guidance: float | None = None, batch_size: 
               progress=None) -> Generate:
     """texts, frames, seeds -> raw (denormalised) feature arrays straight from the model's sampler.
     The streaming mode makes one motion at a time with its own flow steps (steps unused) and the
-    given guidance scale. guidance None: 2.5 for the diffusion model, the streaming model's own."""
+    given guidance scale. guidance None: the model's own (pipe.guidance)."""
     model = pipe.model
     if _streaming(pipe):
         def generate_streamed(texts: list[str], frames: list[int], seeds: list[int]) -> list[np.ndarray]:
@@ -59,7 +58,7 @@ def generator(pipe, steps: int = 20, guidance: float | None = None, batch_size: 
         out = []
         for i in range(0, len(texts), batch_size):
             feats = model.sample(texts[i:i + batch_size], frames[i:i + batch_size], seeds[i:i + batch_size],
-                                 guidance=DIFFUSION_GUIDANCE if guidance is None else guidance, steps=steps)
+                                 guidance=guidance, steps=steps)
             for f in feats:
                 raw = model.denormalize(f.to(model.mean.device)).float().cpu().numpy()
                 out.append(np.nan_to_num(raw, nan=0.0, posinf=0.0, neginf=0.0))
@@ -104,7 +103,7 @@ def probe_generator(pipe, steps: int = 20, guidance: float | None = None):
         if _streaming(pipe):
             return [pipe.generate(p, seconds, seed, raw=True, guidance=guidance).joints for p in prompts]
         motions = pipe.generate(prompts, [seconds] * len(prompts), [seed] * len(prompts),
-                                guidance=DIFFUSION_GUIDANCE if guidance is None else guidance, steps=steps, raw=True)
+                                guidance=guidance, steps=steps, raw=True)
         return [m.joints for m in motions]
 
     return generate

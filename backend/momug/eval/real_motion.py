@@ -212,7 +212,7 @@ def first_caption(root: Path, motion_id: str, row: dict) -> str:
     return captions[0]
 
 
-def model_physics(pipe, data, split: str = "test", steps: int = 20, guidance: float = 2.5, seed: int = 0,
+def model_physics(pipe, data, split: str = "test", steps: int = 20, guidance: float | None = None, seed: int = 0,
                   batch_size: int = 8, limit: int | None = None, progress: bool = True) -> dict:
     """One motion per real clip of the split, from its first caption, with its length (clamped to what
     the model makes) and seed + clip index, through pipe.generate with its default cleanup (seams

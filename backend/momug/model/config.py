@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -41,6 +42,10 @@ class MoMugConfig:
     # Scale of the base model's input embeddings (RMS), measured when the model is first built, so
     # motion and special embeddings enter the LLM at the same magnitude as text.
     embed_rms: float = 1.0
+    # The classifier-free guidance scale generation uses when a request gives none: chosen per
+    # model on its validation split (scripts/sweep_guidance.sh), since the best scale depends on
+    # the data the model was trained on.
+    guidance: float = 2.5
     version: int = 1
 
     @property
@@ -78,5 +83,9 @@ class MoMugConfig:
             raise MomugError("motion_attention must be 'bidirectional' or 'causal'")
         if self.adapter_scope not in ("all", "motion"):
             raise MomugError(f"adapter_scope must be 'all' or 'motion', got {self.adapter_scope!r}")
+        if not (isinstance(self.guidance, (int, float)) and not isinstance(self.guidance, bool)
+                and math.isfinite(self.guidance) and self.guidance >= 0):
+            raise MomugError(f"guidance must be a finite number >= 0, got {self.guidance!r}")
+        self.guidance = float(self.guidance)
         if not 1 <= self.min_frames <= self.max_frames:
             raise MomugError("need 1 <= min_frames <= max_frames")

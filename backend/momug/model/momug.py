@@ -395,7 +395,7 @@ class MoMugModel(nn.Module):
 
     # ----------------------------------------------------------------- text -> motion
     @torch.no_grad()
-    def sample(self, prompts: list[str], n_frames: list[int], seeds: list[int], guidance: float = 2.5,
+    def sample(self, prompts: list[str], n_frames: list[int], seeds: list[int], guidance: float | None = None,
                steps: int = 20, eta: float = 0.0, use_cache: bool = True, progress=None,
                should_stop=None, guides=None) -> list[torch.Tensor]:
         """Generate normalised feature frames (n_frames[i], D) for each prompt by DDIM with
@@ -404,6 +404,7 @@ class MoMugModel(nn.Module):
         the predicted clean frames (n_frames[i], D) to the frames to continue from at every step
         (training-free conditioning, momug.constraints); the noise estimate follows it."""
         B = len(prompts)
+        guidance = self.config.guidance if guidance is None else float(guidance)   # None: the model's own
         guided = guidance != 1.0
         prefixes = [[seq.Text(self.bos + self.text_ids(p)), seq.Special("som")] for p in prompts]
         if guided:

@@ -93,6 +93,7 @@ def _public_routes(jobs: JobQueue, streams: StreamSlot, versions: dict[str, str]
         if pipeline is not None:
             info.update(model_id=pipeline.model_id, checkpoint_id=pipeline.checkpoint_id,
                         device=str(pipeline.device), fps=float(pipeline.fps),
+                        guidance=float(pipeline.guidance),
                         limits=schema.Limits(min_seconds=pipeline.min_seconds,
                                              max_seconds=pipeline.max_seconds,
                                              max_prompt_chars=pipeline.max_prompt_chars))

@@ -88,8 +88,22 @@ class ModelTable:
                 info["accepted"] = licences.is_accepted(model.folder, terms)
                 if not info["accepted"]:
                     info["accept_command"] = f"momug licence accept {model.accept_as or name}"
+            info["guidance"] = _default_guidance(model)
             out.append(info)
         return out
+
+
+def _default_guidance(model) -> float | None:
+    """A model's own guidance scale, read from its config.json (no weights loaded); None when it
+    has no folder (tiny) or the file is missing or unreadable (its error says so elsewhere)."""
+    from momug.model.config import MoMugConfig
+
+    if model.folder is None or not model.installed:
+        return None
+    try:
+        return MoMugConfig.load(Path(model.folder) / "config.json").guidance
+    except MomugError:
+        return None
 
 
 def registry_table(default: str | None, checkpoint: str | None, loader: Callable[[str | None], Callable]) -> ModelTable:

@@ -156,8 +156,9 @@ class GenerateRequest(_Request):
     seconds: Seconds | None = Field(None, description="length of the motion; may be left out when a "
                                     "path or an edit sets it")
     seed: Seed = 0
-    guidance: Annotated[float, Field(strict=True, ge=0.0, le=MAX_GUIDANCE, allow_inf_nan=False,
-                                     description="classifier-free guidance scale")] = 2.5
+    guidance: Annotated[float | None, Field(strict=True, ge=0.0, le=MAX_GUIDANCE, allow_inf_nan=False,
+                                            description="classifier-free guidance scale (default: the "
+                                            "model's own, GET /v1/models)")] = None
     steps: Annotated[int, Field(strict=True, ge=1, le=MAX_STEPS, description="sampler steps")] = 20
     count: Annotated[int, Field(strict=True, ge=1, le=MAX_COUNT,
                                 description="how many motions; seeds are seed, seed+1, ...")] = 1
@@ -286,6 +287,8 @@ class Health(BaseModel):
     checkpoint_id: str | None = None
     device: str | None = None
     fps: float | None = None
+    guidance: float | None = Field(None, description="the default model's guidance scale where a request "
+                                   "gives none")
     limits: Limits | None = None
     error: str | None = Field(None, description="why the model failed to load")
     queued: int = 0
@@ -314,6 +317,8 @@ class ModelInfo(BaseModel):
                                        "server's machine")
     accept_command: str | None = Field(None, description="the command that accepts its terms, while they "
                                        "are not accepted")
+    guidance: float | None = Field(None, description="its default classifier-free guidance scale, used when a "
+                                   "generate request gives none")
     error: str | None = Field(None, description="why it failed to load")
 
 

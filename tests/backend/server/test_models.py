@@ -86,10 +86,11 @@ def test_an_unaccepted_model_is_refused_with_its_terms_and_nothing_loads(two_mod
     assert default == "default" and list(models) == ["default", "real"]
     assert models["default"] == {"name": "default", "description": "tiny", "default": True, "installed": True,
                                  "loaded": True, "licence": None, "accepted": True, "accept_command": None,
-                                 "error": None}
+                                 "error": None, "guidance": None}   # no folder: its config is not read
     real = models["real"]
     assert real["licence"] == {**TERMS, "url": None} and real["accepted"] is False and real["loaded"] is False
     assert real["accept_command"] == "momug licence accept real"
+    assert real["guidance"] == 2.5   # its own scale, read from its config.json without loading it
 
     for route, body in (("generate", {**WALK, "model": "real"}),
                         ("caption", {"joints": [[[0.0, 1.0, 0.0]] * 22] * 20, "model": "real"})):

@@ -1,0 +1,42 @@
+"""Each diffusion checkpoint carries the guidance scale generation uses when a request gives none
+(config.json "guidance"; checkpoints written before it get 2.5, the scale they shipped with)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from momug.errors import MomugError
+from momug.model import checkpoint as ckpt
+from momug.model.config import MoMugConfig
+
+
+def test_configs_without_a_scale_get_the_old_default_and_bad_scales_are_refused():
+    old = {k: v for k, v in MoMugConfig().__dict__.items() if k != "guidance"}
+    assert MoMugConfig.from_dict(old).guidance == 2.5
+    for bad in (-1.0, float("nan"), "high", True):
+        with pytest.raises(MomugError, match="guidance"):
+            MoMugConfig.from_dict(dict(old, guidance=bad))
+
+
+def test_the_pipeline_uses_the_checkpoints_own_scale_unless_told(tiny_pipeline, tmp_path):
+    from momug.pipeline import MotionPipeline
+
+    model = tiny_pipeline.model
+    model.config.guidance = 1.5
+    try:
+        folder = ckpt.save_pretrained(model, tmp_path / "ck")
+    finally:
+        model.config.guidance = 2.5
+    assert json.loads((folder / "config.json").read_text())["guidance"] == 1.5
+    pipe = MotionPipeline.load(str(folder), device="cpu")
+    assert pipe.guidance == 1.5
+
+    def joints(guidance):
+        return pipe.generate(["a person walks"], [1.0], [3], guidance=guidance, steps=3, raw=True)[0].joints
+
+    own = joints(None)
+    assert np.array_equal(own, joints(1.5))
+    assert not np.allclose(own, joints(2.5), atol=1e-4)
+    with pytest.raises(MomugError, match="guidance must be between"):
+        pipe.validate_request("a person walks", 1.0, 3, float("inf"))

@@ -8,7 +8,6 @@ import numpy as np
 from momug.eval.protocol import Describe, Generate
 
 
-
 def _streaming(pipe) -> bool:
     return hasattr(pipe, "vae")
 
@@ -32,7 +31,7 @@ def mode(pipe) -> str:
 
 def cleans_feet(pipe) -> bool:
     """Whether users get the planted-feet cleanup from this pipeline (streaming sends frames before
-    a contact has ended, so it only mends seams)."""
+    a contact has ended, so it mends seams and low-passes but leaves feet alone)."""
     return not _streaming(pipe)
 
 

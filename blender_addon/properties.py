@@ -30,9 +30,8 @@ def bone_map_items(self, context):
 
 
 # Settings a history entry remembers and "Load Settings" / "Regenerate" restore.
-HISTORY_SETTINGS = ("prompt", "seconds", "seed", "model_guidance", "guidance", "steps", "clean_feet", "model", "target",
-                    "bone_map",
-                    "root_motion", "translation_bone", "push_to_nla", "stream")
+HISTORY_SETTINGS = ("prompt", "seconds", "seed", "model_guidance", "guidance", "steps", "clean_feet", "model",
+                    "target", "bone_map", "root_motion", "translation_bone", "push_to_nla", "stream")
 
 # The backend's shipped models (backend/momug/model/registry.py), sent as `model`. The opt-in one's
 # description is its licence and how to accept it, so the user reads them before choosing it.

@@ -30,36 +30,42 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import machine  # noqa: E402
 
 
+def timed(chunks, n_frames: int) -> dict:
+    """Wall time to the first chunk the generator yields and to its end, for n_frames of motion."""
+    start = time.perf_counter()
+    first = None
+    for _ in chunks:
+        if first is None:
+            first = time.perf_counter() - start
+    total = time.perf_counter() - start
+    return {"first_frame_s": first, "total_s": total, "frames_per_s": n_frames / total}
+
+
 def stream_run(pipe, prompt: str, seconds: float, use_cache: bool) -> dict:
-    """Wall time to the first chunk and to the end; the same decoding work as StreamPipeline.stream."""
+    """The model and the VAE decoder alone: the same decoding work as StreamPipeline.stream."""
     import torch
 
     n_frames = int(round(seconds * pipe.fps))
     n_latents = -(-n_frames // pipe.frames_per_latent)
-    start = time.perf_counter()
-    first = None
-    latents = []
-    for z in pipe.model.stream_latents(prompt, max_latents=n_latents, min_latents=n_latents,
-                                       generator=torch.Generator().manual_seed(0), use_cache=use_cache):
-        latents.append(z)
-        with torch.no_grad():
-            pipe.vae.decode(torch.stack(latents)[None])
-        if first is None:
-            first = time.perf_counter() - start
-    total = time.perf_counter() - start
-    return {"first_frame_s": first, "total_s": total, "frames_per_s": n_frames / total}
+
+    def decoded():
+        latents = []
+        for z in pipe.model.stream_latents(prompt, max_latents=n_latents, min_latents=n_latents,
+                                           generator=torch.Generator().manual_seed(0), use_cache=use_cache):
+            latents.append(z)
+            with torch.no_grad():
+                yield pipe.vae.decode(torch.stack(latents)[None])
+
+    return timed(decoded(), n_frames)
 
 
 def sent_run(pipe, prompt: str, seconds: float, guidance: float = 1.0) -> dict:
-    """Wall time to the first frame a client gets and to the end (StreamPipeline.stream)."""
-    start = time.perf_counter()
-    first = None
-    for _ in pipe.stream(prompt, seconds, seed=0, guidance=guidance):
-        if first is None:
-            first = time.perf_counter() - start
-    total = time.perf_counter() - start
-    n_frames = int(round(seconds * pipe.fps))
-    return {"first_frame_s": first, "total_s": total, "frames_per_s": n_frames / total}
+    """What a client gets (StreamPipeline.stream)."""
+    return timed(pipe.stream(prompt, seconds, seed=0, guidance=guidance), int(round(seconds * pipe.fps)))
+
+
+def table_row(label: str, run: dict) -> tuple[str, str, str, str]:
+    return (label, f"{run['frames_per_s']:.1f}", f"{run['first_frame_s'] * 1000:.0f} ms", f"{run['total_s']:.2f} s")
 
 
 def memory_mib(device) -> float | None:
@@ -115,15 +121,11 @@ def main() -> int:
                "memory_mib": {"before": before, "with_diffusion": with_diffusion, "with_both": with_both}}
     print(f"\nStreaming vs diffusion, {args.seconds:g} s of motion ({n} frames); machine: {figures['machine']}\n")
     rows = [("mode", "frames/s", "first frame", "total"),
-            ("stream (KV cache)", f"{cached['frames_per_s']:.1f}", f"{cached['first_frame_s'] * 1000:.0f} ms",
-             f"{cached['total_s']:.2f} s"),
-            ("stream (no KV cache)", f"{naive['frames_per_s']:.1f}", f"{naive['first_frame_s'] * 1000:.0f} ms",
-             f"{naive['total_s']:.2f} s"),
-            ("stream, as sent", f"{sent['frames_per_s']:.1f}", f"{sent['first_frame_s'] * 1000:.0f} ms",
-             f"{sent['total_s']:.2f} s"),
-            (f"stream, guidance {args.guidance:g}, as sent", f"{guided['frames_per_s']:.1f}",
-             f"{guided['first_frame_s'] * 1000:.0f} ms", f"{guided['total_s']:.2f} s"),
-            (f"diffusion ({args.steps} DDIM steps)", f"{n / ddim:.1f}", f"{ddim * 1000:.0f} ms", f"{ddim:.2f} s")]
+            table_row("stream (KV cache)", cached),
+            table_row("stream (no KV cache)", naive),
+            table_row("stream, as sent", sent),
+            table_row(f"stream, guidance {args.guidance:g}, as sent", guided),
+            table_row(f"diffusion ({args.steps} DDIM steps)", figures["diffusion"])]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for i, r in enumerate(rows):
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))

@@ -141,7 +141,6 @@ class MotionPipeline:
         constraints = list(constraints) if constraints is not None else [None] * len(prompts)
         if len(constraints) != len(prompts):
             raise MomugError("constraints must have one entry (or None) per prompt")
-        guidance = self.guidance if guidance is None else float(guidance)
         for p, s, c in zip(prompts, seconds, constraints):
             self.validate_request(p, s if c is None else c.frames / self.fps, steps, guidance)
             if c is not None:

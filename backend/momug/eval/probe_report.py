@@ -14,7 +14,8 @@ from momug.eval.probes import run_probes, summarize
 
 def probe_table(generate, seeds: tuple[int, ...] = (0,), fps: float = 20.0, probes=None,
                 mode: str = "diffusion") -> dict:
-    """Run the probes (mode: which generation mode's bars the summary holds them to); returns rows, summary, pass rates per tag, a printable table and the joints."""
+    """Run the probes; returns rows, summary, pass rates per tag, a printable table and the joints.
+    mode ('diffusion' or 'stream'): which generation mode's bars the summary holds them to."""
     kept: list[np.ndarray] = []
 
     def recording(prompts, seconds, seed):

@@ -574,9 +574,8 @@ TARGETS = {"diffusion": DIFFUSION_TARGETS, "stream": STREAM_TARGETS}
 def summarize(rows: list[dict], mode: str = "diffusion") -> dict:
     """Pass rates overall, by wording, by tag, by side of every sided group, for sequences and for
     speed and height words, and where they stand against issue 20's bars for the generation mode
-    ('diffusion' or 'stream'). The first four entries
-    are the ones earlier results carry; rates of empty selections are NaN there and None in the
-    newer entries."""
+    ('diffusion' or 'stream'). The first four entries are the ones earlier results carry; rates of
+    empty selections are NaN there and None in the newer entries."""
     def rate(sel):
         return float(np.mean([r["passed"] for r in sel])) if sel else float("nan")
 

@@ -12,6 +12,14 @@ from momug.errors import MomugError
 SPECIAL_TOKENS = ("som", "eom", "timestep", "caption")  # start/end of motion, noise level, "describe"
 
 
+def config_guidance(value, where: str = "config") -> float:
+    """A checkpoint's default guidance scale as a float, or a MomugError: a finite number >= 0
+    (not a bool). Shared by the diffusion and the streaming configs."""
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0):
+        raise MomugError(f"{where}: guidance must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
 @dataclass
 class MoMugConfig:
     base_model: str = "gemma3-270m"     # see momug.model.base_llm.load_base_llm
@@ -83,9 +91,6 @@ class MoMugConfig:
             raise MomugError("motion_attention must be 'bidirectional' or 'causal'")
         if self.adapter_scope not in ("all", "motion"):
             raise MomugError(f"adapter_scope must be 'all' or 'motion', got {self.adapter_scope!r}")
-        if not (isinstance(self.guidance, (int, float)) and not isinstance(self.guidance, bool)
-                and math.isfinite(self.guidance) and self.guidance >= 0):
-            raise MomugError(f"guidance must be a finite number >= 0, got {self.guidance!r}")
-        self.guidance = float(self.guidance)
+        self.guidance = config_guidance(self.guidance)
         if not 1 <= self.min_frames <= self.max_frames:
             raise MomugError("need 1 <= min_frames <= max_frames")

@@ -18,7 +18,6 @@ the KV cache, so each new latent costs one single-position step of the LLM.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -28,6 +27,7 @@ from torch.nn import functional as F
 from momug.errors import MomugError
 from momug.model.base_llm import lm_logits
 from momug.model.checkpoint import measure_embed_rms
+from momug.model.config import config_guidance
 from momug.model.momug import check_stop
 from momug.stream.flow_head import EndHead, FlowHead
 from momug.stream.mot import MixtureOfTransformers, decoder_of
@@ -61,10 +61,7 @@ class StreamConfig:
             raise MomugError(f"not a streaming-model config (kind {cfg.kind!r})")
         if cfg.latent_dim < 1 or cfg.latent_scale <= 0 or cfg.flow_steps < 1 or cfg.mot_rank < 0:
             raise MomugError("stream config: latent_dim, latent_scale and flow_steps must be positive")
-        if not (isinstance(cfg.guidance, (int, float)) and not isinstance(cfg.guidance, bool)
-                and math.isfinite(cfg.guidance) and cfg.guidance >= 0):
-            raise MomugError(f"stream config: guidance must be a finite number >= 0, got {cfg.guidance!r}")
-        cfg.guidance = float(cfg.guidance)
+        cfg.guidance = config_guidance(cfg.guidance, "stream config")
         return cfg
 
     def to_dict(self) -> dict:

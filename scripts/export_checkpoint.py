@@ -4,6 +4,10 @@ the way the shipped defaults are stored (half the size; normalisation statistics
 
     python scripts/export_checkpoint.py runs/default_stage2 backend/momug/checkpoints/default
     python scripts/export_checkpoint.py runs/stream_default backend/momug/checkpoints/stream_default
+    python scripts/export_checkpoint.py runs/motion_scope_stage1 backend/momug/checkpoints/default --guidance 2.5
+
+--guidance sets the scale the copy generates with when a request names none (config.json
+"guidance"), chosen on the validation split with scripts/sweep_guidance.sh.
 """
 
 from __future__ import annotations
@@ -18,16 +22,27 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", help="checkpoint folder written by momug train / momug stream train")
     parser.add_argument("target", help="folder to write (created or overwritten)")
+    parser.add_argument("--guidance", type=float, help="the copy's default guidance scale (default: the source's)")
     args = parser.parse_args()
 
+    from momug.errors import MomugError
     from momug.model import checkpoint as ckpt
+    from momug.model.config import config_guidance
     from momug.stream import checkpoint as sckpt
 
-    if sckpt.is_stream_checkpoint(args.source):
-        model, vae = sckpt.from_pretrained(args.source)
+    if args.guidance is not None:
+        try:
+            config_guidance(args.guidance, "--guidance")
+        except MomugError as err:
+            parser.error(str(err))
+    stream = sckpt.is_stream_checkpoint(args.source)
+    model, vae = sckpt.from_pretrained(args.source) if stream else (ckpt.from_pretrained(args.source), None)
+    if args.guidance is not None:
+        model.config.guidance = args.guidance
+    if stream:
         sckpt.save_pretrained(model, vae, args.target, dtype=torch.float16)
     else:
-        ckpt.save_pretrained(ckpt.from_pretrained(args.source), args.target, dtype=torch.float16)
+        ckpt.save_pretrained(model, args.target, dtype=torch.float16)
     # An opt-in checkpoint's terms go with it (loading the source already required accepting them).
     from momug.licences import read_licence, write_licence
 

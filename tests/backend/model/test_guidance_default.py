@@ -40,3 +40,24 @@ def test_the_pipeline_uses_the_checkpoints_own_scale_unless_told(tiny_pipeline, 
     assert not np.allclose(own, joints(2.5), atol=1e-4)
     with pytest.raises(MomugError, match="guidance must be between"):
         pipe.validate_request("a person walks", 1.0, 3, float("inf"))
+
+
+def test_export_script_sets_the_copys_scale_and_refuses_a_bad_one(tiny_pipeline, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[3] / "scripts" / "export_checkpoint.py"
+    source = ckpt.save_pretrained(tiny_pipeline.model, tmp_path / "run")
+
+    def export(*extra):
+        return subprocess.run([sys.executable, str(script), str(source), str(tmp_path / "half"), *extra],
+                              capture_output=True, text=True)
+
+    assert export("--guidance", "1.5").returncode == 0
+    assert json.loads((tmp_path / "half" / "config.json").read_text())["guidance"] == 1.5
+    assert export().returncode == 0  # no --guidance: the source's own scale
+    assert json.loads((tmp_path / "half" / "config.json").read_text())["guidance"] == 2.5
+    refused = export("--guidance", "-1")
+    assert refused.returncode == 2 and "guidance must be" in refused.stderr
+    assert json.loads((tmp_path / "half" / "config.json").read_text())["guidance"] == 2.5  # unchanged

@@ -8,8 +8,12 @@
 #   6. diffusion, stage 4 (general text against the base model's distribution) configs/default_stage4.toml
 #   7. diffusion, stage 5 (more of stage 4's recipe, fresh schedule) configs/default_stage5.toml
 #   8. diffusion, stage 6 (the same again, lower peak learning rate) configs/default_stage6.toml
-#   9. streaming model on the shipped VAE's latents       configs/stream_default.toml -> runs/stream_default
-#  10. float16 copies into backend/momug/checkpoints/{default,stream_default}
+#   9. stage 6's float16 copy into backend/momug/checkpoints/default (the recipe run starts from it)
+#  10. the corpus with both vocabularies' captions and the training split's mirrors -> corpus_both
+#  11. the recipe run (motion-scoped adapter, issue 20)  configs/motion_scope_stage1.toml -> runs/motion_scope_stage1
+#  12. its float16 copy, with the guidance scale chosen on the validation split, into checkpoints/default
+#  13. streaming model on the shipped VAE's latents       configs/stream_default.toml -> runs/stream_default
+#  14. its float16 copy into backend/momug/checkpoints/stream_default
 # Each training step resumes if interrupted: rerun the script. Pass "diffusion" or "stream" to do one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +28,11 @@ if [ "$what" = all ] || [ "$what" = diffusion ]; then
   momug train --config configs/default_stage5.toml
   momug train --config configs/default_stage6.toml
   python scripts/export_checkpoint.py runs/default_stage6 backend/momug/checkpoints/default
+  [ -d corpus_both ] || momug data synth --n 8000 --out corpus_both --seed 0 --vocabulary both
+  [ -f corpus_both/train_mirrored.txt ] || momug data mirror corpus_both
+  momug train --config configs/motion_scope_stage1.toml
+  # 2.5 chosen on the validation split: scripts/sweep_guidance.sh runs/motion_scope_stage1 OUT 1.5 2.5 4
+  python scripts/export_checkpoint.py runs/motion_scope_stage1 backend/momug/checkpoints/default --guidance 2.5
 fi
 if [ "$what" = all ] || [ "$what" = stream ]; then
   momug stream train --config configs/stream_default.toml

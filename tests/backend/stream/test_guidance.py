@@ -173,7 +173,7 @@ def test_the_guidance_default_round_trips_through_a_checkpoint(tmp_path):
     sckpt.save_pretrained(model, vae, tmp_path / "ck")
     assert json.loads((tmp_path / "ck" / "config.json").read_text())["guidance"] == 2.5
     assert StreamPipeline.load(str(tmp_path / "ck"), device="cpu").guidance == 2.5
-    # A checkpoint written before the option (the shipped one) means no guidance.
+    # A checkpoint written before the option (the first shipped one) means no guidance.
     cfg = json.loads((tmp_path / "ck" / "config.json").read_text())
     del cfg["guidance"]
     assert StreamConfig.from_dict(cfg).guidance == 1.0

@@ -10,8 +10,9 @@ Rows, for a 10 s motion (200 frames at 20 fps):
   stream, no KV cache     the naive loop: the whole sequence rerun for every latent
   stream, as sent         StreamPipeline.stream, what clients get: KV cache, joints recovered and
                           the streamed cleanup (a frame goes out once 8 more are made)
-  stream, guided, as sent the same with classifier-free guidance (--guidance, default 3): the
-                          prompt and the empty prompt run as a batch of two
+  stream, unguided       the same without classifier-free guidance
+  stream, guided, as sent the same with guidance (--guidance, default the checkpoint's own, what
+                          users get): the prompt and the empty prompt run as a batch of two
   diffusion (DDIM)        every frame arrives at the end, so time to first frame = total time
 and the memory each model adds, loaded in the server's order (diffusion first, streaming beside it):
 process RSS on a CPU, allocated GPU memory on a GPU.
@@ -87,7 +88,8 @@ def main() -> int:
     parser.add_argument("--checkpoint", default=None, help="diffusion model folder or 'tiny'")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--steps", type=int, default=25, help="DDIM steps for the diffusion row (CLI default)")
-    parser.add_argument("--guidance", type=float, default=3.0, help="scale for the guided streaming row (default 3)")
+    parser.add_argument("--guidance", type=float, default=None,
+                        help="scale for the guided streaming row (default: the checkpoint's own)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
@@ -102,6 +104,8 @@ def main() -> int:
     with_diffusion = memory_mib(device)
     stream = StreamPipeline.load(args.stream_checkpoint, device)
     with_both = memory_mib(device)
+    if args.guidance is None:
+        args.guidance = stream.guidance
     stream_run(stream, prompt, 1.0, True)  # warm-up
     cached = stream_run(stream, prompt, args.seconds, True)
     naive = stream_run(stream, prompt, args.seconds, False)
@@ -123,7 +127,7 @@ def main() -> int:
     rows = [("mode", "frames/s", "first frame", "total"),
             table_row("stream (KV cache)", cached),
             table_row("stream (no KV cache)", naive),
-            table_row("stream, as sent", sent),
+            table_row("stream, unguided, as sent", sent),
             table_row(f"stream, guidance {args.guidance:g}, as sent", guided),
             table_row(f"diffusion ({args.steps} DDIM steps)", figures["diffusion"])]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]

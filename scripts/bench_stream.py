@@ -8,11 +8,12 @@ Rows, for a 10 s motion (200 frames at 20 fps):
   stream, KV cache        frames per second of wall time and time to the first frame (first 4
                           frames): the model and the VAE decoder alone
   stream, no KV cache     the naive loop: the whole sequence rerun for every latent
-  stream, as sent         StreamPipeline.stream, what clients get: KV cache, joints recovered and
+  stream, unguided, as sent
+                          StreamPipeline.stream without guidance: KV cache, joints recovered and
                           the streamed cleanup (a frame goes out once 8 more are made)
-  stream, unguided       the same without classifier-free guidance
-  stream, guided, as sent the same with guidance (--guidance, default the checkpoint's own, what
-                          users get): the prompt and the empty prompt run as a batch of two
+  stream, guided, as sent the same with classifier-free guidance (--guidance, default the
+                          checkpoint's own: what clients get): prompt and empty prompt as a batch
+                          of two
   diffusion (DDIM)        every frame arrives at the end, so time to first frame = total time
 and the memory each model adds, loaded in the server's order (diffusion first, streaming beside it):
 process RSS on a CPU, allocated GPU memory on a GPU.

@@ -33,6 +33,9 @@ def add_parser(subparsers) -> None:
                    help="caption wording: base (default; the shipped model's corpus), wide (more verbs, "
                         "adverbs and subjects for the same motions) or both (each motion's base and wide "
                         "captions)")
+    s.add_argument("--actions", metavar="A,B,...",
+                   help="draw the motions only from these actions (comma-separated names, e.g. walk,jog,run): "
+                        "a corpus to merge with a full one so these actions are seen more often")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     g = sub.add_parser(
         "general-text",
@@ -122,6 +125,13 @@ def _run_import(args, captioner, captioner_name: str) -> int:
     return 0
 
 
+def _action_list(text: str | None) -> list[str] | None:
+    """--actions A,B,... as a list; None when not given (every action)."""
+    if text is None:
+        return None
+    return [a.strip() for a in text.split(",") if a.strip()]
+
+
 def run(args: argparse.Namespace) -> int:
     command = getattr(args, "data_command", None)
     if command == "general-text":
@@ -170,7 +180,8 @@ def run(args: argparse.Namespace) -> int:
     from momug.data.synth.writer import write_corpus
 
     summary = write_corpus(args.out, args.n, seed=args.seed, workers=args.workers, progress=not args.quiet,
-                           vocabulary=args.vocabulary)
+                           vocabulary=args.vocabulary,
+                           actions=_action_list(getattr(args, "actions", None)))
     print(f"wrote {summary['count']} motions ({summary['hours']:.2f} h of motion; splits "
           f"{summary['splits']}) to {summary['out']} in {summary['seconds']:.1f} s")
     return 0

@@ -160,7 +160,7 @@ def test_same_seed_gives_identical_files_whatever_the_workers(tmp_path, corpus):
 
 
 def _args(**kw):
-    base = dict(data_command="synth", n=5, out="x", seed=0, workers=1, quiet=True, vocabulary="base")
+    base = dict(data_command="synth", n=5, out="x", seed=0, workers=1, quiet=True, vocabulary="base", actions=None)
     base.update(kw)
     return argparse.Namespace(**base)
 
@@ -178,6 +178,19 @@ def test_cli_rejects_bad_arguments(tmp_path):
         data_command.run(_args(out=str(blocker)))
     with pytest.raises(MomugError, match="cannot write"):
         data_command.run(_args(out=str(blocker / "sub")))
+    for bad in ("walk,fly", ","):
+        with pytest.raises(MomugError, match="--actions: unknown action"):
+            data_command.run(_args(actions=bad, out=str(tmp_path / "b")))
+    assert not (tmp_path / "b").exists()  # rejected before anything was written
+
+
+def test_actions_limit_which_actions_the_motions_use(tmp_path):
+    pool = {"walk", "kick", "jump_in_place"}
+    write_corpus(tmp_path / "focus", 16, seed=5, workers=1, progress=False, actions=sorted(pool))
+    used = {step["action"] for meta in read_meta(tmp_path / "focus") for step in meta["actions"]}
+    # idle pads motions that came out shorter than 2 s
+    assert used - {"idle"} <= pool and len(used & pool) >= 2
+    assert '"actions"' in (tmp_path / "focus" / "corpus.json").read_text()
 
 
 def test_cli_parser_and_run(tmp_path, capsys):

@@ -99,8 +99,9 @@ MIN_FRAMES, MAX_FRAMES = 40, 200  # 2 to 10 s at 20 fps
 BLEND_FRAMES = (6, 10)  # 0.3 to 0.5 s
 
 
-def sample_sequence(rng: np.random.Generator, names: list[str] | None = None):
-    """One random motion of one to three actions (or exactly `names`, with random parameters).
+def sample_sequence(rng: np.random.Generator, names: list[str] | None = None, pool: list[str] | None = None):
+    """One random motion of one to three actions (or exactly `names`, with random parameters),
+    drawn from every action or only from `pool`.
 
     Returns (Motion, body, steps) where steps lists dicts with the action name, its parameters,
     the measured extras from the builder (speed, distances, angles) and its frame range.
@@ -111,7 +112,7 @@ def sample_sequence(rng: np.random.Generator, names: list[str] | None = None):
     body = Body.make(scale=float(rng.uniform(0.9, 1.1)), stance=float(rng.uniform(0.85, 1.15)))
     if names is None:
         count = int(rng.choice([1, 2, 3], p=[0.45, 0.35, 0.2]))
-        pool = sorted(ACTIONS)
+        pool = sorted(pool or ACTIONS)
         names = [pool[int(rng.integers(len(pool)))] for _ in range(count)]
     state = State(np.zeros(2), 0.0)
     clips, steps, total = [], [], 0

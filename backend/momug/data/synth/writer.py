@@ -47,11 +47,12 @@ def split_ids(n: int, seed: int) -> dict[str, list[str]]:
     return {k: [motion_id(int(i)) for i in sorted(v)] for k, v in parts.items()}
 
 
-def make_motion(seed: int, index: int, vocabulary: str = "base"):
+def make_motion(seed: int, index: int, vocabulary: str = "base", actions: tuple[str, ...] | None = None):
     """The index-th motion of the corpus with this seed: (joints (T,22,3) float64, captions, meta).
-    The captions are drawn after the motion, so the vocabulary changes the captions only."""
+    The captions are drawn after the motion, so the vocabulary changes the captions only. `actions`
+    limits the motions to those actions (a corpus that emphasises them when merged with a full one)."""
     rng = np.random.default_rng([seed, index])
-    motion, body, steps = compose.sample_sequence(rng)
+    motion, body, steps = compose.sample_sequence(rng, pool=list(actions) if actions else None)
     caps = captions.captions([(s["action"], s["params"]) for s in steps], rng, n=int(rng.integers(3, 6)),
                              vocabulary=vocabulary)
     meta = {
@@ -70,10 +71,11 @@ class _Job:
     seed: int
     out: str
     vocabulary: str = "base"
+    actions: tuple[str, ...] | None = None
 
 
 def _write_one(job: _Job, index: int):
-    motion, caps, meta = make_motion(job.seed, index, job.vocabulary)
+    motion, caps, meta = make_motion(job.seed, index, job.vocabulary, job.actions)
     joints = motion.joints.astype(np.float32)
     feats = features.joints_to_features(joints)
     mid = meta["id"]
@@ -115,20 +117,29 @@ def _prepare(out: Path) -> None:
 
 
 def write_corpus(out, n: int, seed: int = 0, workers: int = 2, progress: bool = True,
-                 vocabulary: str = "base") -> dict:
-    """Generate n motions into the folder `out`. Returns a summary (counts, frames, seconds taken)."""
+                 vocabulary: str = "base", actions: list[str] | None = None) -> dict:
+    """Generate n motions into the folder `out`, from every action or only from `actions`.
+    Returns a summary (counts, frames, seconds taken)."""
     if not isinstance(n, int) or n <= 0:
         raise MomugError(f"--n must be a positive number of motions, got {n}")
     if vocabulary not in captions.VOCABULARIES:
         raise MomugError(f"--vocabulary must be one of {', '.join(captions.VOCABULARIES)}, got {vocabulary!r}")
     if workers is None or workers < 1:
         raise MomugError(f"--workers must be at least 1, got {workers}")
+    if actions is not None:
+        from momug.data.synth.actions import ACTIONS
+
+        unknown = sorted(set(actions) - set(ACTIONS))
+        if unknown or not actions:
+            raise MomugError(f"--actions: unknown action(s) {', '.join(unknown) or '(none given)'}; "
+                             f"known: {', '.join(sorted(ACTIONS))}")
+        actions = sorted(set(actions))
     out = Path(out)
     _prepare(out)
     started = time.perf_counter()
     splits = split_ids(n, seed)
     train = set(splits["train"])
-    job = _Job(seed, str(out), vocabulary)
+    job = _Job(seed, str(out), vocabulary, tuple(actions) if actions else None)
     metas: list[dict] = []
     dim = features.humanml3d_spec().dim
     total, total_sq, count = np.zeros(dim), np.zeros(dim), 0
@@ -173,6 +184,7 @@ def write_corpus(out, n: int, seed: int = 0, workers: int = 2, progress: bool = 
         "frames": frames, "splits": {k: len(v) for k, v in splits.items()},
         # Named only when not the base one, so base corpora stay as they always were.
         **({"vocabulary": vocabulary} if vocabulary != "base" else {}),
+        **({"actions": list(actions)} if actions else {}),
     }, indent=2, sort_keys=True) + "\n")
     elapsed = time.perf_counter() - started
     return {"count": n, "frames": frames, "hours": frames / FPS / 3600, "seconds": elapsed, "out": str(out),

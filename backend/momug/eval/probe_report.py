@@ -24,6 +24,12 @@ def probe_table(generate, seeds: tuple[int, ...] = (0,), fps: float = 20.0, prob
         return out
 
     rows = run_probes(recording, probes=probes, seeds=seeds, fps=fps)
+    return dict(tabulate(rows, mode), joints=kept)
+
+
+def tabulate(rows: list[dict], mode: str = "diffusion") -> dict:
+    """Rows of run_probes (one run or several seeds' runs together) -> summary, pass rates per tag
+    and the printable table."""
     by_tag: dict[str, list[bool]] = defaultdict(list)
     for r in rows:
         for tag in r["tags"] or ["other"]:
@@ -36,7 +42,7 @@ def probe_table(generate, seeds: tuple[int, ...] = (0,), fps: float = 20.0, prob
               f"{'corpus-worded':<12} {summary['pass_rate_corpus_wording']:>9.2f}",
               f"{'held-out':<12} {summary['pass_rate_held_out']:>9.2f}", f"({summary['n']} generations)"]
     lines += _extended_lines(summary)
-    return {"rows": rows, "summary": summary, "by_tag": tags, "table": "\n".join(lines), "joints": kept}
+    return {"rows": rows, "summary": summary, "by_tag": tags, "table": "\n".join(lines)}
 
 
 def _rate(cell: dict) -> str:

@@ -130,3 +130,28 @@ def test_errors_are_reported_without_traceback(tiny_corpus, tmp_path, capsys):
     rc = main(["eval", "t2m", "--checkpoint", "tiny", "--data", str(tiny_corpus), "--official-evaluator",
                str(tmp_path / "none"), "--glove", str(tmp_path), "--device", "cpu"])
     assert rc == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_probe_runs_of_single_seeds_merge_into_the_two_seed_table(tiny_corpus, tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "merge_probe_runs", Path(__file__).resolve().parents[3] / "scripts" / "merge_probe_runs.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    common = ["eval", "probes", "--checkpoint", "tiny", "--data", str(tiny_corpus), "--limit", "2", "--steps", "1",
+              "--device", "cpu"]
+    for seed in (0, 1):
+        assert main([*common, "--seed", str(seed), "--seeds", "1", "--json", str(tmp_path / f"s{seed}.json")]) == 0
+    assert main([*common, "--seed", "0", "--seeds", "2", "--json", str(tmp_path / "both.json")]) == 0
+    assert script.main([str(tmp_path / "s0.json"), str(tmp_path / "s1.json"), "--json", str(tmp_path / "m.json")]) == 0
+    merged, both = json.loads((tmp_path / "m.json").read_text()), json.loads((tmp_path / "both.json").read_text())
+    assert merged["seeds"] == [0, 1] and merged["summary"]["n"] == both["summary"]["n"]
+    assert merged["summary"] == both["summary"] and merged["by_tag"] == both["by_tag"]
+    with pytest.raises(SystemExit, match="seed 0 of"):  # the same seed twice
+        script.main([str(tmp_path / "s0.json"), str(tmp_path / "both.json")])
+    other = json.loads((tmp_path / "s1.json").read_text()) | {"guidance": 4.0}
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    with pytest.raises(SystemExit, match="differ in guidance"):
+        script.main([str(tmp_path / "s0.json"), str(tmp_path / "other.json")])

@@ -2,6 +2,7 @@
 `momug data general-text`: sample ordinary text from the base LLM (replayed in training so the
 LoRA adapter keeps the base model's language).
 `momug data mirror`: add left-right mirrored copies of a split's clips (HumanML3D's M files).
+`momug data steady`: add single straight gaits cut to their cruising stretch.
 `momug data import`: any folder of BVH/.npz motion files, with captions, as a corpus.
 `momug data bandai`: the Bandai-Namco Research Motion Dataset as a captioned corpus.
 `momug data merge`: one corpus from several, statistics recomputed."""
@@ -61,6 +62,17 @@ def add_parser(subparsers) -> None:
     m.add_argument("data", help="a HumanML3D-format folder with new_joints/ (SMPL-22)")
     m.add_argument("--split", default="train", help="which ids file to mirror (default train)")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
+    w = sub.add_parser(
+        "steady",
+        help="add windows of single straight gaits cut to their cruising stretch (procedural corpora)",
+        description="For every clip of DIR/<split>.txt that is one straight walk, jog, run or other gait "
+        "(from meta.jsonl), write S<id>: the clip cut to where it moves at its cruising speed, without speeding "
+        "up from rest and slowing to a stop, with the same captions; and DIR/<split>_steady.txt listing the split "
+        "and the windows. Existing files are not changed; train on them with split = \"<split>_steady\".",
+    )
+    w.add_argument("data", help="a procedural corpus folder (momug data synth, merge or mirror)")
+    w.add_argument("--split", default="train_mirrored", help="which ids file to read (default train_mirrored)")
+    w.add_argument("--min-seconds", type=float, default=2.0, help="shortest window kept (default 2 s)")
     i = sub.add_parser(
         "import",
         help="a folder of BVH/.npz motion files, with captions, as a HumanML3D-layout corpus",
@@ -147,6 +159,12 @@ def run(args: argparse.Namespace) -> int:
         summary = write_mirrors(args.data, args.split, progress=not args.quiet)
         print(f"{summary['split_file']}: {summary['clips']} clips listed, {summary['written']} mirrors written")
         return 0
+    if command == "steady":
+        from momug.data.steady import write_steady_windows
+
+        summary = write_steady_windows(args.data, args.split, args.min_seconds)
+        print(f"{summary['split_file']}: {summary['clips']} clips listed, {summary['written']} steady windows written")
+        return 0
     if command == "import":
         from pathlib import Path
 
@@ -171,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
     if command != "synth":
         raise MomugError("choose a subcommand: momug data synth --n N --out DIR [--seed S] [--workers K] | "
                          "momug data general-text --out FILE | momug data mirror DIR [--split S] | "
+                         "momug data steady DIR [--split S] | "
                          "momug data import SRC --out DIR --captions FILE | momug data bandai SRC --out DIR | "
                          "momug data merge DIR... --out DIR")
     if args.n <= 0:

@@ -1,0 +1,130 @@
+"""Steady-gait windows of a procedural corpus: for every clip that is one straight walk, jog, run
+(or another gait) from start to finish, a copy cut to the stretch where it moves at its cruising
+speed, without the speeding up from rest and the slowing down to a stop.
+
+Why: the procedural generator starts every gait from standing and ends it standing, so a model
+trained on it alone, asked for "a person jogs forward" for 4 s, jogs for two and stands for two
+(the probes' speed checks fail on it). The windows show the same captions on motion that is
+moving from the first frame to the last, as a crop of a longer take would be.
+
+The windows are written beside the clips as S<id> files (mirrors' windows as S<Mid>), and a new
+ids file lists the split's clips and the windows (train_mirrored.txt -> train_mirrored_steady.txt);
+the original files, split files, Mean.npy and Std.npy are not changed. A training config opts in
+with split = "<split>_steady" in [train]. Needs the corpus' meta.jsonl (which action each clip
+is, from `momug data synth`; kept through `momug data merge`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy.ndimage import uniform_filter1d
+
+from momug.data.humanml3d import read_split
+from momug.data.mirror import MIRROR_PREFIX
+from momug.errors import MomugError
+from momug.motion.features import humanml3d_spec, joints_to_features
+
+STEADY_PREFIX = "S"
+# Gaits whose captions stay true for any stretch of the clip (a circle or a curve cut short
+# would not be "in a circle" any more, so only straight paths qualify).
+GAITS = ("walk", "jog", "run", "sneak", "march", "limp", "skip", "walk_backward", "sidestep")
+CRUISE_FRACTION = 0.85  # a frame cruises when its stride-averaged speed is this share of the clip's
+
+
+def _single_straight_gaits(root: Path) -> dict[str, float]:
+    """id -> cruising speed (m/s) of each clip that is one straight gait from start to finish."""
+    path = root / "meta.jsonl"
+    if not path.is_file():
+        raise MomugError(f"{root} has no meta.jsonl: steady windows need to know which clips are a single "
+                         "gait (corpora from momug data synth, or merges of them, have it)")
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            meta = json.loads(line)
+            actions = meta.get("actions") or []
+            if len(actions) != 1:
+                continue
+            action = actions[0]
+            speed = (action.get("measured") or {}).get("speed_m_s")
+            if (action.get("action") in GAITS and (action.get("params") or {}).get("path", "straight") == "straight"
+                    and speed and not (action.get("params") or {}).get("truncated")):
+                out[meta["id"]] = float(speed)
+    return out
+
+
+def cruising_window(joints: np.ndarray, speed: float, fps: float, min_frames: int) -> tuple[int, int] | None:
+    """[start, end) of the longest stretch whose pelvis ground speed, averaged over about a second
+    (a stride or two, so steps and limps do not break it), stays at CRUISE_FRACTION of `speed`
+    or more; None when that stretch is shorter than min_frames."""
+    ground = joints[:, 0, [0, 2]].astype(np.float64)
+    per_frame = np.linalg.norm(np.diff(ground, axis=0), axis=1) * fps
+    smooth = uniform_filter1d(per_frame, size=max(int(round(fps)), 1), mode="nearest")
+    fast = smooth >= CRUISE_FRACTION * speed
+    best, start = None, None
+    for i, flag in enumerate(np.append(fast, False)):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            if best is None or i - start > best[1] - best[0]:
+                best = (start, i)
+            start = None
+    if best is None:
+        return None
+    # Velocities sit between frames: speed i spans frames i..i+1.
+    a, b = best[0], best[1] + 1
+    return (a, b) if b - a >= min_frames else None
+
+
+def write_steady_windows(root: str | Path, split: str = "train_mirrored", min_seconds: float = 2.0,
+                         fps: float = 20.0) -> dict:
+    """Write S<id> windows for every qualifying clip of ROOT/<split>.txt (a mirror M<id> is cut
+    where its original is) and ROOT/<split>_steady.txt listing the split and the windows.
+    Rerunning rewrites the windows (they depend only on the clips), so an interrupted run resumes."""
+    root = Path(root)
+    ids = read_split(root, split)
+    if not (root / "new_joints").is_dir():
+        raise MomugError(f"{root} has no new_joints/ folder: steady windows need the joint positions")
+    if min_seconds <= 0:
+        raise MomugError(f"--min-seconds must be positive, got {min_seconds}")
+    gaits = _single_straight_gaits(root)
+    spec = humanml3d_spec()
+    min_frames = int(round(min_seconds * fps))
+    windows: dict[str, tuple[int, int] | None] = {}
+    listed, written = list(ids), 0
+    for motion_id in ids:
+        if motion_id.startswith(STEADY_PREFIX):
+            continue
+        original = motion_id[len(MIRROR_PREFIX):] if motion_id.startswith(MIRROR_PREFIX) and \
+            motion_id not in gaits else motion_id
+        if original not in gaits:
+            continue
+        joints_path = root / "new_joints" / f"{motion_id}.npy"
+        texts_path = root / "texts" / f"{motion_id}.txt"
+        if not (joints_path.is_file() and texts_path.is_file()):
+            continue
+        joints = np.load(joints_path, allow_pickle=False)
+        if joints.ndim != 3 or joints.shape[1:] != (spec.num_joints, 3):
+            raise MomugError(f"{joints_path} holds joints shaped {joints.shape}; steady windows support "
+                             f"SMPL-22 folders only ((T, {spec.num_joints}, 3))")
+        if original not in windows:  # the original's window, so a mirror is cut at the same frames
+            source = joints if original == motion_id else np.load(root / "new_joints" / f"{original}.npy")
+            windows[original] = cruising_window(source, gaits[original], fps, min_frames)
+        window = windows[original]
+        if window is None:
+            continue
+        a, b = window
+        window_id = STEADY_PREFIX + motion_id
+        cut = np.ascontiguousarray(joints[a:b], dtype=np.float32)
+        np.save(root / "new_joints" / f"{window_id}.npy", cut)
+        np.save(root / "new_joint_vecs" / f"{window_id}.npy", joints_to_features(cut, spec))
+        (root / "texts" / f"{window_id}.txt").write_text(texts_path.read_text(encoding="utf-8"), encoding="utf-8")
+        listed.append(window_id)
+        written += 1
+    out_file = root / f"{split}_steady.txt"
+    out_file.write_text("".join(f"{i}\n" for i in listed))
+    return {"split_file": str(out_file), "clips": len(listed), "written": written}

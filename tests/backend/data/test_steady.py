@@ -1,0 +1,89 @@
+"""Steady-gait windows (momug data steady): which clips, where they are cut, mirrors cut alike."""
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from momug.commands import data as data_command
+from momug.data.mirror import write_mirrors
+from momug.data.steady import cruising_window, write_steady_windows
+from momug.data.synth.writer import read_meta, write_corpus
+from momug.errors import MomugError
+
+FPS = 20.0
+
+
+def _ground_speed(joints):
+    return np.linalg.norm(np.diff(joints[:, 0, [0, 2]], axis=0), axis=1) * FPS
+
+
+def test_cruising_window_drops_the_start_and_the_stop():
+    # 1 s standing, 1 s speeding up, 3 s at 1.5 m/s, 1 s slowing down, 1 s standing
+    speed = np.concatenate([np.zeros(20), np.linspace(0, 1.5, 20), np.full(60, 1.5), np.linspace(1.5, 0, 20),
+                            np.zeros(20)])
+    joints = np.zeros((len(speed) + 1, 22, 3))
+    joints[1:, 0, 2] = np.cumsum(speed) / FPS
+    a, b = cruising_window(joints, 1.5, FPS, 40)
+    assert 30 <= a <= 45 and 95 <= b <= 112  # inside the ramps, around the 3 s of cruising
+    assert _ground_speed(joints[a:b]).min() >= 0.5 * 1.5
+    assert cruising_window(joints, 1.5, FPS, 120) is None  # shorter than asked
+
+
+@pytest.fixture(scope="module")
+def gait_corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gaits")
+    write_corpus(out, 24, seed=3, workers=1, progress=False, actions=["walk", "jog", "wave"])
+    write_mirrors(out, "train", progress=False)
+    return out
+
+
+def test_windows_of_single_straight_gaits_and_their_mirrors(gait_corpus):
+    summary = write_steady_windows(gait_corpus, "train_mirrored")
+    listed = (gait_corpus / "train_mirrored_steady.txt").read_text().split()
+    base = (gait_corpus / "train_mirrored.txt").read_text().split()
+    windows = [i for i in listed if i.startswith("S")]
+    assert listed[:len(base)] == base and len(windows) == summary["written"] > 0
+    meta = {m["id"]: m for m in read_meta(gait_corpus)}
+    for window_id in windows:
+        clip_id = window_id[1:]
+        original = clip_id[1:] if clip_id.startswith("M") else clip_id
+        actions = meta[original]["actions"]
+        assert len(actions) == 1 and actions[0]["action"] in ("walk", "jog")
+        assert actions[0]["params"]["path"] == "straight"
+        joints = np.load(gait_corpus / "new_joints" / f"{window_id}.npy")
+        full = np.load(gait_corpus / "new_joints" / f"{clip_id}.npy")
+        assert 40 <= len(joints) < len(full)
+        # Cut from the clip (same frames), moving from the first frame to the last
+        starts = [k for k in range(len(full) - len(joints) + 1) if np.allclose(full[k:k + len(joints)], joints)]
+        assert len(starts) == 1
+        speed = _ground_speed(joints)
+        cruise = actions[0]["measured"]["speed_m_s"]
+        assert np.median(speed) > 0.8 * cruise and speed[:10].mean() > 0.5 * cruise and speed[-10:].mean() > 0.5 * cruise
+        assert np.load(gait_corpus / "new_joint_vecs" / f"{window_id}.npy").shape == (len(joints) - 1, 263)
+        texts = (gait_corpus / "texts" / f"{window_id}.txt").read_text()
+        assert texts == (gait_corpus / "texts" / f"{clip_id}.txt").read_text()
+    mirrored = {w[2:] for w in windows if w.startswith("SM")}
+    assert mirrored and mirrored <= {w[1:] for w in windows}  # a mirror's window beside its original's
+    for clip in mirrored:
+        a = len(np.load(gait_corpus / "new_joints" / f"S{clip}.npy"))
+        assert a == len(np.load(gait_corpus / "new_joints" / f"SM{clip}.npy"))
+
+
+def test_cli_and_clear_errors(gait_corpus, tmp_path, capsys):
+    args = argparse.Namespace(data_command="steady", data=str(gait_corpus), split="train", min_seconds=2.0)
+    assert data_command.run(args) == 0
+    assert "steady windows written" in capsys.readouterr().out
+    with pytest.raises(MomugError, match="min-seconds"):
+        data_command.run(argparse.Namespace(**{**vars(args), "min_seconds": 0.0}))
+    bare = tmp_path / "bare"
+    (bare / "new_joints").mkdir(parents=True)
+    (bare / "train.txt").write_text("a\n")
+    before = sorted(p.name for p in bare.rglob("*"))
+    with pytest.raises(MomugError, match="meta.jsonl"):
+        write_steady_windows(bare, "train")
+    assert sorted(p.name for p in bare.rglob("*")) == before  # nothing written
+    (bare / "meta.jsonl").write_text(json.dumps({"id": "a", "actions": []}) + "\n")
+    with pytest.raises(MomugError):
+        write_steady_windows(bare, "missing_split")

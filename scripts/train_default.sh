@@ -13,7 +13,11 @@
 #  11. the recipe run (motion-scoped adapter, issue 20)  configs/motion_scope_stage1.toml -> runs/motion_scope_stage1
 #  12. its float16 copy, with the guidance scale chosen on the validation split, into checkpoints/default
 #  13. streaming model on the shipped VAE's latents       configs/stream_default.toml -> runs/stream_default
-#  14. its float16 copy into backend/momug/checkpoints/stream_default
+#  14. its float16 copy into backend/momug/checkpoints/stream_default (stage 2 starts from it)
+#  15. streaming stage 2 (text dropout, for guidance)     configs/stream_stage2.toml, stopped at step 2625
+#      as it was; its float16 copy into checkpoints_in_training/stream_stage2
+#  16. its second part from those weights              configs/stream_stage2_part2.toml, stopped at step 200
+#  17. its float16 copy, guidance 5, into backend/momug/checkpoints/stream_default (what ships)
 # Each training step resumes if interrupted: rerun the script. Pass "diffusion" or "stream" to do one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,4 +41,9 @@ fi
 if [ "$what" = all ] || [ "$what" = stream ]; then
   momug stream train --config configs/stream_default.toml
   python scripts/export_checkpoint.py runs/stream_default backend/momug/checkpoints/stream_default
+  # The shipped model's two parts, each stopped where it was (--stop-after keeps the schedule).
+  momug stream train --config configs/stream_stage2.toml --stop-after 2625
+  python scripts/export_checkpoint.py runs/stream_stage2 checkpoints_in_training/stream_stage2
+  momug stream train --config configs/stream_stage2_part2.toml --stop-after 200
+  python scripts/export_checkpoint.py runs/stream_stage2_part2 backend/momug/checkpoints/stream_default --guidance 5
 fi

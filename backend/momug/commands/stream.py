@@ -39,6 +39,8 @@ def add_parser(subparsers) -> None:
                        "`accelerate launch -m momug.cli stream train --config FILE`.")
     a.add_argument("--config", required=True, help="TOML file: data, output, vae, [model], [train]")
     a.add_argument("--max-steps", type=int, help="override [train] max_steps")
+    a.add_argument("--stop-after", type=int, metavar="STEP",
+                   help="stop (and save) at this step, the learning-rate schedule still that of max_steps")
     a.add_argument("--restart", action="store_true", help="ignore a training state in the output folder")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     e = sub.add_parser("eval-vae", help="reconstruction MPJPE (mm) of a VAE on a split",
@@ -64,12 +66,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.stream_command == "train":
         require("accelerate")
+        from momug.commands.train import stop_after_step
         from momug.stream.train_ar import load_stream_config, train_stream
 
         cfg = load_stream_config(args.config)
         if args.max_steps is not None:
             cfg.train.max_steps = args.max_steps
-        out = train_stream(cfg, resume=not args.restart, progress=not args.quiet)
+        out = train_stream(cfg, resume=not args.restart, progress=not args.quiet, stop_after=stop_after_step(args))
         print(f"momug stream train: checkpoint in {out}")
         return 0
     if args.stream_command == "eval-vae":

@@ -122,7 +122,9 @@ def measure_latent_scale(batches: LatentBatches, n: int = 256) -> float:
     return float(torch.cat(zs).std())
 
 
-def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = True) -> Path:
+def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = True,
+                 stop_after: int | None = None) -> Path:
+    """Train (or resume) to [train] max_steps, or stop and save at step stop_after (schedule kept)."""
     from tqdm.auto import tqdm
 
     s = cfg.train
@@ -179,10 +181,11 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
 
     keys = ("loss", "flow", "end", "lm")
     running, n_running = dict.fromkeys(keys, 0.0), 0
-    bar = tqdm(total=s.max_steps, initial=step, desc="stream train",
+    end = s.max_steps if stop_after is None else min(s.max_steps, stop_after)
+    bar = tqdm(total=end, initial=step, desc="stream train",
                disable=not (progress and accelerator.is_main_process), dynamic_ncols=True)
     start = time.time()
-    while step < s.max_steps:
+    while step < end:
         b = batches.batch(step)
         g = torch.Generator().manual_seed(s.seed * 1_000_003 + step)
         losses = model(b["texts"], b["latents"], generator=g, captions=b["captions"],
@@ -193,16 +196,16 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
         for k in keys:
             running[k] += float(losses[k].detach())
         n_running += 1
-        if step % s.log_every == 0 or step == s.max_steps:
+        if step % s.log_every == 0 or step == end:
             avg = {k: v / n_running for k, v in running.items()}
             bar.set_postfix(flow=f"{avg['flow']:.3f}", lm=f"{avg['lm']:.3f}")
             log({"split": "train", "step": step, "lr": scheduler.get_last_lr()[0],
                  "processes": accelerator.num_processes, "elapsed_s": round(time.time() - start, 1), **avg})
             running, n_running = dict.fromkeys(keys, 0.0), 0
-        if val and accelerator.is_main_process and (step % s.val_every == 0 or step == s.max_steps):
+        if val and accelerator.is_main_process and (step % s.val_every == 0 or step == end):
             log({"split": "val", "step": step, **validate(core, val, s)})
             plot_metrics(metrics_path, out / "loss.png", PANELS)
-        if step % s.save_every == 0 or step == s.max_steps:
+        if step % s.save_every == 0 or step == end:
             save()
     bar.close()
     accelerator.wait_for_everyone()

@@ -195,7 +195,9 @@ def validate(model, batches, settings) -> dict[str, float]:
     return {k: v / max(len(batches), 1) for k, v in totals.items()}
 
 
-def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
+def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, stop_after: int | None = None) -> Path:
+    """Train (or resume) to [train] max_steps, or stop and save at step stop_after with the
+    learning-rate schedule still that of max_steps (to end a run where an earlier one ended)."""
     from tqdm.auto import tqdm
 
     from momug.train.plot import plot_metrics
@@ -265,13 +267,14 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
             write_licence(out, terms)
             save_state(state_path, optimizer, scheduler, step, epoch, s.seed)
 
-    bar = tqdm(total=s.max_steps, initial=step, desc="train", disable=not (progress and accelerator.is_main_process),
+    end = s.max_steps if stop_after is None else min(s.max_steps, stop_after)
+    bar = tqdm(total=end, initial=step, desc="train", disable=not (progress and accelerator.is_main_process),
                dynamic_ncols=True)
     start = time.time()
     running = dict.fromkeys(logged_losses(s), 0.0)
     weights = loss_settings(s)
     n_running = 0
-    while step < s.max_steps:
+    while step < end:
         dataset.epoch = epoch
         if hasattr(loader, "set_epoch"):
             loader.set_epoch(epoch)
@@ -283,7 +286,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
                 running[k] += float(losses[k].detach())
             n_running += 1
             bar.update(1)
-            if step % s.log_every == 0 or step == s.max_steps:
+            if step % s.log_every == 0 or step == end:
                 avg = {k: v / n_running for k, v in running.items()}
                 bar.set_postfix({k: f"{v:.3f}" for k, v in avg.items()})
                 log({"split": "train", "step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0],
@@ -291,14 +294,14 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
                      "elapsed_s": round(time.time() - start, 1), **avg})
                 running = {k: 0.0 for k in running}
                 n_running = 0
-            if val_batches and (step % s.val_every == 0 or step == s.max_steps):
+            if val_batches and (step % s.val_every == 0 or step == end):
                 if accelerator.is_main_process:
                     val = validate(core, val_batches, s)
                     log({"split": "val", "step": step, "epoch": epoch, **val})
                     plot_metrics(metrics_path, out / "loss.png")
-            if step % s.save_every == 0 or step == s.max_steps:
+            if step % s.save_every == 0 or step == end:
                 save()
-            if step >= s.max_steps:
+            if step >= end:
                 break
         epoch += 1
     bar.close()

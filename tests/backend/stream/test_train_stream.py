@@ -235,3 +235,11 @@ def test_caption_command_in_stream_mode(tmp_path, capsys):
     assert main(["caption", str(tmp_path / "walk.npz"), "--mode", "stream", "--checkpoint", "tiny",
                  "--beams", "2"]) == 2
     assert "greedily" in capsys.readouterr().err
+
+
+def test_stop_after_saves_where_it_stops(trained, tmp_path):
+    cfg = tmp_path / "early.toml"
+    cfg.write_text(CONFIG.format(data=trained / "corpus", out=tmp_path / "early", vae=trained / "vae", steps=6))
+    assert main(["stream", "train", "--config", str(cfg), "--quiet", "--stop-after", "3"]) == 0
+    assert torch.load(tmp_path / "early" / "training_state.pt", weights_only=True)["step"] == 3
+    assert [r["step"] for r in rows(tmp_path / "early") if r["split"] == "train"] == [2, 3]

@@ -243,3 +243,21 @@ def test_motion_scope_run_trains_and_keeps_its_scope(tmp_path, corpus):
     path.write_text(path.read_text().replace('"motion"', '"prompt"'))
     with pytest.raises(MomugError, match="adapter_scope"):
         load_train_config(path)
+
+
+def test_stop_after_ends_a_run_early_on_the_full_schedule_and_resumes(tmp_path, corpus, capsys):
+    cfg = write_config(tmp_path, corpus, 10, "early")
+    assert main(["train", "--config", str(cfg), "--quiet", "--stop-after", "5"]) == 0
+    out = tmp_path / "early"
+    assert torch.load(out / "training_state.pt", weights_only=True)["step"] == 5  # saved where it stopped
+    early = [r for r in rows(out) if r["split"] == "train"]
+    full_cfg = write_config(tmp_path, corpus, 10, "full")
+    assert main(["train", "--config", str(full_cfg), "--quiet"]) == 0
+    full = [r for r in rows(tmp_path / "full") if r["split"] == "train"]
+    # The schedule is the 10-step one: same learning rates (and losses) as the full run's first steps
+    assert [r["step"] for r in early] == [2, 4, 5]  # logged where it stopped too
+    assert [(r["step"], r["lr"]) for r in early[:2]] == [(r["step"], r["lr"]) for r in full[:2]]
+    assert main(["train", "--config", str(cfg), "--quiet"]) == 0  # resumes to the end
+    assert torch.load(out / "training_state.pt", weights_only=True)["step"] == 10
+    assert main(["train", "--config", str(cfg), "--quiet", "--stop-after", "0"]) == 2
+    assert "--stop-after must be" in capsys.readouterr().err

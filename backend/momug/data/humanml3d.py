@@ -41,6 +41,19 @@ def read_captions(path: Path) -> list[Caption]:
     return out
 
 
+def read_smpl22_joints(path: Path, supported_by: str) -> np.ndarray:
+    """A new_joints/ file, checked to be SMPL-22 (T, 22, 3); the error names what needs that shape
+    (supported_by: e.g. "mirroring supports")."""
+    from momug.motion.features import humanml3d_spec
+
+    joints = np.load(path, allow_pickle=False)
+    joints_count = humanml3d_spec().num_joints
+    if joints.ndim != 3 or joints.shape[1:] != (joints_count, 3):
+        raise MomugError(f"{path} holds joints shaped {joints.shape}; {supported_by} "
+                         f"SMPL-22 folders only ((T, {joints_count}, 3))")
+    return joints
+
+
 def read_split(root: Path, split: str) -> list[str]:
     """The motion ids listed in ROOT/<split>.txt, one per line."""
     split_file = Path(root) / f"{split}.txt"

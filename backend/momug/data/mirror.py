@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from momug.data.humanml3d import read_split
+from momug.data.humanml3d import read_smpl22_joints, read_split
 from momug.errors import MomugError
 from momug.motion.features import humanml3d_spec, joints_to_features
 
@@ -81,10 +81,7 @@ def write_mirrors(root: str | Path, split: str = "train", progress: bool = True)
                    root / "texts" / f"{mirror_id}.txt"]
         if all(t.is_file() for t in targets):
             continue
-        joints = np.load(joints_path, allow_pickle=False)
-        if joints.ndim != 3 or joints.shape[1:] != (spec.num_joints, 3):
-            raise MomugError(f"{joints_path} holds joints shaped {joints.shape}; mirroring supports "
-                             f"SMPL-22 folders only ((T, {spec.num_joints}, 3))")
+        joints = read_smpl22_joints(joints_path, "mirroring supports")
         mirrored = mirror_joints(joints, order)
         # Text last: a clip counts as mirrored only once all three files exist.
         np.save(targets[0], mirrored)

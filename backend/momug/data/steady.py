@@ -16,14 +16,14 @@ is, from `momug data synth`; kept through `momug data merge`).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
-from momug.data.humanml3d import read_split
+from momug.data.humanml3d import read_smpl22_joints, read_split
 from momug.data.mirror import MIRROR_PREFIX
+from momug.data.synth.writer import read_meta
 from momug.errors import MomugError
 from momug.motion.features import humanml3d_spec, joints_to_features
 
@@ -36,24 +36,19 @@ CRUISE_FRACTION = 0.85  # a frame cruises when its stride-averaged speed is this
 
 def _single_straight_gaits(root: Path) -> dict[str, float]:
     """id -> cruising speed (m/s) of each clip that is one straight gait from start to finish."""
-    path = root / "meta.jsonl"
-    if not path.is_file():
+    if not (root / "meta.jsonl").is_file():
         raise MomugError(f"{root} has no meta.jsonl: steady windows need to know which clips are a single "
                          "gait (corpora from momug data synth, or merges of them, have it)")
     out = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            meta = json.loads(line)
-            actions = meta.get("actions") or []
-            if len(actions) != 1:
-                continue
-            action = actions[0]
-            speed = (action.get("measured") or {}).get("speed_m_s")
-            if (action.get("action") in GAITS and (action.get("params") or {}).get("path", "straight") == "straight"
-                    and speed and not (action.get("params") or {}).get("truncated")):
-                out[meta["id"]] = float(speed)
+    for meta in read_meta(root):
+        actions = meta.get("actions") or []
+        if len(actions) != 1:
+            continue
+        action, params = actions[0], actions[0].get("params") or {}
+        speed = (action.get("measured") or {}).get("speed_m_s")
+        if (action.get("action") in GAITS and params.get("path", "straight") == "straight" and speed
+                and not params.get("truncated")):
+            out[meta["id"]] = float(speed)
     return out
 
 
@@ -94,27 +89,20 @@ def write_steady_windows(root: str | Path, split: str = "train_mirrored", min_se
     gaits = _single_straight_gaits(root)
     spec = humanml3d_spec()
     min_frames = int(round(min_seconds * fps))
-    windows: dict[str, tuple[int, int] | None] = {}
     listed, written = list(ids), 0
     for motion_id in ids:
-        if motion_id.startswith(STEADY_PREFIX):
-            continue
-        original = motion_id[len(MIRROR_PREFIX):] if motion_id.startswith(MIRROR_PREFIX) and \
-            motion_id not in gaits else motion_id
-        if original not in gaits:
+        # A mirror M<id> takes its original's speed; its pelvis speeds are the original's exactly
+        # (X negated), so it is cut at the same frames.
+        speed = gaits.get(motion_id) or (gaits.get(motion_id[len(MIRROR_PREFIX):])
+                                         if motion_id.startswith(MIRROR_PREFIX) else None)
+        if motion_id.startswith(STEADY_PREFIX) or speed is None:
             continue
         joints_path = root / "new_joints" / f"{motion_id}.npy"
         texts_path = root / "texts" / f"{motion_id}.txt"
         if not (joints_path.is_file() and texts_path.is_file()):
             continue
-        joints = np.load(joints_path, allow_pickle=False)
-        if joints.ndim != 3 or joints.shape[1:] != (spec.num_joints, 3):
-            raise MomugError(f"{joints_path} holds joints shaped {joints.shape}; steady windows support "
-                             f"SMPL-22 folders only ((T, {spec.num_joints}, 3))")
-        if original not in windows:  # the original's window, so a mirror is cut at the same frames
-            source = joints if original == motion_id else np.load(root / "new_joints" / f"{original}.npy")
-            windows[original] = cruising_window(source, gaits[original], fps, min_frames)
-        window = windows[original]
+        joints = read_smpl22_joints(joints_path, "steady windows support")
+        window = cruising_window(joints, speed, fps, min_frames)
         if window is None:
             continue
         a, b = window

@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
 
     summary = write_corpus(args.out, args.n, seed=args.seed, workers=args.workers, progress=not args.quiet,
                            vocabulary=args.vocabulary,
-                           actions=_action_list(getattr(args, "actions", None)))
+                           actions=_action_list(args.actions))
     print(f"wrote {summary['count']} motions ({summary['hours']:.2f} h of motion; splits "
           f"{summary['splits']}) to {summary['out']} in {summary['seconds']:.1f} s")
     return 0

@@ -37,6 +37,9 @@ def add_parser(subparsers) -> None:
     s.add_argument("--actions", metavar="A,B,...",
                    help="draw the motions only from these actions (comma-separated names, e.g. walk,jog,run): "
                         "a corpus to merge with a full one so these actions are seen more often")
+    s.add_argument("--gait-seconds", metavar="LO,HI",
+                   help="how long each straight walk, jog or run keeps its cruising speed, between speeding up "
+                        "and slowing down (default 1.5,4): longer holds teach long requests to keep moving")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     g = sub.add_parser(
         "general-text",
@@ -144,6 +147,18 @@ def _action_list(text: str | None) -> list[str] | None:
     return [a.strip() for a in text.split(",") if a.strip()]
 
 
+def _seconds_range(text: str | None) -> tuple[float, float] | None:
+    """--gait-seconds LO,HI as two numbers; None when not given."""
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        lo, hi = (float(v) for v in parts)
+    except ValueError:
+        raise MomugError(f"--gait-seconds must be two numbers LO,HI (e.g. 5,8), got {text!r}") from None
+    return lo, hi
+
+
 def run(args: argparse.Namespace) -> int:
     command = getattr(args, "data_command", None)
     if command == "general-text":
@@ -200,7 +215,8 @@ def run(args: argparse.Namespace) -> int:
 
     summary = write_corpus(args.out, args.n, seed=args.seed, workers=args.workers, progress=not args.quiet,
                            vocabulary=args.vocabulary,
-                           actions=_action_list(args.actions))
+                           actions=_action_list(args.actions),
+                           gait_seconds=_seconds_range(args.gait_seconds))
     print(f"wrote {summary['count']} motions ({summary['hours']:.2f} h of motion; splits "
           f"{summary['splits']}) to {summary['out']} in {summary['seconds']:.1f} s")
     return 0

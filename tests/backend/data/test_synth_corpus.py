@@ -160,7 +160,8 @@ def test_same_seed_gives_identical_files_whatever_the_workers(tmp_path, corpus):
 
 
 def _args(**kw):
-    base = dict(data_command="synth", n=5, out="x", seed=0, workers=1, quiet=True, vocabulary="base", actions=None)
+    base = dict(data_command="synth", n=5, out="x", seed=0, workers=1, quiet=True, vocabulary="base", actions=None,
+                gait_seconds=None)
     base.update(kw)
     return argparse.Namespace(**base)
 
@@ -182,6 +183,11 @@ def test_cli_rejects_bad_arguments(tmp_path):
         with pytest.raises(MomugError, match="--actions: unknown action"):
             data_command.run(_args(actions=bad, out=str(tmp_path / "b")))
     assert not (tmp_path / "b").exists()  # rejected before anything was written
+    for bad, message in (("5", "two numbers"), ("a,b", "two numbers"), ("4,5,6", "two numbers"),
+                         ("6,4", "LO <= HI"), ("0,3", "LO <= HI"), ("4,12", "HI <= 8"), ("nan,5", "LO <= HI")):
+        with pytest.raises(MomugError, match=f"--gait-seconds.*{re.escape(message)}"):
+            data_command.run(_args(gait_seconds=bad, out=str(tmp_path / "g")))
+    assert not (tmp_path / "g").exists()
 
 
 def test_actions_limit_which_actions_the_motions_use(tmp_path):
@@ -191,6 +197,27 @@ def test_actions_limit_which_actions_the_motions_use(tmp_path):
     # idle pads motions that came out shorter than 2 s
     assert used - {"idle"} <= pool and len(used & pool) >= 2
     assert '"actions"' in (tmp_path / "focus" / "corpus.json").read_text()
+
+
+def _straight_gait_frames(folder: Path) -> list[int]:
+    return [step["end"] - step["start"] for meta in read_meta(folder) for step in meta["actions"]
+            if step["action"] in ("walk", "jog", "run") and step["params"]["path"] == "straight"]
+
+
+def test_gait_seconds_lengthen_straight_gaits_and_leave_the_rest(tmp_path):
+    gaits = ["walk", "jog", "run"]
+    write_corpus(tmp_path / "short", 24, seed=6, workers=1, progress=False, actions=gaits)
+    write_corpus(tmp_path / "long", 24, seed=6, workers=1, progress=False, actions=gaits, gait_seconds=(6.0, 7.0))
+    short, long = _straight_gait_frames(tmp_path / "short"), _straight_gait_frames(tmp_path / "long")
+    assert short and long
+    # a 6-7 s hold alone is 120+ frames; the default holds (1.5-4 s) are 3.75 s (75 frames) shorter on average
+    assert min(long) >= 120 and np.mean(long) > np.mean(short) + 50
+    metas = read_meta(tmp_path / "long")
+    for step in (s for meta in metas for s in meta["actions"]):
+        recorded = step["params"].get("hold_seconds")
+        assert recorded == ([6.0, 7.0] if step["params"].get("path") == "straight" else None)
+    assert '"gait_seconds"' in (tmp_path / "long" / "corpus.json").read_text()
+    assert "gait_seconds" not in (tmp_path / "short" / "corpus.json").read_text()
 
 
 def test_cli_parser_and_run(tmp_path, capsys):
@@ -203,6 +230,7 @@ def test_cli_parser_and_run(tmp_path, capsys):
         assert parser.parse_args(["data", "synth", "--n", "3", "--out", "x", "--vocabulary", vocabulary]
                                  ).vocabulary == vocabulary
     assert "wrote 3 motions" in capsys.readouterr().out
+    assert parser.parse_args(["data", "synth", "--n", "3", "--out", "x", "--gait-seconds", "4,7"]).gait_seconds == "4,7"
 
 
 def test_momug_main_prints_a_clear_error(tmp_path, capsys):

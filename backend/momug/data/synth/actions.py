@@ -100,6 +100,9 @@ GAITS = {
                      lift=(0.05, 0.07), height=0.985, lean=0.02, bob=0.01, arm=0.03),
 }
 BENT_ARMS = {"jog", "run", "sneak", "skip"}
+# How long a straight gait keeps its cruising speed, between speeding up and slowing down (a
+# corpus can ask for longer with `momug data synth --gait-seconds`).
+STRAIGHT_HOLD_SECONDS = (1.5, 4.0)
 
 
 def _locomotion_sampler(gait: str, paths=("straight",), directions=("forward",)):
@@ -133,7 +136,7 @@ def _locomotion(body: Body, state: State, p: dict, rng) -> Clip:
     dir_offset = {"forward": 0.0, "backward": np.pi, "left": np.pi / 2, "right": -np.pi / 2}[p["direction"]]
     curvature, radius, arc = 0.0, None, None
     if p["path"] == "straight":
-        hold = _secs(rng, 1.5, 4.0)
+        hold = _secs(rng, *p.get("hold_seconds", STRAIGHT_HOLD_SECONDS))
     else:
         radius = rng.uniform(1.0, 1.8) if p["path"] == "circle" else rng.uniform(1.5, 3.0)
         arc = 2 * np.pi if p["path"] == "circle" else np.radians(rng.uniform(60, 120))

@@ -99,9 +99,12 @@ MIN_FRAMES, MAX_FRAMES = 40, 200  # 2 to 10 s at 20 fps
 BLEND_FRAMES = (6, 10)  # 0.3 to 0.5 s
 
 
-def sample_sequence(rng: np.random.Generator, names: list[str] | None = None, pool: list[str] | None = None):
+def sample_sequence(rng: np.random.Generator, names: list[str] | None = None, pool: list[str] | None = None,
+                    gait_seconds: tuple[float, float] | None = None):
     """One random motion of one to three actions (or exactly `names`, with random parameters),
-    drawn from every action or only from `pool`.
+    drawn from every action or only from `pool`. `gait_seconds` (lo, hi) sets how long straight
+    walks, jogs and runs hold their cruising speed (default actions.STRAIGHT_HOLD_SECONDS); it is
+    recorded in their parameters.
 
     Returns (Motion, body, steps) where steps lists dicts with the action name, its parameters,
     the measured extras from the builder (speed, distances, angles) and its frame range.
@@ -120,6 +123,8 @@ def sample_sequence(rng: np.random.Generator, names: list[str] | None = None, po
         action = ACTIONS[name]
         for _ in range(8):  # a few tries to fit the length budget
             params = action.sample(rng)
+            if gait_seconds is not None and "gait" in params and params.get("path") == "straight":
+                params["hold_seconds"] = [float(gait_seconds[0]), float(gait_seconds[1])]
             clip = action.build(body, state, params, rng)
             if total + clip.frames <= MAX_FRAMES:
                 break

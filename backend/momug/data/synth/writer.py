@@ -47,12 +47,15 @@ def split_ids(n: int, seed: int) -> dict[str, list[str]]:
     return {k: [motion_id(int(i)) for i in sorted(v)] for k, v in parts.items()}
 
 
-def make_motion(seed: int, index: int, vocabulary: str = "base", actions: tuple[str, ...] | None = None):
+def make_motion(seed: int, index: int, vocabulary: str = "base", actions: tuple[str, ...] | None = None,
+                gait_seconds: tuple[float, float] | None = None):
     """The index-th motion of the corpus with this seed: (joints (T,22,3) float64, captions, meta).
     The captions are drawn after the motion, so the vocabulary changes the captions only. `actions`
-    limits the motions to those actions (a corpus that emphasises them when merged with a full one)."""
+    limits the motions to those actions (a corpus that emphasises them when merged with a full one);
+    `gait_seconds` sets how long straight gaits cruise (see compose.sample_sequence)."""
     rng = np.random.default_rng([seed, index])
-    motion, body, steps = compose.sample_sequence(rng, pool=list(actions) if actions else None)
+    motion, body, steps = compose.sample_sequence(rng, pool=list(actions) if actions else None,
+                                                  gait_seconds=gait_seconds)
     caps = captions.captions([(s["action"], s["params"]) for s in steps], rng, n=int(rng.integers(3, 6)),
                              vocabulary=vocabulary)
     meta = {
@@ -72,10 +75,11 @@ class _Job:
     out: str
     vocabulary: str = "base"
     actions: tuple[str, ...] | None = None
+    gait_seconds: tuple[float, float] | None = None
 
 
 def _write_one(job: _Job, index: int):
-    motion, caps, meta = make_motion(job.seed, index, job.vocabulary, job.actions)
+    motion, caps, meta = make_motion(job.seed, index, job.vocabulary, job.actions, job.gait_seconds)
     joints = motion.joints.astype(np.float32)
     feats = features.joints_to_features(joints)
     mid = meta["id"]
@@ -117,8 +121,10 @@ def _prepare(out: Path) -> None:
 
 
 def write_corpus(out, n: int, seed: int = 0, workers: int = 2, progress: bool = True,
-                 vocabulary: str = "base", actions: list[str] | None = None) -> dict:
-    """Generate n motions into the folder `out`, from every action or only from `actions`.
+                 vocabulary: str = "base", actions: list[str] | None = None,
+                 gait_seconds: tuple[float, float] | None = None) -> dict:
+    """Generate n motions into the folder `out`, from every action or only from `actions`, with
+    straight gaits cruising for `gait_seconds` (lo, hi) when given.
     Returns a summary (counts, frames, seconds taken)."""
     if not isinstance(n, int) or n <= 0:
         raise MomugError(f"--n must be a positive number of motions, got {n}")
@@ -134,12 +140,18 @@ def write_corpus(out, n: int, seed: int = 0, workers: int = 2, progress: bool = 
             raise MomugError(f"--actions: unknown action(s) {', '.join(unknown) or '(none given)'}; "
                              f"known: {', '.join(sorted(ACTIONS))}")
         actions = sorted(set(actions))
+    if gait_seconds is not None:
+        lo, hi = (float(v) for v in gait_seconds)
+        # A gait also speeds up and slows down (up to about 2 s), and a motion is at most 10 s.
+        if not (np.isfinite(lo) and np.isfinite(hi) and 0.5 <= lo <= hi <= 8.0):
+            raise MomugError(f"--gait-seconds must be LO,HI with 0.5 <= LO <= HI <= 8 seconds, got {lo:g},{hi:g}")
+        gait_seconds = (lo, hi)
     out = Path(out)
     _prepare(out)
     started = time.perf_counter()
     splits = split_ids(n, seed)
     train = set(splits["train"])
-    job = _Job(seed, str(out), vocabulary, tuple(actions) if actions else None)
+    job = _Job(seed, str(out), vocabulary, tuple(actions) if actions else None, gait_seconds)
     metas: list[dict] = []
     dim = features.humanml3d_spec().dim
     total, total_sq, count = np.zeros(dim), np.zeros(dim), 0
@@ -185,6 +197,7 @@ def write_corpus(out, n: int, seed: int = 0, workers: int = 2, progress: bool = 
         # Named only when not the base one, so base corpora stay as they always were.
         **({"vocabulary": vocabulary} if vocabulary != "base" else {}),
         **({"actions": list(actions)} if actions else {}),
+        **({"gait_seconds": list(gait_seconds)} if gait_seconds else {}),
     }, indent=2, sort_keys=True) + "\n")
     elapsed = time.perf_counter() - started
     return {"count": n, "frames": frames, "hours": frames / FPS / 3600, "seconds": elapsed, "out": str(out),

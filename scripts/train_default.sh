@@ -11,7 +11,12 @@
 #   9. stage 6's float16 copy into backend/momug/checkpoints/default (the recipe run starts from it)
 #  10. the corpus with both vocabularies' captions and the training split's mirrors -> corpus_both
 #  11. the recipe run (motion-scoped adapter, issue 20)  configs/motion_scope_stage1.toml -> runs/motion_scope_stage1
-#  12. its float16 copy, with the guidance scale chosen on the validation split, into checkpoints/default
+#  12. its float16 copy, with the guidance scale chosen on the validation split, into
+#      checkpoints_in_training/motion_scope_stage1 (part 2 and the real model's stage 2 start from it)
+#  12b. a corpus of the actions the probes failed most, merged with corpus_both, mirrored, with
+#      steady-gait windows -> corpus_focus_merged
+#  12c. the recipe run's part 2 (steady gaits)     configs/motion_scope_stage2.toml -> runs/motion_scope_stage2
+#  12d. its float16 copy, guidance 2.5, into backend/momug/checkpoints/default (what ships)
 #  13. streaming model on the shipped VAE's latents       configs/stream_default.toml -> runs/stream_default
 #  14. its float16 copy into backend/momug/checkpoints/stream_default (stage 2 starts from it)
 #  15. streaming stage 2 (text dropout, for guidance)     configs/stream_stage2.toml, stopped at step 2625
@@ -36,7 +41,16 @@ if [ "$what" = all ] || [ "$what" = diffusion ]; then
   [ -f corpus_both/train_mirrored.txt ] || momug data mirror corpus_both
   momug train --config configs/motion_scope_stage1.toml
   # 2.5 chosen on the validation split: scripts/sweep_guidance.sh runs/motion_scope_stage1 OUT 1.5 2.5 4
-  python scripts/export_checkpoint.py runs/motion_scope_stage1 backend/momug/checkpoints/default --guidance 2.5
+  python scripts/export_checkpoint.py runs/motion_scope_stage1 checkpoints_in_training/motion_scope_stage1 --guidance 2.5
+  [ -d corpus_focus ] || momug data synth --n 4000 --out corpus_focus --seed 1 --vocabulary both \
+    --actions walk,jog,run,jump_in_place,jump_forward,spin,turn,kick,clap,squat,sidestep,wave,walk_backward
+  if [ ! -f corpus_focus_merged/train_mirrored_steady.txt ]; then
+    [ -d corpus_focus_merged ] || momug data merge both=corpus_both focus=corpus_focus --out corpus_focus_merged
+    [ -f corpus_focus_merged/train_mirrored.txt ] || momug data mirror corpus_focus_merged
+    momug data steady corpus_focus_merged
+  fi
+  momug train --config configs/motion_scope_stage2.toml
+  python scripts/export_checkpoint.py runs/motion_scope_stage2 backend/momug/checkpoints/default --guidance 2.5
 fi
 if [ "$what" = all ] || [ "$what" = stream ]; then
   momug stream train --config configs/stream_default.toml

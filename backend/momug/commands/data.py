@@ -30,10 +30,10 @@ def add_parser(subparsers) -> None:
     s.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     # Spelled out rather than imported from momug.data.synth.captions (which would load numpy on
     # every CLI start); a test keeps the two the same.
-    s.add_argument("--vocabulary", choices=("base", "wide", "both"), default="base",
-                   help="caption wording: base (default; the shipped model's corpus), wide (more verbs, "
-                        "adverbs and subjects for the same motions) or both (each motion's base and wide "
-                        "captions)")
+    s.add_argument("--vocabulary", choices=("base", "wide", "both", "rich", "all"), default="base",
+                   help="caption wording: base (default; the first corpus), wide (more verbs, adverbs and "
+                        "subjects for the same motions), both (each motion's base and wide captions), rich "
+                        "(wide plus more subjects, verbs and joiners) or all (base, wide and rich captions)")
     s.add_argument("--actions", metavar="A,B,...",
                    help="draw the motions only from these actions (comma-separated names, e.g. walk,jog,run): "
                         "a corpus to merge with a full one so these actions are seen more often")

@@ -145,6 +145,32 @@ def test_both_vocabularies_list_each_motions_base_then_wide_captions(corpus, tmp
     assert all(both[k] == base[k] for k in base if not k.startswith("texts/") and k not in ("meta.jsonl", "corpus.json"))
 
 
+def test_all_vocabularies_list_base_wide_then_rich_captions_of_the_same_motions(corpus, tmp_path):
+    for vocabulary in ("wide", "rich", "all"):
+        write_corpus(tmp_path / vocabulary, N, seed=123, workers=1, progress=False, vocabulary=vocabulary)
+    base, wide, rich, all_ = (_files(corpus), *(_files(tmp_path / v) for v in ("wide", "rich", "all")))
+    for k in (k for k in base if k.startswith("texts/")):
+        assert all_[k].decode().splitlines() == (base[k].decode().splitlines() + wide[k].decode().splitlines()
+                                                 + rich[k].decode().splitlines())
+    assert all(all_[k] == base[k] for k in base if not k.startswith("texts/") and k not in ("meta.jsonl", "corpus.json"))
+    # the rich draws use wordings neither of the others has
+    rich_words = {w for m in read_meta(tmp_path / "rich") for c in m["captions"] for w in c.split()}
+    wide_words = {w for m in read_meta(tmp_path / "wide") for c in m["captions"] for w in c.split()}
+    base_words = {w for m in read_meta(corpus) for c in m["captions"] for w in c.split()}
+    assert rich_words - wide_words - base_words
+
+
+def test_rich_phrases_keep_the_side_speed_and_height_words():
+    kick = captions.phrases("kick", {"side": "left", "count": 1}, "her", rich=True)
+    assert any("kicks out with her left leg" == c for c in kick) and not any("right" in c for c in kick)
+    slow = captions.phrases("walk", {"gait": "walk", "speed": "slow", "path": "straight", "direction": "forward"},
+                            rich=True)
+    assert {"treads forward at a relaxed pace", "steps forward at a gentle pace"} <= set(slow)
+    high = captions.phrases("jump_in_place", {"count": 1, "height": "high"}, rich=True)
+    low = captions.phrases("jump_in_place", {"count": 1, "height": "low"}, rich=True)
+    assert "jumps really high" in high and "jumps really high" not in low and "does a little jump" in low
+
+
 def test_tagging():
     line = tagging.text_line("a man kicks with his left leg.")
     assert line == "a man kicks with his left leg.#a/DET man/NOUN kick/VERB with/ADP his/DET left/ADJ leg/NOUN#0.0#0.0"

@@ -303,14 +303,76 @@ PHRASES = {
 
 CONNECTORS = [" then ", ", then ", " and then ", ", and then "]
 
+# The rich vocabulary: the wide one plus these subjects, verb phrases and joiners (written for
+# variety, as people type; like every list here they avoid the probes' held-out phrases).
+RICH_SUBJECTS = [("a kid", "their"), ("a boy", "his"), ("a young woman", "her"), ("an elderly woman", "her"),
+                 ("a dancer", "their"), ("an athlete", "their"), ("a teenager", "their")]
+RICH_CONNECTORS = [" and next ", ", next ", ", and next "]
+RICH_SPEED = {"slow": ["at a gentle pace", "at a relaxed pace", "very slowly"],
+              "normal": ["at a steady pace", "at an ordinary pace"],
+              "fast": ["at high speed", "speedily", "very quickly"]}
+RICH_LOCO_VERBS = {"walk": ["steps", "treads", "makes their way"], "jog": ["lopes"],
+                   "run": ["bolts", "speeds", "zooms"], "sneak": ["moves stealthily"], "march": ["stomps"],
+                   "skip": ["skips happily"], "limp": ["walks unevenly"]}
+
+
+def _rich_loco(p: dict, poss: str) -> list[str]:
+    gait, path = p["gait"], p["path"]
+    if gait == "walk_backward":
+        return ["walks back", "steps backwards a few times", "moves backward step by step"]
+    if gait == "sidestep":
+        d = p["direction"]
+        return [f"steps sideways toward the {d}", f"moves to the {d} with side steps", f"side steps toward {poss} {d}"]
+    out = []
+    adverbs = RICH_SPEED[p.get("speed", "normal")]
+    for k, verb in enumerate(RICH_LOCO_VERBS.get(gait, [])):
+        verb = verb.replace("their", poss)
+        adv = adverbs[k % len(adverbs)]
+        if path == "straight":
+            out += [f"{verb} forward {adv}", f"{verb} ahead {adverbs[(k + 1) % len(adverbs)]}"]
+        elif path == "curve":
+            out += [f"{verb} forward, curving {p['turn']} {adv}"]
+        else:
+            out += [f"{verb} in a circle toward the {p['turn']} {adv}"]
+    return out
+
+
+def _rich_jump(p: dict, poss: str) -> list[str]:
+    high = p.get("height", "low") == "high"
+    if int(p["count"]) == 1:
+        return ["jumps up high", "makes a high jump", "jumps really high"] if high else [
+            "does a little jump", "makes a low jump", "jumps just a bit"]
+    return ["keeps jumping up high"] if high else ["keeps doing little jumps"]
+
+
+RICH_PHRASES = {
+    **{g: _rich_loco for g in ("walk", "jog", "run", "sneak", "march", "limp", "skip", "walk_backward", "sidestep")},
+    "jump_in_place": _rich_jump,
+    "turn": lambda p, poss: [] if p["angle"] == 180 else [f"turns {poss} body to the {p['direction']}",
+                                                            f"twists around to the {p['direction']}",
+                                                            f"changes direction to the {p['direction']}"],
+    "spin": lambda p, poss: ["spins all the way around", "goes around in a full turn"],
+    "kick": lambda p, poss: [f"kicks out with {poss} {p['side']} leg", f"delivers a kick with the {p['side']} foot",
+                             f"lifts {poss} {p['side']} leg and kicks"],
+    "clap": lambda p, poss: ["claps loudly", "claps a few times", f"beats {poss} palms together"],
+    "wave": lambda p, poss: [] if p["side"] == "both" else [f"waves at someone with {poss} {p['side']} hand",
+                                                            f"shakes {poss} {p['side']} hand in the air"],
+    "squat": lambda p, poss: ["squats low", "bends down into a squat"] if int(p["count"]) == 1 else [],
+    "idle": lambda p, poss: ["stands around", "is standing still", "keeps still"],
+    "raise_arms": lambda p, poss: ["reaches up with both hands", "stretches both arms up high"]
+    if p["side"] == "both" else [f"reaches up with {poss} {p['side']} hand"],
+}
+
 
 # base: the shipped model's corpus; wide: more verbs, adverbs and subjects; both: each motion's base
-# captions followed by its wide ones.
-VOCABULARIES = ("base", "wide", "both")
+# captions followed by its wide ones; rich: the wide vocabulary plus RICH_*; all: base, wide and
+# rich draws in turn.
+VOCABULARIES = ("base", "wide", "both", "rich", "all")
 
 
-def phrases(name: str, params: dict, poss: str = "their", wide: bool = False) -> list[str]:
-    return PHRASES[name](params, poss, wide)
+def phrases(name: str, params: dict, poss: str = "their", wide: bool = False, rich: bool = False) -> list[str]:
+    extra = RICH_PHRASES.get(name) if rich else None
+    return PHRASES[name](params, poss, wide or rich) + (extra(params, poss) if extra else [])
 
 
 def captions(actions: list[tuple[str, dict]], rng: np.random.Generator, n: int = 3,
@@ -322,8 +384,13 @@ def captions(actions: list[tuple[str, dict]], rng: np.random.Generator, n: int =
         raise ValueError(f"vocabulary must be one of {', '.join(VOCABULARIES)}, not {vocabulary!r}")
     if vocabulary == "both":
         return captions(actions, copy.deepcopy(rng), n, "base") + captions(actions, rng, n, "wide")
-    wide = vocabulary == "wide"
-    subjects = SUBJECTS + WIDE_SUBJECTS if wide else SUBJECTS
+    if vocabulary == "all":
+        return (captions(actions, copy.deepcopy(rng), n, "base") + captions(actions, copy.deepcopy(rng), n, "wide")
+                + captions(actions, rng, n, "rich"))
+    rich = vocabulary == "rich"
+    wide = vocabulary == "wide" or rich
+    subjects = SUBJECTS + (WIDE_SUBJECTS if wide else []) + (RICH_SUBJECTS if rich else [])
+    connectors = CONNECTORS + (RICH_CONNECTORS if rich else [])
     out: list[str] = []
     tries = 0
     while len(out) < n and tries < 50:
@@ -331,11 +398,11 @@ def captions(actions: list[tuple[str, dict]], rng: np.random.Generator, n: int =
         subject, poss = subjects[int(rng.integers(len(subjects)))]
         parts = []
         for name, params in actions:
-            options = phrases(name, params, poss, wide)
+            options = phrases(name, params, poss, wide, rich)
             parts.append(options[int(rng.integers(len(options)))])
         text = parts[0]
         for k, part in enumerate(parts[1:]):
-            joiner = CONNECTORS[int(rng.integers(len(CONNECTORS)))] if k == 0 else ", then " if rng.random() < 0.5 else " and then "
+            joiner = connectors[int(rng.integers(len(connectors)))] if k == 0 else ", then " if rng.random() < 0.5 else " and then "
             text += joiner + part
         if len(parts) > 1 and rng.random() < 0.2:
             text = "first " + text

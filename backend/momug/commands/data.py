@@ -39,7 +39,7 @@ def add_parser(subparsers) -> None:
                         "a corpus to merge with a full one so these actions are seen more often")
     s.add_argument("--gait-seconds", metavar="LO,HI",
                    help="how long each straight walk, jog or run keeps its cruising speed, between speeding up "
-                        "and slowing down (default 1.5,4): longer holds teach long requests to keep moving")
+                        "and slowing down (default 1.5,4; LO,HI in seconds, up to 8): longer clips of steady gait")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     g = sub.add_parser(
         "general-text",

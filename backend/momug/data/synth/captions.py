@@ -3,7 +3,8 @@
 Each action's parameters become a handful of verb phrases with varied wording and synonyms; a
 sequence joins them with "then". The wide vocabulary (`momug data synth --vocabulary wide`) adds
 more verbs, adverbs and subjects for the same motions, each list's extras after its base phrases,
-so the base corpus stays what it was. Side and direction words come straight from the parameters, which
+so the base corpus stays what it was; the rich one (`--vocabulary rich`) adds more again (RICH_*)
+on top of the wide one. Side and direction words come straight from the parameters, which
 are relative to the body ("to the left" = toward the body's own left). Words that the evaluation
 probes hold out as unseen paraphrases (e.g. "stroll", "leap", "applaud", "twirl") are never used.
 """
@@ -377,9 +378,10 @@ def phrases(name: str, params: dict, poss: str = "their", wide: bool = False, ri
 
 def captions(actions: list[tuple[str, dict]], rng: np.random.Generator, n: int = 3,
              vocabulary: str = "base") -> list[str]:
-    """n distinct captions for a sequence of (action name, params), in the base or wide vocabulary;
-    "both" gives the base draw then the wide draw from the same generator state (2n captions, so
-    each is what that vocabulary alone would give; a caption both draws make is listed twice)."""
+    """n distinct captions for a sequence of (action name, params), in the base, wide or rich
+    vocabulary; "both" gives the base draw then the wide draw from the same generator state (2n
+    captions, so each is what that vocabulary alone would give; a caption both draws make is listed
+    twice), "all" the base, wide and rich draws the same way (3n)."""
     if vocabulary not in VOCABULARIES:
         raise ValueError(f"vocabulary must be one of {', '.join(VOCABULARIES)}, not {vocabulary!r}")
     if vocabulary == "both":

@@ -365,9 +365,9 @@ RICH_PHRASES = {
 }
 
 
-# base: the shipped model's corpus; wide: more verbs, adverbs and subjects; both: each motion's base
-# captions followed by its wide ones; rich: the wide vocabulary plus RICH_*; all: base, wide and
-# rich draws in turn.
+# base: the first corpus's wording; wide: more verbs, adverbs and subjects; rich: the wide
+# vocabulary plus RICH_*. both and all list each motion's captions in several of them in turn.
+COMBINED = {"both": ("base", "wide"), "all": ("base", "wide", "rich")}
 VOCABULARIES = ("base", "wide", "both", "rich", "all")
 
 
@@ -384,11 +384,12 @@ def captions(actions: list[tuple[str, dict]], rng: np.random.Generator, n: int =
     twice), "all" the base, wide and rich draws the same way (3n)."""
     if vocabulary not in VOCABULARIES:
         raise ValueError(f"vocabulary must be one of {', '.join(VOCABULARIES)}, not {vocabulary!r}")
-    if vocabulary == "both":
-        return captions(actions, copy.deepcopy(rng), n, "base") + captions(actions, rng, n, "wide")
-    if vocabulary == "all":
-        return (captions(actions, copy.deepcopy(rng), n, "base") + captions(actions, copy.deepcopy(rng), n, "wide")
-                + captions(actions, rng, n, "rich"))
+    if vocabulary in COMBINED:
+        # Every draw but the last from a copy of the generator state, so each list is what that
+        # vocabulary alone would give; the last one advances the caller's generator.
+        *copies, last = COMBINED[vocabulary]
+        out = [c for v in copies for c in captions(actions, copy.deepcopy(rng), n, v)]
+        return out + captions(actions, rng, n, last)
     rich = vocabulary == "rich"
     wide = vocabulary == "wide" or rich
     subjects = SUBJECTS + (WIDE_SUBJECTS if wide else []) + (RICH_SUBJECTS if rich else [])

@@ -40,6 +40,11 @@ def add_parser(subparsers) -> None:
     s.add_argument("--gait-seconds", metavar="LO,HI",
                    help="how long each straight walk, jog or run keeps its cruising speed, between speeding up "
                         "and slowing down (default 1.5,4; LO,HI in seconds, up to 8): longer clips of steady gait")
+    # Spelled out like --vocabulary (a test keeps it equal to momug.data.synth.actions.JUMP_HEIGHTS).
+    s.add_argument("--jump-heights", choices=("overlap", "apart"), default="overlap",
+                   help="how high small and big jumps in place go: overlap (default; the first corpora, where "
+                        "the two bands meet once body size is applied) or apart (small 0.09-0.14 m, big "
+                        "0.36-0.46 m, so the words name clearly different jumps)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     g = sub.add_parser(
         "general-text",
@@ -216,7 +221,8 @@ def run(args: argparse.Namespace) -> int:
     summary = write_corpus(args.out, args.n, seed=args.seed, workers=args.workers, progress=not args.quiet,
                            vocabulary=args.vocabulary,
                            actions=_action_list(args.actions),
-                           gait_seconds=_seconds_range(args.gait_seconds))
+                           gait_seconds=_seconds_range(args.gait_seconds),
+                           jump_heights=args.jump_heights)
     print(f"wrote {summary['count']} motions ({summary['hours']:.2f} h of motion; splits "
           f"{summary['splits']}) to {summary['out']} in {summary['seconds']:.1f} s")
     return 0

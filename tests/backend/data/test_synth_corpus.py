@@ -9,8 +9,10 @@ import pytest
 
 from momug.commands import data as data_command
 from momug.data.synth import captions, tagging
+from momug.data.synth.actions import JUMP_HEIGHTS
 from momug.data.synth.writer import read_meta, write_corpus
 from momug.errors import MomugError
+from momug.eval.probes import BIG_JUMP_RISE, pelvis_rise
 from momug.motion import features
 
 N = 24
@@ -187,7 +189,7 @@ def test_same_seed_gives_identical_files_whatever_the_workers(tmp_path, corpus):
 
 def _args(**kw):
     base = dict(data_command="synth", n=5, out="x", seed=0, workers=1, quiet=True, vocabulary="base", actions=None,
-                gait_seconds=None)
+                gait_seconds=None, jump_heights="overlap")
     base.update(kw)
     return argparse.Namespace(**base)
 
@@ -214,6 +216,9 @@ def test_cli_rejects_bad_arguments(tmp_path):
         with pytest.raises(MomugError, match=f"--gait-seconds.*{re.escape(message)}"):
             data_command.run(_args(gait_seconds=bad, out=str(tmp_path / "g")))
     assert not (tmp_path / "g").exists()
+    with pytest.raises(MomugError, match="--jump-heights must be one of overlap, apart"):
+        write_corpus(tmp_path / "j", 3, workers=1, progress=False, jump_heights="huge")
+    assert not (tmp_path / "j").exists()
 
 
 def test_actions_limit_which_actions_the_motions_use(tmp_path):
@@ -246,6 +251,40 @@ def test_gait_seconds_lengthen_straight_gaits_and_leave_the_rest(tmp_path):
     assert "gait_seconds" not in (tmp_path / "short" / "corpus.json").read_text()
 
 
+def _jump_rises(folder: Path) -> dict[str, list[float]]:
+    """Pelvis rise of every motion that is one jump in place, by its height word."""
+    rises: dict[str, list[float]] = {"low": [], "high": []}
+    for meta in read_meta(folder):
+        steps = [s for s in meta["actions"] if s["action"] != "idle"]
+        if len(steps) == 1 and steps[0]["action"] == "jump_in_place":
+            joints = np.load(folder / "new_joints" / f"{meta['id']}.npy")
+            rises[steps[0]["params"]["height"]].append(pelvis_rise(joints))
+    return rises
+
+
+def test_jump_heights_apart_put_small_and_big_jumps_either_side_of_the_probe_line(tmp_path):
+    pool = ["jump_in_place", "walk"]
+    write_corpus(tmp_path / "overlap", 40, seed=8, workers=1, progress=False, actions=pool)
+    write_corpus(tmp_path / "apart", 40, seed=8, workers=1, progress=False, actions=pool, jump_heights="apart")
+    rises = _jump_rises(tmp_path / "apart")
+    assert len(rises["low"]) >= 3 and len(rises["high"]) >= 3
+    # the probes judge "small" and "big" against BIG_JUMP_RISE; apart bands clear it by 5 cm or more
+    assert max(rises["low"]) < BIG_JUMP_RISE - 0.05 and min(rises["high"]) > BIG_JUMP_RISE + 0.05
+    for meta in read_meta(tmp_path / "apart"):
+        for step in meta["actions"]:
+            expected = {"low": [0.09, 0.14], "high": [0.36, 0.46]}.get(step["params"].get("height"))
+            assert step["params"].get("apex") == (expected if step["action"] == "jump_in_place" else None)
+    # only jumps in place change: every motion without one is the same file in both corpora
+    same = [m["id"] for m in read_meta(tmp_path / "overlap")
+            if all(s["action"] != "jump_in_place" for s in m["actions"])]
+    assert same
+    for mid in same:
+        assert np.array_equal(np.load(tmp_path / "overlap" / "new_joints" / f"{mid}.npy"),
+                              np.load(tmp_path / "apart" / "new_joints" / f"{mid}.npy"))
+    assert '"jump_heights": "apart"' in (tmp_path / "apart" / "corpus.json").read_text()
+    assert "jump_heights" not in (tmp_path / "overlap" / "corpus.json").read_text()
+
+
 def test_cli_parser_and_run(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     data_command.add_parser(parser.add_subparsers(dest="command"))
@@ -257,6 +296,9 @@ def test_cli_parser_and_run(tmp_path, capsys):
                                  ).vocabulary == vocabulary
     assert "wrote 3 motions" in capsys.readouterr().out
     assert parser.parse_args(["data", "synth", "--n", "3", "--out", "x", "--gait-seconds", "4,7"]).gait_seconds == "4,7"
+    for heights in JUMP_HEIGHTS:  # the CLI offers every jump-height choice the generator knows
+        assert parser.parse_args(["data", "synth", "--n", "3", "--out", "x", "--jump-heights", heights]
+                                 ).jump_heights == heights
 
 
 def test_momug_main_prints_a_clear_error(tmp_path, capsys):

@@ -340,6 +340,15 @@ def _flight_profile(T: int, base: float, events: list[tuple[int, float, float]],
     return y, air, lift
 
 
+# Apex of a jump above standing (m, before body scale) for its height word. The first bands
+# overlap once scaled (a "small" jump can rise higher than a "big" one); JUMP_APEX_APART keeps
+# the two words a clear step apart and is opt-in (`momug data synth --jump-heights apart`,
+# recorded in each jump's parameters as "apex"), so corpora made before it regenerate unchanged.
+JUMP_APEX = {"low": (0.15, 0.22), "high": (0.25, 0.35)}
+JUMP_APEX_APART = {"low": (0.09, 0.14), "high": (0.36, 0.46)}
+JUMP_HEIGHTS = ("overlap", "apart")
+
+
 def _jump_sampler(rng):
     return {"count": _pick(rng, [1, 1, 2, 3]), "height": _pick(rng, ["low", "high"])}
 
@@ -351,7 +360,7 @@ def _jump_forward_sampler(rng):
 def _jumps(body: Body, state: State, p: dict, rng, distance: float = 0.0, one_leg: str | None = None,
            jacks: bool = False) -> Clip:
     count = int(p["count"])
-    apex = {"low": (0.15, 0.22), "high": (0.25, 0.35)}[p.get("height", "low")]
+    apex = p.get("apex") or JUMP_APEX[p.get("height", "low")]
     gap = rng.uniform(1.0, 1.2) * FPS
     if jacks:
         apex, gap = (0.07, 0.1), rng.uniform(0.65, 0.75) * FPS

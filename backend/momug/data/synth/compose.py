@@ -100,16 +100,17 @@ BLEND_FRAMES = (6, 10)  # 0.3 to 0.5 s
 
 
 def sample_sequence(rng: np.random.Generator, names: list[str] | None = None, pool: list[str] | None = None,
-                    gait_seconds: tuple[float, float] | None = None):
+                    gait_seconds: tuple[float, float] | None = None, jump_heights: str = "overlap"):
     """One random motion of one to three actions (or exactly `names`, with random parameters),
     drawn from every action or only from `pool`. `gait_seconds` (lo, hi) sets how long straight
     walks, jogs and runs hold their cruising speed (default actions.STRAIGHT_HOLD_SECONDS); it is
-    recorded in their parameters.
+    recorded in their parameters. `jump_heights` "apart" draws jumps in place from
+    actions.JUMP_APEX_APART (their apex band is recorded in their parameters).
 
     Returns (Motion, body, steps) where steps lists dicts with the action name, its parameters,
     the measured extras from the builder (speed, distances, angles) and its frame range.
     """
-    from momug.data.synth.actions import ACTIONS
+    from momug.data.synth.actions import ACTIONS, JUMP_APEX_APART
     from momug.data.synth.clip import State
 
     body = Body.make(scale=float(rng.uniform(0.9, 1.1)), stance=float(rng.uniform(0.85, 1.15)))
@@ -125,6 +126,8 @@ def sample_sequence(rng: np.random.Generator, names: list[str] | None = None, po
             params = action.sample(rng)
             if gait_seconds is not None and "gait" in params and params.get("path") == "straight":
                 params["hold_seconds"] = [float(gait_seconds[0]), float(gait_seconds[1])]
+            if jump_heights == "apart" and name == "jump_in_place":  # the one jump captioned by height
+                params["apex"] = list(JUMP_APEX_APART[params["height"]])
             clip = action.build(body, state, params, rng)
             if total + clip.frames <= MAX_FRAMES:
                 break

@@ -48,14 +48,15 @@ def split_ids(n: int, seed: int) -> dict[str, list[str]]:
 
 
 def make_motion(seed: int, index: int, vocabulary: str = "base", actions: tuple[str, ...] | None = None,
-                gait_seconds: tuple[float, float] | None = None):
+                gait_seconds: tuple[float, float] | None = None, jump_heights: str = "overlap"):
     """The index-th motion of the corpus with this seed: (joints (T,22,3) float64, captions, meta).
     The captions are drawn after the motion, so the vocabulary changes the captions only. `actions`
     limits the motions to those actions (a corpus that emphasises them when merged with a full one);
-    `gait_seconds` sets how long straight gaits cruise (see compose.sample_sequence)."""
+    `gait_seconds` sets how long straight gaits cruise and `jump_heights` how far apart small and
+    big jumps are (see compose.sample_sequence)."""
     rng = np.random.default_rng([seed, index])
     motion, body, steps = compose.sample_sequence(rng, pool=list(actions) if actions else None,
-                                                  gait_seconds=gait_seconds)
+                                                  gait_seconds=gait_seconds, jump_heights=jump_heights)
     caps = captions.captions([(s["action"], s["params"]) for s in steps], rng, n=int(rng.integers(3, 6)),
                              vocabulary=vocabulary)
     meta = {
@@ -76,10 +77,12 @@ class _Job:
     vocabulary: str = "base"
     actions: tuple[str, ...] | None = None
     gait_seconds: tuple[float, float] | None = None
+    jump_heights: str = "overlap"
 
 
 def _write_one(job: _Job, index: int):
-    motion, caps, meta = make_motion(job.seed, index, job.vocabulary, job.actions, job.gait_seconds)
+    motion, caps, meta = make_motion(job.seed, index, job.vocabulary, job.actions, job.gait_seconds,
+                                     job.jump_heights)
     joints = motion.joints.astype(np.float32)
     feats = features.joints_to_features(joints)
     mid = meta["id"]
@@ -122,9 +125,10 @@ def _prepare(out: Path) -> None:
 
 def write_corpus(out, n: int, seed: int = 0, workers: int = 2, progress: bool = True,
                  vocabulary: str = "base", actions: list[str] | None = None,
-                 gait_seconds: tuple[float, float] | None = None) -> dict:
+                 gait_seconds: tuple[float, float] | None = None, jump_heights: str = "overlap") -> dict:
     """Generate n motions into the folder `out`, from every action or only from `actions`, with
-    straight gaits cruising for `gait_seconds` (lo, hi) when given.
+    straight gaits cruising for `gait_seconds` (lo, hi) when given, and small and big jumps drawn
+    from overlapping or clearly apart heights (`jump_heights`, actions.JUMP_HEIGHTS).
     Returns a summary (counts, frames, seconds taken)."""
     if not isinstance(n, int) or n <= 0:
         raise MomugError(f"--n must be a positive number of motions, got {n}")
@@ -132,8 +136,11 @@ def write_corpus(out, n: int, seed: int = 0, workers: int = 2, progress: bool = 
         raise MomugError(f"--vocabulary must be one of {', '.join(captions.VOCABULARIES)}, got {vocabulary!r}")
     if workers is None or workers < 1:
         raise MomugError(f"--workers must be at least 1, got {workers}")
+    from momug.data.synth.actions import ACTIONS, JUMP_HEIGHTS
+
+    if jump_heights not in JUMP_HEIGHTS:
+        raise MomugError(f"--jump-heights must be one of {', '.join(JUMP_HEIGHTS)}, got {jump_heights!r}")
     if actions is not None:
-        from momug.data.synth.actions import ACTIONS
 
         unknown = sorted(set(actions) - set(ACTIONS))
         if unknown or not actions:
@@ -151,7 +158,7 @@ def write_corpus(out, n: int, seed: int = 0, workers: int = 2, progress: bool = 
     started = time.perf_counter()
     splits = split_ids(n, seed)
     train = set(splits["train"])
-    job = _Job(seed, str(out), vocabulary, tuple(actions) if actions else None, gait_seconds)
+    job = _Job(seed, str(out), vocabulary, tuple(actions) if actions else None, gait_seconds, jump_heights)
     metas: list[dict] = []
     dim = features.humanml3d_spec().dim
     total, total_sq, count = np.zeros(dim), np.zeros(dim), 0
@@ -198,6 +205,7 @@ def write_corpus(out, n: int, seed: int = 0, workers: int = 2, progress: bool = 
         **({"vocabulary": vocabulary} if vocabulary != "base" else {}),
         **({"actions": list(actions)} if actions else {}),
         **({"gait_seconds": list(gait_seconds)} if gait_seconds else {}),
+        **({"jump_heights": jump_heights} if jump_heights != "overlap" else {}),
     }, indent=2, sort_keys=True) + "\n")
     elapsed = time.perf_counter() - started
     return {"count": n, "frames": frames, "hours": frames / FPS / 3600, "seconds": elapsed, "out": str(out),

@@ -43,7 +43,7 @@ def add_parser(subparsers) -> None:
     # Spelled out like --vocabulary (a test keeps it equal to momug.data.synth.actions.JUMP_HEIGHTS).
     s.add_argument("--jump-heights", choices=("overlap", "apart"), default="overlap",
                    help="how high small and big jumps in place go: overlap (default; the first corpora, where "
-                        "the two bands meet once body size is applied) or apart (small 0.09-0.14 m, big "
+                        "the two bands meet once body size is applied) or apart (small 0.11-0.16 m, big "
                         "0.36-0.46 m, so the words name clearly different jumps)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     g = sub.add_parser(

@@ -345,7 +345,7 @@ def _flight_profile(T: int, base: float, events: list[tuple[int, float, float]],
 # the two words a clear step apart and is opt-in (`momug data synth --jump-heights apart`,
 # recorded in each jump's parameters as "apex"), so corpora made before it regenerate unchanged.
 JUMP_APEX = {"low": (0.15, 0.22), "high": (0.25, 0.35)}
-JUMP_APEX_APART = {"low": (0.09, 0.14), "high": (0.36, 0.46)}
+JUMP_APEX_APART = {"low": (0.11, 0.16), "high": (0.36, 0.46)}
 JUMP_HEIGHTS = ("overlap", "apart")
 
 

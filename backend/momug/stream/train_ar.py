@@ -36,6 +36,8 @@ PANELS = (("loss", "total loss"), ("flow", "flow loss (text -> motion)"), ("end"
 
 @dataclass
 class StreamTrainSettings:
+    split: str = "train"             # ids file in the data folder: "train", "train_mirrored" (momug data
+                                     # mirror) or "train_mirrored_steady" (momug data steady)
     batch_size: int = 8
     learning_rate: float = 5e-4
     weight_decay: float = 0.0
@@ -133,7 +135,7 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
     state_path = out / STATE_NAME
     resuming = resume and state_path.is_file() and sckpt.is_stream_checkpoint(out)
 
-    train_folder = MotionTextFolder(cfg.data, "train")
+    train_folder = MotionTextFolder(cfg.data, s.split)
     try:
         val_folder = MotionTextFolder(cfg.data, "val")
     except MomugError:

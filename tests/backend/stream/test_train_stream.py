@@ -99,6 +99,28 @@ def test_init_from_seeds_a_new_run_with_text_dropout(trained, tmp_path):
     assert meta[0] == meta[1]
 
 
+def test_a_run_reads_the_split_its_config_names(trained, tmp_path):
+    """[train] split picks the ids file (e.g. the mirrored one); a split the data folder lacks is a
+    clear error before anything is written."""
+    import shutil
+
+    from momug.data.mirror import write_mirrors
+    from momug.stream.train_ar import load_stream_config, train_stream
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(trained / "corpus", corpus)
+    write_mirrors(corpus, "train", progress=False)
+    text = CONFIG.format(data=corpus, out=tmp_path / "mirrored", vae=trained / "vae", steps=2)
+    cfg = tmp_path / "mirrored.toml"
+    cfg.write_text(text.replace("[train]\n", '[train]\nsplit = "train_mirrored"\n'))
+    assert main(["stream", "train", "--config", str(cfg), "--quiet"]) == 0
+    assert json.loads((tmp_path / "mirrored" / "train_config.json").read_text())["train"]["split"] == "train_mirrored"
+    cfg.write_text(text.replace("[train]\n", '[train]\nsplit = "train_steady"\n').replace("mirrored", "missing"))
+    with pytest.raises(MomugError, match="has no split 'train_steady'"):
+        train_stream(load_stream_config(cfg), progress=False)
+    assert not (tmp_path / "missing").exists()
+
+
 def test_a_run_from_opt_in_weights_carries_their_terms(trained, tmp_path, monkeypatch):
     """Fine-tuning a stream checkpoint that has terms of its own needs them accepted, and the new
     run's checkpoint carries them (the tiny corpus has none of its own)."""

@@ -132,7 +132,7 @@ class MOMUG_PG_settings(bpy.types.PropertyGroup):
     seed: IntProperty(name="Seed", default=0, min=0, description="Same seed and settings, same motion")
     model_guidance: BoolProperty(name="Model's Guidance", default=True,
                                  description="Use the chosen model's own guidance scale, the one it was tuned "
-                                             "for (Default 2.5, Real motion 1.5); off: the value below")
+                                             "for (2.5 for both Default and Real motion); off: the value below")
     guidance: FloatProperty(name="Guidance", default=2.5, min=0.0, soft_max=10.0,
                             description="Classifier-free guidance: higher follows the prompt more closely")
     steps: IntProperty(name="Steps", default=50, min=1, soft_max=1000,

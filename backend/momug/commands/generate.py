@@ -37,7 +37,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0); prompt i of a file uses seed+i")
     p.add_argument("--guidance", type=float, default=None,
                    help="classifier-free guidance scale (default: the model's own, in its config.json: 2.5 "
-                        "for the default model, 1.5 for real, 1 = none for the shipped streaming model)")
+                        "for the default model and for real, 5 for the shipped streaming model; 1 = none)")
     p.add_argument("--steps", type=int, default=None,
                    help="DDIM sampling steps (default 25); with --mode stream, flow steps per latent "
                         "(default: the model's own)")

@@ -131,7 +131,10 @@ def test_describe_on_real_motion_with_the_real_model(monkeypatch):
     if not registry.REGISTRY.entry("real").installed:
         pytest.skip("the real model is not installed with this copy of momug")
     monkeypatch.setenv("MOMUG_ACCEPT_LICENCES", "CC BY-NC 4.0")
-    result = load_script().check(CLIPS, "real", None, beams=4, samples=3, device="cpu",
+    # The script's own protocol (5 sampled seeds, as the README's figures are measured): with 3,
+    # one clip's verdict rests on a single sampled caption (the shipped model's Xbot walk: 1 of 3
+    # sampled captions name the walk at seeds 0-2, 3 of 5 at seeds 0-4, 8 of 10 at seeds 0-9).
+    result = load_script().check(CLIPS, "real", None, beams=4, samples=5, device="cpu",
                                  json_out=None, txt_out=None)
     failed = [(c["name"], f["file"], [x["text"] for x in f["judged"]["captions"] if not x["pass"]])
               for c in result["clips"] for f in c["files"] if not f["judged"]["pass"]]

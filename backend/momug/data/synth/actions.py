@@ -341,7 +341,7 @@ def _flight_profile(T: int, base: float, events: list[tuple[int, float, float]],
 
 
 # Apex of a jump above standing (m, before body scale) for its height word. The first bands
-# overlap once scaled (a "small" jump can rise higher than a "big" one); JUMP_APEX_APART keeps
+# meet once scaled (the highest small jumps rise as far as the lowest big ones); JUMP_APEX_APART keeps
 # the two words a clear step apart and is opt-in (`momug data synth --jump-heights apart`,
 # recorded in each jump's parameters as "apex"), so corpora made before it regenerate unchanged.
 JUMP_APEX = {"low": (0.15, 0.22), "high": (0.25, 0.35)}

@@ -115,7 +115,8 @@ def test_a_run_reads_the_split_its_config_names(trained, tmp_path):
     cfg.write_text(text.replace("[train]\n", '[train]\nsplit = "train_mirrored"\n'))
     assert main(["stream", "train", "--config", str(cfg), "--quiet"]) == 0
     assert json.loads((tmp_path / "mirrored" / "train_config.json").read_text())["train"]["split"] == "train_mirrored"
-    cfg.write_text(text.replace("[train]\n", '[train]\nsplit = "train_steady"\n').replace("mirrored", "missing"))
+    missing = CONFIG.format(data=corpus, out=tmp_path / "missing", vae=trained / "vae", steps=2)
+    cfg.write_text(missing.replace("[train]\n", '[train]\nsplit = "train_steady"\n'))
     with pytest.raises(MomugError, match="has no split 'train_steady'"):
         train_stream(load_stream_config(cfg), progress=False)
     assert not (tmp_path / "missing").exists()

@@ -3,6 +3,7 @@
 LoRA adapter keeps the base model's language).
 `momug data mirror`: add left-right mirrored copies of a split's clips (HumanML3D's M files).
 `momug data steady`: add single straight gaits cut to their cruising stretch.
+`momug data weight`: a split with chosen actions' clips listed several times.
 `momug data import`: any folder of BVH/.npz motion files, with captions, as a corpus.
 `momug data bandai`: the Bandai-Namco Research Motion Dataset as a captioned corpus.
 `momug data merge`: one corpus from several, statistics recomputed."""
@@ -81,6 +82,18 @@ def add_parser(subparsers) -> None:
     w.add_argument("data", help="a procedural corpus folder (momug data synth, merge or mirror)")
     w.add_argument("--split", default="train_mirrored", help="which ids file to read (default train_mirrored)")
     w.add_argument("--min-seconds", type=float, default=2.0, help="shortest window kept (default 2 s)")
+    wt = sub.add_parser(
+        "weight",
+        help="a split with chosen actions' clips listed several times, so training draws them more often",
+        description="Write DIR/<split>_weighted.txt (or DIR/<name>.txt): the ids of DIR/<split>.txt with every "
+        "clip that has one of the named actions (from meta.jsonl; mirrors and steady windows count as their "
+        "clip) listed N times. No motion or caption is written; train on it with split = \"<split>_weighted\".",
+    )
+    wt.add_argument("data", help="a procedural corpus folder (momug data synth or merge; mirror, steady)")
+    wt.add_argument("--split", default="train", help="which ids file to read (default train)")
+    wt.add_argument("--times", required=True, metavar="ACTION=N,...",
+                    help="how many times to list each action's clips, e.g. kick=4,jump_in_place=4 (N from 1 to 20)")
+    wt.add_argument("--name", help="name of the ids file written (default <split>_weighted)")
     i = sub.add_parser(
         "import",
         help="a folder of BVH/.npz motion files, with captions, as a HumanML3D-layout corpus",
@@ -185,6 +198,14 @@ def run(args: argparse.Namespace) -> int:
         summary = write_steady_windows(args.data, args.split, args.min_seconds)
         print(f"{summary['split_file']}: {summary['clips']} clips listed, {summary['written']} steady windows written")
         return 0
+    if command == "weight":
+        from momug.data.weight import parse_weights, write_weighted_split
+
+        summary = write_weighted_split(args.data, args.split, parse_weights(args.times), args.name)
+        counts = ", ".join(f"{a} {n}" for a, n in summary["per_action"].items())
+        print(f"{summary['split_file']}: {summary['listed']} ids listed for {summary['clips']} clips "
+              f"(clips per weighted action: {counts})")
+        return 0
     if command == "import":
         from pathlib import Path
 
@@ -209,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
     if command != "synth":
         raise MomugError("choose a subcommand: momug data synth --n N --out DIR [--seed S] [--workers K] | "
                          "momug data general-text --out FILE | momug data mirror DIR [--split S] | "
-                         "momug data steady DIR [--split S] | "
+                         "momug data steady DIR [--split S] | momug data weight DIR --times A=N,... | "
                          "momug data import SRC --out DIR --captions FILE | momug data bandai SRC --out DIR | "
                          "momug data merge DIR... --out DIR")
     if args.n <= 0:

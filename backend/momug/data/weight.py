@@ -1,0 +1,89 @@
+"""A weighted ids file: a split with the clips of chosen actions listed several times, so that
+training (which shuffles the listed ids) draws them that much more often.
+
+Why: a few things the probes ask for are a small share of a procedural corpus (one clip in fifty
+is a single kick, and fewer still carry a height word), so a fine-tuning run of a thousand steps
+sees each only a hundred-odd times. Repeating them in the ids file changes what a run draws
+without writing any motion: the clips, captions, Mean.npy and Std.npy stay as they are.
+
+A clip counts as an action's when any of its actions (meta.jsonl, from `momug data synth`, kept
+through `momug data merge`) is that action; a clip with several weighted actions takes the largest
+weight. Mirrors (M<id>) and steady windows (S<id>, S<Mid>) count as their original clip.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from momug.data.humanml3d import read_split
+from momug.data.mirror import MIRROR_PREFIX
+from momug.data.steady import STEADY_PREFIX
+from momug.data.synth.writer import read_meta
+from momug.errors import MomugError
+
+MAX_WEIGHT = 20  # more than this and one action crowds out the rest of the corpus
+
+
+def parse_weights(text: str) -> dict[str, int]:
+    """"kick=4,jump_in_place=3" -> {"kick": 4, "jump_in_place": 3}."""
+    weights = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, value = part.partition("=")
+        try:
+            times = int(value)
+        except ValueError:
+            times = None
+        if not sep or not name.strip() or times is None:
+            raise MomugError(f"--times takes ACTION=N pairs separated by commas (e.g. kick=4,jump_in_place=3), "
+                             f"got {part!r}")
+        if not 1 <= times <= MAX_WEIGHT:
+            raise MomugError(f"--times {name.strip()}={times}: N must be 1 to {MAX_WEIGHT}")
+        weights[name.strip()] = times
+    if not weights:
+        raise MomugError("--times names no action (e.g. --times kick=4)")
+    return weights
+
+
+def original_id(motion_id: str, known: set[str]) -> str | None:
+    """The meta.jsonl id a listed clip comes from: itself, or the clip a steady window (S) and/or a
+    mirror (M) was made from; None when it is none of these."""
+    candidates = [motion_id]
+    if motion_id.startswith(STEADY_PREFIX):
+        candidates.append(motion_id[len(STEADY_PREFIX):])
+    for c in list(candidates):
+        if c.startswith(MIRROR_PREFIX):
+            candidates.append(c[len(MIRROR_PREFIX):])
+    return next((c for c in candidates if c in known), None)
+
+
+def write_weighted_split(root: str | Path, split: str, weights: dict[str, int], name: str | None = None) -> dict:
+    """Write ROOT/<name>.txt (default <split>_weighted): the ids of ROOT/<split>.txt, each clip of a
+    weighted action listed `weight` times. Returns the file, the counts and the clips per action."""
+    root = Path(root)
+    ids = read_split(root, split)
+    if not (root / "meta.jsonl").is_file():
+        raise MomugError(f"{root} has no meta.jsonl: weighting by action needs to know each clip's actions "
+                         "(corpora from momug data synth, or merges of them, have it)")
+    actions = {m["id"]: {a.get("action") for a in m.get("actions") or []} for m in read_meta(root)}
+    known_actions = set().union(*actions.values()) if actions else set()
+    unknown = sorted(set(weights) - known_actions)
+    if unknown:
+        raise MomugError(f"{root} has no clip of action(s) {', '.join(unknown)}; its actions are "
+                         f"{', '.join(sorted(a for a in known_actions if a))}")
+    name = name or f"{split}_weighted"
+    if name == split:
+        raise MomugError(f"the weighted ids file would replace {split}.txt itself; choose another --name")
+    known = set(actions)
+    listed, per_action = [], {a: 0 for a in weights}
+    for motion_id in ids:
+        source = original_id(motion_id, known)
+        matched = [a for a in actions.get(source, ()) if a in weights]
+        times = max((weights[a] for a in matched), default=1)
+        for a in matched:
+            per_action[a] += 1
+        listed.extend([motion_id] * times)
+    out_file = root / f"{name}.txt"
+    out_file.write_text("".join(f"{i}\n" for i in listed))
+    return {"split_file": str(out_file), "clips": len(ids), "listed": len(listed), "per_action": per_action}

@@ -13,6 +13,7 @@ weight. Mirrors (M<id>) and steady windows (S<id>, S<Mid>) count as their origin
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from momug.data.humanml3d import read_split
@@ -73,6 +74,8 @@ def write_weighted_split(root: str | Path, split: str, weights: dict[str, int], 
         raise MomugError(f"{root} has no clip of action(s) {', '.join(unknown)}; its actions are "
                          f"{', '.join(sorted(a for a in known_actions if a))}")
     name = name or f"{split}_weighted"
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):
+        raise MomugError(f"--name must be a plain file name (letters, digits, '_', '-', '.'), got {name!r}")
     if name == split:
         raise MomugError(f"the weighted ids file would replace {split}.txt itself; choose another --name")
     known = set(actions)

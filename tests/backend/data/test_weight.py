@@ -63,6 +63,9 @@ def test_bad_requests_write_nothing(corpus):
         write_weighted_split(corpus, "train", {"backflip": 2})
     with pytest.raises(MomugError, match="replace"):
         write_weighted_split(corpus, "train", {"kick": 2}, name="train")
+    for outside in ("../escaped", "sub/dir", ".hidden", "/"):
+        with pytest.raises(MomugError, match="plain file name"):
+            write_weighted_split(corpus, "train", {"kick": 2}, name=outside)
     with pytest.raises(MomugError, match="no split"):
         write_weighted_split(corpus, "nosuch", {"kick": 2})
     assert sorted(p.name for p in corpus.iterdir()) == before

@@ -14,6 +14,7 @@ weight. Mirrors (M<id>) and steady windows (S<id>, S<Mid>) count as their origin
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from pathlib import Path
 
 from momug.data.humanml3d import read_split
@@ -47,7 +48,7 @@ def parse_weights(text: str) -> dict[str, int]:
     return weights
 
 
-def original_id(motion_id: str, known: set[str]) -> str | None:
+def original_id(motion_id: str, known: Container[str]) -> str | None:
     """The meta.jsonl id a listed clip comes from: itself, or the clip a steady window (S) and/or a
     mirror (M) was made from; None when it is none of these."""
     candidates = [motion_id]
@@ -63,25 +64,24 @@ def write_weighted_split(root: str | Path, split: str, weights: dict[str, int], 
     """Write ROOT/<name>.txt (default <split>_weighted): the ids of ROOT/<split>.txt, each clip of a
     weighted action listed `weight` times. Returns the file, the counts and the clips per action."""
     root = Path(root)
-    ids = read_split(root, split)
-    if not (root / "meta.jsonl").is_file():
-        raise MomugError(f"{root} has no meta.jsonl: weighting by action needs to know each clip's actions "
-                         "(corpora from momug data synth, or merges of them, have it)")
-    actions = {m["id"]: {a.get("action") for a in m.get("actions") or []} for m in read_meta(root)}
-    known_actions = set().union(*actions.values()) if actions else set()
-    unknown = sorted(set(weights) - known_actions)
-    if unknown:
-        raise MomugError(f"{root} has no clip of action(s) {', '.join(unknown)}; its actions are "
-                         f"{', '.join(sorted(a for a in known_actions if a))}")
     name = name or f"{split}_weighted"
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):
         raise MomugError(f"--name must be a plain file name (letters, digits, '_', '-', '.'), got {name!r}")
     if name == split:
         raise MomugError(f"the weighted ids file would replace {split}.txt itself; choose another --name")
-    known = set(actions)
+    ids = read_split(root, split)
+    if not (root / "meta.jsonl").is_file():
+        raise MomugError(f"{root} has no meta.jsonl: weighting by action needs to know each clip's actions "
+                         "(corpora from momug data synth, or merges of them, have it)")
+    actions = {m["id"]: {a.get("action") for a in m.get("actions") or []} for m in read_meta(root)}
+    known_actions = set().union(*actions.values())
+    unknown = sorted(set(weights) - known_actions)
+    if unknown:
+        raise MomugError(f"{root} has no clip of action(s) {', '.join(unknown)}; its actions are "
+                         f"{', '.join(sorted(a for a in known_actions if a))}")
     listed, per_action = [], {a: 0 for a in weights}
     for motion_id in ids:
-        source = original_id(motion_id, known)
+        source = original_id(motion_id, actions)
         matched = [a for a in actions.get(source, ()) if a in weights]
         times = max((weights[a] for a in matched), default=1)
         for a in matched:

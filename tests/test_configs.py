@@ -1,5 +1,6 @@
 """Every training config in configs/ parses with the loader its command uses (no training)."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,13 @@ def test_stream_stage_two_retrains_the_shipped_stream_model_with_text_dropout():
     assert (stage2.train.warmup_steps, stage2.train.max_steps, stage2.train.save_every, stage2.train.val_every) == \
         (50, 3000, 25, 100)
     assert stage2.output.endswith("runs/stream_stage2") and stage2.data.endswith("corpus")
+
+
+def test_stream_stage_four_is_stage_three_plus_the_prompt_summary():
+    stage3 = load_stream_config(CONFIGS[0].parent / "stream_stage3.toml")
+    stage4 = load_stream_config(CONFIGS[0].parent / "stream_stage4.toml")
+    assert stage4.model.prompt_summary and not stage3.model.prompt_summary
+    # One change, so the two curves compare step for step.
+    assert stage4.model == dataclasses.replace(stage3.model, prompt_summary=True)
+    assert stage4.train == stage3.train
+    assert (stage4.data, stage4.init_from) == (stage3.data, stage3.init_from)

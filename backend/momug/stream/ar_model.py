@@ -47,6 +47,8 @@ class StreamConfig:
     max_text_tokens: int = 64
     guidance: float = 1.0       # default classifier-free guidance scale (1: none; >1 needs a model trained
                                 # with text dropout, [train] text_dropout)
+    prompt_summary: bool = False  # the heads also read BOM's hidden state (it has read the whole prompt)
+                                  # at every latent, not only through attention (see head_input)
     kind: str = "stream"        # tells a stream checkpoint from a diffusion one
     version: int = 1
 
@@ -81,6 +83,10 @@ class StreamModel(nn.Module):
         self.eom = nn.Parameter(torch.randn(hidden) * rms)
         self.flow = FlowHead(config.latent_dim, hidden, config.flow_width, config.flow_depth)
         self.end = EndHead(hidden)
+        if config.prompt_summary:
+            self.prompt_proj = nn.Linear(hidden, hidden)
+            nn.init.zeros_(self.prompt_proj.weight)  # starts as a no-op; training opens the path
+            nn.init.zeros_(self.prompt_proj.bias)
 
     @property
     def device(self) -> torch.device:
@@ -156,6 +162,21 @@ class StreamModel(nn.Module):
                                **extra)
         return out.last_hidden_state, out.past_key_values
 
+    @property
+    def _head_modules(self) -> tuple[str, ...]:
+        return ("adapter", "flow", "end") + (("prompt_proj",) if self.config.prompt_summary else ())
+
+    def head_input(self, h: torch.Tensor, bom_h: torch.Tensor) -> torch.Tensor:
+        """What the flow and end heads read at motion positions h (..., N, H) or (..., H): the position's
+        hidden state, plus (prompt_summary) a projection of the BOM position's, bom_h (..., H). Deep
+        in a motion the positions' states are mostly about the motion so far, so an autoregressive
+        model drifts into continuing what it does; BOM's state is about the prompt alone and
+        reaches every latent unchanged, as the diffusion mode's <som> summary does."""
+        if not self.config.prompt_summary:
+            return h
+        summary = self.prompt_proj(bom_h)
+        return h + (summary[..., None, :] if h.dim() > bom_h.dim() else summary)
+
     # ----- training -----
     def forward(self, *args, **kwargs):
         # forward() is the training loss, so DDP wrappers see (and sync) the right call.
@@ -174,9 +195,10 @@ class StreamModel(nn.Module):
             conds, targets, end_h, end_y = [], [], [], []
             for b, z in enumerate(latents):
                 n, s = len(z), bom_at[b]
-                conds.append(h[b, s:s + n])             # BOM .. z_{N-1} predict z_1 .. z_N
+                heads = self.head_input(h[b, s:s + n + 1], h[b, s])
+                conds.append(heads[:n])                  # BOM .. z_{N-1} predict z_1 .. z_N
                 targets.append(z.to(h.device, h.dtype) / self.config.latent_scale)
-                end_h.append(h[b, s:s + n + 1])          # BOM .. z_N
+                end_h.append(heads)                      # BOM .. z_N
                 y = torch.zeros(n + 1, device=h.device, dtype=h.dtype)
                 y[-1] = 1.0
                 end_y.append(y)
@@ -199,7 +221,7 @@ class StreamModel(nn.Module):
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         state = self.mot.motion_state_dict()
-        for name in ("adapter", "flow", "end"):
+        for name in self._head_modules:
             state.update({f"{name}.{k}": v for k, v in getattr(self, name).state_dict().items()})
         state["bom"] = self.bom.detach()
         state["eom"] = self.eom.detach()
@@ -215,7 +237,7 @@ class StreamModel(nn.Module):
                 raise KeyError(f"tensor {name} has shape {tuple(tensor.shape)}, the model expects "
                                f"{tuple(expected[name].shape)}")
         self.mot.load_motion_state_dict(state)
-        for name in ("adapter", "flow", "end"):
+        for name in self._head_modules:
             getattr(self, name).load_state_dict({k[len(name) + 1:]: v for k, v in state.items()
                                                  if k.startswith(name + ".")})
         with torch.no_grad():
@@ -244,10 +266,11 @@ class StreamModel(nn.Module):
         motion[0, -1] = True
         attn = torch.ones(1, embeds.shape[1], dtype=torch.long, device=device)
         h, past = self.hidden(embeds, attn, motion, use_cache=use_cache)
+        bom_h = h[:, -1]
         one = torch.ones(1, 1, dtype=torch.bool, device=device)
         for i in range(max_latents):
             check_stop(should_stop, "generation")
-            cond = h[:, -1]
+            cond = self.head_input(h[:, -1], bom_h)
             if i >= min_latents and torch.sigmoid(self.end(cond)).item() > 0.5:
                 return
             z = self.flow.sample(cond, steps=steps, generator=generator, temperature=temperature)
@@ -281,10 +304,11 @@ class StreamModel(nn.Module):
         motion[:, -1] = True
         pos = (attn.cumsum(1) - 1).clamp(min=0)
         h, past = self.hidden(embeds, attn, motion, use_cache=use_cache, position_ids=pos)
+        bom_h = h[:, -1]
         one = torch.ones(2, 1, dtype=torch.bool, device=device)
         for i in range(max_latents):
             check_stop(should_stop, "generation")
-            cond = h[:, -1]                       # (2, H): conditional, unconditional
+            cond = self.head_input(h[:, -1], bom_h)   # (2, H): conditional, unconditional
             if i >= min_latents and torch.sigmoid(self.end(cond[:1])).item() > 0.5:
                 return
             z = self.flow.sample_guided(cond[:1], cond[1:], guidance, steps=steps, generator=generator,

@@ -14,16 +14,24 @@ from momug.motion import quaternion as Q
 
 # How far (frames) the sampling-time pull of a key reaches into the frames around it.
 GUIDE_REACH = 10
+# A frame's direction of travel counts once both the path and the model move this far per frame
+# (smoothed; 0.01 m at 20 fps is 0.2 m/s, well under a slow walk's 0.5 m/s).
+MIN_TRAVEL = 0.01
+TRAVEL_SHARE = 0.3
 
 
 def _heading(xz: np.ndarray) -> np.ndarray:
     return np.arctan2(xz[..., 0], xz[..., 1])
 
 
-def _path_turn(path: np.ndarray, model_root: np.ndarray) -> np.ndarray:
+def _path_turn(path: np.ndarray, model_root: np.ndarray, hold: np.ndarray | None = None) -> np.ndarray:
     """Per-frame turn (radians) that makes the model's own direction of travel follow the path,
     so facing follows the path while a sidestep or a backward walk keeps its offset. Smoothed and
-    weighted by speed: where either stands still the direction says nothing."""
+    weighted by speed: where either stands still the direction says nothing, so such frames take
+    the turn of the nearest frames that do travel (a model that slows to a stop before a key keeps
+    the facing it had, rather than spinning back to its own and then onto the key's). Frames where
+    hold is True take their neighbours' turn too: near a key the pull sets the facing, and a path
+    bent onto the key can double back there."""
     from scipy.ndimage import gaussian_filter1d
 
     pv = np.gradient(path, axis=0)
@@ -32,8 +40,17 @@ def _path_turn(path: np.ndarray, model_root: np.ndarray) -> np.ndarray:
     weight = np.minimum(np.linalg.norm(pv, axis=1), np.linalg.norm(mv, axis=1))
     c = gaussian_filter1d(weight * np.cos(turn), 3.0, mode="nearest")
     s = gaussian_filter1d(weight * np.sin(turn), 3.0, mode="nearest")
-    # Frames with no evidence at all take the path's direction against +Z: no turn.
-    return np.where(np.hypot(c, s) > 1e-6, np.arctan2(s, c), 0.0)
+    evidence = np.hypot(c, s)
+    # Travel counts where it is a fair share of the motion's own, so the last steps into a stop
+    # (or a path that doubles back as it is bent onto a key) do not swing the facing around.
+    travels = evidence > max(MIN_TRAVEL, TRAVEL_SHARE * float(np.median(evidence)))
+    if hold is not None:
+        travels &= ~hold
+    if not travels.any():
+        return np.zeros(len(path))  # nothing travels: no turn
+    frames = np.arange(len(path))
+    angle = np.unwrap(np.arctan2(s[travels], c[travels]))
+    return np.interp(frames, frames[travels], angle)
 
 
 class Guide:
@@ -48,6 +65,7 @@ class Guide:
         self.key_ric = to_local(kj, self.key_half) if len(kj) else np.zeros((0, NUM_JOINTS - 1, 3))
         self.weights = key_weights(self.key_index, c.total, GUIDE_REACH) if len(kj) else None
         self.spread = key_weights(self.key_index, c.total, np.inf) if len(kj) else None
+        self.near_key = (self.weights > 0).any(axis=0) if len(kj) else None
         if c.is_edit:
             src = np.asarray(c.source, dtype=np.float64)
             self.src_half = facing_half(src)
@@ -107,7 +125,7 @@ class Guide:
             d_ground = (c.key_joints[:, 0] - root[idx]) * np.array([1.0, 0.0, 1.0])
             before = root.copy()
             root += np.einsum("kt,kd->td", self.spread, d_ground)
-            half -= _path_turn(root[:, [0, 2]], before) / 2.0
+            half -= _path_turn(root[:, [0, 2]], before, hold=self.near_key) / 2.0
             d_height = (c.key_joints[:, 0, 1] - root[idx, 1])
             d_half = wrap_half(self.key_half - half[idx])
             d_ric = self.key_ric - ric[idx]

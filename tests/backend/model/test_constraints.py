@@ -272,3 +272,36 @@ def test_path_file_formats(tmp_path):
     (tmp_path / "obj.json").write_text(json.dumps({"waypoints": [[0, 0], [1, 0]]}))
     with pytest.raises(C.ConstraintError, match="waypoints"):
         C.load_path_file(tmp_path / "obj.json", FPS)
+
+
+# ----------------------------------------------------------------------------- facing along a bent path
+def _straight(n, step, direction):
+    """(n, 3) root positions moving `step` m per frame along the (x, z) direction, from the origin."""
+    xz = np.outer(np.arange(n), direction) * step
+    return np.stack([xz[:, 0], np.full(n, 0.9), xz[:, 1]], 1)
+
+
+def test_facing_follows_the_path_and_holds_where_it_stalls_or_a_key_pulls():
+    from momug.constraints.guide import _path_turn
+
+    model = _straight(40, 0.05, [0.0, 1.0])              # the model walks along +Z
+    path = _straight(40, 0.05, [1.0, 0.0])[:, [0, 2]]     # the path asks for +X: a quarter turn
+    turn = np.degrees(_path_turn(path, model))
+    assert np.allclose(turn, 90.0, atol=1.0)
+    # The path stops for its last ten frames: they keep the turn of the frames that travel
+    # (the earlier rule let a stalled path's noise, or no turn at all, set their facing).
+    stalled = path.copy()
+    stalled[30:] = stalled[29] + 1e-4 * np.random.default_rng(0).standard_normal((10, 2))
+    assert np.allclose(np.degrees(_path_turn(stalled, model)), 90.0, atol=1.0)
+    # A path bent onto a key can double back just before it: near a key (hold) the turn is held,
+    # so the body is not swung round to face backwards and then pulled onto the key's facing.
+    back = path.copy()
+    back[32:] = back[31] - np.outer(np.arange(1, 9), [0.05, 0.0])
+    free = np.degrees(_path_turn(back, model))
+    assert abs(free[-1] + 90.0) < 1.0                      # followed: a half turn, to face -X
+    hold = np.zeros(40, dtype=bool)
+    hold[28:] = True
+    held = np.degrees(_path_turn(back, model, hold=hold))
+    assert np.allclose(held, 90.0, atol=1.0)
+    # Nothing travels at all: no turn.
+    assert not _path_turn(np.zeros((40, 2)), model).any()

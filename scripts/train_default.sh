@@ -16,7 +16,13 @@
 #  12b. a corpus of the actions the probes failed most, merged with corpus_both, mirrored, with
 #      steady-gait windows -> corpus_focus_merged
 #  12c. the recipe run's part 2 (steady gaits)     configs/motion_scope_stage2.toml -> runs/motion_scope_stage2
-#  12d. its float16 copy, guidance 2.5, into backend/momug/checkpoints/default (what ships)
+#  12d. its float16 copy, guidance 2.5, into checkpoints_in_training/motion_scope_stage2 (part 6 starts from it)
+#  12e. part 2's two corpora again with small and big jumps apart, merged, mirrored, steady windows,
+#      and two weighted lists of its training split -> corpus_focus_merged_apart
+#  12f. part 6 (kicks and jumps in place x3)       configs/motion_scope_stage6.toml -> its copy in checkpoints_in_training
+#  12g. part 7 (gaits, kicks and jumps x2)         configs/motion_scope_stage7.toml -> its copy in checkpoints_in_training
+#  12h. part 8 (settled on part 2's data)          configs/motion_scope_stage8.toml
+#  12i. its float16 copy, guidance 2.5, into backend/momug/checkpoints/default (what ships)
 #  13. streaming model on the shipped VAE's latents       configs/stream_default.toml -> runs/stream_default
 #  14. its float16 copy into backend/momug/checkpoints/stream_default (stage 2 starts from it)
 #  15. streaming stage 2 (text dropout, for guidance)     configs/stream_stage2.toml, stopped at step 2625
@@ -50,7 +56,27 @@ if [ "$what" = all ] || [ "$what" = diffusion ]; then
     momug data steady corpus_focus_merged
   fi
   momug train --config configs/motion_scope_stage2.toml
-  python scripts/export_checkpoint.py runs/motion_scope_stage2 backend/momug/checkpoints/default --guidance 2.5
+  python scripts/export_checkpoint.py runs/motion_scope_stage2 checkpoints_in_training/motion_scope_stage2 --guidance 2.5
+  if [ ! -f corpus_focus_merged_apart/train_mirrored_steady_weighted_gaits.txt ]; then
+    [ -d corpus_both_apart ] || momug data synth --n 8000 --out corpus_both_apart --seed 0 --vocabulary both \
+      --jump-heights apart
+    [ -d corpus_focus_apart ] || momug data synth --n 4000 --out corpus_focus_apart --seed 1 --vocabulary both \
+      --jump-heights apart \
+      --actions walk,jog,run,jump_in_place,jump_forward,spin,turn,kick,clap,squat,sidestep,wave,walk_backward
+    [ -d corpus_focus_merged_apart ] || momug data merge both=corpus_both_apart focus=corpus_focus_apart \
+      --out corpus_focus_merged_apart
+    [ -f corpus_focus_merged_apart/train_mirrored.txt ] || momug data mirror corpus_focus_merged_apart
+    [ -f corpus_focus_merged_apart/train_mirrored_steady.txt ] || momug data steady corpus_focus_merged_apart
+    momug data weight corpus_focus_merged_apart --split train_mirrored_steady --times kick=3,jump_in_place=3
+    momug data weight corpus_focus_merged_apart --split train_mirrored_steady \
+      --times kick=2,jump_in_place=2,walk=2,jog=2,run=2 --name train_mirrored_steady_weighted_gaits
+  fi
+  momug train --config configs/motion_scope_stage6.toml
+  python scripts/export_checkpoint.py runs/motion_scope_stage6 checkpoints_in_training/motion_scope_stage6 --guidance 2.5
+  momug train --config configs/motion_scope_stage7.toml
+  python scripts/export_checkpoint.py runs/motion_scope_stage7 checkpoints_in_training/motion_scope_stage7 --guidance 2.5
+  momug train --config configs/motion_scope_stage8.toml
+  python scripts/export_checkpoint.py runs/motion_scope_stage8 backend/momug/checkpoints/default --guidance 2.5
 fi
 if [ "$what" = all ] || [ "$what" = stream ]; then
   momug stream train --config configs/stream_default.toml

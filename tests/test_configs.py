@@ -67,3 +67,11 @@ def test_stream_stage_four_is_stage_three_plus_the_prompt_summary():
     assert stage4.model == dataclasses.replace(stage3.model, prompt_summary=True)
     assert stage4.train == stage3.train
     assert (stage4.data, stage4.init_from) == (stage3.data, stage3.init_from)
+
+
+def test_stream_stage_five_is_stage_three_with_noisier_context():
+    stage3 = load_stream_config(CONFIGS[0].parent / "stream_stage3.toml")
+    stage5 = load_stream_config(CONFIGS[0].parent / "stream_stage5.toml")
+    assert stage5.model == dataclasses.replace(stage3.model, latent_noise=0.5)
+    assert stage5.train == stage3.train
+    assert (stage5.data, stage5.init_from) == (stage3.data, stage3.init_from)

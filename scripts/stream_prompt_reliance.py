@@ -1,0 +1,88 @@
+"""How much the streaming model's next-latent prediction depends on the prompt: the teacher-forced
+flow-matching error on validation clips with each clip's own prompt, with another clip's prompt
+and with the empty prompt, by position in the motion (same noise and flow times for all three, so
+the comparison is paired). If another clip's prompt predicts a latent about as well as its own,
+the model is reading the motion so far, not the words, at that position.
+
+    python scripts/stream_prompt_reliance.py [--checkpoint DIR] [--data corpus] [--clips 64] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+# Latent positions (1-based: the first latent is predicted from BOM alone) grouped for the table.
+BUCKETS = ((1, 1), (2, 4), (5, 12), (13, 10_000))
+
+
+@torch.no_grad()
+def flow_errors(model, texts: list[list[int]], latents: list[torch.Tensor], seed: int) -> list[torch.Tensor]:
+    """Per clip, the flow head's squared velocity error (n,) at each latent, teacher forced."""
+    embeds, attn, motion, bom_at = model.build(texts, latents)
+    h, _ = model.hidden(embeds, attn, motion)
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for b, z in enumerate(latents):
+        n, s = len(z), bom_at[b]
+        cond = model.head_input(h[b, s:s + n + 1], h[b, s])[:n]
+        x0 = z.to(cond) / model.config.latent_scale
+        noise = torch.randn(x0.shape, generator=g).to(cond)
+        t = torch.rand(n, generator=g).to(cond)
+        x_t = (1 - t[:, None]) * x0 + t[:, None] * noise
+        out.append((model.flow(x_t, t, cond) - (noise - x0)).pow(2).mean(-1).float())
+    return out
+
+
+def by_bucket(errors: list[torch.Tensor]) -> list[float]:
+    flat = [(i + 1, float(e)) for err in errors for i, e in enumerate(err)]
+    return [float(np.mean([e for pos, e in flat if lo <= pos <= hi] or [np.nan])) for lo, hi in BUCKETS]
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--checkpoint", default=None, help="streaming checkpoint (default: the shipped one)")
+    ap.add_argument("--data", default="corpus")
+    ap.add_argument("--split", default="val")
+    ap.add_argument("--clips", type=int, default=64)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+
+    from momug.data.humanml3d import MotionTextFolder
+    from momug.stream.pipeline import StreamPipeline
+    from momug.stream.train_ar import LatentBatches, StreamTrainSettings
+
+    pipe = StreamPipeline.load(args.checkpoint, "cpu")
+    model, vae = pipe.model.float().eval(), pipe.vae.float().eval()
+    folder = MotionTextFolder(args.data, args.split)
+    batches = LatentBatches(folder, vae, model, StreamTrainSettings(), seed=args.seed)
+    rng = np.random.default_rng(args.seed)
+    picks = rng.choice(len(folder), size=min(args.clips, len(folder)), replace=False)
+    texts, latents = [], []
+    for index in picks:
+        feats, text = folder.sample(int(index), rng, StreamTrainSettings().max_frames)
+        texts.append(model.text_ids(text))
+        latents.append(batches.encode(feats))
+    variants = {"own prompt": texts, "another clip's prompt": texts[1:] + texts[:1],
+                "empty prompt": [model.empty_text_ids] * len(texts)}
+    rows = {}
+    for name, ids in variants.items():
+        errors = []
+        for start in range(0, len(texts), 8):  # batches of 8 keep memory small
+            errors += flow_errors(model, ids[start:start + 8], latents[start:start + 8], args.seed + start)
+        rows[name] = by_bucket(errors)
+    heads = [f"latent {lo}" if lo == hi else (f"latents {lo}-{hi}" if hi < 10_000 else f"latents {lo}+")
+             for lo, hi in BUCKETS]
+    print(f"{pipe.model_id} on {args.data} {args.split}, {len(texts)} clips: flow error (lower is better)")
+    print(f"{'':24}" + "".join(f"{h:>14}" for h in heads))
+    for name, vals in rows.items():
+        print(f"{name:24}" + "".join(f"{v:14.3f}" for v in vals))
+    own = np.array(rows["own prompt"])
+    other = np.array(rows["another clip's prompt"])
+    print(f"{'other / own':24}" + "".join(f"{v:14.2f}" for v in other / own))
+
+
+if __name__ == "__main__":
+    main()

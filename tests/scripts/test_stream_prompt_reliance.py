@@ -1,0 +1,48 @@
+"""scripts/stream_prompt_reliance.py: paired flow errors per latent and their position buckets."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("transformers")
+
+from momug.stream.pipeline import tiny_stream_model  # noqa: E402
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "stream_prompt_reliance.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("stream_prompt_reliance", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_errors_are_per_latent_paired_and_depend_on_the_prompt():
+    script = load_script()
+    model, _ = tiny_stream_model()
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # weights off their initialisation (a new flow head ignores its condition)
+        for module in (model.mot.motion, model.flow, model.adapter):
+            for p in module.parameters():
+                p.add_(0.2 * torch.randn(p.shape, generator=g))
+    latents = [torch.randn(6, 8, generator=g), torch.randn(3, 8, generator=g)]
+    own = [model.text_ids("a person walks forward"), model.text_ids("a person jumps")]
+    a = script.flow_errors(model, own, latents, seed=1)
+    assert [e.shape for e in a] == [(6,), (3,)] and all(torch.isfinite(e).all() for e in a)
+    # Same seed, same inputs: the same noise and flow times, so the same errors.
+    assert all(torch.equal(x, y) for x, y in zip(a, script.flow_errors(model, own, latents, seed=1)))
+    swapped = script.flow_errors(model, own[::-1], latents, seed=1)
+    assert any(not torch.allclose(x, y) for x, y in zip(a, swapped))
+
+
+def test_buckets_group_errors_by_latent_position():
+    script = load_script()
+    errors = [torch.arange(1.0, 15.0), torch.tensor([100.0, 200.0])]   # positions 1..14 and 1..2
+    first, early, middle, late = script.by_bucket(errors)
+    assert first == pytest.approx((1 + 100) / 2)
+    assert early == pytest.approx((2 + 3 + 4 + 200) / 4)
+    assert middle == pytest.approx(sum(range(5, 13)) / 8)
+    assert late == pytest.approx((13 + 14) / 2)

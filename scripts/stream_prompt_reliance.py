@@ -28,11 +28,7 @@ def flow_errors(model, texts: list[list[int]], latents: list[torch.Tensor], seed
     for b, z in enumerate(latents):
         n, s = len(z), bom_at[b]
         cond = model.head_input(h[b, s:s + n + 1], h[b, s])[:n]
-        x0 = z.to(cond) / model.config.latent_scale
-        noise = torch.randn(x0.shape, generator=g).to(cond)
-        t = torch.rand(n, generator=g).to(cond)
-        x_t = (1 - t[:, None]) * x0 + t[:, None] * noise
-        out.append((model.flow(x_t, t, cond) - (noise - x0)).pow(2).mean(-1).float())
+        out.append(model.flow.errors(z.to(cond) / model.config.latent_scale, cond, generator=g).float())
     return out
 
 

@@ -62,13 +62,17 @@ class FlowHead(nn.Module):
             h = block(h, c)
         return self.out(self.out_norm(h))
 
-    def loss(self, x0: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor | None = None,
-             generator: torch.Generator | None = None) -> torch.Tensor:
-        """Rectified-flow loss: mean squared velocity error at a uniform random t per target."""
+    def errors(self, x0: torch.Tensor, cond: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Squared velocity error per target (x0.shape[:-1]) at a uniform random t per target."""
         noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
         t = torch.rand(x0.shape[:-1], generator=generator, dtype=x0.dtype, device=x0.device)
         x_t = (1 - t[..., None]) * x0 + t[..., None] * noise
-        err = (self(x_t, t, cond) - (noise - x0)).pow(2).mean(-1)
+        return (self(x_t, t, cond) - (noise - x0)).pow(2).mean(-1)
+
+    def loss(self, x0: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor | None = None,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+        """Rectified-flow loss: the mean of errors() (over mask's targets)."""
+        err = self.errors(x0, cond, generator)
         if mask is None:
             return err.mean()
         m = mask.to(err.dtype)

@@ -43,6 +43,8 @@ class StreamConfig:
     flow_depth: int = 3
     flow_steps: int = 8
     latent_noise: float = 0.05  # std of the teacher-forcing noise on input latents
+    context_dropout: float = 0.0  # training only: chance that an input latent is blanked (zeros), so
+                                  # the history cannot always tell what comes next; the prompt must
     end_weight: float = 1.0
     max_text_tokens: int = 64
     guidance: float = 1.0       # default classifier-free guidance scale (1: none; >1 needs a model trained
@@ -63,6 +65,8 @@ class StreamConfig:
             raise MomugError(f"not a streaming-model config (kind {cfg.kind!r})")
         if cfg.latent_dim < 1 or cfg.latent_scale <= 0 or cfg.flow_steps < 1 or cfg.mot_rank < 0:
             raise MomugError("stream config: latent_dim, latent_scale and flow_steps must be positive")
+        if not 0.0 <= cfg.context_dropout < 1.0:
+            raise MomugError(f"stream config: context_dropout must be in [0, 1), got {cfg.context_dropout}")
         cfg.guidance = config_guidance(cfg.guidance, "stream config")
         return cfg
 
@@ -113,10 +117,14 @@ class StreamModel(nn.Module):
         table = self.mot.llm.get_input_embeddings()
         return table(torch.tensor(ids, dtype=torch.long, device=self.device)).to(self.bom.dtype)
 
-    def _latents_in(self, z: torch.Tensor, noise: float, generator) -> torch.Tensor:
+    def _latents_in(self, z: torch.Tensor, noise: float, generator, dropout: float = 0.0) -> torch.Tensor:
         z = z.to(self.device, self.bom.dtype) / self.config.latent_scale
         if noise > 0:
             z = z + noise * torch.randn(z.shape, generator=generator, dtype=z.dtype).to(z.device)
+        if dropout > 0:
+            # Latents are unit-scale, so zeros read as "the average latent": no hint of the next one.
+            keep = torch.rand(z.shape[:-1], generator=generator) >= dropout
+            z = z * keep[..., None].to(z.device, z.dtype)
         return self.adapter(z)
 
     def _pad(self, rows: list[tuple[torch.Tensor, torch.Tensor]]):
@@ -132,13 +140,15 @@ class StreamModel(nn.Module):
             motion[b, :len(e)] = m
         return embeds, attn, motion
 
-    def build(self, texts: list[list[int]], latents: list[torch.Tensor], noise: float = 0.0, generator=None):
-        """Text-to-motion rows: inputs_embeds, attention_mask, motion_mask, the index of BOM per item."""
+    def build(self, texts: list[list[int]], latents: list[torch.Tensor], noise: float = 0.0, generator=None,
+              dropout: float = 0.0):
+        """Text-to-motion rows: inputs_embeds, attention_mask, motion_mask, the index of BOM per item.
+        noise and dropout (training) blur and blank input latents; targets stay clean."""
         rows, bom_at = [], []
         for ids, z in zip(texts, latents):
             # The last latent is only a target: nothing is predicted from it but the end flag, so it
             # is still fed (its hidden state carries the end logit).
-            e = torch.cat([self._embed_text(ids), self.bom[None], self._latents_in(z, noise, generator)])
+            e = torch.cat([self._embed_text(ids), self.bom[None], self._latents_in(z, noise, generator, dropout)])
             m = torch.zeros(len(e), dtype=torch.bool, device=self.device)
             m[len(ids):] = True
             rows.append((e, m))
@@ -190,7 +200,8 @@ class StreamModel(nn.Module):
         zero = self.bom.new_zeros(())
         out = {"flow": zero, "end": zero, "lm": zero}
         if texts:
-            embeds, attn, motion, bom_at = self.build(texts, latents, self.config.latent_noise, generator)
+            embeds, attn, motion, bom_at = self.build(texts, latents, self.config.latent_noise, generator,
+                                                      self.config.context_dropout)
             h, _ = self.hidden(embeds, attn, motion)
             conds, targets, end_h, end_y = [], [], [], []
             for b, z in enumerate(latents):

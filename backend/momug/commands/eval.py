@@ -2,7 +2,7 @@
 
     momug eval t2m    --checkpoint DIR|tiny --data DIR [--evaluator DIR] [--repeats N] [--limit N] [--json OUT]
     momug eval m2t    --checkpoint DIR|tiny --data DIR [...]
-    momug eval probes --checkpoint DIR|tiny [--data DIR] [--suite default|extended] [--json OUT]
+    momug eval probes --checkpoint DIR|tiny [--data DIR] [--suite default|extended|sequences] [--json OUT]
     momug eval train-evaluator --data DIR -o DIR [--steps N]
     momug eval real   --data DIR [--evaluator DIR] [--split test] [--json OUT]
     momug eval real   --data DIR --checkpoint DIR|tiny | --model NAME [--split S] [--limit N] [--steps 20] [--json OUT]
@@ -66,10 +66,10 @@ def add_parser(subparsers) -> None:
     pr.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
     pr.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (default: the "
                     "model's own, in its config.json)")
-    pr.add_argument("--suite", choices=("default", "extended"), default="default",
+    pr.add_argument("--suite", choices=("default", "extended", "sequences"), default="default",
                     help="probe prompts: default (the 38 the README's tables use) or extended (issue 20's "
                     "measuring stick: more held-out wordings, both sides of every sided probe, 'A then B' "
-                    "sequences, speed and jump-height words)")
+                    "sequences, speed and jump-height words) or sequences (14 more 'A then B' prompts in held-out wordings)")
     pp = sub.add_parser("perplexity", help="language kept? base-model perplexity with and without MoMug's weights",
                         description="Perplexity of the base LLM on a general English text: with the diffusion "
                         "checkpoint's LoRA adapter active and disabled, and with the streaming checkpoint's "

@@ -531,7 +531,40 @@ def extended_probes() -> list[Probe]:
     return out
 
 
-SUITES: dict[str, Callable[[], list[Probe]]] = {"default": default_probes, "extended": extended_probes}
+def sequence_probes() -> list[Probe]:
+    """A second set of "A then B" prompts, all held-out wordings, written (2026-12-05) before the
+    sequence planner (momug.sequence) existed, so that its connective list was not fitted to them:
+    the extended suite's sequences were seen while it was written. Same judges and lengths."""
+    P, S = Probe, SEQUENCE_SECONDS
+    out = [
+        P("a woman squats down and afterwards claps her hands", then(goes_down(0.25), claps()), S, tags=["sequence"]),
+        P("after clapping, the old man walks backward", then(claps(), travels("backward", 0.4)), S,
+          tags=["sequence"]),
+        P("someone raises both arms before walking forward", then(raises_both_arms(), travels("forward")), S,
+          tags=["sequence"]),
+        P("the old man walks forward, then he squats down", then(travels("forward"), goes_down(0.25)), S,
+          tags=["sequence"]),
+        P("someone jumps in place, after that they walk forward", then(jumps(), travels("forward")), S,
+          tags=["sequence"]),
+        P("before squatting down, a woman walks backward", then(travels("backward", 0.4), goes_down(0.25)), S,
+          tags=["sequence"]),
+    ]
+    for side_probes in (
+        lambda s: P(f"the old man walks forward, then turns {s}", then(travels("forward"), turns(s)), S,
+                    tags=["sequence"], side=s),
+        lambda s: P(f"someone waves the {s} hand and afterwards jumps", then(waves(s), jumps()), S,
+                    tags=["sequence"], side=s),
+        lambda s: P(f"after kicking with the {s} leg, a person claps", then(kicks(s), claps()), S,
+                    tags=["sequence"], side=s),
+        lambda s: P(f"a woman sidesteps to the {s} before raising both arms", then(travels(s, 0.3), raises_both_arms()),
+                    S, tags=["sequence"], side=s),
+    ):
+        out += _mirrored(side_probes)
+    return out
+
+
+SUITES: dict[str, Callable[[], list[Probe]]] = {"default": default_probes, "extended": extended_probes,
+                                                "sequences": sequence_probes}
 
 
 def probe_suite(name: str) -> list[Probe]:

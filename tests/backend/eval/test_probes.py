@@ -251,6 +251,15 @@ def _words(text):
     return set(re.findall(r"[a-z]+", text.lower()))
 
 
+def test_sequence_suite_is_new_prompts_held_out_and_balanced():
+    suite = probes.probe_suite("sequences")
+    seen = {p.prompt for p in probes.extended_probes()}
+    assert len(suite) == 14 and len({p.prompt for p in suite}) == 14 and not seen & {p.prompt for p in suite}
+    assert all(p.held_out and p.tags == ["sequence"] and p.seconds == probes.SEQUENCE_SECONDS for p in suite)
+    sides = [probes.probe_side(p) for p in suite]
+    assert sides.count("left") == sides.count("right") == 4
+
+
 def test_extended_suite_counts_and_balance():
     from collections import Counter
 
@@ -352,7 +361,7 @@ def test_held_out_prompts_are_never_training_wordings():
     default = {p.prompt for p in probes.default_probes()}
     corpus_words = set().union(*(_words(t) for t in base | {s for s, _ in captions.SUBJECTS}))
     near = []
-    for p in probes.extended_probes():
+    for p in probes.extended_probes() + probes.sequence_probes():
         if p.held_out:
             assert held_phrases(p.prompt), p.prompt
             assert not _is_procedural_caption(p.prompt.rstrip(".") + ".", captions, base | wide, subjects), p.prompt

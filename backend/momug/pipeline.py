@@ -121,7 +121,79 @@ class MotionPipeline:
     # ------------------------------------------------------------------ jobs
     def generate(self, prompts: list[str], seconds: list[float], seeds: list[int], guidance: float | None = None,
                  steps: int = 20, progress=None, should_stop=None, clean_feet: bool = True,
-                 raw: bool = False, constraints=None, details: list | None = None) -> list:
+                 raw: bool = False, constraints=None, details: list | None = None,
+                 split_sequences: bool = True) -> list:
+        """One motion per prompt (see _generate for the options). split_sequences: a prompt that names
+        actions in order ("walks forward then waves", momug.prompt_steps) is made step by step, each
+        action from its own prompt and continued from the motion so far, over an equal share of the
+        length; the model alone, given the whole sentence, often does only one of the actions. Not
+        for constrained motions, nor when a share would be shorter than the model's shortest motion."""
+        if not (len(prompts) == len(seconds) == len(seeds)):
+            raise MomugError("prompts, seconds and seeds must have the same length")
+        options = dict(guidance=guidance, steps=steps, should_stop=should_stop, clean_feet=clean_feet, raw=raw)
+        plans = [None] * len(prompts)
+        if split_sequences and constraints is None:
+            for i, (prompt, s) in enumerate(zip(prompts, seconds)):
+                self.validate_request(prompt, s, steps, guidance)
+                parts = self.sequence_steps(prompt, s)
+                plans[i] = parts if len(parts) > 1 else None
+        if all(plan is None for plan in plans):
+            return self._generate(prompts, seconds, seeds, progress=progress, constraints=constraints,
+                                  details=details, **options)
+        whole = [i for i, plan in enumerate(plans) if plan is None]
+        phases = (1 if whole else 0) + max(len(plan) for plan in plans if plan)
+        done = [0]
+
+        def phase_progress(fraction):
+            if progress is not None:
+                progress((done[0] + fraction) / phases)
+
+        out: list = [None] * len(prompts)
+        if whole:
+            for i, motion in zip(whole, self._generate([prompts[i] for i in whole], [seconds[i] for i in whole],
+                                                       [seeds[i] for i in whole], progress=phase_progress,
+                                                       **options)):
+                out[i] = motion
+            done[0] += 1
+        frames_of = {i: self._steps(plans[i], seconds[i]) for i, plan in enumerate(plans) if plan}
+        so_far: dict[int, np.ndarray] = {}
+        for k in range(phases - done[0]):
+            todo = [i for i in frames_of if k < len(plans[i])]
+            cons = [None if k == 0 else self._continuation(frames_of[i][k], so_far[i]) for i in todo]
+            motions = self._generate([plans[i][k] for i in todo], [frames_of[i][k] / self.fps for i in todo],
+                                     [seeds[i] + k for i in todo], progress=phase_progress,
+                                     constraints=None if k == 0 else cons, **options)
+            for i, motion in zip(todo, motions):
+                so_far[i] = motion.joints if k == 0 else np.concatenate([so_far[i], motion.joints])
+            done[0] += 1
+        from momug.motion.motionfile import Motion
+
+        for i in frames_of:
+            out[i] = Motion(joints=so_far[i].astype(np.float32), fps=self.fps, prompt=prompts[i].strip()).with_rotations()
+        return out
+
+    def sequence_steps(self, prompt: str, seconds: float) -> list[str]:
+        """The prompts generate() makes a motion of this length from, in order: the prompt alone,
+        or one per action when it names actions in order and each gets the model's shortest length."""
+        from momug.prompt_steps import split_steps
+
+        parts = split_steps(prompt.strip())
+        return parts if len(parts) > 1 and seconds / len(parts) >= self.min_seconds else [prompt.strip()]
+
+    def _steps(self, parts: list[str], seconds: float) -> list[int]:
+        """Frames per step: equal shares of the whole, the last taking the rounding."""
+        total = int(round(seconds * self.fps))
+        share = total // len(parts)
+        return [share] * (len(parts) - 1) + [total - share * (len(parts) - 1)]
+
+    def _continuation(self, frames: int, before: np.ndarray):
+        from momug.constraints import continuing
+
+        return continuing(before, frames)
+
+    def _generate(self, prompts: list[str], seconds: list[float], seeds: list[int], guidance: float | None = None,
+                  steps: int = 20, progress=None, should_stop=None, clean_feet: bool = True,
+                  raw: bool = False, constraints=None, details: list | None = None) -> list:
         """One motion per prompt, with the jumps at token seams mended, the jitter low-passed and
         (clean_feet) planted feet held still (momug.motion.cleanup); raw=True skips all three, for
         evaluations that judge the model itself. guidance: the classifier-free guidance scale (None:

@@ -33,6 +33,7 @@ class BatchSettings:
     bvh: bool = True
     contact_sheet: bool = True
     clean_feet: bool = True  # hold planted feet still (momug.motion.cleanup)
+    split_sequences: bool = True  # "A then B" made one action at a time (MotionPipeline.generate)
 
     def kinds(self) -> tuple[str, ...]:
         return ("npz", "bvh") if self.bvh else ("npz",)
@@ -68,6 +69,8 @@ def request_of(item: BatchItem, settings: BatchSettings, model: str) -> dict:
                "guidance": settings.guidance, "clean_feet": settings.clean_feet, "model": model}
     if item.constraint_id is not None:
         request["constraints"] = item.constraint_id
+    if not settings.split_sequences:  # only when off, so outputs of earlier runs still count as done
+        request["split_sequences"] = False
     return request
 
 
@@ -128,6 +131,8 @@ def _generate(pipe, chunk: list[BatchItem], settings: BatchSettings, progress) -
     constraints = [i.constraints for i in chunk]
     # Only passed when used, so pipelines without constraints (stand-ins) keep working.
     extra = {"constraints": constraints} if any(c is not None for c in constraints) else {}
+    if not settings.split_sequences:
+        extra["split_sequences"] = False
     try:
         return pipe.generate([i.prompt for i in chunk], [i.seconds for i in chunk], [i.seed for i in chunk],
                              guidance=settings.guidance, steps=settings.steps, progress=progress,
@@ -158,7 +163,8 @@ def _header(prompts: Path, folder: Path, settings: BatchSettings, model: str, de
         "settings": {"checkpoint": _checkpoint_label(settings.checkpoint), "model": model,
                      "seconds": settings.seconds, "seed": settings.seed, "steps": settings.steps,
                      "guidance": settings.guidance, "batch_size": settings.batch_size,
-                     "device": device, "bvh": settings.bvh, "clean_feet": settings.clean_feet},
+                     "device": device, "bvh": settings.bvh, "clean_feet": settings.clean_feet,
+                     "split_sequences": settings.split_sequences},
         "processes": shard.world,
         **({"shard": shard.rank} if shard.world > 1 else {}),
     }

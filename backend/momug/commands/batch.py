@@ -36,6 +36,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-contact-sheet", action="store_true", help="skip contact_sheet.png")
     p.add_argument("--no-foot-cleanup", dest="clean_feet", action="store_false",
                    help="keep the model's raw foot motion (by default planted feet are held still)")
+    p.add_argument("--whole-prompt", dest="split_sequences", action="store_false",
+                   help="give the model each whole prompt even when it names actions in order (by default "
+                        "'walks forward then waves' is made one action at a time, each continuing the last)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     settings = BatchSettings(checkpoint=checkpoint, seconds=args.seconds, seed=args.seed, steps=args.steps,
                              guidance=args.guidance, batch_size=args.batch_size, device=args.device,
                              bvh=not args.no_bvh, contact_sheet=not args.no_contact_sheet,
-                             clean_feet=args.clean_feet)
+                             clean_feet=args.clean_feet, split_sequences=args.split_sequences)
     shard = current_shard()
 
     def log(message: str) -> None:

@@ -69,7 +69,11 @@ def add_parser(subparsers) -> None:
     pr.add_argument("--suite", choices=("default", "extended", "sequences"), default="default",
                     help="probe prompts: default (the 38 the README's tables use) or extended (issue 20's "
                     "measuring stick: more held-out wordings, both sides of every sided probe, 'A then B' "
-                    "sequences, speed and jump-height words) or sequences (14 more 'A then B' prompts in held-out wordings)")
+                    "sequences, speed and jump-height words) or sequences (14 more 'A then B' prompts in "
+                    "held-out wordings)")
+    pr.add_argument("--whole-prompt", dest="split_sequences", action="store_false",
+                    help="the model reads every prompt whole (by default a prompt naming actions in order is "
+                    "made one action at a time, as momug generate makes it; diffusion mode)")
     pp = sub.add_parser("perplexity", help="language kept? base-model perplexity with and without MoMug's weights",
                         description="Perplexity of the base LLM on a general English text: with the diffusion "
                         "checkpoint's LoRA adapter active and disabled, and with the streaming checkpoint's "
@@ -307,7 +311,9 @@ def run_probes(args) -> int:
     if args.seeds < 1:
         raise MomugError("--seeds must be at least 1")
     suite = getattr(args, "suite", "default")
-    result = probe_table(adapters.probe_generator(pipe, steps=args.steps, guidance=args.guidance),
+    split = getattr(args, "split_sequences", True)
+    result = probe_table(adapters.probe_generator(pipe, steps=args.steps, guidance=args.guidance,
+                                                  split_sequences=split),
                          seeds=tuple(range(args.seed, args.seed + args.seeds)), fps=pipe.fps,
                          probes=probe_suite(suite), mode=adapters.mode(pipe))
     print(result["table"])
@@ -321,7 +327,8 @@ def run_probes(args) -> int:
     print()
     print(report.table(named, report.PHYSICS_COLUMNS))
     out = _header(args, "probes", None, pipe)
-    out.update(guidance=args.guidance, suite=suite, summary=result["summary"], by_tag=result["by_tag"],
+    out.update(guidance=args.guidance, suite=suite, split_sequences=split and adapters.mode(pipe) == "diffusion",
+               summary=result["summary"], by_tag=result["by_tag"],
                rows=result["rows"], physics=physics)
     _write_json(args.json, out)
     return 0

@@ -44,6 +44,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-foot-cleanup", dest="clean_feet", action="store_false",
                    help="keep the model's raw foot motion (by default planted feet are held still; "
                         "diffusion mode only)")
+    p.add_argument("--whole-prompt", dest="split_sequences", action="store_false",
+                   help="give the model the whole prompt even when it names actions in order (by default "
+                        "'walks forward then waves' is made one action at a time, each continuing the last; "
+                        "diffusion mode only: the streaming mode always reads the whole prompt)")
     g = p.add_argument_group("animator constraints (diffusion mode, one prompt; files in metres, Y up, "
                              "SMPL-22 .npz/.bvh/.npy motions)")
     g.add_argument("--start", metavar="FILE", help="continue FILE: the new motion starts on the frame after "
@@ -154,12 +158,14 @@ def run(args: argparse.Namespace) -> int:
         motions = pipe.generate(chunk, [args.seconds] * len(chunk),
                                 [args.seed + start + i for i in range(len(chunk))],
                                 guidance=args.guidance, steps=args.steps, progress=progress,
-                                clean_feet=args.clean_feet,
+                                clean_feet=args.clean_feet, split_sequences=args.split_sequences,
                                 **({} if constraints is None else {"constraints": [constraints]}))
-        for motion, target in zip(motions, targets[start:start + len(chunk)]):
+        for prompt, motion, target in zip(chunk, motions, targets[start:start + len(chunk)]):
             target.parent.mkdir(parents=True, exist_ok=True)
             write_motion(target, motion)
-            bar.write(f"wrote {target} ({motion.num_frames} frames, {motion.seconds:.2f} s)")
+            steps = pipe.sequence_steps(prompt, args.seconds) if args.split_sequences and constraints is None else []
+            made_as = f"; made in {len(steps)} steps: " + " / ".join(steps) if len(steps) > 1 else ""
+            bar.write(f"wrote {target} ({motion.num_frames} frames, {motion.seconds:.2f} s{made_as})")
     bar.close()
     return 0
 

@@ -210,6 +210,15 @@ def load_motion_joints(path: str | Path, fps: float) -> np.ndarray:
     return np.asarray(resample(read_motion(path), fps).joints)
 
 
+def continuing(before: np.ndarray, frames: int) -> Constraints:
+    """Constraints for `frames` frames that continue `before` (T, 22, 3), a motion momug itself made
+    (a sequence's previous step): the same context as build(start=...), without the checks that
+    guard what a user gives; a wild step of the model's own must not stop the next one."""
+    context = np.asarray(before, dtype=np.float64)[-CONTEXT_FRAMES:]
+    return Constraints(frames=int(frames), key_frames=np.arange(-len(context), 0), key_joints=context,
+                       lead=len(context))
+
+
 def _check_speeds(frames: np.ndarray, joints: np.ndarray, fps: float, what: str) -> None:
     """Keys closer in time than a body can move between them."""
     for a, b in zip(range(len(frames) - 1), range(1, len(frames))):

@@ -533,7 +533,7 @@ def extended_probes() -> list[Probe]:
 
 def sequence_probes() -> list[Probe]:
     """A second set of "A then B" prompts, all held-out wordings, written (2026-12-05) before the
-    sequence planner (momug.sequence) existed, so that its connective list was not fitted to them:
+    sequence planner (momug.prompt_steps) existed, so that its connective list was not fitted to them:
     the extended suite's sequences were seen while it was written. Same judges and lengths."""
     P, S = Probe, SEQUENCE_SECONDS
     out = [

@@ -148,7 +148,8 @@ def _job_routes(jobs: JobQueue, models: ModelTable) -> APIRouter:
         seconds = request.seconds if constraints is None else constraints.frames / schema.WIRE_FPS
         return enqueue(GenerateWork(prompt=request.prompt, seconds=seconds, seeds=request.seeds(),
                                     guidance=request.guidance, steps=request.steps,
-                                    clean_feet=request.clean_feet, constraints=constraints, model=model))
+                                    clean_feet=request.clean_feet, split_sequences=request.split_sequences,
+                                    constraints=constraints, model=model))
 
     @router.post("/caption", status_code=202, response_model=schema.JobStatus)
     def caption(request: schema.CaptionRequest):

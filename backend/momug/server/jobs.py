@@ -47,13 +47,14 @@ class GenerateWork:
     guidance: float
     steps: int
     clean_feet: bool = True
+    split_sequences: bool = True  # "A then B" made one action at a time (MotionPipeline.generate)
     constraints: object = None   # momug.constraints.Constraints, already checked
     model: str | None = None     # a model name; None: the queue's default
 
     @property
     def batch_key(self) -> tuple:
         # The sampler's loop runs once for the whole batch, so only these must agree.
-        return ("generate", self.model, self.steps, self.guidance, self.clean_feet)
+        return ("generate", self.model, self.steps, self.guidance, self.clean_feet, self.split_sequences)
 
     @property
     def size(self) -> int:
@@ -395,6 +396,8 @@ class JobQueue:
         constraints = [w.constraints for w in works for _ in w.seeds]
         # Only passed when used, so pipelines without constraints (stand-ins) keep working.
         extra = {"constraints": constraints} if any(c is not None for c in constraints) else {}
+        if not works[0].split_sequences:
+            extra["split_sequences"] = False
         motions = pipeline.generate(prompts, seconds, seeds, guidance=works[0].guidance,
                                          steps=works[0].steps, progress=progress,
                                          should_stop=should_stop, clean_feet=works[0].clean_feet, **extra)

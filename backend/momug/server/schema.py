@@ -164,6 +164,10 @@ class GenerateRequest(_Request):
                                 description="how many motions; seeds are seed, seed+1, ...")] = 1
     clean_feet: Annotated[bool, Field(strict=True, description="hold planted feet still "
                                                                "(foot-contact cleanup)")] = True
+    split_sequences: Annotated[bool, Field(strict=True, description="make a prompt that names actions in "
+                                           "order ('walks forward then waves') one action at a time, each "
+                                           "continuing the last; false: the model reads the whole prompt "
+                                           "at once")] = True
     # Animator constraints (momug.constraints): every array at 20 fps, metres, Y up, SMPL-22.
     start: Joints | None = Field(None, description="the motion to continue: the new one starts on the "
                                  "frame after its last, in its world frame")

@@ -36,7 +36,7 @@ class Counting:
     """The tiny pipeline, counting which prompts it was asked to generate."""
 
     def __init__(self, pipe):
-        self.pipe, self.prompts, self.calls, self.clean_feet = pipe, [], 0, set()
+        self.pipe, self.prompts, self.calls, self.clean_feet, self.split = pipe, [], 0, set(), set()
 
     def __getattr__(self, name):
         return getattr(self.pipe, name)
@@ -45,6 +45,7 @@ class Counting:
         self.calls += 1
         self.prompts.extend(prompts)
         self.clean_feet.add(kwargs.get("clean_feet"))
+        self.split.add(kwargs.get("split_sequences", True))
         return self.pipe.generate(prompts, *args, **kwargs)
 
 
@@ -185,7 +186,10 @@ def test_resume_skips_finished_and_redoes_broken(tmp_path, pipe):
     assert len(counting.prompts) == 4 and counting.clean_feet == {True}
     # So is one with the foot cleanup turned off, and the model is told so.
     result, counting = run(f, out, pipe, steps=3, clean_feet=False)
-    assert len(counting.prompts) == 4 and counting.clean_feet == {False}
+    assert len(counting.prompts) == 4 and counting.clean_feet == {False} and counting.split == {True}
+    # And one that reads sequences whole.
+    result, counting = run(f, out, pipe, steps=3, clean_feet=False, split_sequences=False)
+    assert len(counting.prompts) == 4 and counting.split == {False}
 
 
 CRASH = """

@@ -74,3 +74,16 @@ def test_path_and_edit(pipe, walk):
     assert np.array_equal(edited[:, kept], walk[:, kept])
     assert probes.raises_both_arms()(edited.astype(np.float64), FPS).passed
     assert not probes.raises_both_arms()(walk.astype(np.float64), FPS).passed
+
+
+def test_a_sequence_prompt_does_both_actions_in_order_without_a_pop(pipe):
+    prompt = "a person walks forward then waves with their right hand."
+    motion = pipe.generate([prompt], [8.0], [0], steps=STEPS)[0]
+    joints = motion.joints.astype(np.float64)
+    judged = probes.then(probes.travels("forward"), probes.waves("right"))(joints, FPS)
+    assert judged.passed, judged.detail
+    # The second action continues the first: the step across the seam is an ordinary one.
+    steps = C.frame_steps(joints)
+    seam = steps[78:82].max()
+    assert seam <= np.percentile(steps, 95) + 0.02, (seam, np.percentile(steps, 95))
+    assert len(joints) == 160 and motion.prompt == prompt

@@ -73,6 +73,16 @@ def test_generate_passes_the_foot_cleanup_choice_and_never_batches_the_two_toget
     assert seen == [(["blocker"], True), (["raw"], False), (["clean"], True)]
 
 
+def test_generate_passes_the_whole_prompt_choice(start_server, wrap, fast_generate):
+    seen = []
+    model = wrap(before_generate=lambda prompts, kwargs: seen.append(kwargs.get("split_sequences", True)))
+    live = start_server(loader=lambda: model)
+    for split in (False, True):
+        assert live.result(live.submit("generate", dict(fast_generate, prompt="a person walks then claps",
+                                                        split_sequences=split)))["motions"]
+    assert seen == [False, True]
+
+
 def test_caption_of_a_generated_motion(server, fast_generate):
     motion = server.result(server.submit("generate", fast_generate))["motions"][0]
     job = server.submit("caption", {"joints": motion["joints"], "fps": motion["fps"]})
@@ -112,6 +122,7 @@ def test_result_before_done_cancel_and_unknown_jobs(start_server, wrap, fast_gen
     ({"seed": -1}, "seed"),
     ({"sede": 3}, "sede"),
     ({"clean_feet": "yes"}, "clean_feet"),
+    ({"split_sequences": "no"}, "split_sequences"),
 ])
 def test_bad_generate_requests_get_422_with_a_reason(server, fast_generate, change, words):
     status, reply, _ = server.call("POST", "/v1/generate", dict(fast_generate, **change))

@@ -1,0 +1,148 @@
+"""Prompts that name actions in order: "A then B", "after A-ing, B", "B before C-ing".
+
+The diffusion model reads a whole prompt at once and, for a sequence, often does only one of the
+actions. MotionPipeline therefore splits such a prompt into steps, one plain prompt per action in
+time order, generates the first and continues each next one from the motion so far. This module is
+the text side only: `split_steps` returns the steps (a prompt that names one action comes back
+alone), each a full sentence with the prompt's subject ("someone waves their left hand after
+walking forward" -> "someone walks forward", "someone waves their left hand").
+
+It is a small rule set, not a parser: it splits on the connectives below and turns a gerund clause
+("after jogging around") into a present-tense one. "and" alone is never split: "walks and waves" may
+mean at the same time."""
+
+from __future__ import annotations
+
+import re
+
+# Connectives between clauses in time order. "next" and "finally" only after a comma or "and",
+# where they cannot be part of a clause ("walks next to the wall").
+_THEN = re.compile(
+    r"\s*(?:[,;]|\.(?=\s))?\s*\b(?:and\s+)?(?:then|after\s+that|afterwards|afterward|after\s+which|subsequently)\b,?\s*"
+    r"|\s*(?:[,;]|\.(?=\s))\s*(?:and\s+)?(?:next|finally|and\s+finally)\b,?\s*"
+    r"|\s+and\s+(?:next|finally)\b,?\s*",
+    re.IGNORECASE)
+# A gerund clause led by after/before, at the start ("after clapping, A") or the end ("A before clapping").
+_LEADING = re.compile(r"^(after|before|once)\s+(\w+ing\b[^,]*),\s*(.+)$", re.IGNORECASE)
+_TRAILING = re.compile(r"^(.+?),?\s+(after|before)\s+(\w+ing\b.*)$", re.IGNORECASE)
+
+_PRONOUNS = {"he", "she", "they"}
+_SUBJECT_WORDS = {"someone", "somebody", "he", "she", "they", "person", "man", "woman", "child", "kid", "guy",
+                  "girl", "boy", "figure", "character", "dancer", "athlete", "everyone", "one"}
+_DETERMINERS = {"a", "an", "the", "this", "that", "my", "our", "your", "his", "her", "their"}
+_FIRST = re.compile(r"^(?:first(?:ly)?|at\s+first)\b,?\s*", re.IGNORECASE)
+
+# Verbs whose base form ends in a silent e, for turning "-ing" back into a verb; the fallback rules
+# in _stem cover most others (shuffling, dancing, waving).
+_SILENT_E = {
+    "amble", "balance", "bounce", "breathe", "celebrate", "charge", "chase", "circle", "close", "come", "cycle",
+    "dance", "dawdle", "dive", "dodge", "gesture", "glide", "hide", "hobble", "idle", "juggle", "leave", "lunge",
+    "make", "move", "pace", "pause", "place", "poke", "pose", "prance", "race", "raise", "ride", "rise", "rotate",
+    "serve", "shake", "shuffle", "sidle", "skate", "slide", "smile", "squeeze", "stride", "stumble", "take",
+    "trudge", "tumble", "waddle", "wave", "wiggle", "wipe", "wobble", "gyrate", "lounge", "tiptoe", "operate",
+    "imitate",
+}
+_IRREGULAR_ING = {"lying": "lies", "dying": "dies", "tying": "ties", "being": "is", "having": "has", "doing": "does",
+                  "going": "goes", "seeing": "sees"}
+_ING_NOUNS = {"nothing", "something", "anything", "everything", "morning", "evening", "thing", "king", "ring",
+              "spring", "string", "ceiling", "building", "during", "sibling"}
+_KEEP_DOUBLE = set("lsz")  # falling, passing, buzzing: the doubled letter belongs to the verb
+
+
+def split_steps(prompt: str) -> list[str]:
+    """The actions of prompt in time order, one full prompt each; [prompt] when it names one."""
+    text = prompt.strip()
+    end = "." if text.endswith(".") else ""
+    body = text.rstrip(" .")
+    pieces = [p for p in _THEN.split(body) if p and p.strip(" ,;.")]
+    if not pieces:
+        return [prompt]
+    steps: list[str] = []
+    for piece in pieces:
+        # "... then running": a bare gerund after a connective is the next action.
+        steps.extend(_present(s) for s in _subordinate(piece.strip(" ,;")))
+    steps = [_FIRST.sub("", s).strip() for s in steps]
+    steps = [re.sub(r"\s+first\b,?", "", s, count=1, flags=re.IGNORECASE) if i == 0 else s
+             for i, s in enumerate(steps)]
+    if len(steps) < 2 or any(not s for s in steps):
+        return [prompt]
+    subject = next((sub for sub in (_subject(s) for s in steps) if sub and sub.lower() not in _PRONOUNS), "")
+    return [_with_subject(s, subject) + end for s in steps]
+
+
+def _subordinate(clause: str) -> list[str]:
+    """One clause, or two in time order when it carries an after/before gerund clause."""
+    lead = _LEADING.match(clause)
+    if lead:
+        word, gerund, main = lead.groups()
+        first, second = (gerund, main) if word.lower() in ("after", "once") else (main, gerund)
+        return [first, second]
+    trail = _TRAILING.match(clause)
+    if trail:
+        main, word, gerund = trail.groups()
+        first, second = (gerund, main) if word.lower() == "after" else (main, gerund)
+        return [first, second]
+    return [clause]
+
+
+def _present(clause: str) -> str:
+    """"jogging around in a loop" -> "jogs around in a loop"; other clauses unchanged."""
+    word, _, rest = clause.strip().partition(" ")
+    if not word.lower().endswith("ing") or len(word) <= 4 or word.lower() in _ING_NOUNS:
+        return clause.strip()
+    verb = _IRREGULAR_ING.get(word.lower()) or third_person(_stem(word.lower()))
+    return f"{verb} {rest}".strip()
+
+
+def _stem(gerund: str) -> str:
+    stem = gerund[:-3]
+    if len(stem) >= 3 and stem[-1] == stem[-2] and stem[-1] not in "aeiou" and stem[-1] not in _KEEP_DOUBLE:
+        return stem[:-1]  # jogging, hopping, clapping, squatting
+    if stem + "e" in _SILENT_E:
+        return stem + "e"
+    if re.search(r"([^aeiouwrl]l|[aeiou][vc]|dg|rg)$", stem):
+        return stem + "e"  # shuffling, waving, dancing, trudging, charging
+    return stem
+
+
+def third_person(verb: str) -> str:
+    """The present tense after "he"/"she": walk -> walks, crouch -> crouches, carry -> carries."""
+    if re.search(r"(s|x|z|ch|sh|o)$", verb) and not verb.endswith("oo"):
+        return verb + "es"
+    if re.search(r"[^aeiou]y$", verb):
+        return verb[:-1] + "ies"
+    return verb + "s"
+
+
+def _subject(clause: str) -> str:
+    """The clause's subject as written ("the old man", "someone"), or "" when it starts with a verb."""
+    words = clause.split()
+    if not words:
+        return ""
+    first = words[0].lower()
+    if first in _SUBJECT_WORDS:
+        return words[0]
+    if first in _DETERMINERS:
+        # The subject runs up to the verb: the first later word ending in s (walks, strolls), not a
+        # double s (a boss), after at least one noun.
+        for i in range(2, min(len(words), 6)):
+            w = words[i].lower().strip(",")
+            if w.endswith("s") and not w.endswith("ss"):
+                return " ".join(words[:i])
+        return ""
+    return ""
+
+
+def _with_subject(clause: str, subject: str) -> str:
+    """clause with a subject of its own: "waves" -> "a person waves", "they walk" -> "a person walks"."""
+    own = _subject(clause)
+    if own and own.lower() not in _PRONOUNS:
+        return clause
+    if not subject:
+        return clause
+    if own:  # a pronoun stands for the prompt's subject
+        verb, _, rest = clause.split(None, 1)[1].partition(" ") if " " in clause else ("", "", "")
+        if own.lower() == "they" and verb and not verb.lower().endswith("s"):
+            verb = third_person(verb)
+        return f"{subject} {verb} {rest}".strip()
+    return f"{subject} {clause}"

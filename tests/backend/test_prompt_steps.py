@@ -1,0 +1,58 @@
+"""momug.prompt_steps.split_steps: prompts that name actions in order become one prompt per action, in
+time order, each with the prompt's subject; everything else comes back whole."""
+
+import pytest
+
+from momug.prompt_steps import split_steps, third_person
+
+
+@pytest.mark.parametrize("prompt, steps", [
+    ("a person walks backward then claps their hands.", ["a person walks backward.", "a person claps their hands."]),
+    ("a person squats down, then raises both arms.", ["a person squats down.", "a person raises both arms."]),
+    ("someone turns left and then jumps.", ["someone turns left.", "someone jumps."]),
+    ("a person walks forward, then turns left, then jumps.",
+     ["a person walks forward.", "a person turns left.", "a person jumps."]),
+    # Word order against time order.
+    ("before clapping, a child backpedals a few steps", ["a child backpedals a few steps", "a child claps"]),
+    ("someone waves their left hand after walking forward", ["someone walks forward", "someone waves their left hand"]),
+    ("after jogging around in a loop, a woman waves", ["a woman jogs around in a loop", "a woman waves"]),
+    ("a woman sidesteps to the right before raising both arms",
+     ["a woman sidesteps to the right", "a woman raises both arms"]),
+    # Pronouns stand for the subject; "they" takes the verb with it.
+    ("the old man strolls ahead, after that he waves his left hand",
+     ["the old man strolls ahead", "the old man waves his left hand"]),
+    ("someone jumps in place, after that they walk forward", ["someone jumps in place", "someone walks forward"]),
+    ("first a woman jumps in place, then she walks forward", ["a woman jumps in place", "a woman walks forward"]),
+    ("the old man bends his knees and afterwards lifts both hands",
+     ["the old man bends his knees", "the old man lifts both hands"]),
+    ("a person runs, and finally stops", ["a person runs", "a person stops"]),
+    ("someone is walking then running", ["someone is walking", "someone runs"]),
+    ("hops on the spot then claps", ["hops on the spot", "claps"]),  # no subject to lend
+])
+def test_sequences_split_in_time_order(prompt, steps):
+    assert split_steps(prompt) == steps
+
+
+@pytest.mark.parametrize("prompt", [
+    "a person walks forward.", "a person walks and waves", "a man walks next to the wall",
+    "a person strengthens his arms", "a person dances after dinner", "someone sprints as fast as they can",
+    "then", "  ", "after that",
+])
+def test_one_action_or_no_clear_order_stays_whole(prompt):
+    assert split_steps(prompt) == [prompt]
+
+
+@pytest.mark.parametrize("gerund_prompt, verb", [
+    ("after waving, a person claps", "waves"), ("after dancing, a person claps", "dances"),
+    ("after shuffling sideways, a person claps", "shuffles"), ("after hopping, a person claps", "hops"),
+    ("after crouching, a person claps", "crouches"), ("after rotating, a person claps", "rotates"),
+    ("after falling, a person claps", "falls"), ("after trudging on, a person claps", "trudges"),
+    ("after crawling, a person claps", "crawls"), ("after lying down, a person claps", "lies"),
+])
+def test_gerunds_come_back_as_verbs(gerund_prompt, verb):
+    assert split_steps(gerund_prompt)[0].split()[2] == verb
+
+
+def test_third_person():
+    assert [third_person(v) for v in ("walk", "crouch", "carry", "go", "stay", "wash")] == \
+        ["walks", "crouches", "carries", "goes", "stays", "washes"]

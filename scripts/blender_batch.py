@@ -71,6 +71,8 @@ def parse_args(argv):
                        ("--guidance", float), ("--batch-size", int), ("--device", str)):
         g.add_argument(flag, type=kind)
     g.add_argument("--no-foot-cleanup", action="store_true", help="keep the model's raw foot motion")
+    g.add_argument("--whole-prompt", action="store_true",
+                   help="give the model each whole prompt, even one that names actions in order")
     args = p.parse_args(argv)
     args.formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
     bad = [f for f in args.formats if f not in FORMATS]
@@ -101,8 +103,9 @@ def generate(args):
         value = getattr(args, flag)
         if value is not None:
             cmd += ["--" + flag.replace("_", "-"), str(value)]
-    if args.no_foot_cleanup:
-        cmd.append("--no-foot-cleanup")
+    for flag in ("no_foot_cleanup", "whole_prompt"):
+        if getattr(args, flag):
+            cmd.append("--" + flag.replace("_", "-"))
     print("blender_batch: " + " ".join(cmd), flush=True)
     rc = subprocess.run(cmd).returncode
     if rc not in (0, 1):

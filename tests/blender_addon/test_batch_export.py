@@ -267,6 +267,10 @@ def test_generates_with_the_tiny_model_then_reuses(scene, tmp_path, capfd):
     assert blender_batch.main(args + ["--no-foot-cleanup"]) == 0
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["settings"]["clean_feet"] is False
     assert "2 written" in capfd.readouterr().out
+    # So does --whole-prompt.
+    assert blender_batch.main(args + ["--no-foot-cleanup", "--whole-prompt"]) == 0
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["settings"]["split_sequences"] is False
+    assert "2 written" in capfd.readouterr().out
 
 
 def test_rig_per_line_and_blender_argv(monkeypatch, tmp_path):

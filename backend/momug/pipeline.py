@@ -155,21 +155,23 @@ class MotionPipeline:
                                                        **options)):
                 out[i] = motion
             done[0] += 1
+        from momug.constraints import continuing
+        from momug.motion.motionfile import Motion
+
         frames_of = {i: self._steps(plans[i], seconds[i]) for i, plan in enumerate(plans) if plan}
         so_far: dict[int, np.ndarray] = {}
         for k in range(phases - done[0]):
             todo = [i for i in frames_of if k < len(plans[i])]
-            cons = [None if k == 0 else self._continuation(frames_of[i][k], so_far[i]) for i in todo]
+            cons = [None if k == 0 else continuing(so_far[i], frames_of[i][k]) for i in todo]
             motions = self._generate([plans[i][k] for i in todo], [frames_of[i][k] / self.fps for i in todo],
                                      [seeds[i] + k for i in todo], progress=phase_progress,
                                      constraints=None if k == 0 else cons, **options)
             for i, motion in zip(todo, motions):
                 so_far[i] = motion.joints if k == 0 else np.concatenate([so_far[i], motion.joints])
             done[0] += 1
-        from momug.motion.motionfile import Motion
-
         for i in frames_of:
-            out[i] = Motion(joints=so_far[i].astype(np.float32), fps=self.fps, prompt=prompts[i].strip()).with_rotations()
+            out[i] = Motion(joints=so_far[i].astype(np.float32), fps=self.fps,
+                            prompt=prompts[i].strip()).with_rotations()
         return out
 
     def sequence_steps(self, prompt: str, seconds: float) -> list[str]:
@@ -185,11 +187,6 @@ class MotionPipeline:
         total = int(round(seconds * self.fps))
         share = total // len(parts)
         return [share] * (len(parts) - 1) + [total - share * (len(parts) - 1)]
-
-    def _continuation(self, frames: int, before: np.ndarray):
-        from momug.constraints import continuing
-
-        return continuing(before, frames)
 
     def _generate(self, prompts: list[str], seconds: list[float], seeds: list[int], guidance: float | None = None,
                   steps: int = 20, progress=None, should_stop=None, clean_feet: bool = True,

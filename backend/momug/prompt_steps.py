@@ -66,8 +66,19 @@ def split_steps(prompt: str) -> list[str]:
              for i, s in enumerate(steps)]
     if len(steps) < 2 or any(not s for s in steps):
         return [prompt]
-    subject = next((sub for sub in (_subject(s) for s in steps) if sub and sub.lower() not in _PRONOUNS), "")
-    return [_with_subject(s, subject) + end for s in steps]
+    return [_with_subject(s, _lent_subject(steps)) + end for s in steps]
+
+
+def _lent_subject(steps: list[str]) -> str:
+    """The subject a step without one takes: the first named one, else "he"/"she" as written
+    ("they" would need the plural verb the steps are not written in: "someone" stands in)."""
+    subjects = [sub for sub in (_subject(s) for s in steps) if sub]
+    named = [sub for sub in subjects if sub.lower() not in _PRONOUNS]
+    if named:
+        return named[0]
+    if subjects:
+        return "someone" if subjects[0].lower() == "they" else subjects[0]
+    return ""
 
 
 def _subordinate(clause: str) -> list[str]:

@@ -28,6 +28,8 @@ from momug.prompt_steps import split_steps, third_person
     ("a person runs, and finally stops", ["a person runs", "a person stops"]),
     ("someone is walking then running", ["someone is walking", "someone runs"]),
     ("hops on the spot then claps", ["hops on the spot", "claps"]),  # no subject to lend
+    ("Before running, she stretches", ["she stretches", "she runs"]),  # only a pronoun to lend
+    ("after jumping, they stretch", ["someone jumps", "someone stretches"]),
 ])
 def test_sequences_split_in_time_order(prompt, steps):
     assert split_steps(prompt) == steps

@@ -62,11 +62,19 @@ def split_steps(prompt: str) -> list[str]:
         # "... then running": a bare gerund after a connective is the next action.
         steps.extend(_present(s) for s in _subordinate(piece.strip(" ,;")))
     steps = [_FIRST.sub("", s).strip() for s in steps]
-    steps = [re.sub(r"\s+first\b,?", "", s, count=1, flags=re.IGNORECASE) if i == 0 else s
-             for i, s in enumerate(steps)]
+    steps[0] = _drop_first(steps[0])
     if len(steps) < 2 or any(not s for s in steps):
         return [prompt]
-    return [_with_subject(s, _lent_subject(steps)) + end for s in steps]
+    subject = _lent_subject(steps)
+    return [_with_subject(s, subject) + end for s in steps]
+
+
+def _drop_first(step: str) -> str:
+    """"a person first walks" / "a person walks first" -> "a person walks" (not "the first mark")."""
+    subject = _subject(step)
+    if subject and step[len(subject):].lower().startswith(" first "):
+        step = subject + step[len(subject) + len(" first"):]
+    return re.sub(r",?\s+first$", "", step, flags=re.IGNORECASE)
 
 
 def _lent_subject(steps: list[str]) -> str:
@@ -138,7 +146,7 @@ def _subject(clause: str) -> str:
         # double s (a boss), after at least one noun.
         for i in range(2, min(len(words), 6)):
             w = words[i].lower().strip(",")
-            if w.endswith("s") and not w.endswith("ss"):
+            if (w.endswith("s") and not w.endswith("ss")) or w in ("first", "firstly"):
                 return " ".join(words[:i])
         return ""
     return ""

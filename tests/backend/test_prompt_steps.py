@@ -28,6 +28,9 @@ from momug.prompt_steps import split_steps, third_person
     ("a person runs, and finally stops", ["a person runs", "a person stops"]),
     ("someone is walking then running", ["someone is walking", "someone runs"]),
     ("hops on the spot then claps", ["hops on the spot", "claps"]),  # no subject to lend
+    ("a person first squats, then jumps", ["a person squats", "a person jumps"]),
+    ("a person walks forward first, then claps", ["a person walks forward", "a person claps"]),
+    ("a person walks to the first mark then claps", ["a person walks to the first mark", "a person claps"]),
     ("Before running, she stretches", ["she stretches", "she runs"]),  # only a pronoun to lend
     ("after jumping, they stretch", ["someone jumps", "someone stretches"]),
 ])

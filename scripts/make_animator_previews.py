@@ -1,6 +1,6 @@
 """The README's animator-tool examples, end to end with the CLI: a procedural walk as the user's
-motion, then `momug generate` with --keys, --start, --path and --edit, and `momug render` of
-each result into docs/animator/.
+motion, then `momug generate` with --keys, --start, --path and --edit, a two-action prompt (made
+step by step), and `momug render` of each result into docs/animator/.
 
     python scripts/make_animator_previews.py [--out docs/animator] [--steps 25]
 """
@@ -55,7 +55,9 @@ def main() -> int:
           *steps)
     momug("generate", "a person raises both arms", "--edit", str(work / "walk.npz"),
           "--keep", "lower", "-o", str(out / "edit.npz"), *steps)
-    for name in ("fill", "continue", "circle", "edit"):
+    momug("generate", "a person walks forward then waves with their right hand", "--seconds", "8",
+          "-o", str(out / "sequence.npz"), *steps)
+    for name in ("fill", "continue", "circle", "edit", "sequence"):
         momug("render", str(out / f"{name}.npz"), "-o", str(out / f"{name}.png"), "--size", "240x240")
     return 0
 

@@ -158,7 +158,7 @@ class MotionPipeline:
         from momug.constraints import continuing
         from momug.motion.motionfile import Motion
 
-        frames_of = {i: self._steps(plans[i], seconds[i]) for i, plan in enumerate(plans) if plan}
+        frames_of = {i: self.step_frames(plans[i], seconds[i]) for i, plan in enumerate(plans) if plan}
         so_far: dict[int, np.ndarray] = {}
         for k in range(phases - done[0]):
             todo = [i for i in frames_of if k < len(plans[i])]
@@ -182,7 +182,7 @@ class MotionPipeline:
         parts = split_steps(prompt.strip())
         return parts if len(parts) > 1 and seconds / len(parts) >= self.min_seconds else [prompt.strip()]
 
-    def _steps(self, parts: list[str], seconds: float) -> list[int]:
+    def step_frames(self, parts: list[str], seconds: float) -> list[int]:
         """Frames per step: equal shares of the whole, the last taking the rounding."""
         total = int(round(seconds * self.fps))
         share = total // len(parts)

@@ -36,7 +36,8 @@ def test_runs_end_to_end_with_the_tiny_model(tmp_path, capsys):
     import json
 
     script = load_script()
-    assert script.main(["--checkpoint", "tiny", "--steps", "2", "--seconds", "4", "--json", str(tmp_path / "s.json")]) == 0
-    rows = json.loads((tmp_path / "s.json").read_text())["rows"]
+    out = tmp_path / "s.json"
+    assert script.main(["--checkpoint", "tiny", "--steps", "2", "--seconds", "4", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
     assert len(rows) == 33 and all(r["joins"] == [40] for r in rows)
     assert "33 prompts" in capsys.readouterr().out

@@ -2,7 +2,8 @@
 
     momug eval t2m    --checkpoint DIR|tiny --data DIR [--evaluator DIR] [--repeats N] [--limit N] [--json OUT]
     momug eval m2t    --checkpoint DIR|tiny --data DIR [...]
-    momug eval probes --checkpoint DIR|tiny [--data DIR] [--suite default|extended|sequences] [--json OUT]
+    momug eval probes --checkpoint DIR|tiny [--data DIR] [--suite default|extended|sequences] [--whole-prompt]
+                      [--json OUT]
     momug eval train-evaluator --data DIR -o DIR [--steps N]
     momug eval real   --data DIR [--evaluator DIR] [--split test] [--json OUT]
     momug eval real   --data DIR --checkpoint DIR|tiny | --model NAME [--split S] [--limit N] [--steps 20] [--json OUT]

@@ -163,8 +163,9 @@ def run(args: argparse.Namespace) -> int:
         for prompt, motion, target in zip(chunk, motions, targets[start:start + len(chunk)]):
             target.parent.mkdir(parents=True, exist_ok=True)
             write_motion(target, motion)
-            steps = pipe.sequence_steps(prompt, args.seconds) if args.split_sequences and constraints is None else []
-            made_as = f"; made in {len(steps)} steps: " + " / ".join(steps) if len(steps) > 1 else ""
+            made_from = (pipe.sequence_steps(prompt, args.seconds)
+                         if args.split_sequences and constraints is None else [prompt])
+            made_as = f"; made in {len(made_from)} steps: " + " / ".join(made_from) if len(made_from) > 1 else ""
             bar.write(f"wrote {target} ({motion.num_frames} frames, {motion.seconds:.2f} s{made_as})")
     bar.close()
     return 0

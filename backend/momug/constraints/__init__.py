@@ -26,14 +26,13 @@ from momug.constraints.projection import (MIN_REACH, MOMENTUM_FRAMES, carry_velo
                                           typical_step)
 from momug.constraints.spec import (BODY_PARTS, CONTEXT_FRAMES, MAX_JOINT_SPEED, MAX_KEYS, MAX_PATH_GAP,
                                     MAX_PATH_POINTS, MAX_ROOT_SPEED, ConstraintError, Constraints, anchored, build,
-                                    continuing,
-                                    load_keys_file, load_motion_joints, load_path_file, parse_keep,
+                                    continuing, load_keys_file, load_motion_joints, load_path_file, parse_keep,
                                     path_from_waypoints, read_path)
 from momug.constraints.stream_join import STREAM_FADE_FRAMES, StreamJoin
 
 __all__ = ["BODY_PARTS", "CONTEXT_FRAMES", "GUIDE_REACH", "MAX_JOINT_SPEED", "MAX_KEYS", "MAX_PATH_GAP",
            "MAX_PATH_POINTS", "MAX_ROOT_SPEED", "MIN_REACH", "MOMENTUM_FRAMES", "NUM_JOINTS", "PARENTS", "RIC",
            "STREAM_FADE_FRAMES", "VELOCITIES", "ConstraintError", "Constraints", "Guide", "StreamJoin", "anchored",
-           "build", "carry_velocity", "continuing", "compose", "decode", "encode", "facing_half", "frame_steps", "key_weights",
-           "load_keys_file", "load_motion_joints", "load_path_file", "parse_keep", "path_from_waypoints", "project",
-           "read_path", "reattach", "smooth_weight", "to_local", "typical_step", "wrap_half", "yaw_about", "yaw_quat"]
+           "build", "carry_velocity", "compose", "continuing", "decode", "encode", "facing_half", "frame_steps",
+           "key_weights", "load_keys_file", "load_motion_joints", "load_path_file", "parse_keep", "path_from_waypoints",
+           "project", "read_path", "reattach", "smooth_weight", "to_local", "typical_step", "wrap_half", "yaw_about", "yaw_quat"]

@@ -47,6 +47,11 @@ _IRREGULAR_ING = {"lying": "lies", "dying": "dies", "tying": "ties", "being": "i
 _ING_NOUNS = {"nothing", "something", "anything", "everything", "morning", "evening", "thing", "king", "ring",
               "spring", "string", "ceiling", "building", "during", "sibling"}
 _KEEP_DOUBLE = set("lsz")  # falling, passing, buzzing: the doubled letter belongs to the verb
+# A step that starts with one of these has no verb of its own ("walks forward then back"): it
+# takes the previous step's.
+_VERBLESS_STARTS = {"back", "backward", "backwards", "forward", "forwards", "ahead", "left", "right", "away",
+                    "around", "again", "slowly", "quickly", "fast", "faster", "slower", "to", "towards", "toward",
+                    "in", "up", "down", "sideways"}
 
 
 def split_steps(prompt: str) -> list[str]:
@@ -63,10 +68,21 @@ def split_steps(prompt: str) -> list[str]:
         steps.extend(_present(s) for s in _subordinate(piece.strip(" ,;")))
     steps = [_FIRST.sub("", s).strip() for s in steps]
     steps[0] = _drop_first(steps[0])
+    for i in range(1, len(steps)):
+        if steps[i] and steps[i].split()[0].lower() in _VERBLESS_STARTS:
+            steps[i] = f"{_verb_of(steps[i - 1])} {steps[i]}".strip()
     if len(steps) < 2 or any(not s for s in steps):
         return [prompt]
     subject = _lent_subject(steps)
     return [_with_subject(s, subject) + end for s in steps]
+
+
+def _verb_of(step: str) -> str:
+    """The step's subject and verb ("the old man walks forward" -> "the old man walks"); its verb
+    alone when it names no subject."""
+    subject = _subject(step)
+    rest = step[len(subject):].split()
+    return " ".join(([subject] if subject else []) + rest[:1])
 
 
 def _drop_first(step: str) -> str:

@@ -28,6 +28,11 @@ from momug.prompt_steps import split_steps, third_person
     ("a person runs, and finally stops", ["a person runs", "a person stops"]),
     ("someone is walking then running", ["someone is walking", "someone runs"]),
     ("hops on the spot then claps", ["hops on the spot", "claps"]),  # no subject to lend
+    # A step with no verb of its own takes the previous one's.
+    ("a man walks forward then backward", ["a man walks forward", "a man walks backward"]),
+    ("the old man jogs in a circle, then to the left",
+     ["the old man jogs in a circle", "the old man jogs to the left"]),
+    ("hops forward then back", ["hops forward", "hops back"]),
     ("a person first squats, then jumps", ["a person squats", "a person jumps"]),
     ("a person walks forward first, then claps", ["a person walks forward", "a person claps"]),
     ("a person walks to the first mark then claps", ["a person walks to the first mark", "a person claps"]),

@@ -1,18 +1,6 @@
 """scripts/sequence_seams.py: the join step against the motion's own steps."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "sequence_seams.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("sequence_seams", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def walk(frames=80, pop_at=None):
@@ -24,18 +12,18 @@ def walk(frames=80, pop_at=None):
     return joints
 
 
-def test_an_ordinary_join_and_a_pop():
-    script = load_script()
+def test_an_ordinary_join_and_a_pop(load_script):
+    script = load_script("sequence_seams")
     smooth = script.seam_report(walk(), [40])
     assert abs(smooth["join_step_m"] - 0.05) < 1e-9 and abs(smooth["ratio_to_p95"] - 1.0) < 1e-9
     popped = script.seam_report(walk(pop_at=40), [40])
     assert popped["join_step_m"] > popped["largest_elsewhere_m"] and popped["ratio_to_p95"] > 5
 
 
-def test_runs_end_to_end_with_the_tiny_model(tmp_path, capsys):
+def test_runs_end_to_end_with_the_tiny_model(load_script, tmp_path, capsys):
     import json
 
-    script = load_script()
+    script = load_script("sequence_seams")
     out = tmp_path / "s.json"
     assert script.main(["--checkpoint", "tiny", "--steps", "2", "--seconds", "4", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())["rows"]

@@ -1,8 +1,5 @@
 """scripts/stream_prompt_reliance.py: paired flow errors per latent and their position buckets."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -10,18 +7,9 @@ pytest.importorskip("transformers")
 
 from momug.stream.pipeline import tiny_stream_model  # noqa: E402
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "stream_prompt_reliance.py"
 
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("stream_prompt_reliance", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_errors_are_per_latent_paired_and_depend_on_the_prompt():
-    script = load_script()
+def test_errors_are_per_latent_paired_and_depend_on_the_prompt(load_script):
+    script = load_script("stream_prompt_reliance")
     model, _ = tiny_stream_model()
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():  # weights off their initialisation (a new flow head ignores its condition)
@@ -38,8 +26,8 @@ def test_errors_are_per_latent_paired_and_depend_on_the_prompt():
     assert any(not torch.allclose(x, y) for x, y in zip(a, swapped))
 
 
-def test_buckets_group_errors_by_latent_position():
-    script = load_script()
+def test_buckets_group_errors_by_latent_position(load_script):
+    script = load_script("stream_prompt_reliance")
     errors = [torch.arange(1.0, 15.0), torch.tensor([100.0, 200.0])]   # positions 1..14 and 1..2
     first, early, middle, late = script.by_bucket(errors)
     assert first == pytest.approx((1 + 100) / 2)

@@ -20,10 +20,11 @@ def seam_report(joints: np.ndarray, joins: list[int]) -> dict:
     from momug.constraints import frame_steps
 
     steps = frame_steps(np.asarray(joints, dtype=np.float64))
-    at_join = max(float(steps[max(j - 2, 0):j + 2].max()) for j in joins)
-    elsewhere = np.delete(steps, [i for j in joins for i in range(max(j - 2, 0), min(j + 2, len(steps)))])
-    return {"join_step_m": at_join, "p95_step_m": float(np.percentile(steps, 95)),
-            "largest_elsewhere_m": float(elsewhere.max()), "ratio_to_p95": at_join / float(np.percentile(steps, 95))}
+    near = [i for j in joins for i in range(max(j - 2, 0), min(j + 2, len(steps)))]
+    at_join = float(steps[near].max())
+    p95 = float(np.percentile(steps, 95))
+    return {"join_step_m": at_join, "p95_step_m": p95, "largest_elsewhere_m": float(np.delete(steps, near).max()),
+            "ratio_to_p95": at_join / p95}
 
 
 def main(argv=None) -> int:

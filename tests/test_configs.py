@@ -75,3 +75,11 @@ def test_stream_stage_five_is_stage_three_with_noisier_context():
     assert stage5.model == dataclasses.replace(stage3.model, latent_noise=0.5)
     assert stage5.train == stage3.train
     assert (stage5.data, stage5.init_from) == (stage3.data, stage3.init_from)
+
+
+def test_stream_stage_six_is_stage_three_with_blanked_context():
+    stage3 = load_stream_config(CONFIGS[0].parent / "stream_stage3.toml")
+    stage6 = load_stream_config(CONFIGS[0].parent / "stream_stage6.toml")
+    assert stage6.model == dataclasses.replace(stage3.model, context_dropout=0.3)
+    assert stage6.train == stage3.train
+    assert (stage6.data, stage6.init_from) == (stage3.data, stage3.init_from)

@@ -44,7 +44,7 @@ class StreamConfig:
     flow_steps: int = 8
     latent_noise: float = 0.05  # std of the teacher-forcing noise on input latents
     context_dropout: float = 0.0  # training only: chance that an input latent is blanked (zeros), so
-                                  # the history cannot always tell what comes next; the prompt must
+                                  # the history cannot always tell what comes next and the prompt has to
     end_weight: float = 1.0
     max_text_tokens: int = 64
     guidance: float = 1.0       # default classifier-free guidance scale (1: none; >1 needs a model trained

@@ -53,7 +53,8 @@ def stream_run(pipe, prompt: str, seconds: float, use_cache: bool) -> dict:
     def decoded():
         latents = []
         for z in pipe.model.stream_latents(prompt, max_latents=n_latents, min_latents=n_latents,
-                                           generator=torch.Generator().manual_seed(0), use_cache=use_cache):
+                                           generator=torch.Generator().manual_seed(0), use_cache=use_cache,
+                                           total=n_latents):
             latents.append(z)
             with torch.no_grad():
                 yield pipe.vae.decode(torch.stack(latents)[None])

@@ -59,27 +59,16 @@ def test_stream_stage_two_retrains_the_shipped_stream_model_with_text_dropout():
     assert stage2.output.endswith("runs/stream_stage2") and stage2.data.endswith("corpus")
 
 
-def test_stream_stage_four_is_stage_three_plus_the_prompt_summary():
+@pytest.mark.parametrize("stage, change", [
+    (4, {"prompt_summary": True}),                            # a prompt summary for the heads
+    (5, {"latent_noise": 0.5}),                               # noisier context
+    (6, {"context_dropout": 0.3}),                            # blanked context
+    (7, {"length_conditioning": 50, "length_dropout": 0.2}),  # told the motion's length
+])
+def test_stream_stages_after_three_change_one_thing(stage, change):
     stage3 = load_stream_config(CONFIGS[0].parent / "stream_stage3.toml")
-    stage4 = load_stream_config(CONFIGS[0].parent / "stream_stage4.toml")
-    assert stage4.model.prompt_summary and not stage3.model.prompt_summary
-    # One change, so the two curves compare step for step.
-    assert stage4.model == dataclasses.replace(stage3.model, prompt_summary=True)
-    assert stage4.train == stage3.train
-    assert (stage4.data, stage4.init_from) == (stage3.data, stage3.init_from)
-
-
-def test_stream_stage_five_is_stage_three_with_noisier_context():
-    stage3 = load_stream_config(CONFIGS[0].parent / "stream_stage3.toml")
-    stage5 = load_stream_config(CONFIGS[0].parent / "stream_stage5.toml")
-    assert stage5.model == dataclasses.replace(stage3.model, latent_noise=0.5)
-    assert stage5.train == stage3.train
-    assert (stage5.data, stage5.init_from) == (stage3.data, stage3.init_from)
-
-
-def test_stream_stage_six_is_stage_three_with_blanked_context():
-    stage3 = load_stream_config(CONFIGS[0].parent / "stream_stage3.toml")
-    stage6 = load_stream_config(CONFIGS[0].parent / "stream_stage6.toml")
-    assert stage6.model == dataclasses.replace(stage3.model, context_dropout=0.3)
-    assert stage6.train == stage3.train
-    assert (stage6.data, stage6.init_from) == (stage3.data, stage3.init_from)
+    later = load_stream_config(CONFIGS[0].parent / f"stream_stage{stage}.toml")
+    # One change, so the curves compare step for step.
+    assert later.model == dataclasses.replace(stage3.model, **change)
+    assert later.train == stage3.train
+    assert (later.data, later.init_from) == (stage3.data, stage3.init_from)

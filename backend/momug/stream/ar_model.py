@@ -51,6 +51,11 @@ class StreamConfig:
                                 # with text dropout, [train] text_dropout)
     prompt_summary: bool = False  # the heads also read BOM's hidden state (it has read the whole prompt)
                                   # at every latent, not only through attention (see head_input)
+    length_conditioning: int = 0  # > 0: BOM and every input latent also carry how many latents are still
+                                  # to come (counts above this are read as this), so the model knows the
+                                  # motion's length as the diffusion mode's canvas does (0: off)
+    length_dropout: float = 0.0   # training only: share of rows whose length is "unknown", so a stream
+                                  # with no set end still reads right
     kind: str = "stream"        # tells a stream checkpoint from a diffusion one
     version: int = 1
 
@@ -67,6 +72,9 @@ class StreamConfig:
             raise MomugError("stream config: latent_dim, latent_scale and flow_steps must be positive")
         if not 0.0 <= cfg.context_dropout < 1.0:
             raise MomugError(f"stream config: context_dropout must be in [0, 1), got {cfg.context_dropout}")
+        if cfg.length_conditioning < 0 or not 0.0 <= cfg.length_dropout <= 1.0:
+            raise MomugError("stream config: length_conditioning must be at least 0 and length_dropout in [0, 1], "
+                             f"got {cfg.length_conditioning} and {cfg.length_dropout}")
         cfg.guidance = config_guidance(cfg.guidance, "stream config")
         return cfg
 
@@ -91,6 +99,11 @@ class StreamModel(nn.Module):
             self.prompt_proj = nn.Linear(hidden, hidden)
             nn.init.zeros_(self.prompt_proj.weight)  # starts as a no-op; training opens the path
             nn.init.zeros_(self.prompt_proj.bias)
+        if config.length_conditioning:
+            # One row per count of latents still to come, 0..length_conditioning, and a last one for
+            # "unknown"; zeros, so a model seeded from one without it starts out unchanged.
+            self.remaining = nn.Embedding(config.length_conditioning + 2, hidden)
+            nn.init.zeros_(self.remaining.weight)
 
     @property
     def device(self) -> torch.device:
@@ -117,6 +130,19 @@ class StreamModel(nn.Module):
         table = self.mot.llm.get_input_embeddings()
         return table(torch.tensor(ids, dtype=torch.long, device=self.device)).to(self.bom.dtype)
 
+    def _length_in(self, total: int | None, first: int, count: int) -> torch.Tensor | float:
+        """What is added to `count` motion inputs from position `first` on (0: BOM, i: latent z_i) of a
+        motion of `total` latents (None: length unknown): the embedding of how many latents are still
+        to come after each. 0 when the model has no length conditioning."""
+        if not self.config.length_conditioning:
+            return 0.0
+        most = self.config.length_conditioning
+        if total is None:
+            index = torch.full((count,), most + 1, dtype=torch.long, device=self.device)
+        else:
+            index = (int(total) - torch.arange(first, first + count, device=self.device)).clamp(0, most)
+        return self.remaining(index)
+
     def _latents_in(self, z: torch.Tensor, noise: float, generator, dropout: float = 0.0) -> torch.Tensor:
         z = z.to(self.device, self.bom.dtype) / self.config.latent_scale
         if noise > 0:
@@ -141,14 +167,18 @@ class StreamModel(nn.Module):
         return embeds, attn, motion
 
     def build(self, texts: list[list[int]], latents: list[torch.Tensor], noise: float = 0.0, generator=None,
-              dropout: float = 0.0):
+              dropout: float = 0.0, length_dropout: float = 0.0):
         """Text-to-motion rows: inputs_embeds, attention_mask, motion_mask, the index of BOM per item.
-        noise and dropout (training) blur and blank input latents; targets stay clean."""
+        noise and dropout (training) blur and blank input latents; targets stay clean; length_dropout
+        (training) hides the motion's length from that share of rows."""
         rows, bom_at = [], []
         for ids, z in zip(texts, latents):
             # The last latent is only a target: nothing is predicted from it but the end flag, so it
             # is still fed (its hidden state carries the end logit).
-            e = torch.cat([self._embed_text(ids), self.bom[None], self._latents_in(z, noise, generator, dropout)])
+            hide = length_dropout > 0 and float(torch.rand((), generator=generator)) < length_dropout
+            motion_in = torch.cat([self.bom[None], self._latents_in(z, noise, generator, dropout)])
+            motion_in = motion_in + self._length_in(None if hide else len(z), 0, len(motion_in))
+            e = torch.cat([self._embed_text(ids), motion_in])
             m = torch.zeros(len(e), dtype=torch.bool, device=self.device)
             m[len(ids):] = True
             rows.append((e, m))
@@ -174,7 +204,8 @@ class StreamModel(nn.Module):
 
     @property
     def _head_modules(self) -> tuple[str, ...]:
-        return ("adapter", "flow", "end") + (("prompt_proj",) if self.config.prompt_summary else ())
+        return (("adapter", "flow", "end") + (("prompt_proj",) if self.config.prompt_summary else ())
+                + (("remaining",) if self.config.length_conditioning else ()))
 
     def head_input(self, h: torch.Tensor, bom_h: torch.Tensor) -> torch.Tensor:
         """What the flow and end heads read at motion positions h (..., N, H) or (..., H): the position's
@@ -201,7 +232,7 @@ class StreamModel(nn.Module):
         out = {"flow": zero, "end": zero, "lm": zero}
         if texts:
             embeds, attn, motion, bom_at = self.build(texts, latents, self.config.latent_noise, generator,
-                                                      self.config.context_dropout)
+                                                      self.config.context_dropout, self.config.length_dropout)
             h, _ = self.hidden(embeds, attn, motion)
             conds, targets, end_h, end_y = [], [], [], []
             for b, z in enumerate(latents):
@@ -259,20 +290,21 @@ class StreamModel(nn.Module):
     @torch.no_grad()
     def stream_latents(self, text: str, max_latents: int = 50, min_latents: int = 1, steps: int | None = None,
                        generator=None, temperature: float = 1.0, should_stop=None, use_cache: bool = True,
-                       guidance: float = 1.0):
+                       guidance: float = 1.0, total: int | None = None):
         """Yield latents (latent_dim,) one at a time; stops at the end head's call or max_latents.
         One full pass over the prompt, then one cached single-position step per latent
         (use_cache=False reruns the whole sequence for every latent: the benchmark's baseline).
         guidance != 1: classifier-free guidance against the empty prompt (see _guided_latents);
-        guidance == 1 is the plain conditional sampler."""
+        guidance == 1 is the plain conditional sampler. total: the motion's length in latents where it is
+        known (a model with length_conditioning reads it; None: unknown)."""
         steps = steps or self.config.flow_steps
         if guidance != 1.0:
             yield from self._guided_latents(text, max_latents, min_latents, steps, generator, temperature,
-                                            should_stop, use_cache, float(guidance))
+                                            should_stop, use_cache, float(guidance), total)
             return
         device = self.device
         ids = self.text_ids(text)
-        embeds = torch.cat([self._embed_text(ids), self.bom[None]])[None]
+        embeds = torch.cat([self._embed_text(ids), self.bom[None] + self._length_in(total, 0, 1)])[None]
         motion = torch.zeros(1, embeds.shape[1], dtype=torch.bool, device=device)
         motion[0, -1] = True
         attn = torch.ones(1, embeds.shape[1], dtype=torch.long, device=device)
@@ -287,15 +319,16 @@ class StreamModel(nn.Module):
             z = self.flow.sample(cond, steps=steps, generator=generator, temperature=temperature)
             yield z[0] * self.config.latent_scale
             attn = torch.cat([attn, attn.new_ones(1, 1)], dim=1)
+            x = (self.adapter(z) + self._length_in(total, i + 1, 1))[:, None]
             if use_cache:
-                h, past = self.hidden(self.adapter(z)[:, None], attn, one, past, use_cache=True)
+                h, past = self.hidden(x, attn, one, past, use_cache=True)
             else:
-                embeds = torch.cat([embeds, self.adapter(z)[:, None]], dim=1)
+                embeds = torch.cat([embeds, x], dim=1)
                 motion = torch.cat([motion, one], dim=1)
                 h, _ = self.hidden(embeds, attn, motion)
 
     def _guided_latents(self, text, max_latents, min_latents, steps, generator, temperature, should_stop,
-                        use_cache, guidance):
+                        use_cache, guidance, total):
         """Classifier-free guidance: the prompt's sequence and the empty prompt's (empty_text_ids, what
         text dropout trains on) run as a batch of 2, each row with its own KV cache. Both rows are
         left-padded to one length with positions counted from each row's first real token, so each
@@ -303,8 +336,8 @@ class StreamModel(nn.Module):
         v = v_u + guidance * (v_c - v_u); the end head reads the conditional row only; both rows get
         the same sampled latent as their next input."""
         device = self.device
-        rows = [torch.cat([self._embed_text(ids), self.bom[None]])
-                for ids in (self.text_ids(text), self.empty_text_ids)]
+        bom = self.bom[None] + self._length_in(total, 0, 1)
+        rows = [torch.cat([self._embed_text(ids), bom]) for ids in (self.text_ids(text), self.empty_text_ids)]
         L = max(len(e) for e in rows)
         embeds = self.bom.new_zeros(2, L, self.bom.shape[-1])
         attn = torch.zeros(2, L, dtype=torch.long, device=device)
@@ -328,7 +361,7 @@ class StreamModel(nn.Module):
             attn = torch.cat([attn, attn.new_ones(2, 1)], dim=1)
             step_pos = pos[:, -1:] + 1
             pos = torch.cat([pos, step_pos], dim=1)
-            x = self.adapter(z)[:, None].expand(2, 1, -1)
+            x = (self.adapter(z) + self._length_in(total, i + 1, 1))[:, None].expand(2, 1, -1)
             if use_cache:
                 h, past = self.hidden(x, attn, one, past, use_cache=True, position_ids=step_pos)
             else:

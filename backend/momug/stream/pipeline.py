@@ -133,7 +133,8 @@ class StreamPipeline:
         generator = torch.Generator(device=self.model.device).manual_seed(int(seed))
         return self.model.stream_latents(prompt.strip(), max_latents=n_latents, min_latents=n_latents,
                                          steps=steps, generator=generator, should_stop=should_stop,
-                                         guidance=self.guidance if guidance is None else float(guidance))
+                                         guidance=self.guidance if guidance is None else float(guidance),
+                                         total=n_latents)
 
     def latents_for(self, n_frames: int) -> int:
         """How many latents cover n_frames (the last may be cut short)."""

@@ -11,7 +11,8 @@ Mirrors backend/momug/server/schema.py (the wire format's one definition); chang
   both take model: default|real (left out: the backend's default); GET /v1/models lists them;
 - GET /v1/jobs/{id} -> {id, kind, status: queued|running|done|failed|cancelled, progress, error};
 - GET /v1/jobs/{id}/result -> {"motions": [{prompt, seed, fps, frames, joints, rotations (w,x,y,z
-  local, SMPL-22), root_translation}]} or {"caption": text}; DELETE /v1/jobs/{id} cancels;
+  local, SMPL-22), root_translation, made_from (the prompts of its steps)}]} or {"caption": text};
+  DELETE /v1/jobs/{id} cancels;
 - POST /v1/generate/stream {prompt, seconds, seed, steps?} answers text/event-stream: `event:`/
   `data:` blocks start {frames, fps, model_id, ...}, frames {start, count, joints, rotations,
   root_translation} per chunk, then done {frames} or error {detail}; ':' lines keep it alive.

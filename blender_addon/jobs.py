@@ -72,6 +72,7 @@ class ApplyResult:
         self.seconds = seconds
         self.notes = list(notes)
         self.pushed_to_nla = False
+        self.made_from = []   # the prompts of a sequence made one action at a time, in order
 
     def summary(self, max_listed=8):
         where = "an NLA strip" if self.pushed_to_nla else "action"
@@ -87,6 +88,8 @@ class ApplyResult:
                      + (f" and {more} more" if more > 0 else ""))
         if self.helper_bones:
             text += f"; {len(self.helper_bones)} constrained or hidden helper bones not keyed"
+        if len(self.made_from) > 1:
+            text += f"; made in {len(self.made_from)} steps: " + " / ".join(self.made_from)
         for note in self.notes:
             text += f"; {note}"
         return text
@@ -170,6 +173,7 @@ def apply_motion(context, motion, target="NEW_SMPL", bone_map_mode="AUTO", root_
     res = ApplyResult(obj, writer.action, label, unmapped_joints, unmapped_bones,
                       result["scale"], frames, time.perf_counter() - t0, notes, sorted(helpers))
     res.pushed_to_nla = bool(push_to_nla)
+    res.made_from = [str(p) for p in motion.get("made_from", ())]
     return res
 
 
@@ -219,6 +223,8 @@ def motion_from_result(result):
     out = {k: np.asarray(m[k], dtype=np.float64)
            for k in ("joints", "rotations", "root_translation") if m.get(k) is not None}
     out["fps"] = float(m.get("fps") or retarget.SOURCE_FPS)
+    if isinstance(m.get("made_from"), list):
+        out["made_from"] = m["made_from"]
     if "root_translation" not in out and "joints" in out:
         out["root_translation"] = out["joints"][:, 0]
     return out

@@ -171,7 +171,7 @@ class MotionPipeline:
             done[0] += 1
         for i in frames_of:
             out[i] = Motion(joints=so_far[i].astype(np.float32), fps=self.fps,
-                            prompt=prompts[i].strip()).with_rotations()
+                            prompt=prompts[i].strip(), made_from=list(plans[i])).with_rotations()
         return out
 
     def sequence_steps(self, prompt: str, seconds: float) -> list[str]:

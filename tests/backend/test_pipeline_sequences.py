@@ -62,6 +62,10 @@ def test_a_batch_mixes_plain_prompts_and_sequences_of_any_length(pipe, calls):
     motions = pipe.generate(prompts, [2.0, 6.0, 3.15], [0, 1, 2], steps=2)
     assert [m.num_frames for m in motions] == [40, 120, 63]
     assert [m.prompt for m in motions] == prompts
+    # Each motion says what it was made from (None: its prompt alone).
+    assert [m.made_from for m in motions] == [
+        None, ["a person walks forward", "a person turns left", "a person claps"],
+        ["a person squats", "a person sits"]]
     # One pass for the plain prompts, then one per step, the sequences batched together.
     assert [c["prompts"] for c in calls] == [
         ["a person jumps"],

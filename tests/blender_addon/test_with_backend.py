@@ -168,6 +168,14 @@ def test_generate_new_smpl_rig_operator_and_history(addon, scene, use_backend):
     assert obj.animation_data.action == first
 
 
+def test_a_sequence_says_how_it_was_made(addon, scene, use_backend):
+    st = scene.momug
+    st.prompt, st.seconds, st.seed, st.steps, st.target = "a person walks forward then waves", 2.0, 0, 2, "NEW_SMPL"
+    assert bpy.ops.momug.generate() == {"FINISHED"}
+    # The backend made it one action at a time and said so; the status line tells the animator.
+    assert "made in 2 steps: a person walks forward / a person waves" in st.status
+
+
 def test_undo_restores_the_scene_after_generate(addon, scene, use_backend):
     """Generate is one undo step (bl_options UNDO). The bpy module pushes no undo step after an
     operator by itself, so the test pushes the one Blender's UI pushes when the operator ends."""

@@ -160,12 +160,11 @@ def run(args: argparse.Namespace) -> int:
                                 guidance=args.guidance, steps=args.steps, progress=progress,
                                 clean_feet=args.clean_feet, split_sequences=args.split_sequences,
                                 **({} if constraints is None else {"constraints": [constraints]}))
-        for prompt, motion, target in zip(chunk, motions, targets[start:start + len(chunk)]):
+        for motion, target in zip(motions, targets[start:start + len(chunk)]):
             target.parent.mkdir(parents=True, exist_ok=True)
             write_motion(target, motion)
-            made_from = (pipe.sequence_steps(prompt, args.seconds)
-                         if args.split_sequences and constraints is None else [prompt])
-            made_as = f"; made in {len(made_from)} steps: " + " / ".join(made_from) if len(made_from) > 1 else ""
+            parts = motion.made_from or []
+            made_as = f"; made in {len(parts)} steps: " + " / ".join(parts) if len(parts) > 1 else ""
             bar.write(f"wrote {target} ({motion.num_frames} frames, {motion.seconds:.2f} s{made_as})")
     bar.close()
     return 0

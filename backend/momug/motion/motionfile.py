@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,9 @@ class Motion:
     prompt: str | None = None
     rotations: np.ndarray | None = None
     root_translation: np.ndarray | None = None
+    # The prompts it was made from, in order, when a prompt naming actions in order was made one
+    # action at a time (MotionPipeline.generate); None: from its prompt alone. Not written to files.
+    made_from: list[str] | None = None
 
     def __post_init__(self):
         self.joints = np.asarray(self.joints, dtype=np.float32)
@@ -63,7 +66,7 @@ class Motion:
         if self.rotations is not None and self.root_translation is not None:
             return self
         rotations, root = kinematics.inverse(smpl22(), self.joints)
-        return Motion(self.joints, self.fps, self.prompt, rotations, root)
+        return replace(self, rotations=rotations, root_translation=root)
 
 
 def save_motion(path: str | os.PathLike, motion: Motion) -> Path:

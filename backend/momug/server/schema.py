@@ -238,6 +238,9 @@ class MotionOut(BaseModel):
     joints: list[list[list[float]]] = Field(description="(T, 22, 3) metres, Y up")
     rotations: list[list[list[float]]] = Field(description="(T, 22, 4) local quaternions w,x,y,z")
     root_translation: list[list[float]] = Field(description="(T, 3) metres, Y up")
+    made_from: list[str] = Field(description="the prompts the motion was made from, in order: one per action "
+                                         "when a prompt naming actions in order was made one action at a "
+                                         "time (split_sequences), else the prompt alone")
 
 
 class GenerateResult(BaseModel):
@@ -350,4 +353,5 @@ def motion_out(motion, seed: int) -> dict:
         "joints": wire_array(motion.joints),
         "rotations": wire_array(motion.rotations),
         "root_translation": wire_array(motion.root_translation),
+        "made_from": list(motion.made_from or [motion.prompt or ""]),
     }

@@ -77,10 +77,14 @@ def test_generate_passes_the_whole_prompt_choice(start_server, wrap, fast_genera
     seen = []
     model = wrap(before_generate=lambda prompts, kwargs: seen.append(kwargs.get("split_sequences", True)))
     live = start_server(loader=lambda: model)
+    made_from = []
     for split in (False, True):
-        assert live.result(live.submit("generate", dict(fast_generate, prompt="a person walks then claps",
-                                                        split_sequences=split)))["motions"]
+        motions = live.result(live.submit("generate", dict(fast_generate, prompt="a person walks then claps",
+                                                           seconds=2.0, split_sequences=split)))["motions"]
+        made_from.append(motions[0]["made_from"])
     assert seen == [False, True]
+    # The result says which prompts each motion was made from.
+    assert made_from == [["a person walks then claps"], ["a person walks", "a person claps"]]
 
 
 def test_caption_of_a_generated_motion(server, fast_generate):

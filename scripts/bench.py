@@ -203,7 +203,7 @@ def main() -> int:
     whole, _ = timed(lambda: pipe.generate([prompt], [seq_seconds], [0], steps=args.steps, split_sequences=False),
                      args.repeats)
     figures[f"sequence_{seq_seconds:g}s"] = {"step_by_step_s": split, "whole_prompt_s": whole,
-                                             "steps": pipe.sequence_steps(prompt, seq_seconds)}
+                                             "steps": [step for step, _ in pipe.sequence_plan(prompt, seq_seconds)]}
     rows.append((f"'A then B', {seq_seconds:g} s as users get it (2 steps, cleanup)", f"{split:.2f} s",
                  f"{whole:.2f} s (whole prompt, one pass, cleanup)", f"{whole / split:.2f}x"))
 

@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     motions = pipe.generate(prompts, [args.seconds] * len(prompts), [args.seed] * len(prompts), steps=args.steps)
     rows = []
     for prompt, motion in zip(prompts, motions):
-        shares = pipe.step_frames(pipe.sequence_steps(prompt, args.seconds), args.seconds)
+        shares = [frames for _, frames in pipe.sequence_plan(prompt, args.seconds)]
         joins = list(np.cumsum(shares)[:-1])
         rows.append({"prompt": prompt, "joins": [int(j) for j in joins], **seam_report(motion.joints, joins)})
         r = rows[-1]

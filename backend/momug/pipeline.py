@@ -125,9 +125,9 @@ class MotionPipeline:
                  split_sequences: bool = True) -> list:
         """One motion per prompt (see _generate for the options). split_sequences: a prompt that names
         actions in order ("walks forward then waves", momug.prompt_steps) is made step by step, each
-        action from its own prompt and continued from the motion so far, over an equal share of the
-        length; the model alone, given the whole sentence, often does only one of the actions. Not
-        for constrained motions, nor when a share would be shorter than the model's shortest motion."""
+        action from its own prompt and continued from the motion so far, over its share of the length
+        (sequence_plan: the length a step names, else equal shares); the model alone, given the whole
+        sentence, often does only one of the actions. Not for constrained motions."""
         if not (len(prompts) == len(seconds) == len(seeds)):
             raise MomugError("prompts, seconds and seeds must have the same length")
         options = dict(guidance=guidance, steps=steps, should_stop=should_stop, clean_feet=clean_feet, raw=raw)
@@ -135,8 +135,8 @@ class MotionPipeline:
         if split_sequences and constraints is None:
             for i, (prompt, s) in enumerate(zip(prompts, seconds)):
                 self.validate_request(prompt, s, steps, guidance)
-                parts = self.sequence_steps(prompt, s)
-                plans[i] = parts if len(parts) > 1 else None
+                plan = self.sequence_plan(prompt, s)
+                plans[i] = plan if len(plan) > 1 else None
         if all(plan is None for plan in plans):
             return self._generate(prompts, seconds, seeds, progress=progress, constraints=constraints,
                                   details=details, **options)
@@ -158,35 +158,62 @@ class MotionPipeline:
         from momug.constraints import continuing
         from momug.motion.motionfile import Motion
 
-        frames_of = {i: self.step_frames(plans[i], seconds[i]) for i, plan in enumerate(plans) if plan}
         so_far: dict[int, np.ndarray] = {}
+        planned = [i for i, plan in enumerate(plans) if plan]
         for k in range(phases - done[0]):
-            todo = [i for i in frames_of if k < len(plans[i])]
-            cons = [None if k == 0 else continuing(so_far[i], frames_of[i][k]) for i in todo]
-            motions = self._generate([plans[i][k] for i in todo], [frames_of[i][k] / self.fps for i in todo],
+            todo = [i for i in planned if k < len(plans[i])]
+            cons = [None if k == 0 else continuing(so_far[i], plans[i][k][1]) for i in todo]
+            motions = self._generate([plans[i][k][0] for i in todo], [plans[i][k][1] / self.fps for i in todo],
                                      [seeds[i] + k for i in todo], progress=phase_progress,
                                      constraints=None if k == 0 else cons, **options)
             for i, motion in zip(todo, motions):
                 so_far[i] = motion.joints if k == 0 else np.concatenate([so_far[i], motion.joints])
             done[0] += 1
-        for i in frames_of:
+        for i in planned:
             out[i] = Motion(joints=so_far[i].astype(np.float32), fps=self.fps,
-                            prompt=prompts[i].strip(), made_from=list(plans[i])).with_rotations()
+                            prompt=prompts[i].strip(), made_from=[step for step, _ in plans[i]]).with_rotations()
         return out
 
-    def sequence_steps(self, prompt: str, seconds: float) -> list[str]:
-        """The prompts generate() makes a motion of this length from, in order: the prompt alone,
-        or one per action when it names actions in order and each gets the model's shortest length."""
-        from momug.prompt_steps import split_steps
+    def sequence_plan(self, prompt: str, seconds: float) -> list[tuple[str, int]]:
+        """The (prompt, frames) steps generate() makes a motion of this length from, in order: the prompt
+        alone, or one per action when it names actions in order (momug.prompt_steps). A step that names
+        its length ("waves for 2 seconds") gets it; the others share the rest equally, the last taking
+        the rounding. With no lengths named, equal shares under the model's shortest motion read the
+        prompt whole; named lengths that cannot be met are a MomugError that says why."""
+        from momug.prompt_steps import split_steps, step_duration
 
-        parts = split_steps(prompt.strip())
-        return parts if len(parts) > 1 and seconds / len(parts) >= self.min_seconds else [prompt.strip()]
-
-    def step_frames(self, parts: list[str], seconds: float) -> list[int]:
-        """Frames per step: equal shares of the whole, the last taking the rounding."""
+        prompt = prompt.strip()
         total = int(round(seconds * self.fps))
-        share = total // len(parts)
-        return [share] * (len(parts) - 1) + [total - share * (len(parts) - 1)]
+        parts = split_steps(prompt)
+        if len(parts) < 2:
+            return [(prompt, total)]
+        timed = [step_duration(part) for part in parts]
+        named = [s for _, s in timed if s is not None]
+        if not named:
+            if seconds / len(parts) < self.min_seconds:
+                return [(prompt, total)]
+            return list(zip(parts, _shares(total, len(parts))))
+        shortest = self.min_seconds
+        if min(named) < shortest:
+            raise MomugError(f"a step of '{prompt}' asks for {min(named):g} s; each step needs at least "
+                             f"{shortest:g} s")
+        frames = [None if s is None else int(round(s * self.fps)) for _, s in timed]
+        free = [i for i, f in enumerate(frames) if f is None]
+        left = total - sum(f for f in frames if f is not None)
+        if not free and abs(sum(named) - seconds) > 0.5 / self.fps:
+            raise MomugError(f"the steps of '{prompt}' add up to {sum(named):g} s but the motion is "
+                             f"{total / self.fps:g} s long: make it {sum(named):g} s, or leave one step's "
+                             "length out")
+        if free and left < len(free) * round(shortest * self.fps):
+            raise MomugError(f"the steps of '{prompt}' that name their length take {sum(named):g} s of "
+                             f"{total / self.fps:g} s, leaving too little for the others ({shortest:g} s "
+                             "each at least): make the motion longer")
+        if free:
+            for i, share in zip(free, _shares(left, len(free))):
+                frames[i] = share
+        else:
+            frames[-1] += left   # lengths in seconds that round to a frame more or less than the whole
+        return [(step, n) for (step, _), n in zip(timed, frames)]
 
     def _generate(self, prompts: list[str], seconds: list[float], seeds: list[int], guidance: float | None = None,
                   steps: int = 20, progress=None, should_stop=None, clean_feet: bool = True,
@@ -301,3 +328,9 @@ def place(joints: np.ndarray, theta: float, shift: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["MotionPipeline", "Cancelled", "check_prompt", "pick_device", "tiny_model"]
+
+
+def _shares(frames: int, parts: int) -> list[int]:
+    """frames split into equal parts, the last taking the rounding."""
+    share = frames // parts
+    return [share] * (parts - 1) + [frames - share * (parts - 1)]

@@ -7,6 +7,9 @@ the text side only: `split_steps` returns the steps (a prompt that names one act
 alone), each a full sentence with the prompt's subject ("someone waves their left hand after
 walking forward" -> "someone walks forward", "someone waves their left hand").
 
+A step may name its own length ("walks forward for 3 seconds then waves"): `step_duration` takes it
+out of the words and MotionPipeline gives that step that much of the motion.
+
 It is a small rule set, not a parser: it splits on the connectives below and turns a gerund clause
 ("after jogging around") into a present-tense one. "and" alone is never split: "walks and waves" may
 mean at the same time."""
@@ -52,6 +55,27 @@ _KEEP_DOUBLE = set("lsz")  # falling, passing, buzzing: the doubled letter belon
 _VERBLESS_STARTS = {"back", "backward", "backwards", "forward", "forwards", "ahead", "left", "right", "away",
                     "around", "again", "slowly", "quickly", "fast", "faster", "slower", "to", "towards", "toward",
                     "in", "up", "down", "sideways"}
+
+
+# A step's own length: "waves for 2 seconds", "walks forward for 2.5 s", "claps for a second".
+_NUMBER_WORDS = {"a": 1.0, "an": 1.0, "one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0, "six": 6.0,
+                 "seven": 7.0, "eight": 8.0, "nine": 9.0, "ten": 10.0, "half a": 0.5}
+_DURATION = re.compile(
+    r",?\s*\bfor\s+(\d+(?:\.\d+)?|" + "|".join(w.replace(" ", r"\s+") for w in _NUMBER_WORDS)
+    + r")\s*(?:seconds?|secs?|s)\b", re.IGNORECASE)
+
+
+def step_duration(step: str) -> tuple[str, float | None]:
+    """(the step without its length, the length in seconds) when it names one ("someone waves for 2
+    seconds." -> ("someone waves.", 2.0)); (step, None) when it does not."""
+    found = list(_DURATION.finditer(step))
+    if len(found) != 1:   # none, or two lengths in one step: leave the words to the model
+        return step, None
+    match = found[0]
+    amount = match.group(1).lower()
+    seconds = float(amount) if amount[0].isdigit() else _NUMBER_WORDS[" ".join(amount.split())]
+    rest = (step[:match.start()] + step[match.end():]).strip()
+    return re.sub(r"\s+([.,;])", r"\1", re.sub(r"\s{2,}", " ", rest)), seconds
 
 
 def split_steps(prompt: str) -> list[str]:

@@ -1,5 +1,5 @@
 """MotionPipeline.generate with prompts that name actions in order: one step per action, each
-continuing the motion so far, over equal shares of the length (tiny untrained model: the plumbing)."""
+continuing the motion so far, over its share of the length (tiny untrained model: the plumbing)."""
 
 import numpy as np
 import pytest
@@ -53,8 +53,35 @@ def test_whole_prompt_short_shares_and_constraints_are_not_split(pipe, calls):
     pipe.generate([prompt], [4.0], [0], steps=2, split_sequences=False)
     pipe.generate([prompt], [1.5], [0], steps=2)  # 0.75 s each: shorter than the model makes
     assert [c["prompts"] for c in calls] == [[prompt], [prompt]]
-    assert pipe.sequence_steps(prompt, 1.5) == [prompt]
-    assert pipe.sequence_steps(prompt, 4.0) == ["a person walks forward.", "a person waves."]
+    assert pipe.sequence_plan(prompt, 1.5) == [(prompt, 30)]
+    assert pipe.sequence_plan(prompt, 4.0) == [("a person walks forward.", 40), ("a person waves.", 40)]
+
+
+def test_a_step_that_names_its_length_gets_it(pipe, calls):
+    prompt = "a person walks forward for 3 seconds, then waves"
+    [motion] = pipe.generate([prompt], [4.0], [0], steps=2)
+    # The length leaves the words and sets the step's share; the other step takes the rest.
+    assert [c["prompts"] for c in calls] == [["a person walks forward"], ["a person waves"]]
+    assert [c["seconds"] for c in calls] == [[3.0], [1.0]] and motion.num_frames == 80
+    assert motion.made_from == ["a person walks forward", "a person waves"]
+    # Several named, the unnamed ones sharing what is left; every step named must add up.
+    assert pipe.sequence_plan("a person jumps for a second then claps then sits for 2.5 s", 5.0) == [
+        ("a person jumps", 20), ("a person claps", 30), ("a person sits", 50)]
+    assert pipe.sequence_plan("a person walks for two seconds then waves for 2 seconds", 4.0) == [
+        ("a person walks", 40), ("a person waves", 40)]
+
+
+@pytest.mark.parametrize("prompt, seconds, why", [
+    ("a person walks for 3 seconds then waves for 2 seconds", 4.0, "add up to 5 s but the motion is 4 s"),
+    ("a person walks for 3.5 seconds then waves", 4.0, "leaving too little"),
+    ("a person walks for half a second then waves", 4.0, "at least 1 s"),
+])
+def test_step_lengths_that_cannot_be_met_say_why_and_make_nothing(pipe, calls, prompt, seconds, why):
+    from momug.errors import MomugError
+
+    with pytest.raises(MomugError, match=why):
+        pipe.generate([prompt, "a person jumps"], [seconds, 2.0], [0, 0], steps=2)
+    assert calls == []
 
 
 def test_a_batch_mixes_plain_prompts_and_sequences_of_any_length(pipe, calls):

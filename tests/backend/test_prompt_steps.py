@@ -3,7 +3,7 @@ time order, each with the prompt's subject; everything else comes back whole."""
 
 import pytest
 
-from momug.prompt_steps import split_steps, third_person
+from momug.prompt_steps import split_steps, step_duration, third_person
 
 
 @pytest.mark.parametrize("prompt, steps", [
@@ -66,3 +66,19 @@ def test_gerunds_come_back_as_verbs(gerund_prompt, verb):
 def test_third_person():
     assert [third_person(v) for v in ("walk", "crouch", "carry", "go", "stay", "wash")] == \
         ["walks", "crouches", "carries", "goes", "stays", "washes"]
+
+
+@pytest.mark.parametrize("step, expected", [
+    ("someone waves for 2 seconds.", ("someone waves.", 2.0)),
+    ("a person walks forward for 2.5 s", ("a person walks forward", 2.5)),
+    ("a person runs for 3s", ("a person runs", 3.0)),
+    ("the man claps for a second", ("the man claps", 1.0)),
+    ("a person walks forward for three seconds.", ("a person walks forward.", 3.0)),
+    ("someone hops for half a second", ("someone hops", 0.5)),
+    # Not a length: left to the model.
+    ("a person jumps for joy", ("a person jumps for joy", None)),
+    ("a person walks for a while", ("a person walks for a while", None)),
+    ("a person walks for 2 seconds for 3 seconds", ("a person walks for 2 seconds for 3 seconds", None)),
+])
+def test_a_step_may_name_its_length(step, expected):
+    assert step_duration(step) == expected

@@ -431,6 +431,8 @@ def _validate(pipeline, work: GenerateWork | CaptionWork) -> None:
         pipeline.validate_request(work.prompt, work.seconds, work.steps, work.guidance)
         if work.constraints is not None:
             pipeline.validate_constraints(work.constraints)
+        elif work.split_sequences and hasattr(pipeline, "sequence_plan"):
+            pipeline.sequence_plan(work.prompt, work.seconds)   # step lengths it names that cannot be met
     else:
         pipeline.validate_motion(work.joints, work.fps)
 

@@ -87,6 +87,19 @@ def test_generate_passes_the_whole_prompt_choice(start_server, wrap, fast_genera
     assert made_from == [["a person walks then claps"], ["a person walks", "a person claps"]]
 
 
+def test_step_lengths_are_read_and_checked_before_any_work(start_server, wrap, fast_generate):
+    seen = []
+    model = wrap(before_generate=lambda prompts, kwargs: seen.append(list(prompts)))
+    live = start_server(loader=lambda: model)
+    status, reply, _ = live.call("POST", "/v1/generate", dict(fast_generate, seconds=2.0,
+                                                               prompt="a person walks for 3 seconds then waves"))
+    assert status == 422 and "leaving too little" in reply["detail"] and seen == []
+    good = live.result(live.submit("generate", dict(fast_generate, seconds=2.5,
+                                                    prompt="a person walks for 1.5 seconds then waves")))
+    assert good["motions"][0]["made_from"] == ["a person walks", "a person waves"]
+    assert good["motions"][0]["frames"] == 50
+
+
 def test_caption_of_a_generated_motion(server, fast_generate):
     motion = server.result(server.submit("generate", fast_generate))["motions"][0]
     job = server.submit("caption", {"joints": motion["joints"], "fps": motion["fps"]})

@@ -175,45 +175,11 @@ class MotionPipeline:
         return out
 
     def sequence_plan(self, prompt: str, seconds: float) -> list[tuple[str, int]]:
-        """The (prompt, frames) steps generate() makes a motion of this length from, in order: the prompt
-        alone, or one per action when it names actions in order (momug.prompt_steps). A step that names
-        its length ("waves for 2 seconds") gets it; the others share the rest equally, the last taking
-        the rounding. With no lengths named, equal shares under the model's shortest motion read the
-        prompt whole; named lengths that cannot be met are a MomugError that says why."""
-        from momug.prompt_steps import split_steps, step_duration
+        """The (prompt, frames) steps generate() makes a motion of this length from
+        (momug.prompt_steps.plan_steps, with this model's frame rate and shortest motion)."""
+        from momug.prompt_steps import plan_steps
 
-        prompt = prompt.strip()
-        total = int(round(seconds * self.fps))
-        parts = split_steps(prompt)
-        if len(parts) < 2:
-            return [(prompt, total)]
-        timed = [step_duration(part) for part in parts]
-        named = [s for _, s in timed if s is not None]
-        if not named:
-            if seconds / len(parts) < self.min_seconds:
-                return [(prompt, total)]
-            return list(zip(parts, _shares(total, len(parts))))
-        shortest = self.min_seconds
-        if min(named) < shortest:
-            raise MomugError(f"a step of '{prompt}' asks for {min(named):g} s; each step needs at least "
-                             f"{shortest:g} s")
-        frames = [None if s is None else int(round(s * self.fps)) for _, s in timed]
-        free = [i for i, f in enumerate(frames) if f is None]
-        left = total - sum(f for f in frames if f is not None)
-        if not free and abs(sum(named) - seconds) > 0.5 / self.fps:
-            raise MomugError(f"the steps of '{prompt}' add up to {sum(named):g} s but the motion is "
-                             f"{total / self.fps:g} s long: make it {sum(named):g} s, or leave one step's "
-                             "length out")
-        if free and left < len(free) * round(shortest * self.fps):
-            raise MomugError(f"the steps of '{prompt}' that name their length take {sum(named):g} s of "
-                             f"{total / self.fps:g} s, leaving too little for the others ({shortest:g} s "
-                             "each at least): make the motion longer")
-        if free:
-            for i, share in zip(free, _shares(left, len(free))):
-                frames[i] = share
-        else:
-            frames[-1] += left   # lengths in seconds that round to a frame more or less than the whole
-        return [(step, n) for (step, _), n in zip(timed, frames)]
+        return plan_steps(prompt, seconds, self.fps, self.min_seconds)
 
     def _generate(self, prompts: list[str], seconds: list[float], seeds: list[int], guidance: float | None = None,
                   steps: int = 20, progress=None, should_stop=None, clean_feet: bool = True,
@@ -329,8 +295,3 @@ def place(joints: np.ndarray, theta: float, shift: np.ndarray) -> np.ndarray:
 
 __all__ = ["MotionPipeline", "Cancelled", "check_prompt", "pick_device", "tiny_model"]
 
-
-def _shares(frames: int, parts: int) -> list[int]:
-    """frames split into equal parts, the last taking the rounding."""
-    share = frames // parts
-    return [share] * (parts - 1) + [frames - share * (parts - 1)]

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import re
 
+from momug.errors import MomugError
+
 # Connectives between clauses in time order. "next" and "finally" only after a comma or "and",
 # where they cannot be part of a clause ("walks next to the wall").
 _THEN = re.compile(
@@ -205,3 +207,47 @@ def _with_subject(clause: str, subject: str) -> str:
             verb = third_person(verb)
         return f"{subject} {verb} {rest}".strip()
     return f"{subject} {clause}"
+
+
+def plan_steps(prompt: str, seconds: float, fps: float, min_seconds: float) -> list[tuple[str, int]]:
+    """The (prompt, frames) steps a motion of this length is made from, in order: the prompt alone, or
+    one per action when it names actions in order. A step that names its length ("waves for 2
+    seconds") gets it; the others share the rest equally, the last taking the rounding. With no
+    lengths named, shares under min_seconds read the prompt whole; named lengths that cannot be met
+    are a MomugError that says why."""
+    prompt = prompt.strip()
+    total = int(round(seconds * fps))
+    parts = split_steps(prompt)
+    if len(parts) < 2:
+        return [(prompt, total)]
+    timed = [step_duration(part) for part in parts]
+    named = [s for _, s in timed if s is not None]
+    if not named:
+        if seconds / len(parts) < min_seconds:
+            return [(prompt, total)]
+        return list(zip(parts, _shares(total, len(parts))))
+    if min(named) < min_seconds:
+        raise MomugError(f"a step of '{prompt}' asks for {min(named):g} s; each step needs at least "
+                         f"{min_seconds:g} s")
+    frames = [None if s is None else int(round(s * fps)) for _, s in timed]
+    free = [i for i, f in enumerate(frames) if f is None]
+    left = total - sum(f for f in frames if f is not None)
+    if not free and abs(sum(named) - seconds) > 0.5 / fps:
+        raise MomugError(f"the steps of '{prompt}' add up to {sum(named):g} s but the motion is "
+                         f"{total / fps:g} s long: make it {sum(named):g} s, or leave one step's length out")
+    if free and left < len(free) * round(min_seconds * fps):
+        raise MomugError(f"the steps of '{prompt}' that name their length take {sum(named):g} s of "
+                         f"{total / fps:g} s, leaving too little for the others ({min_seconds:g} s each at "
+                         "least): make the motion longer")
+    if free:
+        for i, share in zip(free, _shares(left, len(free))):
+            frames[i] = share
+    else:
+        frames[-1] += left   # lengths in seconds that round to a frame more or less than the whole
+    return [(step, n) for (step, _), n in zip(timed, frames)]
+
+
+def _shares(frames: int, parts: int) -> list[int]:
+    """frames split into equal parts, the last taking the rounding."""
+    share = frames // parts
+    return [share] * (parts - 1) + [frames - share * (parts - 1)]

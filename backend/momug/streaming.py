@@ -1,8 +1,9 @@
 """Streamed motion as events: the one encoding shared by `momug serve` (server-sent events) and
 `momug generate --mode stream --stream-to` (JSON lines), so a client reads both the same way.
 
-Events, in order: start {frames, fps, model_id, checkpoint_id, prompt, seed, steps, guidance}
-(steps and guidance as asked: null means the model's own); frames
+Events, in order: start {frames, fps, model_id, checkpoint_id, prompt, seed, steps, guidance,
+made_from} (steps and guidance as asked: null means the model's own; made_from the prompts of its
+steps); frames
 {start, count, joints (k, 22, 3), rotations (k, 22, 4), root_translation (k, 3)} once per chunk;
 then done {frames} or error {detail}. Arrays are nested lists rounded like the rest of the wire
 (6 decimals), metres, Y up, SMPL-22.
@@ -30,7 +31,7 @@ class Chunk:
 
 
 def stream_chunks(pipeline, prompt: str, seconds: float, seed: int = 0, steps: int | None = None,
-                  should_stop=None, guidance: float | None = None) -> Iterator[Chunk]:
+                  should_stop=None, guidance: float | None = None, split_sequences: bool = True) -> Iterator[Chunk]:
     """pipeline.stream() with rotations added per chunk.
 
     IK works frame by frame and only the sign choice (quaternion continuity) looks back, so each
@@ -41,6 +42,8 @@ def stream_chunks(pipeline, prompt: str, seconds: float, seed: int = 0, steps: i
 
     start, last = 0, None
     options = {} if guidance is None else {"guidance": guidance}   # None: the pipeline's own default
+    if not split_sequences:
+        options["split_sequences"] = False
     for joints in pipeline.stream(prompt, seconds, seed=seed, steps=steps, should_stop=should_stop, **options):
         motion = Motion(joints=joints, fps=pipeline.fps).with_rotations()
         rotations = motion.rotations.copy()
@@ -58,10 +61,14 @@ def wire_array(values: np.ndarray) -> list:
 
 
 def start_event(pipeline, prompt: str, seconds: float, seed: int, steps: int | None,
-                guidance: float | None = None) -> dict:
+                guidance: float | None = None, split_sequences: bool = True) -> dict:
+    """made_from: the prompts the motion is streamed from, in order (one per action of a prompt that
+    names actions in order, else the prompt alone)."""
+    plan = pipeline.sequence_plan(prompt, seconds) if split_sequences else [(prompt.strip(), 0)]
     return {"frames": int(round(seconds * pipeline.fps)), "fps": float(pipeline.fps),
             "model_id": pipeline.model_id, "checkpoint_id": pipeline.checkpoint_id,
-            "prompt": prompt.strip(), "seed": int(seed), "steps": steps, "guidance": guidance}
+            "prompt": prompt.strip(), "seed": int(seed), "steps": steps, "guidance": guidance,
+            "made_from": [step for step, _ in plan]}
 
 
 def frames_event(chunk: Chunk) -> dict:

@@ -74,7 +74,7 @@ def add_parser(subparsers) -> None:
                     "held-out wordings)")
     pr.add_argument("--whole-prompt", dest="split_sequences", action="store_false",
                     help="the model reads every prompt whole (by default a prompt naming actions in order is "
-                    "made one action at a time, as momug generate makes it; diffusion mode)")
+                    "made one action at a time, as momug generate makes it)")
     pp = sub.add_parser("perplexity", help="language kept? base-model perplexity with and without MoMug's weights",
                         description="Perplexity of the base LLM on a general English text: with the diffusion "
                         "checkpoint's LoRA adapter active and disabled, and with the streaming checkpoint's "
@@ -328,7 +328,7 @@ def run_probes(args) -> int:
     print()
     print(report.table(named, report.PHYSICS_COLUMNS))
     out = _header(args, "probes", None, pipe)
-    out.update(guidance=args.guidance, suite=suite, split_sequences=split and adapters.mode(pipe) == "diffusion",
+    out.update(guidance=args.guidance, suite=suite, split_sequences=split,
                summary=result["summary"], by_tag=result["by_tag"],
                rows=result["rows"], physics=physics)
     _write_json(args.json, out)

@@ -47,7 +47,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--whole-prompt", dest="split_sequences", action="store_false",
                    help="give the model the whole prompt even when it names actions in order (by default "
                         "'walks forward then waves' is made one action at a time, each continuing the last; "
-                        "diffusion mode only: the streaming mode always reads the whole prompt)")
+                        "in the streaming mode, each action's latents continue the last's)")
     g = p.add_argument_group("animator constraints (diffusion mode, one prompt; files in metres, Y up, "
                              "SMPL-22 .npz/.bvh/.npy motions)")
     g.add_argument("--start", metavar="FILE", help="continue FILE: the new motion starts on the frame after "
@@ -231,9 +231,10 @@ def run_stream(args: argparse.Namespace) -> int:
 
     chunks = []
     try:
-        event("start", start_event(pipe, args.prompt, args.seconds, args.seed, args.steps, args.guidance))
+        event("start", start_event(pipe, args.prompt, args.seconds, args.seed, args.steps, args.guidance,
+                                   args.split_sequences))
         for chunk in stream_chunks(pipe, args.prompt, args.seconds, args.seed, args.steps,
-                                   guidance=args.guidance):
+                                   guidance=args.guidance, split_sequences=args.split_sequences):
             chunks.append(chunk)
             event("frames", frames_event(chunk))
         event("done", {"frames": sum(len(c.joints) for c in chunks)})

@@ -98,11 +98,12 @@ def probe_generator(pipe, steps: int = 20, guidance: float | None = None, split_
     model made them (no cleanup, so the probes judge the model; the physics report shows the
     cleanup separately). guidance None: as generator(). split_sequences: as users get them (a
     prompt naming actions in order made step by step, MotionPipeline.generate); False: the model
-    reads every prompt whole. The streaming mode always reads it whole."""
+    reads every prompt whole (both modes)."""
 
     def generate(prompts: list[str], seconds: float, seed: int) -> list[np.ndarray]:
         if _streaming(pipe):
-            return [pipe.generate(p, seconds, seed, raw=True, guidance=guidance).joints for p in prompts]
+            return [pipe.generate(p, seconds, seed, raw=True, guidance=guidance,
+                                  split_sequences=split_sequences).joints for p in prompts]
         motions = pipe.generate(prompts, [seconds] * len(prompts), [seed] * len(prompts),
                                 guidance=guidance, steps=steps, raw=True, split_sequences=split_sequences)
         return [m.joints for m in motions]

@@ -208,6 +208,9 @@ class StreamRequest(_Request):
                                                         "own; 1 = none)")] = None
     start: Joints | None = Field(None, description="a motion (20 fps) to continue: the stream starts "
                                  "one frame past its end, in its world frame, facing its way")
+    split_sequences: Annotated[bool, Field(strict=True, description="stream a prompt that names actions "
+                                           "in order one action after the other, each continuing the "
+                                           "last; false: the model reads the whole prompt at once")] = True
     model: Annotated[Literal[DEFAULT] | None, BeforeValidator(_streaming_model)] = Field(
         None, description="only 'default': the real-motion model has no streaming mode")
 

@@ -149,10 +149,10 @@ class StreamSlot:
             pipeline = _Continued(pipeline, StreamJoin(request.start))
         try:
             emit(sse("start", start_event(pipeline, request.prompt, request.seconds, request.seed,
-                                          request.steps, request.guidance)))
+                                          request.steps, request.guidance, request.split_sequences)))
             for chunk in stream_chunks(pipeline, request.prompt, request.seconds, request.seed,
                                        request.steps, should_stop=lambda: stop.is_set() or self._closing,
-                                       guidance=request.guidance):
+                                       guidance=request.guidance, split_sequences=request.split_sequences):
                 emit(sse("frames", frames_event(chunk)))
                 sent += len(chunk.joints)
             last = sse("done", {"frames": sent})
@@ -251,6 +251,8 @@ def stream_routes(slot: StreamSlot, **router_options) -> APIRouter:
             raise HTTPException(503, str(exc)) from None
         try:
             pipeline.validate_request(request.prompt, request.seconds, request.steps, request.guidance)
+            if request.split_sequences:
+                pipeline.sequence_plan(request.prompt, request.seconds)   # step lengths it names, checked
             if request.start is not None:
                 from momug.constraints import StreamJoin
 

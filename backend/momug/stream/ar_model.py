@@ -290,26 +290,30 @@ class StreamModel(nn.Module):
     @torch.no_grad()
     def stream_latents(self, text: str, max_latents: int = 50, min_latents: int = 1, steps: int | None = None,
                        generator=None, temperature: float = 1.0, should_stop=None, use_cache: bool = True,
-                       guidance: float = 1.0, total: int | None = None):
+                       guidance: float = 1.0, total: int | None = None, history: torch.Tensor | None = None):
         """Yield latents (latent_dim,) one at a time; stops at the end head's call or max_latents.
         One full pass over the prompt, then one cached single-position step per latent
         (use_cache=False reruns the whole sequence for every latent: the benchmark's baseline).
         guidance != 1: classifier-free guidance against the empty prompt (see _guided_latents);
         guidance == 1 is the plain conditional sampler. total: the motion's length in latents where it is
-        known (a model with length_conditioning reads it; None: unknown)."""
+        known (a model with length_conditioning reads it; None: unknown). history: latents (k, latent_dim)
+        already made, as yielded: the new ones continue them under this prompt (a sequence's next
+        step); they are read in the first pass and not yielded again."""
         steps = steps or self.config.flow_steps
         if guidance != 1.0:
             yield from self._guided_latents(text, max_latents, min_latents, steps, generator, temperature,
-                                            should_stop, use_cache, float(guidance), total)
+                                            should_stop, use_cache, float(guidance), total, history)
             return
         device = self.device
         ids = self.text_ids(text)
-        embeds = torch.cat([self._embed_text(ids), self.bom[None] + self._length_in(total, 0, 1)])[None]
+        start = self._motion_start(total, history)
+        embeds = torch.cat([self._embed_text(ids), start])[None]
         motion = torch.zeros(1, embeds.shape[1], dtype=torch.bool, device=device)
-        motion[0, -1] = True
+        motion[0, len(ids):] = True
         attn = torch.ones(1, embeds.shape[1], dtype=torch.long, device=device)
+        done = len(start) - 1   # latents already made
         h, past = self.hidden(embeds, attn, motion, use_cache=use_cache)
-        bom_h = h[:, -1]
+        bom_h = h[:, len(ids)]
         one = torch.ones(1, 1, dtype=torch.bool, device=device)
         for i in range(max_latents):
             check_stop(should_stop, "generation")
@@ -319,7 +323,7 @@ class StreamModel(nn.Module):
             z = self.flow.sample(cond, steps=steps, generator=generator, temperature=temperature)
             yield z[0] * self.config.latent_scale
             attn = torch.cat([attn, attn.new_ones(1, 1)], dim=1)
-            x = (self.adapter(z) + self._length_in(total, i + 1, 1))[:, None]
+            x = (self.adapter(z) + self._length_in(total, done + i + 1, 1))[:, None]
             if use_cache:
                 h, past = self.hidden(x, attn, one, past, use_cache=True)
             else:
@@ -327,8 +331,16 @@ class StreamModel(nn.Module):
                 motion = torch.cat([motion, one], dim=1)
                 h, _ = self.hidden(embeds, attn, motion)
 
+    def _motion_start(self, total: int | None, history: torch.Tensor | None) -> torch.Tensor:
+        """The inputs from BOM on that the first pass reads: BOM, then any latents already made."""
+        bom = self.bom[None] + self._length_in(total, 0, 1)
+        if history is None or len(history) == 0:
+            return bom
+        past = self.adapter(history.to(self.device, self.bom.dtype) / self.config.latent_scale)
+        return torch.cat([bom, past + self._length_in(total, 1, len(history))])
+
     def _guided_latents(self, text, max_latents, min_latents, steps, generator, temperature, should_stop,
-                        use_cache, guidance, total):
+                        use_cache, guidance, total, history):
         """Classifier-free guidance: the prompt's sequence and the empty prompt's (empty_text_ids, what
         text dropout trains on) run as a batch of 2, each row with its own KV cache. Both rows are
         left-padded to one length with positions counted from each row's first real token, so each
@@ -336,8 +348,9 @@ class StreamModel(nn.Module):
         v = v_u + guidance * (v_c - v_u); the end head reads the conditional row only; both rows get
         the same sampled latent as their next input."""
         device = self.device
-        bom = self.bom[None] + self._length_in(total, 0, 1)
-        rows = [torch.cat([self._embed_text(ids), bom]) for ids in (self.text_ids(text), self.empty_text_ids)]
+        start = self._motion_start(total, history)
+        done = len(start) - 1   # latents already made
+        rows = [torch.cat([self._embed_text(ids), start]) for ids in (self.text_ids(text), self.empty_text_ids)]
         L = max(len(e) for e in rows)
         embeds = self.bom.new_zeros(2, L, self.bom.shape[-1])
         attn = torch.zeros(2, L, dtype=torch.long, device=device)
@@ -345,10 +358,10 @@ class StreamModel(nn.Module):
             embeds[b, L - len(e):] = e
             attn[b, L - len(e):] = 1
         motion = torch.zeros(2, L, dtype=torch.bool, device=device)
-        motion[:, -1] = True
+        motion[:, L - len(start):] = True
         pos = (attn.cumsum(1) - 1).clamp(min=0)
         h, past = self.hidden(embeds, attn, motion, use_cache=use_cache, position_ids=pos)
-        bom_h = h[:, -1]
+        bom_h = h[:, L - len(start)]
         one = torch.ones(2, 1, dtype=torch.bool, device=device)
         for i in range(max_latents):
             check_stop(should_stop, "generation")
@@ -361,7 +374,7 @@ class StreamModel(nn.Module):
             attn = torch.cat([attn, attn.new_ones(2, 1)], dim=1)
             step_pos = pos[:, -1:] + 1
             pos = torch.cat([pos, step_pos], dim=1)
-            x = (self.adapter(z) + self._length_in(total, i + 1, 1))[:, None].expand(2, 1, -1)
+            x = (self.adapter(z) + self._length_in(total, done + i + 1, 1))[:, None].expand(2, 1, -1)
             if use_cache:
                 h, past = self.hidden(x, attn, one, past, use_cache=True, position_ids=step_pos)
             else:

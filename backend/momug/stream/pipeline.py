@@ -84,11 +84,22 @@ class StreamPipeline:
         check_guidance(guidance)
 
     # ------------------------------------------------------------------ text -> motion
+    def sequence_plan(self, prompt: str, seconds: float) -> list[tuple[str, int]]:
+        """The (prompt, frames) steps a motion is streamed from (momug.prompt_steps.plan_steps): a
+        prompt that names actions in order is streamed one action after the other, each step's latents
+        continuing the ones before under its own prompt."""
+        from momug.prompt_steps import plan_steps
+
+        return plan_steps(prompt, seconds, self.fps, self.min_seconds)
+
     def stream(self, prompt: str, seconds: float, seed: int = 0, steps: int | None = None,
-               should_stop=None, raw: bool = False, guidance: float | None = None) -> Iterator[np.ndarray]:
+               should_stop=None, raw: bool = False, guidance: float | None = None,
+               split_sequences: bool = True) -> Iterator[np.ndarray]:
         """Yield joint positions (k, 22, 3) in chunks as they are generated; exactly
         round(seconds * fps) frames in all. should_stop() -> True raises Cancelled between latents.
         guidance: classifier-free guidance scale (None: the checkpoint's own, self.guidance; 1: none).
+        split_sequences: a prompt naming actions in order is made one action after the other
+        (sequence_plan); False: the model reads it whole.
         The frames get the cleanup a stream can do (momug.motion.cleanup.StreamedCleanup: seams
         mended, jitter low-passed), which holds back the last few frames until enough follow them;
         raw=True sends the frames as decoded, each latent's as soon as it is made."""
@@ -98,9 +109,10 @@ class StreamPipeline:
         self.validate_request(prompt, seconds, steps, guidance)
         n_frames = int(round(seconds * self.fps))
         n_latents = self.latents_for(n_frames)
+        plan = self.sequence_plan(prompt, seconds) if split_sequences else [(prompt.strip(), n_frames)]
         cleanup = None if raw else StreamedCleanup(self.fps, self.frames_per_latent)
         latents, sent = [], 0
-        for z in self._latents(prompt, n_frames, seed, steps, should_stop, guidance=guidance):
+        for z in self._latents(plan, seed, steps, should_stop, guidance=guidance):
             latents.append(z)
             features = self._decode(latents)
             if not np.isfinite(features).all():
@@ -120,21 +132,31 @@ class StreamPipeline:
     def features(self, prompt: str, n_frames: int, seed: int = 0, steps: int | None = None,
                  guidance: float | None = None) -> np.ndarray:
         """Raw (denormalised) features (n_frames, D) for a prompt, decoded once at the end: what the
-        evaluation protocols compare."""
+        evaluation protocols compare (the prompt read whole, as the corpus' captions are)."""
         check_guidance(guidance)
-        return self._decode(list(self._latents(prompt, int(n_frames), seed, steps, guidance=guidance)))[:n_frames]
+        plan = [(prompt.strip(), int(n_frames))]
+        return self._decode(list(self._latents(plan, seed, steps, guidance=guidance)))[:n_frames]
 
-    def _latents(self, prompt: str, n_frames: int, seed: int, steps: int | None, should_stop=None,
+    def _latents(self, plan: list[tuple[str, int]], seed: int, steps: int | None, should_stop=None,
                  guidance: float | None = None):
-        """Exactly enough latents for n_frames (the end head is not consulted), seeded."""
+        """Exactly enough latents for the plan's (prompt, frames) steps (the end head is not
+        consulted), seeded; each step's latents continue the ones before under its own prompt, and
+        start at the latent its first frame falls in."""
         import torch
 
-        n_latents = self.latents_for(n_frames)
+        n_latents = self.latents_for(sum(frames for _, frames in plan))
         generator = torch.Generator(device=self.model.device).manual_seed(int(seed))
-        return self.model.stream_latents(prompt.strip(), max_latents=n_latents, min_latents=n_latents,
-                                         steps=steps, generator=generator, should_stop=should_stop,
-                                         guidance=self.guidance if guidance is None else float(guidance),
-                                         total=n_latents)
+        guidance = self.guidance if guidance is None else float(guidance)
+        made, end = [], 0
+        for k, (prompt, _) in enumerate(plan):
+            start, end = end, (n_latents if k == len(plan) - 1
+                               else round(sum(f for _, f in plan[:k + 1]) / self.frames_per_latent))
+            for z in self.model.stream_latents(prompt, max_latents=end - start, min_latents=end - start,
+                                               steps=steps, generator=generator, should_stop=should_stop,
+                                               guidance=guidance, total=n_latents,
+                                               history=torch.stack(made) if made else None):
+                made.append(z)
+                yield z
 
     def latents_for(self, n_frames: int) -> int:
         """How many latents cover n_frames (the last may be cut short)."""
@@ -149,18 +171,22 @@ class StreamPipeline:
         return feats.float().cpu().numpy()
 
     def generate(self, prompt: str, seconds: float, seed: int = 0, steps: int | None = None,
-                 progress=None, should_stop=None, raw: bool = False, guidance: float | None = None):
+                 progress=None, should_stop=None, raw: bool = False, guidance: float | None = None,
+                 split_sequences: bool = True):
         """The whole motion at once (a Motion with rotations), reporting progress per chunk; the
-        frames stream() sends (raw and guidance as there)."""
+        frames stream() sends (raw, guidance and split_sequences as there)."""
         from momug.motion.motionfile import Motion
 
         total = int(round(seconds * self.fps))
         chunks = []
-        for chunk in self.stream(prompt, seconds, seed, steps, should_stop, raw=raw, guidance=guidance):
+        for chunk in self.stream(prompt, seconds, seed, steps, should_stop, raw=raw, guidance=guidance,
+                                 split_sequences=split_sequences):
             chunks.append(chunk)
             if progress is not None:
                 progress(sum(len(c) for c in chunks) / total)
-        return Motion(joints=np.concatenate(chunks), fps=self.fps, prompt=prompt.strip()).with_rotations()
+        plan = self.sequence_plan(prompt, seconds) if split_sequences else []
+        return Motion(joints=np.concatenate(chunks), fps=self.fps, prompt=prompt.strip(),
+                      made_from=[step for step, _ in plan] if len(plan) > 1 else None).with_rotations()
 
     # ------------------------------------------------------------------ motion -> text
     def caption(self, joints: np.ndarray, fps: float, should_stop=None) -> str:

@@ -131,6 +131,18 @@ def test_stream_sends_start_frames_and_done(start_server, tiny_stream):
     np.testing.assert_allclose(root, whole.root_translation, atol=1e-6)
 
 
+def test_a_sequence_is_streamed_step_by_step_unless_asked_whole(start_server, tiny_stream):
+    live = start_server(stream_loader=lambda: tiny_stream)
+    body = dict(BODY, prompt="a person walks forward then waves")
+    for split, made_from in ((True, ["a person walks forward", "a person waves"]),
+                             (False, ["a person walks forward then waves"])):
+        events = stream_all(live, dict(body, split_sequences=split))
+        assert events[0][1]["made_from"] == made_from and events[-1] == ("done", {"frames": 40})
+        joints = np.concatenate([np.asarray(d["joints"]) for n, d in events if n == "frames"])
+        expected = np.concatenate(list(tiny_stream.stream(body["prompt"], 2.0, seed=3, split_sequences=split)))
+        np.testing.assert_allclose(joints, expected, atol=1e-6)
+
+
 def test_the_guidance_scale_reaches_the_streaming_model(start_server):
     """guidance in the request is the scale the frames were made with (start event says which was
     asked); left out, the model's own default."""
@@ -250,6 +262,8 @@ def test_a_missing_or_broken_streaming_model_is_a_clear_503(start_server, tiny_s
     ({"guidance": -1.0}, "guidance"),
     ({"guidance": 30.0}, "guidance must be between 0 and 20"),   # within the wire's bound, beyond the model's
     ({"guidance": "2"}, "guidance"),
+    ({"prompt": "a person walks for 3 seconds then waves"}, "leaving too little"),   # its steps' lengths
+    ({"split_sequences": "no"}, "split_sequences"),
 ])
 def test_bad_stream_requests_get_422_before_anything_runs(start_server, tiny_stream, change, words):
     live = start_server(stream_loader=lambda: tiny_stream)

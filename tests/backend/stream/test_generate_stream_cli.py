@@ -159,3 +159,13 @@ def test_guidance_reaches_the_streaming_model_and_defaults_to_its_own(tmp_path, 
     pipe = StreamPipeline.load("tiny", device="cpu")
     expected = np.concatenate(list(pipe.stream("a person waves", 1.0, seed=2, guidance=3.0)))
     np.testing.assert_allclose(load_motion(tmp_path / "g.npz").joints, expected, atol=1e-6)
+
+
+def test_a_sequence_streams_step_by_step_and_the_start_event_says_so(tmp_path):
+    jsonl = tmp_path / "s.jsonl"
+    base = ["generate", "a person walks forward then waves", "--mode", "stream", "--seconds", "2",
+            "--stream-to", str(jsonl)] + TINY
+    assert main(base) == 0
+    assert read_lines(jsonl)[0]["made_from"] == ["a person walks forward", "a person waves"]
+    assert main(base + ["--whole-prompt"]) == 0
+    assert read_lines(jsonl)[0]["made_from"] == ["a person walks forward then waves"]

@@ -238,6 +238,9 @@ def finish_generate(op, context):
                 raise jobs.JobError("the backend's stream held no frames")
             op._keyer.notes.extend(job.notes)
             result = op._keyer.finish()
+            made_from = (job.start_info or {}).get("made_from")
+            if isinstance(made_from, list):
+                result.made_from = [str(p) for p in made_from]
         except BaseException:
             abort_generate(op, context)
             raise

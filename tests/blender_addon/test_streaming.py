@@ -216,6 +216,12 @@ def test_sync_operator_streams_too(addon, scene, use_backend, streaming):
     assert len(keying.action_fcurves(rig.animation_data.action, rig)[0].keyframe_points) == 47
 
 
+def test_a_streamed_sequence_says_how_it_was_made(addon, scene, use_backend, streaming):
+    streaming.prompt, streaming.seconds, streaming.target = "a person walks forward then waves", 2.0, "NEW_SMPL"
+    assert bpy.ops.momug.generate() == {"FINISHED"}
+    assert "made in 2 steps: a person walks forward / a person waves" in streaming.status
+
+
 @pytest.mark.parametrize("target", ["ACTIVE", "NEW_SMPL"])
 def test_escape_mid_stream_removes_the_partial_action(addon, scene, use_backend, streaming, target):
     if target == "ACTIVE":

@@ -39,16 +39,10 @@ def full_pass(model, ids, latents, first, n, total):
 
 @pytest.mark.parametrize("use_cache", [True, False])
 @pytest.mark.parametrize("length_conditioning", [0, 6])
-def test_new_latents_continue_the_history(use_cache, length_conditioning):
+def test_new_latents_continue_the_history(use_cache, length_conditioning, flow_conditions):
     model = opened_model(length_conditioning)
     history = torch.randn(3, 8, generator=torch.Generator().manual_seed(5))
-    seen, real = [], model.flow.sample
-
-    def spy(cond, **kw):
-        seen.append(cond.clone())
-        return real(cond, **kw)
-
-    model.flow.sample = spy
+    seen = flow_conditions(model)
     new = list(model.stream_latents(PROMPT, max_latents=3, min_latents=3, total=6, history=history,
                                     use_cache=use_cache, generator=torch.Generator().manual_seed(0)))
     assert len(new) == 3   # only the new ones come out
@@ -57,16 +51,10 @@ def test_new_latents_continue_the_history(use_cache, length_conditioning):
     assert torch.allclose(torch.cat(seen), want, atol=1e-5)
 
 
-def test_guided_rows_both_read_the_history():
+def test_guided_rows_both_read_the_history(flow_conditions):
     model = opened_model()
     history = torch.randn(2, 8, generator=torch.Generator().manual_seed(6))
-    seen, real = [], model.flow.sample_guided
-
-    def spy(cond, uncond, w, **kw):
-        seen.append((cond.clone(), uncond.clone()))
-        return real(cond, uncond, w, **kw)
-
-    model.flow.sample_guided = spy
+    seen = flow_conditions(model, guided=True)
     with torch.no_grad():
         model.end.proj.bias.fill_(-1e4)   # never stops
     new = torch.stack(list(model.stream_latents(PROMPT, max_latents=2, min_latents=1, guidance=3.0, total=4,

@@ -97,15 +97,9 @@ def head_inputs(model, ids, z, n, total):
 
 
 @pytest.mark.parametrize("use_cache", [True, False])
-def test_the_sampler_adds_what_training_adds(use_cache):
+def test_the_sampler_adds_what_training_adds(use_cache, flow_conditions):
     model = length_model()
-    seen, real = [], model.flow.sample
-
-    def spy(cond, **kw):
-        seen.append(cond.clone())
-        return real(cond, **kw)
-
-    model.flow.sample = spy
+    seen = flow_conditions(model)
     z = list(model.stream_latents(PROMPT, max_latents=4, min_latents=4, total=4, use_cache=use_cache,
                                   generator=torch.Generator().manual_seed(0)))
     want = head_inputs(model, model.text_ids(PROMPT), torch.stack(z[:3]), 4, total=4)
@@ -116,15 +110,9 @@ def test_the_sampler_adds_what_training_adds(use_cache):
     assert (seen[0] - want[:1]).abs().amax() > 1e-3
 
 
-def test_guided_rows_both_read_the_length():
+def test_guided_rows_both_read_the_length(flow_conditions):
     model = length_model()
-    seen, real = [], model.flow.sample_guided
-
-    def spy(cond, uncond, w, **kw):
-        seen.append((cond.clone(), uncond.clone()))
-        return real(cond, uncond, w, **kw)
-
-    model.flow.sample_guided = spy
+    seen = flow_conditions(model, guided=True)
     z = torch.stack(list(model.stream_latents(PROMPT, max_latents=3, min_latents=3, guidance=3.0, total=5,
                                               generator=torch.Generator().manual_seed(1))))
     for row, ids in enumerate((model.text_ids(PROMPT), model.empty_text_ids)):

@@ -50,15 +50,9 @@ def test_off_by_default_and_a_no_op_when_new():
 
 
 @pytest.mark.parametrize("use_cache", [True, False])
-def test_the_sampler_feeds_the_heads_what_a_full_pass_gives(use_cache):
+def test_the_sampler_feeds_the_heads_what_a_full_pass_gives(use_cache, flow_conditions):
     model = summary_model()
-    seen, real = [], model.flow.sample
-
-    def spy(cond, **kw):
-        seen.append(cond.clone())
-        return real(cond, **kw)
-
-    model.flow.sample = spy
+    seen = flow_conditions(model)
     z = list(model.stream_latents(PROMPT, max_latents=4, min_latents=4, use_cache=use_cache,
                                   generator=torch.Generator().manual_seed(0)))
     want = full_pass_head_inputs(model, model.text_ids(PROMPT), torch.stack(z[:3]), 4)
@@ -70,15 +64,9 @@ def test_the_sampler_feeds_the_heads_what_a_full_pass_gives(use_cache):
     assert (want - h[0, bom_at[0]:bom_at[0] + 4]).abs().amax() > 1e-3
 
 
-def test_guided_rows_each_get_their_own_prompts_summary():
+def test_guided_rows_each_get_their_own_prompts_summary(flow_conditions):
     model = summary_model()
-    seen, real = [], model.flow.sample_guided
-
-    def spy(cond, uncond, w, **kw):
-        seen.append((cond.clone(), uncond.clone()))
-        return real(cond, uncond, w, **kw)
-
-    model.flow.sample_guided = spy
+    seen = flow_conditions(model, guided=True)
     with torch.no_grad():
         model.end.proj.bias.fill_(-1e4)   # never stops
     z = torch.stack(list(model.stream_latents(PROMPT, max_latents=3, min_latents=1, guidance=3.0,

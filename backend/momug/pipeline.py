@@ -294,4 +294,3 @@ def place(joints: np.ndarray, theta: float, shift: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["MotionPipeline", "Cancelled", "check_prompt", "pick_device", "tiny_model"]
-

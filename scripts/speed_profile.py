@@ -3,7 +3,7 @@ ground speed every 0.5 s, per seed, and how much of the clip's second half is st
 A check on the "does it keep walking for as long as asked" failure (docs/training.md, recipe
 run part 2):
 
-    python scripts/speed_profile.py [--checkpoint DIR] [--seconds 4] [--seeds 4] ["a person jogs forward." ...]
+    python scripts/speed_profile.py [--checkpoint DIR] [--mode stream] [--seconds 4] [--seeds 4] ["a person jogs forward." ...]
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def summarize(speeds: list[np.ndarray]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("prompts", nargs="*", default=list(PROMPTS))
-    parser.add_argument("--checkpoint", help="model folder (default: the shipped model)")
+    parser.add_argument("--checkpoint", help="model folder (default: the shipped model of the mode)")
+    parser.add_argument("--mode", choices=("diffusion", "stream"), default="diffusion")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--steps", type=int, default=20)
@@ -41,13 +42,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from momug.pipeline import MotionPipeline
+    from momug.stream.pipeline import StreamPipeline
 
-    pipe = MotionPipeline.load(args.checkpoint, device="cpu")
+    stream = args.mode == "stream"
+    pipe = (StreamPipeline if stream else MotionPipeline).load(args.checkpoint, device="cpu")
     every = max(int(round(pipe.fps / 2)), 1)
     for prompt in args.prompts:
         seeds = list(range(args.seeds))
-        motions = pipe.generate([prompt] * len(seeds), [args.seconds] * len(seeds), seeds, guidance=args.guidance,
-                                steps=args.steps, raw=True)
+        if stream:   # one motion at a time, with the streaming model's own flow steps
+            motions = [pipe.generate(prompt, args.seconds, seed, raw=True, guidance=args.guidance) for seed in seeds]
+        else:
+            motions = pipe.generate([prompt] * len(seeds), [args.seconds] * len(seeds), seeds,
+                                    guidance=args.guidance, steps=args.steps, raw=True)
         speeds = [ground_speed(m.joints, pipe.fps) for m in motions]
         s = summarize(speeds)
         print(f"{prompt!r}: mean {s['mean_speed']:.2f} m/s, second half moving {s['moving_second_half']:.0%}")

@@ -87,3 +87,15 @@ def test_a_sequence_prompt_does_both_actions_in_order_without_a_pop(pipe):
     seam = steps[78:82].max()
     assert seam <= np.percentile(steps, 95) + 0.02, (seam, np.percentile(steps, 95))
     assert len(joints) == 160 and motion.prompt == prompt
+
+
+def test_a_step_that_names_its_length_gets_it(pipe):
+    prompt = "a person walks forward for 5 seconds, then waves with their right hand."
+    motion = pipe.generate([prompt], [8.0], [0], steps=STEPS)[0]
+    joints = motion.joints.astype(np.float64)
+    assert motion.made_from == ["a person walks forward.", "a person waves with their right hand."]
+    # The walk fills its 5 s and the wave the 3 s left, joined without a pop.
+    walked, waved = probes.travels("forward")(joints[:100], FPS), probes.waves("right")(joints[100:], FPS)
+    assert walked.passed and waved.passed, (walked.detail, waved.detail)
+    steps = C.frame_steps(joints)
+    assert steps[98:102].max() <= np.percentile(steps, 95) + 0.02

@@ -156,6 +156,16 @@ def test_run_writes_files_manifest_and_contact_sheet(tmp_path, pipe):
     assert not list(out.glob(".*"))  # no temp files left
 
 
+def test_the_manifest_says_which_steps_a_sequence_was_made_from(tmp_path, pipe):
+    f = write(tmp_path / "p.txt", "a person walks forward then waves\na person jumps\n")
+    out = tmp_path / "out"
+    result, _ = run(f, out, pipe, seconds=2.0)
+    assert result.done == 2
+    items = json.loads((out / "manifest.json").read_text())["items"]
+    assert items[0]["made_from"] == ["a person walks forward", "a person waves"]
+    assert "made_from" not in items[1]   # made from its prompt alone
+
+
 def test_resume_skips_finished_and_redoes_broken(tmp_path, pipe):
     f = write(tmp_path / "p.txt", "a person walks\na person jumps\na person waves\na person sits\n")
     out = tmp_path / "out"

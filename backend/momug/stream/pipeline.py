@@ -7,6 +7,7 @@ every frame already sent final."""
 from __future__ import annotations
 
 import math
+from itertools import accumulate
 from pathlib import Path
 from typing import Iterator
 
@@ -144,13 +145,12 @@ class StreamPipeline:
         start at the latent its first frame falls in."""
         import torch
 
-        n_latents = self.latents_for(sum(frames for _, frames in plan))
+        ends = [round(f / self.frames_per_latent) for f in accumulate(frames for _, frames in plan)]
+        n_latents = ends[-1] = self.latents_for(sum(frames for _, frames in plan))  # the last may be cut short
         generator = torch.Generator(device=self.model.device).manual_seed(int(seed))
         guidance = self.guidance if guidance is None else float(guidance)
-        made, end = [], 0
-        for k, (prompt, _) in enumerate(plan):
-            start, end = end, (n_latents if k == len(plan) - 1
-                               else round(sum(f for _, f in plan[:k + 1]) / self.frames_per_latent))
+        made = []
+        for (prompt, _), start, end in zip(plan, [0] + ends[:-1], ends):
             for z in self.model.stream_latents(prompt, max_latents=end - start, min_latents=end - start,
                                                steps=steps, generator=generator, should_stop=should_stop,
                                                guidance=guidance, total=n_latents,

@@ -225,9 +225,11 @@ class StreamModel(nn.Module):
 
     def training_loss(self, texts: list[list[int]], latents: list[torch.Tensor], generator=None,
                       captions: list[list[int]] | None = None, caption_latents: list[torch.Tensor] | None = None,
-                      lm_weight: float = 1.0) -> dict:
+                      lm_weight: float = 1.0, targets_from: list[int] | None = None) -> dict:
         """Flow-matching loss on every next latent + binary cross-entropy of the end flag, and, for
-        (caption_latents, captions) pairs, the caption's next-token loss (captions end with eos)."""
+        (caption_latents, captions) pairs, the caption's next-token loss (captions end with eos).
+        targets_from: per text row, the first latent the flow loss counts (the ones before it are
+        history only: a continuation row's earlier action); default 0."""
         zero = self.bom.new_zeros(())
         out = {"flow": zero, "end": zero, "lm": zero}
         if texts:
@@ -237,9 +239,10 @@ class StreamModel(nn.Module):
             conds, targets, end_h, end_y = [], [], [], []
             for b, z in enumerate(latents):
                 n, s = len(z), bom_at[b]
+                first = targets_from[b] if targets_from else 0
                 heads = self.head_input(h[b, s:s + n + 1], h[b, s])
-                conds.append(heads[:n])                  # BOM .. z_{N-1} predict z_1 .. z_N
-                targets.append(z.to(h.device, h.dtype) / self.config.latent_scale)
+                conds.append(heads[first:n])             # BOM .. z_{N-1} predict z_1 .. z_N
+                targets.append(z[first:].to(h.device, h.dtype) / self.config.latent_scale)
                 end_h.append(heads)                      # BOM .. z_N
                 y = torch.zeros(n + 1, device=h.device, dtype=h.dtype)
                 y[-1] = 1.0

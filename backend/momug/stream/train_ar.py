@@ -25,6 +25,7 @@ from momug.errors import MomugError
 from momug.stream import checkpoint as sckpt
 from momug.stream import vae as V
 from momug.stream.ar_model import StreamConfig
+from momug.stream.continuation import ContinuationClips
 from momug.train.config import read_run_config, settings_from_table
 from momug.train.loop import (STATE_NAME, make_accelerator, make_optimizer, open_run_folder, optimizer_step,
                               save_state)
@@ -47,6 +48,9 @@ class StreamTrainSettings:
     caption_fraction: float = 0.25   # share of latents -> caption examples in each batch
     text_dropout: float = 0.0        # classifier-free guidance: share of text -> motion rows given the
                                      # empty prompt (StreamModel.empty_text_ids); caption rows never
+    continuation_fraction: float = 0.0  # share of text -> motion rows that continue a clip of several
+                                     # actions under its next step's prompt, loss on that step only
+                                     # (momug.stream.continuation; needs the corpus's meta.jsonl)
     lm_weight: float = 1.0
     max_frames: int = 200
     log_every: int = 10
@@ -74,8 +78,9 @@ class StreamTrainConfig:
 def load_stream_config(path: str | Path, overrides: dict | None = None) -> StreamTrainConfig:
     raw = read_run_config(path, overrides, ("vae", "init_from"))
     train = settings_from_table(StreamTrainSettings, raw.get("train", {}), "train")
-    if not 0.0 <= train.text_dropout <= 1.0:
-        raise MomugError(f"text_dropout must be between 0 and 1, got {train.text_dropout}")
+    for name in ("text_dropout", "continuation_fraction"):
+        if not 0.0 <= getattr(train, name) <= 1.0:
+            raise MomugError(f"{name} must be between 0 and 1, got {getattr(train, name)}")
     return StreamTrainConfig(data=raw["data"], output=raw["output"], vae=raw["vae"], init_from=raw["init_from"],
                              model=StreamConfig.from_dict(raw.get("model", {})), train=train)
 
@@ -84,12 +89,16 @@ class LatentBatches:
     """Random (caption ids, latents) examples: a random caption and window of a random clip,
     encoded to mean latents by the frozen VAE. Seeded per step, so a resumed run continues the
     same sequence. text_dropout: share of text -> motion rows whose prompt is replaced by the empty
-    one (drawn from a generator of its own, so the clips and windows do not depend on it)."""
+    one; continuation_fraction: share of them made from ContinuationClips instead, their loss
+    starting at the step's first latent (both drawn from generators of their own, so the plain
+    rows' clips and windows do not depend on them)."""
 
     def __init__(self, folder: MotionTextFolder, vae: V.MotionVAE, model, settings: StreamTrainSettings,
-                 seed: int, text_dropout: float = 0.0):
+                 seed: int, text_dropout: float = 0.0, continuation_fraction: float = 0.0):
         self.folder, self.vae, self.model, self.s, self.seed = folder, vae, model, settings, seed
         self.text_dropout = text_dropout
+        self.continuation_fraction = continuation_fraction
+        self.continuations = ContinuationClips(folder) if continuation_fraction > 0 else None
 
     @torch.no_grad()
     def encode(self, feats: np.ndarray) -> torch.Tensor:
@@ -101,12 +110,20 @@ class LatentBatches:
     def batch(self, step: int) -> dict:
         rng = np.random.default_rng([self.seed, step])
         drop = np.random.default_rng([self.seed, step, 1]).random(self.s.batch_size) < self.text_dropout
+        cont_rng = np.random.default_rng([self.seed, step, 2])
+        cont = cont_rng.random(self.s.batch_size) < self.continuation_fraction
         picks = rng.integers(0, len(self.folder), self.s.batch_size)
         n_cap = int(round(self.s.caption_fraction * len(picks)))
-        texts, latents, captions, cap_latents = [], [], [], []
+        texts, latents, targets_from, captions, cap_latents = [], [], [], [], []
         eos = self.model.tokenizer.eos_token_id
         for i, index in enumerate(picks):
             feats, text = self.folder.sample(int(index), rng, self.s.max_frames)
+            first = 0
+            if i >= n_cap and cont[i]:
+                continued = self.continuations.sample(cont_rng, self.s.max_frames)
+                if continued is not None:
+                    feats, text, step_frame = continued
+                    first = step_frame // V.DOWNSAMPLE   # the latent the step begins in
             z = self.encode(feats)
             if i < n_cap:
                 captions.append(self.model.text_ids(text)[len(self.model.bos):] + [eos])
@@ -114,7 +131,9 @@ class LatentBatches:
             else:
                 texts.append(self.model.empty_text_ids if drop[i] else self.model.text_ids(text))
                 latents.append(z)
-        return {"texts": texts, "latents": latents, "captions": captions, "caption_latents": cap_latents}
+                targets_from.append(first)
+        return {"texts": texts, "latents": latents, "targets_from": targets_from, "captions": captions,
+                "caption_latents": cap_latents}
 
 
 def measure_latent_scale(batches: LatentBatches, n: int = 256) -> float:
@@ -161,7 +180,8 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
     vae.requires_grad_(False)
     model.train()
     params, optimizer, scheduler, step, _ = make_optimizer(model, s, state_path if resuming else None)
-    batches = LatentBatches(train_folder, vae, model, s, s.seed + accelerator.process_index, s.text_dropout)
+    batches = LatentBatches(train_folder, vae, model, s, s.seed + accelerator.process_index, s.text_dropout,
+                            s.continuation_fraction)
     val = ([LatentBatches(val_folder, vae, model, s, s.seed + 10_000).batch(k) for k in range(s.val_batches)]
            if val_folder is not None else [])
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
@@ -191,7 +211,7 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
         b = batches.batch(step)
         g = torch.Generator().manual_seed(s.seed * 1_000_003 + step)
         losses = model(b["texts"], b["latents"], generator=g, captions=b["captions"],
-                       caption_latents=b["caption_latents"], lm_weight=s.lm_weight)
+                       caption_latents=b["caption_latents"], lm_weight=s.lm_weight, targets_from=b["targets_from"])
         optimizer_step(accelerator, losses, params, optimizer, scheduler, s.grad_clip, step)
         step += 1
         bar.update(1)
@@ -222,7 +242,8 @@ def validate(model, batches: list[dict], s: StreamTrainSettings) -> dict[str, fl
     for k, b in enumerate(batches):
         g = torch.Generator().manual_seed(1234 + k)  # the same noise every time: curves comparable
         out = model.training_loss(b["texts"], b["latents"], generator=g, captions=b["captions"],
-                                  caption_latents=b["caption_latents"], lm_weight=s.lm_weight)
+                                  caption_latents=b["caption_latents"], lm_weight=s.lm_weight,
+                                  targets_from=b["targets_from"])
         for key, v in out.items():
             totals[key] = totals.get(key, 0.0) + float(v)
     model.train(was)

@@ -74,3 +74,21 @@ def test_stream_stages_after_three_change_one_thing(stage, change):
     assert later.model == dataclasses.replace(stage3.model, **model_change)
     assert later.train == dataclasses.replace(stage3.train, **{k: change[k] for k in change.keys() - model_change})
     assert (later.data, later.init_from) == (stage3.data, stage3.init_from)
+
+
+def test_part_ten_is_part_eight_with_scene_context():
+    part8 = load_train_config(CONFIGS[0].parent / "motion_scope_stage8.toml")
+    part10 = load_train_config(CONFIGS[0].parent / "motion_scope_stage10.toml")
+    assert part8.train.context_fraction == 0.0 and part10.train.context_fraction == 0.3
+    assert part10.init_from.endswith("checkpoints_in_training/motion_scope_stage8")
+    assert part10.model == part8.model and (part10.data, part10.train.split) == (part8.data, part8.train.split)
+
+
+def test_context_fraction_is_range_checked(tmp_path):
+    from momug.errors import MomugError
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text((CONFIGS[0].parent / "motion_scope_stage10.toml").read_text()
+                   .replace("context_fraction = 0.3", "context_fraction = 1.3"))
+    with pytest.raises(MomugError, match="context_fraction must be between 0 and 1"):
+        load_train_config(bad)

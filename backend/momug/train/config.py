@@ -22,6 +22,8 @@ class TrainSettings:
     grad_clip: float = 1.0
     caption_fraction: float = 0.3   # share of motion-to-text examples in each batch
     text_dropout: float = 0.1       # classifier-free guidance: prompt dropped from t2m examples
+    context_fraction: float = 0.0   # share of t2m prompts given a scene phrase ("... in the kitchen",
+                                    # momug.data.prompt_context) that must not change the motion
     lm_weight: float = 1.0
     diffusion_weight: float = 1.0
     text_rows: int = 0              # general-text rows added to every batch (needs general_text)
@@ -93,6 +95,8 @@ def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainC
     train = settings_from_table(TrainSettings, raw.get("train", {}), "train")
     if train.text_target not in ("kl", "ce"):
         raise MomugError(f"text_target must be 'kl' or 'ce', got {train.text_target!r}")
+    if not 0.0 <= train.context_fraction <= 1.0:
+        raise MomugError(f"context_fraction must be between 0 and 1, got {train.context_fraction}")
     if train.text_rows < 0:
         raise MomugError(f"text_rows must be 0 or more, got {train.text_rows}")
     if train.text_rows and not raw["general_text"]:

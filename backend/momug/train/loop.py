@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from momug.data.general_text import GeneralTextWindows, read_general_text
+from momug.data.prompt_context import add_context
 from momug.data.humanml3d import MotionTextFolder
 from momug.errors import MomugError
 from momug.model import checkpoint as ckpt
@@ -51,14 +52,19 @@ class ExampleSampler(torch.utils.data.Dataset):
 
 class Collator:
     """Turns (features, caption) pairs into model items: a fixed share become motion-to-text
-    examples, the rest text-to-motion with the prompt dropped at the CFG dropout rate; then
-    `text_rows` windows of general text (language kept) when a GeneralTextWindows is given."""
+    examples, the rest text-to-motion with the prompt dropped at the CFG dropout rate, or given a
+    scene phrase at the context_fraction rate (momug.data.prompt_context; captions, the targets of
+    motion-to-text, never); then `text_rows` windows of general text (language kept) when a
+    GeneralTextWindows is given."""
 
     def __init__(self, model, caption_fraction: float, text_dropout: float, seed: int,
-                 general=None, text_rows: int = 0):
+                 general=None, text_rows: int = 0, context_fraction: float = 0.0):
         self.model = model
         self.caption_fraction, self.text_dropout = caption_fraction, text_dropout
+        self.context_fraction = context_fraction
         self.rng = random.Random(seed)
+        # Its own generator, so the dropout draws (and a run without context) stay as they were.
+        self.context_rng = random.Random(f"context-{seed}")
         self.general, self.text_rows = general, text_rows if general is not None else 0
 
     def __call__(self, batch):
@@ -69,6 +75,8 @@ class Collator:
         items = []
         for i, (feats, text) in enumerate(batch):
             task = "m2t" if i < n_m2t else "t2m"
+            if task == "t2m" and self.context_fraction and self.context_rng.random() < self.context_fraction:
+                text = add_context(text, self.context_rng)
             ids = self.model.text_ids(text)
             if task == "t2m" and self.rng.random() < self.text_dropout:
                 ids = []
@@ -236,7 +244,8 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, stop_aft
 
     dataset = ExampleSampler(train_folder, cfg.model.max_frames, s.seed)
     general, val_general = general_text_windows(cfg, model.tokenizer, step) if s.text_rows else (None, None)
-    collate = Collator(model, s.caption_fraction, s.text_dropout, s.seed + step, general, s.text_rows)
+    collate = Collator(model, s.caption_fraction, s.text_dropout, s.seed + step, general, s.text_rows,
+                       s.context_fraction)
     loader = torch.utils.data.DataLoader(dataset, batch_size=s.batch_size, shuffle=True, drop_last=True,
                                          collate_fn=collate, num_workers=s.num_workers,
                                          generator=torch.Generator().manual_seed(s.seed + epoch))

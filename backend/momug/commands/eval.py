@@ -2,7 +2,7 @@
 
     momug eval t2m    --checkpoint DIR|tiny --data DIR [--evaluator DIR] [--repeats N] [--limit N] [--json OUT]
     momug eval m2t    --checkpoint DIR|tiny --data DIR [...]
-    momug eval probes --checkpoint DIR|tiny [--data DIR] [--suite default|extended|sequences] [--whole-prompt]
+    momug eval probes --checkpoint DIR|tiny [--data DIR] [--suite default|extended|sequences|context] [--whole-prompt]
                       [--json OUT]
     momug eval train-evaluator --data DIR -o DIR [--steps N]
     momug eval real   --data DIR [--evaluator DIR] [--split test] [--json OUT]
@@ -67,11 +67,12 @@ def add_parser(subparsers) -> None:
     pr.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
     pr.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (default: the "
                     "model's own, in its config.json)")
-    pr.add_argument("--suite", choices=("default", "extended", "sequences"), default="default",
+    pr.add_argument("--suite", choices=("default", "extended", "sequences", "context"), default="default",
                     help="probe prompts: default (the 38 the README's tables use) or extended (issue 20's "
                     "measuring stick: more held-out wordings, both sides of every sided probe, 'A then B' "
                     "sequences, speed and jump-height words) or sequences (14 more 'A then B' prompts in "
-                    "held-out wordings)")
+                    "held-out wordings) or context (the default suite's corpus wordings with words about "
+                    "the scene: 'a person walks forward in the rain')")
     pr.add_argument("--whole-prompt", dest="split_sequences", action="store_false",
                     help="the model reads every prompt whole (by default a prompt naming actions in order is "
                     "made one action at a time, as momug generate makes it)")

@@ -563,8 +563,30 @@ def sequence_probes() -> list[Probe]:
     return out
 
 
+# Scene words for context_probes: where, when, what someone wears. None is in a caption or in the
+# phrases training adds to prompts (momug.data.prompt_context; tests check both).
+CONTEXT_PHRASES = ["in the rain", "near the old bridge", "on the beach", "under a tree", "by the river",
+                   "in a tuxedo", "in pajamas", "at the bus stop", "on the rooftop", "at a wedding"]
+
+
+def context_probes() -> list[Probe]:
+    """The default suite's corpus-worded prompts with words about the scene around them ("a person
+    walks forward in the rain", "on the beach, a person squats down."), which must not change the
+    motion. Written (2026-12-06) before any model was trained with scene phrases in its prompts;
+    their words are in no caption and in none of those phrases. Tag: context, with the probe's own."""
+    out = []
+    plain = [p for p in default_probes() if not p.held_out]
+    for i, probe in enumerate(plain):
+        phrase = CONTEXT_PHRASES[i % len(CONTEXT_PHRASES)]
+        body = probe.prompt.rstrip(".")
+        prompt = f"{body} {phrase}." if i % 2 == 0 else f"{phrase}, {body}."
+        out.append(Probe(prompt, probe.check, probe.seconds, held_out=True, tags=["context", *probe.tags],
+                         side=probe_side(probe)))
+    return out
+
+
 SUITES: dict[str, Callable[[], list[Probe]]] = {"default": default_probes, "extended": extended_probes,
-                                                "sequences": sequence_probes}
+                                                "sequences": sequence_probes, "context": context_probes}
 
 
 def probe_suite(name: str) -> list[Probe]:

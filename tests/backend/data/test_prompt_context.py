@@ -10,10 +10,10 @@ import pytest
 from momug.data import prompt_context as pc
 from momug.data.synth import captions
 from momug.data.synth.actions import ACTIONS
-from momug.eval.probes import probe_suite
+from momug.eval.probes import CONTEXT_PHRASES, context_probes, default_probes, probe_suite
 
 # Function words a context phrase may share with captions and probes.
-SHARED_OK = {"a", "an", "the", "in", "at", "on", "inside", "wearing", "dressed"}
+SHARED_OK = {"a", "an", "the", "in", "at", "on", "by", "inside", "wearing", "dressed"}
 # The words of the check behind this feature (docs/training.md, part 10), kept unseen in training.
 CHECK_WORDS = {"rain", "bridge", "old", "tall", "soldier", "cup", "holding", "today", "near"}
 
@@ -44,6 +44,9 @@ def test_the_phrases_share_no_word_with_captions_probes_or_the_check():
     assert not (ours & caption_words()) - SHARED_OK
     assert not (ours & probes) - SHARED_OK
     assert not ours & CHECK_WORDS
+    # The context probe suite's scene words are unseen too: in no caption and no training phrase.
+    scene = set().union(*(words(p) for p in CONTEXT_PHRASES)) - SHARED_OK
+    assert not scene & ours and not scene & caption_words()
     assert not ours & {"after", "before", "then", "while", "next", "afterwards"}  # no sequence connective
 
 
@@ -83,3 +86,12 @@ def test_collator_adds_context_to_prompts_only_and_nothing_when_off():
     decoded = [model.tokenizer.decode(item["text_ids"]) for item in t2m]
     assert t2m and all("jumps" in d and item["text_ids"] != plain_ids for d, item in zip(decoded, t2m))
     assert len(set(decoded)) > 1
+
+
+def test_the_context_suite_is_the_default_corpus_wordings_with_a_scene():
+    plain = [p for p in default_probes() if not p.held_out]
+    suite = context_probes()
+    assert len(suite) == len(plain)
+    for probe, source in zip(suite, plain):
+        assert source.prompt.rstrip(".") in probe.prompt and probe.check.__qualname__ == source.check.__qualname__
+        assert any(phrase in probe.prompt for phrase in CONTEXT_PHRASES) and probe.tags[0] == "context"

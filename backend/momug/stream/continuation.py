@@ -51,8 +51,8 @@ class ContinuationClips:
     def sample(self, rng: np.random.Generator, max_frames: int) -> tuple[np.ndarray, str, int] | None:
         """(features, the step's prompt, the frame where that step starts), or None when the drawn
         caption does not split into one step per action (the caller makes a plain row instead).
-        The window ends where the step ends and holds at most max_frames frames, with at least one
-        latent of history before the step."""
+        The window ends where the step ends and holds at most max_frames frames (more only for a
+        step longer than that alone), with at least one latent of history before the step."""
         index, spans = self.clips[int(rng.integers(len(self.clips)))]
         captions = self.folder.captions[index]
         steps = split_steps(captions[int(rng.integers(len(captions)))].text)

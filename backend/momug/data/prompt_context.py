@@ -3,8 +3,9 @@ do not change the motion.
 
 People write "a person walks forward in the kitchen" or "wearing a grey suit, a man waves"; the
 corpus' captions only ever describe the motion. Asked for "a person walks forward in the rain", the
-default model of 2026-12-05 stood still (cruise 0.04-0.10 m/s against 0.83 without the last three
-words; docs/training.md, part 10). A share of the text-to-motion prompts in training get one
+default model of 2026-12-05 stands still (mean 0.11 m/s against 0.59 without the last three words;
+docs/training.md, part 10, which also found that training with these phrases did not change
+that). A share of the text-to-motion prompts in training get one
 phrase made from the lists below, at the end of the sentence or in front of it. None of their
 words says how the body moves: no direction, side, speed, count, age or mood words, nothing
 held or carried, no connective that starts a sequence ("after", "before", "then"), and none of

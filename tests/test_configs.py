@@ -92,3 +92,11 @@ def test_context_fraction_is_range_checked(tmp_path):
                    .replace("context_fraction = 0.3", "context_fraction = 1.3"))
     with pytest.raises(MomugError, match="context_fraction must be between 0 and 1"):
         load_train_config(bad)
+
+
+def test_part_eleven_is_part_eight_with_onset_windows():
+    part8 = load_train_config(CONFIGS[0].parent / "motion_scope_stage8.toml")
+    part11 = load_train_config(CONFIGS[0].parent / "motion_scope_stage11.toml")
+    assert part11.train.split == "train_mirrored_steady_onset" and part11.train.context_fraction == 0.0
+    assert part11.init_from.endswith("checkpoints_in_training/motion_scope_stage8")
+    assert part11.model == part8.model and part11.data == part8.data

@@ -82,6 +82,9 @@ def add_parser(subparsers) -> None:
     w.add_argument("data", help="a procedural corpus folder (momug data synth, merge or mirror)")
     w.add_argument("--split", default="train_mirrored", help="which ids file to read (default train_mirrored)")
     w.add_argument("--min-seconds", type=float, default=2.0, help="shortest window kept (default 2 s)")
+    w.add_argument("--onset", action="store_true",
+                   help="also write O<id>: each clip from standing to the end of its cruise (the gait starts "
+                        "from rest and is still going when the clip ends), listed in DIR/<split>_steady_onset.txt")
     wt = sub.add_parser(
         "weight",
         help="a split with chosen actions' clips listed several times, so training draws them more often",
@@ -195,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     if command == "steady":
         from momug.data.steady import write_steady_windows
 
-        summary = write_steady_windows(args.data, args.split, args.min_seconds)
+        summary = write_steady_windows(args.data, args.split, args.min_seconds, onset=args.onset)
         print(f"{summary['split_file']}: {summary['clips']} clips listed, {summary['written']} steady windows written")
         return 0
     if command == "weight":

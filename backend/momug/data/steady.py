@@ -7,8 +7,14 @@ trained on it alone, asked for "a person jogs forward" for 4 s, jogs for two and
 (the probes' speed checks fail on it). The windows show the same captions on motion that is
 moving from the first frame to the last, as a crop of a longer take would be.
 
+With onset=True (`--onset`) each such clip also gets an onset window O<id>: from its first frame,
+standing, to the end of its cruising stretch, so the gait starts from rest and is still going when
+the clip ends, as a user's "a person walks forward" for a set length should (the model of
+2026-12-05 walked two seconds of four and stood).
+
 The windows are written beside the clips as S<id> files (mirrors' windows as S<Mid>), and a new
-ids file lists the split's clips and the windows (train_mirrored.txt -> train_mirrored_steady.txt);
+ids file lists the split's clips and the windows (train_mirrored.txt -> train_mirrored_steady.txt,
+or train_mirrored_steady_onset.txt with the onset windows too);
 the original files, split files, Mean.npy and Std.npy are not changed. A training config opts in
 with split = "<split>_steady" in [train]. Needs the corpus' meta.jsonl (which action each clip
 is, from `momug data synth`; kept through `momug data merge`).
@@ -28,6 +34,7 @@ from momug.errors import MomugError
 from momug.motion.features import humanml3d_spec, joints_to_features
 
 STEADY_PREFIX = "S"
+ONSET_PREFIX = "O"
 # Gaits whose captions stay true for any stretch of the clip (a circle or a curve cut short
 # would not be "in a circle" any more, so only straight paths qualify).
 GAITS = ("walk", "jog", "run", "sneak", "march", "limp", "skip", "walk_backward", "sidestep")
@@ -76,10 +83,11 @@ def cruising_window(joints: np.ndarray, speed: float, fps: float, min_frames: in
 
 
 def write_steady_windows(root: str | Path, split: str = "train_mirrored", min_seconds: float = 2.0,
-                         fps: float = 20.0) -> dict:
+                         fps: float = 20.0, onset: bool = False) -> dict:
     """Write S<id> windows for every qualifying clip of ROOT/<split>.txt (a mirror M<id> is cut
-    where its original is) and ROOT/<split>_steady.txt listing the split and the windows.
-    Rerunning rewrites the windows (they depend only on the clips), so an interrupted run resumes."""
+    where its original is) and ROOT/<split>_steady.txt listing the split and the windows (onset:
+    O<id> windows too, listed in ROOT/<split>_steady_onset.txt). Rerunning rewrites the windows
+    (they depend only on the clips), so an interrupted run resumes."""
     root = Path(root)
     ids = read_split(root, split)
     if not (root / "new_joints").is_dir():
@@ -95,7 +103,7 @@ def write_steady_windows(root: str | Path, split: str = "train_mirrored", min_se
         # (X negated), so it is cut at the same frames.
         speed = gaits.get(motion_id) or (gaits.get(motion_id[len(MIRROR_PREFIX):])
                                          if motion_id.startswith(MIRROR_PREFIX) else None)
-        if motion_id.startswith(STEADY_PREFIX) or speed is None:
+        if motion_id.startswith((STEADY_PREFIX, ONSET_PREFIX)) or speed is None:
             continue
         joints_path = root / "new_joints" / f"{motion_id}.npy"
         texts_path = root / "texts" / f"{motion_id}.txt"
@@ -106,13 +114,15 @@ def write_steady_windows(root: str | Path, split: str = "train_mirrored", min_se
         if window is None:
             continue
         a, b = window
-        window_id = STEADY_PREFIX + motion_id
-        cut = np.ascontiguousarray(joints[a:b], dtype=np.float32)
-        np.save(root / "new_joints" / f"{window_id}.npy", cut)
-        np.save(root / "new_joint_vecs" / f"{window_id}.npy", joints_to_features(cut, spec))
-        (root / "texts" / f"{window_id}.txt").write_text(texts_path.read_text(encoding="utf-8"), encoding="utf-8")
-        listed.append(window_id)
-        written += 1
-    out_file = root / f"{split}_steady.txt"
+        cuts = [(STEADY_PREFIX + motion_id, a)] + ([(ONSET_PREFIX + motion_id, 0)] if onset and a > 0 else [])
+        for window_id, first in cuts:
+            cut = np.ascontiguousarray(joints[first:b], dtype=np.float32)
+            np.save(root / "new_joints" / f"{window_id}.npy", cut)
+            np.save(root / "new_joint_vecs" / f"{window_id}.npy", joints_to_features(cut, spec))
+            (root / "texts" / f"{window_id}.txt").write_text(texts_path.read_text(encoding="utf-8"),
+                                                             encoding="utf-8")
+            listed.append(window_id)
+            written += 1
+    out_file = root / f"{split}_steady{'_onset' if onset else ''}.txt"
     out_file.write_text("".join(f"{i}\n" for i in listed))
     return {"split_file": str(out_file), "clips": len(listed), "written": written}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from momug.data.humanml3d import read_split
 from momug.data.mirror import MIRROR_PREFIX
-from momug.data.steady import STEADY_PREFIX
+from momug.data.steady import ONSET_PREFIX, STEADY_PREFIX
 from momug.data.synth.writer import read_meta
 from momug.errors import MomugError
 
@@ -49,11 +49,11 @@ def parse_weights(text: str) -> dict[str, int]:
 
 
 def original_id(motion_id: str, known: Container[str]) -> str | None:
-    """The meta.jsonl id a listed clip comes from: itself, or the clip a steady window (S) and/or a
-    mirror (M) was made from; None when it is none of these."""
+    """The meta.jsonl id a listed clip comes from: itself, or the clip a steady or onset window (S,
+    O) and/or a mirror (M) was made from; None when it is none of these."""
     candidates = [motion_id]
-    if motion_id.startswith(STEADY_PREFIX):
-        candidates.append(motion_id[len(STEADY_PREFIX):])
+    if motion_id.startswith((STEADY_PREFIX, ONSET_PREFIX)):
+        candidates.append(motion_id[1:])
     for c in list(candidates):
         if c.startswith(MIRROR_PREFIX):
             candidates.append(c[len(MIRROR_PREFIX):])

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from momug.data.humanml3d import MotionTextFolder
-from momug.data.steady import STEADY_PREFIX
+from momug.data.steady import ONSET_PREFIX, STEADY_PREFIX
 from momug.data.synth.writer import read_meta
 from momug.data.weight import original_id
 from momug.errors import MomugError
@@ -36,7 +36,7 @@ class ContinuationClips:
         self.folder = folder
         self.clips: list[tuple[int, list[tuple[int, int]]]] = []
         for index, motion_id in enumerate(folder.ids):
-            if motion_id.startswith(STEADY_PREFIX):
+            if motion_id.startswith((STEADY_PREFIX, ONSET_PREFIX)):
                 continue  # a window cut from one gait: not on its clip's frames
             source = original_id(motion_id, spans)   # a mirror keeps its clip's frames
             if source is not None and len(spans[source]) > 1:

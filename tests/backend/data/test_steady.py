@@ -71,8 +71,32 @@ def test_windows_of_single_straight_gaits_and_their_mirrors(gait_corpus):
         assert a == len(np.load(gait_corpus / "new_joints" / f"SM{clip}.npy"))
 
 
+def test_onset_windows_start_from_rest_and_end_still_moving(gait_corpus):
+    summary = write_steady_windows(gait_corpus, "train_mirrored", onset=True)
+    listed = (gait_corpus / "train_mirrored_steady_onset.txt").read_text().split()
+    steady = [i for i in listed if i.startswith("S")]
+    onset = [i for i in listed if i.startswith("O")]
+    assert onset and len(steady) + len(onset) == summary["written"]
+    assert (gait_corpus / "train_mirrored_steady.txt").read_text().split() == \
+        [i for i in listed if not i.startswith("O")]  # the plain list stays as it was
+    for window_id in onset:
+        clip_id = window_id[1:]
+        joints = np.load(gait_corpus / "new_joints" / f"{window_id}.npy")
+        full = np.load(gait_corpus / "new_joints" / f"{clip_id}.npy")
+        steady_cut = np.load(gait_corpus / "new_joints" / f"S{clip_id}.npy")
+        # The clip's first frames, ending where its steady window ends.
+        assert np.array_equal(joints, full[:len(joints)]) and len(joints) < len(full)
+        assert np.array_equal(joints[-len(steady_cut):], steady_cut)
+        speed = _ground_speed(joints)
+        cruise = speed[-20:].mean()
+        assert speed[:3].mean() < 0.3 * cruise and cruise > 0.5  # from standing, to still moving at the end
+        assert (gait_corpus / "texts" / f"{window_id}.txt").read_text() == \
+            (gait_corpus / "texts" / f"{clip_id}.txt").read_text()
+
+
 def test_cli_and_clear_errors(gait_corpus, tmp_path, capsys):
-    args = argparse.Namespace(data_command="steady", data=str(gait_corpus), split="train", min_seconds=2.0)
+    args = argparse.Namespace(data_command="steady", data=str(gait_corpus), split="train", min_seconds=2.0,
+                              onset=False)
     assert data_command.run(args) == 0
     assert "steady windows written" in capsys.readouterr().out
     with pytest.raises(MomugError, match="min-seconds"):

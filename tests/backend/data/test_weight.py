@@ -34,6 +34,7 @@ def test_original_id_follows_mirrors_and_windows():
     assert original_id("Ma-1", known) == "a-1"
     assert original_id("Sa-1", known) == "a-1"
     assert original_id("SMa-1", known) == "a-1"
+    assert original_id("Oa-1", known) == "a-1" and original_id("OMa-1", known) == "a-1"  # onset windows
     assert original_id("Sfoo", known) == "Sfoo"  # an id that merely starts with S is itself
     assert original_id("b-2", known) is None
 

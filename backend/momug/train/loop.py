@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from momug.data.general_text import GeneralTextWindows, read_general_text
-from momug.data.prompt_context import add_context
 from momug.data.humanml3d import MotionTextFolder
+from momug.data.prompt_context import add_context
 from momug.errors import MomugError
 from momug.model import checkpoint as ckpt
 from momug.model.momug import LossSettings

@@ -34,3 +34,33 @@ def flow_conditions():
         return seen
 
     return install
+
+
+# A `momug stream train` config for a seconds-long run of the tiny model; tests format it with their
+# own data, output, VAE and step count, and add settings to [train] with str.replace.
+TINY_STREAM_CONFIG = """
+data = "{data}"
+output = "{out}"
+vae = "{vae}"
+
+[model]
+base_model = "tiny"
+mot_rank = 4
+flow_width = 32
+flow_depth = 1
+flow_steps = 2
+
+[train]
+batch_size = 4
+max_steps = {steps}
+warmup_steps = 1
+log_every = 2
+val_every = 2
+val_batches = 1
+save_every = 2
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_stream_config() -> str:
+    return TINY_STREAM_CONFIG

@@ -125,33 +125,15 @@ def test_the_flow_loss_counts_only_the_latents_from_targets_from():
     assert torch.allclose(conds, torch.cat([all_conds[:6], all_conds[6 + 4:]]), atol=1e-6)
 
 
-def test_training_with_continuation_rows_runs_and_is_range_checked(corpus, tmp_path):
+def test_training_with_continuation_rows_runs_and_is_range_checked(corpus, tmp_path, tiny_stream_config):
     from momug.cli import main
     from momug.stream.train_ar import LatentBatches, load_stream_config
 
     assert main(["stream", "train-vae", "--data", str(corpus), "-o", str(tmp_path / "vae"), "--steps", "2",
                  "--batch-size", "4", "--window", "32", "--quiet"]) == 0
-    text = f"""
-data = "{corpus}"
-output = "{tmp_path / 'run'}"
-vae = "{tmp_path / 'vae'}"
-[model]
-base_model = "tiny"
-mot_rank = 4
-flow_width = 32
-flow_depth = 1
-flow_steps = 2
-[train]
-batch_size = 4
-max_steps = 2
-warmup_steps = 1
-log_every = 1
-val_every = 2
-val_batches = 1
-save_every = 2
-caption_fraction = 0.0
-continuation_fraction = 1.0
-"""
+    text = tiny_stream_config.format(data=corpus, out=tmp_path / "run", vae=tmp_path / "vae", steps=2)
+    text = text.replace("log_every = 2", "log_every = 1").replace(
+        "[train]\n", "[train]\ncaption_fraction = 0.0\ncontinuation_fraction = 1.0\n")
     cfg = tmp_path / "run.toml"
     cfg.write_text(text)
     assert main(["stream", "train", "--config", str(cfg), "--quiet"]) == 0

@@ -15,38 +15,16 @@ from momug.errors import MomugError  # noqa: E402
 from momug.stream import checkpoint as sckpt  # noqa: E402
 from momug.stream.pipeline import StreamPipeline  # noqa: E402
 
-CONFIG = """
-data = "{data}"
-output = "{out}"
-vae = "{vae}"
-
-[model]
-base_model = "tiny"
-mot_rank = 4
-flow_width = 32
-flow_depth = 1
-flow_steps = 2
-
-[train]
-batch_size = 4
-max_steps = {steps}
-warmup_steps = 1
-log_every = 2
-val_every = 2
-val_batches = 1
-save_every = 2
-"""
-
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, tiny_stream_config):
     root = tmp_path_factory.mktemp("stream")
     corpus = root / "corpus"
     write_corpus(corpus, 24, seed=5, workers=1, progress=False)
     assert main(["stream", "train-vae", "--data", str(corpus), "-o", str(root / "vae"), "--steps", "5",
                  "--batch-size", "4", "--window", "32", "--quiet"]) == 0
     cfg = root / "stream.toml"
-    cfg.write_text(CONFIG.format(data=corpus, out=root / "run", vae=root / "vae", steps=4))
+    cfg.write_text(tiny_stream_config.format(data=corpus, out=root / "run", vae=root / "vae", steps=4))
     assert main(["stream", "train", "--config", str(cfg), "--quiet"]) == 0
     return root
 
@@ -68,7 +46,7 @@ def test_run_layout_and_resume(trained):
     assert [r["step"] for r in rows(out)[len(first):] if r["split"] == "train"] == [6]
 
 
-def test_init_from_seeds_a_new_run_with_text_dropout(trained, tmp_path):
+def test_init_from_seeds_a_new_run_with_text_dropout(trained, tmp_path, tiny_stream_config):
     """init_from = a stream checkpoint: the new run starts from its tensors, latent scale and VAE
     (with learning rate 0 they are still exactly its tensors after training), and text_dropout is
     recorded with the run."""
@@ -76,7 +54,7 @@ def test_init_from_seeds_a_new_run_with_text_dropout(trained, tmp_path):
 
     source = trained / "run"
     cfg = tmp_path / "seeded.toml"
-    text = CONFIG.format(data=trained / "corpus", out=tmp_path / "seeded", vae="unused", steps=2)
+    text = tiny_stream_config.format(data=trained / "corpus", out=tmp_path / "seeded", vae="unused", steps=2)
     text = text.replace('vae = "unused"', f'init_from = "{source}"')
     text = text.replace("[train]\n", "[train]\nlearning_rate = 0.0\ntext_dropout = 0.5\n")
     cfg.write_text(text)
@@ -99,7 +77,7 @@ def test_init_from_seeds_a_new_run_with_text_dropout(trained, tmp_path):
     assert meta[0] == meta[1]
 
 
-def test_a_run_reads_the_split_its_config_names(trained, tmp_path):
+def test_a_run_reads_the_split_its_config_names(trained, tmp_path, tiny_stream_config):
     """[train] split picks the ids file (e.g. the mirrored one); a split the data folder lacks is a
     clear error before anything is written."""
     import shutil
@@ -110,19 +88,19 @@ def test_a_run_reads_the_split_its_config_names(trained, tmp_path):
     corpus = tmp_path / "corpus"
     shutil.copytree(trained / "corpus", corpus)
     write_mirrors(corpus, "train", progress=False)
-    text = CONFIG.format(data=corpus, out=tmp_path / "mirrored", vae=trained / "vae", steps=2)
+    text = tiny_stream_config.format(data=corpus, out=tmp_path / "mirrored", vae=trained / "vae", steps=2)
     cfg = tmp_path / "mirrored.toml"
     cfg.write_text(text.replace("[train]\n", '[train]\nsplit = "train_mirrored"\n'))
     assert main(["stream", "train", "--config", str(cfg), "--quiet"]) == 0
     assert json.loads((tmp_path / "mirrored" / "train_config.json").read_text())["train"]["split"] == "train_mirrored"
-    missing = CONFIG.format(data=corpus, out=tmp_path / "missing", vae=trained / "vae", steps=2)
+    missing = tiny_stream_config.format(data=corpus, out=tmp_path / "missing", vae=trained / "vae", steps=2)
     cfg.write_text(missing.replace("[train]\n", '[train]\nsplit = "train_steady"\n'))
     with pytest.raises(MomugError, match="has no split 'train_steady'"):
         train_stream(load_stream_config(cfg), progress=False)
     assert not (tmp_path / "missing").exists()
 
 
-def test_a_run_from_opt_in_weights_carries_their_terms(trained, tmp_path, monkeypatch):
+def test_a_run_from_opt_in_weights_carries_their_terms(trained, tmp_path, monkeypatch, tiny_stream_config):
     """Fine-tuning a stream checkpoint that has terms of its own needs them accepted, and the new
     run's checkpoint carries them (the tiny corpus has none of its own)."""
     import shutil
@@ -137,7 +115,7 @@ def test_a_run_from_opt_in_weights_carries_their_terms(trained, tmp_path, monkey
     assert licences.read_licence(source) is None
     licences.write_licence(source, {"name": "CC BY-NC 4.0", "summary": "non-commercial", "attribution": "X"})
     cfg = tmp_path / "tuned.toml"
-    text = CONFIG.format(data=trained / "corpus", out=tmp_path / "tuned", vae="unused", steps=2)
+    text = tiny_stream_config.format(data=trained / "corpus", out=tmp_path / "tuned", vae="unused", steps=2)
     cfg.write_text(text.replace('vae = "unused"', f'init_from = "{source}"'))
     from momug.stream.train_ar import load_stream_config, train_stream
 
@@ -260,9 +238,9 @@ def test_caption_command_in_stream_mode(tmp_path, capsys):
     assert "greedily" in capsys.readouterr().err
 
 
-def test_stop_after_saves_where_it_stops(trained, tmp_path):
+def test_stop_after_saves_where_it_stops(trained, tmp_path, tiny_stream_config):
     cfg = tmp_path / "early.toml"
-    cfg.write_text(CONFIG.format(data=trained / "corpus", out=tmp_path / "early", vae=trained / "vae", steps=6))
+    cfg.write_text(tiny_stream_config.format(data=trained / "corpus", out=tmp_path / "early", vae=trained / "vae", steps=6))
     assert main(["stream", "train", "--config", str(cfg), "--quiet", "--stop-after", "3"]) == 0
     assert torch.load(tmp_path / "early" / "training_state.pt", weights_only=True)["step"] == 3
     assert [r["step"] for r in rows(tmp_path / "early") if r["split"] == "train"] == [2, 3]

@@ -145,8 +145,10 @@ class StreamPipeline:
         start at the latent its first frame falls in."""
         import torch
 
-        ends = [round(f / self.frames_per_latent) for f in accumulate(frames for _, frames in plan)]
-        n_latents = ends[-1] = self.latents_for(sum(frames for _, frames in plan))  # the last may be cut short
+        totals = list(accumulate(frames for _, frames in plan))
+        # Each step ends at the latent its running total of frames reaches; the last at the motion's end.
+        ends = [round(t / self.frames_per_latent) for t in totals[:-1]] + [self.latents_for(totals[-1])]
+        n_latents = ends[-1]
         generator = torch.Generator(device=self.model.device).manual_seed(int(seed))
         guidance = self.guidance if guidance is None else float(guidance)
         made = []

@@ -199,7 +199,8 @@ def run(args: argparse.Namespace) -> int:
         from momug.data.steady import write_steady_windows
 
         summary = write_steady_windows(args.data, args.split, args.min_seconds, onset=args.onset)
-        print(f"{summary['split_file']}: {summary['clips']} clips listed, {summary['written']} steady windows written")
+        onset = f" and {summary['onset']} onset" if args.onset else ""
+        print(f"{summary['split_file']}: {summary['clips']} clips listed, {summary['steady']} steady{onset} windows written")
         return 0
     if command == "weight":
         from momug.data.weight import parse_weights, write_weighted_split

@@ -97,7 +97,7 @@ def write_steady_windows(root: str | Path, split: str = "train_mirrored", min_se
     gaits = _single_straight_gaits(root)
     spec = humanml3d_spec()
     min_frames = int(round(min_seconds * fps))
-    listed, written = list(ids), 0
+    listed, written = list(ids), {STEADY_PREFIX: 0, ONSET_PREFIX: 0}
     for motion_id in ids:
         # A mirror M<id> takes its original's speed; its pelvis speeds are the original's exactly
         # (X negated), so it is cut at the same frames.
@@ -122,7 +122,8 @@ def write_steady_windows(root: str | Path, split: str = "train_mirrored", min_se
             (root / "texts" / f"{window_id}.txt").write_text(texts_path.read_text(encoding="utf-8"),
                                                              encoding="utf-8")
             listed.append(window_id)
-            written += 1
+            written[window_id[0]] += 1
     out_file = root / f"{split}_steady{'_onset' if onset else ''}.txt"
     out_file.write_text("".join(f"{i}\n" for i in listed))
-    return {"split_file": str(out_file), "clips": len(listed), "written": written}
+    return {"split_file": str(out_file), "clips": len(listed), "written": sum(written.values()),
+            "steady": written[STEADY_PREFIX], "onset": written[ONSET_PREFIX]}

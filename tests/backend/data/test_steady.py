@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import re
 
 import numpy as np
 import pytest
@@ -76,7 +77,8 @@ def test_onset_windows_start_from_rest_and_end_still_moving(gait_corpus):
     listed = (gait_corpus / "train_mirrored_steady_onset.txt").read_text().split()
     steady = [i for i in listed if i.startswith("S")]
     onset = [i for i in listed if i.startswith("O")]
-    assert onset and len(steady) + len(onset) == summary["written"]
+    assert onset and (len(steady), len(onset)) == (summary["steady"], summary["onset"])
+    assert summary["written"] == len(steady) + len(onset)
     assert (gait_corpus / "train_mirrored_steady.txt").read_text().split() == \
         [i for i in listed if not i.startswith("O")]  # the plain list stays as it was
     for window_id in onset:
@@ -99,6 +101,8 @@ def test_cli_and_clear_errors(gait_corpus, tmp_path, capsys):
                               onset=False)
     assert data_command.run(args) == 0
     assert "steady windows written" in capsys.readouterr().out
+    assert data_command.run(argparse.Namespace(**{**vars(args), "onset": True})) == 0
+    assert re.search(r"\d+ steady and \d+ onset windows written", capsys.readouterr().out)
     with pytest.raises(MomugError, match="min-seconds"):
         data_command.run(argparse.Namespace(**{**vars(args), "min_seconds": 0.0}))
     bare = tmp_path / "bare"

@@ -79,7 +79,7 @@ def test_stream_mode_runs_all_three_protocols(tiny_corpus, tiny_evaluator_dir, t
     # foot's contact ends.
     assert set(streamed["physics"]) == {"ground_truth", "model", "model_seams_mended", "model_smoothed"}
     printed = capsys.readouterr().out
-    assert "tiny, seams + smoothing, streamed (default)" in printed and "Issue 20's bars (stream mode)" in printed
+    assert "tiny, seams + smoothing, streamed (default)" in printed and "Issue 20's bars (stream mode;" in printed
     assert main(["eval", "probes", *common, "--limit", "2", "--seeds", "1", "--guidance", "-1"]) == 2
     assert "guidance must be between 0 and" in capsys.readouterr().err
 

@@ -52,8 +52,9 @@ def original_id(motion_id: str, known: Container[str]) -> str | None:
     """The meta.jsonl id a listed clip comes from: itself, or the clip a steady or onset window (S,
     O) and/or a mirror (M) was made from; None when it is none of these."""
     candidates = [motion_id]
-    if motion_id.startswith((STEADY_PREFIX, ONSET_PREFIX)):
-        candidates.append(motion_id[1:])
+    for prefix in (STEADY_PREFIX, ONSET_PREFIX):
+        if motion_id.startswith(prefix):
+            candidates.append(motion_id[len(prefix):])
     for c in list(candidates):
         if c.startswith(MIRROR_PREFIX):
             candidates.append(c[len(MIRROR_PREFIX):])

@@ -71,7 +71,7 @@ def save_pretrained(model, folder: str | Path, dtype: torch.dtype = torch.float3
     tmp_weights = folder / (WEIGHTS_NAME + ".tmp")
     save_file(state, str(tmp_weights), metadata={"format": "momug", "version": str(model.config.version)})
     tmp_config = folder / (CONFIG_NAME + ".tmp")
-    tmp_config.write_text(model.config.to_json())
+    tmp_config.write_text(model.config.to_json() + "\n")
     os.replace(tmp_weights, folder / WEIGHTS_NAME)
     os.replace(tmp_config, folder / CONFIG_NAME)
     return folder

@@ -175,7 +175,7 @@ def save_pretrained(vae: MotionVAE, folder: str | Path) -> Path:
     state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in vae.state_dict().items()}
     tmp_w, tmp_c = folder / (WEIGHTS_NAME + ".tmp"), folder / (CONFIG_NAME + ".tmp")
     save_file(state, str(tmp_w), metadata={"format": "momug-stream-vae", "version": str(vae.config.version)})
-    tmp_c.write_text(vae.config.to_json())
+    tmp_c.write_text(vae.config.to_json() + "\n")
     os.replace(tmp_w, folder / WEIGHTS_NAME)
     os.replace(tmp_c, folder / CONFIG_NAME)
     return folder

@@ -171,6 +171,7 @@ def test_save_and_load_round_trip(tiny_pipeline, tmp_path):
     model = tiny_pipeline.model
     ckpt.save_pretrained(model, tmp_path / "ck")
     assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["config.json", "momug.safetensors"]
+    assert (tmp_path / "ck" / "config.json").read_text().endswith("}\n")  # a text file, ends in a newline
     loaded = ckpt.from_pretrained(tmp_path / "ck")
     a = model.sample(["a person walks"], [30], [0], steps=3)[0]
     b = loaded.sample(["a person walks"], [30], [0], steps=3)[0]

@@ -14,12 +14,13 @@ import sys
 
 from momug.eval.probe_report import tabulate
 
-SAME = ("checkpoint", "suite", "guidance", "task")
+# split_sequences: runs that made "A then B" step by step and runs that read it whole do not mix.
+SAME = ("checkpoint", "suite", "guidance", "task", "split_sequences")
 
 
 def merge(runs: list[dict]) -> dict:
-    """The runs' rows as one table; refuses runs of different checkpoints, suites or guidance and a
-    (prompt, seed) that two runs both made."""
+    """The runs' rows as one table; refuses runs of different checkpoints, suites, guidance or ways
+    of making sequences, and a (prompt, seed) that two runs both made."""
     first = runs[0]
     for run in runs[1:]:
         differ = [k for k in SAME if run.get(k) != first.get(k)]

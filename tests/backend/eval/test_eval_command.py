@@ -155,3 +155,7 @@ def test_probe_runs_of_single_seeds_merge_into_the_two_seed_table(tiny_corpus, t
     (tmp_path / "other.json").write_text(json.dumps(other))
     with pytest.raises(SystemExit, match="differ in guidance"):
         script.main([str(tmp_path / "s0.json"), str(tmp_path / "other.json")])
+    whole = json.loads((tmp_path / "s1.json").read_text()) | {"split_sequences": False}   # --whole-prompt
+    (tmp_path / "whole.json").write_text(json.dumps(whole))
+    with pytest.raises(SystemExit, match="differ in split_sequences"):
+        script.main([str(tmp_path / "s0.json"), str(tmp_path / "whole.json")])

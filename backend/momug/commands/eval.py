@@ -252,7 +252,7 @@ def run_m2t(args) -> int:
     _note(evaluator)
     result = _header(args, "m2t", evaluator, pipe)
     result.update(repeats=args.repeats, beams=args.beams, rows={k: rows[k] for k in ("ground_truth", "model")},
-                  samples=rows["samples"])
+                  samples=rows["samples"], captions=rows["captions"])   # every caption, to see what a check missed
     if args.data and (Path(args.data) / "meta.jsonl").is_file():
         result["caption_checks"] = _caption_checks(args.data, rows["captions"], args.seed, pipe.model_id)
         real = _real_caption_checks(args.data, rows["captions"], args.seed, pipe.model_id)

@@ -41,6 +41,7 @@ def test_m2t_prints_caption_metrics(tiny_corpus, tiny_evaluator_dir, tmp_path, c
     result = json.loads(out.read_text())
     assert {"bleu1", "bleu4", "rouge_l", "cider", "bertscore_f1", "top1", "mm_dist"} <= set(result["rows"]["model"])
     assert len(result["samples"]) == 3
+    assert len(result["captions"]) == 3 and all(isinstance(c, str) for c in result["captions"].values())
     checks = result["caption_checks"]
     assert set(checks) == {"ground_truth", "model"}
     for row in checks.values():

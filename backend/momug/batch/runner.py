@@ -188,9 +188,10 @@ class _ShardWork:
         self.requests, self.result, self.log, self.where = requests, result, log, where
         self.load_s = self.generate_s = 0.0
 
-    def finish(self, item: BatchItem, **fields) -> None:
+    def finish(self, item: BatchItem, made_from=None, **fields) -> None:
+        """made_from: the steps of a sequence made step by step, recorded only for such a sequence."""
         record = {**_pending(item, self.requests[item.name]), **fields, "finished_at": mf.now(),
-                  "shard": self.shard.rank}
+                  "shard": self.shard.rank, **({"made_from": list(made_from)} if made_from else {})}
         self.writer.update(record)
         if record["status"] == "failed":
             self.result.failed.append({"line": item.line, "name": item.name, "message": record["error"]})
@@ -208,8 +209,7 @@ class _ShardWork:
             files = _write_files(self.folder, item.name, motion, tuple(k for k in self.settings.kinds() if k != "npz"))
             timings = {**record.get("timings", {}), "repair_s": round(time.perf_counter() - t, 4)}
             self.finish(item, status="done", frames=record.get("frames"), fps=record.get("fps"),
-                        files={**record["files"], **files}, timings=timings,
-                        **({"made_from": record["made_from"]} if record.get("made_from") else {}))
+                        files={**record["files"], **files}, timings=timings, made_from=record.get("made_from"))
 
     def generate(self, todo: list[BatchItem], load_pipeline, device: str, progress: bool) -> None:
         from tqdm.auto import tqdm
@@ -252,11 +252,10 @@ class _ShardWork:
                         continue
                     t = time.perf_counter()
                     files = _write_files(self.folder, item.name, motion, s.kinds())
-                    made_from = getattr(motion, "made_from", None)   # the steps of a sequence made step by step
                     self.finish(item, status="done", frames=motion.num_frames, fps=motion.fps, files=files,
                                 timings={"generate_s": round(batch_s / len(chunk), 4), "batch_s": round(batch_s, 4),
                                          "batch_size": len(chunk), "write_s": round(time.perf_counter() - t, 4)},
-                                **({"made_from": list(made_from)} if made_from else {}))
+                                made_from=getattr(motion, "made_from", None))
                 bar.set_postfix(done=self.result.done, failed=len(self.result.failed), refresh=False)
         finally:
             bar.close()

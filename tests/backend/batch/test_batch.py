@@ -164,6 +164,11 @@ def test_the_manifest_says_which_steps_a_sequence_was_made_from(tmp_path, pipe):
     items = json.loads((out / "manifest.json").read_text())["items"]
     assert items[0]["made_from"] == ["a person walks forward", "a person waves"]
     assert "made_from" not in items[1]   # made from its prompt alone
+    (out / items[0]["files"]["bvh"]["file"]).unlink()   # resuming rebuilds the .bvh and keeps the record
+    run(f, out, pipe, seconds=2.0)
+    again = json.loads((out / "manifest.json").read_text())["items"]
+    assert "repair_s" in again[0]["timings"] and again[0]["made_from"] == items[0]["made_from"]
+    assert "made_from" not in again[1]
 
 
 def test_resume_skips_finished_and_redoes_broken(tmp_path, pipe):

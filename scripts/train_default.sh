@@ -21,8 +21,10 @@
 #      and two weighted lists of its training split -> corpus_focus_merged_apart
 #  12f. part 6 (kicks and jumps in place x3)       configs/motion_scope_stage6.toml -> its copy in checkpoints_in_training
 #  12g. part 7 (gaits, kicks and jumps x2)         configs/motion_scope_stage7.toml -> its copy in checkpoints_in_training
-#  12h. part 8 (settled on part 2's data)          configs/motion_scope_stage8.toml
-#  12i. its float16 copy, guidance 2.5, into backend/momug/checkpoints/default (what ships)
+#  12h. part 8 (settled on part 2's data)          configs/motion_scope_stage8.toml -> its copy in checkpoints_in_training
+#  12i. onset windows of part 2's corpus (gaits from standing, still going at the end)
+#  12j. part 11 (part 8's data with the onset windows) configs/motion_scope_stage11.toml
+#  12k. its float16 copy, guidance 2.5, into backend/momug/checkpoints/default (what ships)
 #  13. streaming model on the shipped VAE's latents       configs/stream_default.toml -> runs/stream_default
 #  14. its float16 copy into backend/momug/checkpoints/stream_default (stage 2 starts from it)
 #  15. streaming stage 2 (text dropout, for guidance)     configs/stream_stage2.toml, stopped at step 2625
@@ -76,7 +78,10 @@ if [ "$what" = all ] || [ "$what" = diffusion ]; then
   momug train --config configs/motion_scope_stage7.toml
   python scripts/export_checkpoint.py runs/motion_scope_stage7 checkpoints_in_training/motion_scope_stage7 --guidance 2.5
   momug train --config configs/motion_scope_stage8.toml
-  python scripts/export_checkpoint.py runs/motion_scope_stage8 backend/momug/checkpoints/default --guidance 2.5
+  python scripts/export_checkpoint.py runs/motion_scope_stage8 checkpoints_in_training/motion_scope_stage8 --guidance 2.5
+  [ -f corpus_focus_merged/train_mirrored_steady_onset.txt ] || momug data steady corpus_focus_merged --onset
+  momug train --config configs/motion_scope_stage11.toml
+  python scripts/export_checkpoint.py runs/motion_scope_stage11 backend/momug/checkpoints/default --guidance 2.5
 fi
 if [ "$what" = all ] || [ "$what" = stream ]; then
   momug stream train --config configs/stream_default.toml

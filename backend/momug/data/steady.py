@@ -114,15 +114,16 @@ def write_steady_windows(root: str | Path, split: str = "train_mirrored", min_se
         if window is None:
             continue
         a, b = window
-        cuts = [(STEADY_PREFIX + motion_id, a)] + ([(ONSET_PREFIX + motion_id, 0)] if onset and a > 0 else [])
-        for window_id, first in cuts:
+        cuts = [(STEADY_PREFIX, a)] + ([(ONSET_PREFIX, 0)] if onset and a > 0 else [])
+        for prefix, first in cuts:
+            window_id = prefix + motion_id
             cut = np.ascontiguousarray(joints[first:b], dtype=np.float32)
             np.save(root / "new_joints" / f"{window_id}.npy", cut)
             np.save(root / "new_joint_vecs" / f"{window_id}.npy", joints_to_features(cut, spec))
             (root / "texts" / f"{window_id}.txt").write_text(texts_path.read_text(encoding="utf-8"),
                                                              encoding="utf-8")
             listed.append(window_id)
-            written[window_id[0]] += 1
+            written[prefix] += 1
     out_file = root / f"{split}_steady{'_onset' if onset else ''}.txt"
     out_file.write_text("".join(f"{i}\n" for i in listed))
     return {"split_file": str(out_file), "clips": len(listed), "written": sum(written.values()),

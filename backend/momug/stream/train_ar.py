@@ -22,6 +22,7 @@ import torch
 
 from momug.data.humanml3d import MotionTextFolder
 from momug.errors import MomugError
+from momug.model.checkpoint import describe_fresh
 from momug.stream import checkpoint as sckpt
 from momug.stream import vae as V
 from momug.stream.ar_model import StreamConfig
@@ -174,7 +175,7 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
             # Its latent scale too: the seeded heads and adapter read latents at that scale.
             fresh = sckpt.init_from(model, cfg.init_from)
             accelerator.print(f"momug stream train: starting from {cfg.init_from}"
-                              + (f" (new: {', '.join(fresh)})" if fresh else ""))
+                              + (f" (new: {describe_fresh(fresh)})" if fresh else ""))
         elif cfg.model.latent_scale == 1.0:
             model.config.latent_scale = measure_latent_scale(LatentBatches(train_folder, vae, model, s, s.seed))
     vae.requires_grad_(False)

@@ -237,7 +237,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, stop_aft
             model.mean.copy_(torch.as_tensor(train_folder.mean))
             model.std.copy_(torch.as_tensor(train_folder.std))
             accelerator.print(f"momug train: starting from {cfg.init_from}"
-                              + (f" (new: {', '.join(fresh)})" if fresh else ""))
+                              + (f" (new: {ckpt.describe_fresh(fresh)})" if fresh else ""))
         model.set_caption_vocabulary([c.text for caps in train_folder.captions for c in caps])
     model.train()
     params, optimizer, scheduler, step, epoch = make_optimizer(model, s, state_path if resuming else None)

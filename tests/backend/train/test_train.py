@@ -105,6 +105,37 @@ def test_init_from_seeds_a_new_run_with_a_checkpoints_weights(tmp_path, corpus):
         train(other, progress=False)
 
 
+def test_init_from_may_add_lora_targets_and_starts_from_exactly_the_source_model(tmp_path, corpus):
+    """Growing the adapter (say onto the MLPs) from an attention-only checkpoint: the added LoRA
+    layers start at zero, so the seeded model computes what the source did; dropping a target the
+    source trained is refused."""
+    from momug.model.momug import LossSettings
+
+    write_config(tmp_path, corpus, 2, "source")
+    assert main(["train", "--config", str(tmp_path / "source.toml"), "--quiet"]) == 0
+    source = ckpt.from_pretrained(tmp_path / "source")
+    mlp = ["gate_proj", "up_proj", "down_proj"]
+    grown = ckpt.build_model(source.config.__class__(**{**source.config.__dict__,
+                                                        "lora_targets": [*source.config.lora_targets, *mlp]}))
+    fresh = ckpt.init_from(grown, tmp_path / "source")
+    assert fresh and all(any(f".{m}.lora_" in name for m in mlp) for name in fresh)
+    assert not any(".q_proj." in name for name in fresh)
+    summary = ckpt.describe_fresh(fresh)  # the run's log line: one entry per module kind
+    layers = source.llm.get_base_model().config.num_hidden_layers
+    assert summary.count(f" x{layers}") == 6 and ".layers.*.mlp.up_proj.lora_B.weight" in summary
+    grown.eval()
+    frames = torch.randn(21, source.config.feature_dim, generator=torch.Generator().manual_seed(4))
+    item = {"task": "t2m", "text_ids": source.text_ids("a person waves"), "motion": source.to_tokens(frames),
+            "frame_mask": source.to_tokens(torch.ones_like(frames)).bool()}
+    with torch.no_grad():
+        before = source.training_loss([item], LossSettings(), generator=torch.Generator().manual_seed(0))
+        after = grown.training_loss([item], LossSettings(), generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(before["diffusion"], after["diffusion"], atol=1e-6)
+    fewer = ckpt.build_model(source.config.__class__(**{**source.config.__dict__, "lora_targets": ["q_proj"]}))
+    with pytest.raises(MomugError, match="leave out"):
+        ckpt.init_from(fewer, tmp_path / "source")
+
+
 def test_fine_tuning_an_opt_in_checkpoint_needs_its_terms_and_keeps_them(tmp_path, corpus, monkeypatch):
     """Weights trained under terms of their own (the real model's CC BY-NC) seed a new run only once
     accepted, and the new run's checkpoint carries the same terms, even on a licence-free corpus."""

@@ -198,7 +198,8 @@ def main() -> int:
     plain = [pipe.generate(["a person walks forward"], [5.0], [seed], steps=args.steps)[0].joints for seed in seeds]
     results["unconstrained_walk_foot_skating_mps"] = float(np.mean([physics.foot_skating(j, FPS) for j in plain]))
     results["seconds"] = round(time.time() - t0, 1)
-    results["settings"] = {"checkpoint": pipe.model_id, "steps": args.steps, "seeds": len(seeds)}
+    results["settings"] = {"checkpoint": pipe.model_id, "checkpoint_id": pipe.checkpoint_id, "steps": args.steps,
+                           "seeds": len(seeds)}
 
     report(results)
     if args.json:
@@ -212,7 +213,10 @@ def _mean(rows, key):
 
 
 def report(r: dict) -> None:
-    print(f"model {r['settings']['checkpoint']}, {r['settings']['steps']} DDIM steps, "
+    # The id tells which weights a folder name stood for (results from before it carry none).
+    ident = r["settings"].get("checkpoint_id")
+    print(f"model {r['settings']['checkpoint']}" + (f" (checkpoint id {ident})" if ident else "")
+          + f", {r['settings']['steps']} DDIM steps, "
           f"{r['settings']['seeds']} seeds, {r['seconds']} s")
     print("\nIn-betweening (walk poses as keys; prompt 'a person walks forward'):")
     for case in sorted({x["case"] for x in r["inbetween"]}):

@@ -1,5 +1,6 @@
 """Training on a tiny corpus with the tiny model: logs, plot, checkpoint, resume, two processes."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -115,8 +116,7 @@ def test_init_from_may_add_lora_targets_and_starts_from_exactly_the_source_model
     assert main(["train", "--config", str(tmp_path / "source.toml"), "--quiet"]) == 0
     source = ckpt.from_pretrained(tmp_path / "source")
     mlp = ["gate_proj", "up_proj", "down_proj"]
-    grown = ckpt.build_model(source.config.__class__(**{**source.config.__dict__,
-                                                        "lora_targets": [*source.config.lora_targets, *mlp]}))
+    grown = ckpt.build_model(dataclasses.replace(source.config, lora_targets=[*source.config.lora_targets, *mlp]))
     fresh = ckpt.init_from(grown, tmp_path / "source")
     assert fresh and all(any(f".{m}.lora_" in name for m in mlp) for name in fresh)
     assert not any(".q_proj." in name for name in fresh)
@@ -131,7 +131,7 @@ def test_init_from_may_add_lora_targets_and_starts_from_exactly_the_source_model
         before = source.training_loss([item], LossSettings(), generator=torch.Generator().manual_seed(0))
         after = grown.training_loss([item], LossSettings(), generator=torch.Generator().manual_seed(0))
     assert torch.allclose(before["diffusion"], after["diffusion"], atol=1e-6)
-    fewer = ckpt.build_model(source.config.__class__(**{**source.config.__dict__, "lora_targets": ["q_proj"]}))
+    fewer = ckpt.build_model(dataclasses.replace(source.config, lora_targets=["q_proj"]))
     with pytest.raises(MomugError, match="leave out"):
         ckpt.init_from(fewer, tmp_path / "source")
 

@@ -6,7 +6,7 @@ are combined exactly).
 
     python scripts/average_checkpoints.py runs/motion_scope_stage15 runs/motion_scope_stage16 \\
         checkpoints_in_training/motion_scope_stage11 -o runs/soup_11_15_16
-    python scripts/average_checkpoints.py A B -o OUT --weights 2 1 --guidance 2.5
+    python scripts/average_checkpoints.py A B -o OUT --weights 2 1 --guidance 2.5 --rank 16
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ def main() -> int:
     parser.add_argument("-o", "--output", required=True, help="folder to write (created or overwritten)")
     parser.add_argument("--weights", type=float, nargs="+", help="one weight per source (default: equal)")
     parser.add_argument("--guidance", type=float, help="the average's default guidance scale (default: the first source's)")
+    parser.add_argument("--rank", type=int, help="refactor the averaged LoRA to this rank by a truncated SVD "
+                        "(lossy; default: the sources' summed rank, exact)")
     parser.add_argument("--float32", action="store_true", help="keep float32 weights (default float16)")
     args = parser.parse_args()
 
@@ -35,7 +37,7 @@ def main() -> int:
     try:
         if args.guidance is not None:
             config_guidance(args.guidance, "--guidance")
-        config, state, licence = average_checkpoints(args.sources, args.weights)
+        config, state, licence, error = average_checkpoints(args.sources, args.weights, args.rank)
         if args.guidance is not None:
             config.guidance = args.guidance
         model = ckpt.build_model(config)
@@ -46,7 +48,8 @@ def main() -> int:
     ckpt.save_pretrained(model, args.output, dtype=torch.float32 if args.float32 else torch.float16)
     write_licence(args.output, licence)
     print(f"wrote {args.output} ({ckpt.checkpoint_id(args.output)}): {len(args.sources)} checkpoints, "
-          f"LoRA rank {config.lora_rank}")
+          f"LoRA rank {config.lora_rank}" + (f" (truncated: largest relative error of a layer's update {error:.3f})"
+                                             if error else ""))
     return 0
 
 

@@ -11,7 +11,9 @@ source's A rows and its scaled B columns side by side:
 
 with s_i = lora_alpha_i / lora_rank_i. The result says lora_alpha = lora_rank (scale 1), so the
 stacked factors carry every scale themselves. Generating costs a little more (LoRA's matrices are
-small beside the base model's) and the weights file grows by the LoRA's share per source.
+small beside the base model's) and the weights file grows by the LoRA's share per source, unless
+`rank` asks for a truncated SVD of each layer's averaged update (lossy; the largest relative error
+over the layers is returned so the caller can say what was given up).
 """
 
 from __future__ import annotations
@@ -41,10 +43,28 @@ def _lora_factor(name: str) -> str | None:
     raise MomugError(f"cannot average LoRA tensor {name}: neither an A nor a B factor")
 
 
+def truncate_lora(state: dict[str, torch.Tensor], rank: int) -> tuple[dict[str, torch.Tensor], float]:
+    """Each LoRA layer's update B @ A (scale 1) refactored to `rank` by a truncated SVD; returns the
+    new tensors and the largest relative (Frobenius) error of an update over the layers."""
+    out, worst = dict(state), 0.0
+    for name_a in [n for n in state if _lora_factor(n) == "A"]:
+        name_b = name_a.replace(".lora_A.", ".lora_B.")
+        delta = state[name_b].double() @ state[name_a].double()
+        u, s, vh = torch.linalg.svd(delta, full_matrices=False)
+        root = s[:rank].sqrt()
+        out[name_b] = (u[:, :rank] * root).float()
+        out[name_a] = (root[:, None] * vh[:rank]).float()
+        norm = float(s.norm())
+        worst = max(worst, float(s[rank:].norm()) / norm if norm > 0 else 0.0)
+    return out, worst
+
+
 def average_states(configs: list[MoMugConfig], states: list[dict[str, torch.Tensor]],
-                   weights: list[float] | None = None) -> tuple[MoMugConfig, dict[str, torch.Tensor]]:
-    """The weighted average of k checkpoints (config, trainable tensors), as one checkpoint whose
-    LoRA has the summed rank. Weights default to equal and are normalised to sum to 1."""
+                   weights: list[float] | None = None, rank: int | None = None
+                   ) -> tuple[MoMugConfig, dict[str, torch.Tensor], float]:
+    """The weighted average of k checkpoints (config, trainable tensors, the largest relative error
+    of a LoRA update that `rank` truncation caused: 0 without it). Without `rank` the LoRA has the
+    summed rank and is exact. Weights default to equal and are normalised to sum to 1."""
     k = len(states)
     if k < 2 or len(configs) != k:
         raise MomugError("averaging needs at least two checkpoints")
@@ -84,13 +104,21 @@ def average_states(configs: list[MoMugConfig], states: list[dict[str, torch.Tens
             raise MomugError(f"cannot average integer tensor {name}")
         else:
             out[name] = sum(w * t.float() for w, t in zip(weights, tensors))
-    rank = sum(c.lora_rank for c in configs)
-    config = dataclasses.replace(configs[0], lora_rank=rank, lora_alpha=rank)
-    return config, out
+    summed = sum(c.lora_rank for c in configs)
+    error = 0.0
+    if rank is not None:
+        if not 0 < rank <= summed:
+            raise MomugError(f"averaging: rank must be between 1 and the summed rank {summed}, got {rank}")
+        if rank < summed:
+            out, error = truncate_lora(out, rank)
+    final = rank or summed
+    config = dataclasses.replace(configs[0], lora_rank=final, lora_alpha=final)
+    return config, out, error
 
 
-def average_checkpoints(folders: list[str | Path], weights: list[float] | None = None):
-    """Read k diffusion checkpoint folders and return their average as (config, tensors, licence):
+def average_checkpoints(folders: list[str | Path], weights: list[float] | None = None, rank: int | None = None):
+    """Read k diffusion checkpoint folders and return their average as (config, tensors, licence,
+    truncation error; see average_states):
     the terms any source was trained under go with the average (sources under different terms
     are refused), and a source under terms of its own is read only once they were accepted."""
     from momug.licences import read_licence, require_accepted
@@ -112,5 +140,5 @@ def average_checkpoints(folders: list[str | Path], weights: list[float] | None =
     if len(licences) > 1:
         raise MomugError("the checkpoints carry different licences: "
                          + "; ".join(t["name"] for t in licences) + "; average checkpoints under one set of terms")
-    config, state = average_states(configs, states, weights)
-    return config, state, (licences[0] if licences else None)
+    config, state, error = average_states(configs, states, weights, rank)
+    return config, state, (licences[0] if licences else None), error

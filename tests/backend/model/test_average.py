@@ -48,7 +48,7 @@ def dense(model) -> dict[str, torch.Tensor]:
 
 
 def save_average(folders, out: Path, weights=None) -> Path:
-    config, state, licence = average_checkpoints(folders, weights)
+    config, state, licence, _ = average_checkpoints(folders, weights)
     model = ckpt.build_model(config)
     model.load_trainable_state_dict(state)
     ckpt.save_pretrained(model, out)
@@ -158,3 +158,23 @@ def test_script_writes_a_loadable_float16_average_and_reports_errors(tmp_path):
                          capture_output=True, text=True)
     assert bad.returncode == 1 and "at least two" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_rank_truncation_keeps_the_largest_directions(tmp_path):
+    a = tiny_checkpoint(tmp_path / "a", seed=1)
+    b = tiny_checkpoint(tmp_path / "b", seed=2)
+    exact = average_checkpoints([a, b])[1]
+    config, state, _, error = average_checkpoints([a, b], rank=8)  # the summed rank: nothing to cut
+    assert config.lora_rank == 8 and error == 0.0
+    config, cut, _, error = average_checkpoints([a, b], rank=3)
+    assert config.lora_rank == 3 and 0 < error < 1
+    for name in [n for n in cut if ".lora_A." in n]:
+        name_b = name.replace(".lora_A.", ".lora_B.")
+        full = exact[name_b] @ exact[name]
+        approx = cut[name_b] @ cut[name]
+        u, s, vh = torch.linalg.svd(full)
+        best = (u[:, :3] * s[:3]) @ vh[:3]  # the best rank-3 approximation (Eckart-Young)
+        assert torch.allclose(approx, best, atol=1e-5)
+        assert float((full - approx).norm() / full.norm()) <= error + 1e-6
+    with pytest.raises(MomugError, match="rank must be"):
+        average_checkpoints([a, b], rank=9)

@@ -35,6 +35,8 @@ class TrainSettings:
     val_every: int = 200
     val_batches: int = 4
     save_every: int = 100
+    ema_decay: float = 0.0          # > 0: keep a moving average of the weights, saved in OUT/ema/
+                                    # (0.99 averages about the last 100 steps; momug.train.ema)
     seed: int = 0
     split: str = "train"            # ids file in the data folder: "train", or "train_mirrored" (momug data mirror)
     num_workers: int = 0
@@ -97,6 +99,8 @@ def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainC
         raise MomugError(f"text_target must be 'kl' or 'ce', got {train.text_target!r}")
     if not 0.0 <= train.context_fraction <= 1.0:
         raise MomugError(f"context_fraction must be between 0 and 1, got {train.context_fraction}")
+    if not 0.0 <= train.ema_decay < 1.0:
+        raise MomugError(f"ema_decay must be at least 0 (off) and below 1, got {train.ema_decay}")
     if train.text_rows < 0:
         raise MomugError(f"text_rows must be 0 or more, got {train.text_rows}")
     if train.text_rows and not raw["general_text"]:

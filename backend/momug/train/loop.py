@@ -3,7 +3,9 @@ processes, periodic validation, a metrics log, resumable checkpoints and a loss 
 
 Output folder layout:
     OUT/config.json, OUT/momug.safetensors   the latest model (a loadable checkpoint)
-    OUT/training_state.pt                     optimizer, scheduler, step and RNG (for resuming)
+    OUT/training_state.pt                     optimizer, scheduler, step, RNG and weight average (for resuming)
+    OUT/ema/                                  with [train] ema_decay: the weights' moving average, a
+                                              loadable checkpoint of its own (momug.train.ema)
     OUT/train_config.json                     the settings this run started with
     OUT/metrics.jsonl                         one JSON line per log/validation event
     OUT/loss.png                              loss curves, redrawn at every validation
@@ -28,8 +30,10 @@ from momug.errors import MomugError
 from momug.model import checkpoint as ckpt
 from momug.model.momug import LossSettings
 from momug.train.config import TrainConfig
+from momug.train.ema import WeightAverage
 
 STATE_NAME = "training_state.pt"
+EMA_NAME = "ema"
 
 
 class ExampleSampler(torch.utils.data.Dataset):
@@ -87,10 +91,13 @@ class Collator:
         return items
 
 
-def save_state(path: Path, optimizer, scheduler, step: int, epoch: int, rng_seed: int) -> None:
+def save_state(path: Path, optimizer, scheduler, step: int, epoch: int, rng_seed: int, ema=None) -> None:
     tmp = path.with_suffix(".tmp")
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "step": step, "epoch": epoch, "torch_rng": torch.get_rng_state(), "seed": rng_seed}, tmp)
+    state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "step": step, "epoch": epoch, "torch_rng": torch.get_rng_state(), "seed": rng_seed}
+    if ema is not None:
+        state["ema"] = ema.state_dict()
+    torch.save(state, tmp)
     os.replace(tmp, path)
 
 
@@ -241,6 +248,11 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, stop_aft
         model.set_caption_vocabulary([c.text for caps in train_folder.captions for c in caps])
     model.train()
     params, optimizer, scheduler, step, epoch = make_optimizer(model, s, state_path if resuming else None)
+    ema = WeightAverage(params, s.ema_decay) if s.ema_decay else None
+    if ema is not None and resuming:
+        saved = load_state(state_path).get("ema")
+        if saved is not None:  # else the run turned it on now: the average starts from here
+            ema.load_state_dict(saved)
 
     dataset = ExampleSampler(train_folder, cfg.model.max_frames, s.seed)
     general, val_general = general_text_windows(cfg, model.tokenizer, step) if s.text_rows else (None, None)
@@ -274,7 +286,11 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, stop_aft
         if accelerator.is_main_process:
             ckpt.save_pretrained(core, out)
             write_licence(out, terms)
-            save_state(state_path, optimizer, scheduler, step, epoch, s.seed)
+            if ema is not None:
+                with ema.applied():
+                    ckpt.save_pretrained(core, out / EMA_NAME)
+                write_licence(out / EMA_NAME, terms)
+            save_state(state_path, optimizer, scheduler, step, epoch, s.seed, ema)
 
     end = s.max_steps if stop_after is None else min(s.max_steps, stop_after)
     bar = tqdm(total=end, initial=step, desc="train", disable=not (progress and accelerator.is_main_process),
@@ -290,6 +306,8 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, stop_aft
         for items in loader:
             losses = model(items, weights)
             optimizer_step(accelerator, losses, params, optimizer, scheduler, s.grad_clip, step)
+            if ema is not None:
+                ema.update()
             step += 1
             for k in running:
                 running[k] += float(losses[k].detach())
@@ -307,6 +325,10 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, stop_aft
                 if accelerator.is_main_process:
                     val = validate(core, val_batches, s)
                     log({"split": "val", "step": step, "epoch": epoch, **val})
+                    if ema is not None:
+                        with ema.applied():
+                            val = validate(core, val_batches, s)
+                        log({"split": "val_ema", "step": step, "epoch": epoch, **val})
                     plot_metrics(metrics_path, out / "loss.png")
             if step % s.save_every == 0 or step == end:
                 save()

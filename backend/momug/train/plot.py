@@ -33,7 +33,7 @@ def plot_metrics(metrics_path: str | Path, out_path: str | Path, panels=DIFFUSIO
     fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.6), squeeze=False)
     axes = axes[0]
     for ax, (key, title) in zip(axes, panels):
-        for split, style in (("train", "-"), ("val", "o-")):
+        for split, style in (("train", "-"), ("val", "o-"), ("val_ema", "s--")):
             pts = [(r["step"], r[key]) for r in rows if r.get("split") == split and key in r]
             if pts:
                 ax.plot(*zip(*pts), style, label=split, markersize=3)

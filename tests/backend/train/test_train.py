@@ -46,9 +46,10 @@ def corpus(tmp_path_factory):
     return out
 
 
-def write_config(tmp_path, corpus, steps, name="run"):
+def write_config(tmp_path, corpus, steps, name="run", extra=""):
+    """A tiny run's config; extra: more lines for its [train] table."""
     path = tmp_path / f"{name}.toml"
-    path.write_text(CONFIG.format(data=corpus, out=tmp_path / name, steps=steps))
+    path.write_text(CONFIG.format(data=corpus, out=tmp_path / name, steps=steps) + extra + "\n")
     return path
 
 
@@ -292,3 +293,32 @@ def test_stop_after_ends_a_run_early_on_the_full_schedule_and_resumes(tmp_path, 
     assert torch.load(out / "training_state.pt", weights_only=True)["step"] == 10
     assert main(["train", "--config", str(cfg), "--quiet", "--stop-after", "0"]) == 2
     assert "--stop-after must be" in capsys.readouterr().err
+
+
+def trainable(folder):
+    return {k: v for k, v in ckpt.from_pretrained(folder).trainable_state_dict().items()
+            if v.is_floating_point() and k not in ("mean", "std")}
+
+
+def test_ema_decay_saves_validates_and_resumes_a_weight_average(tmp_path, corpus):
+    cfg = write_config(tmp_path, corpus, 8, "run", extra="ema_decay = 0.9")
+    assert main(["train", "--config", str(cfg), "--quiet", "--stop-after", "5"]) == 0
+    out = tmp_path / "run"
+    assert torch.load(out / "training_state.pt", weights_only=True)["ema"]["updates"] == 5
+    assert main(["train", "--config", str(cfg), "--quiet"]) == 0  # resumes, average included
+    state = torch.load(out / "training_state.pt", weights_only=True)
+    assert state["step"] == 8 and state["ema"]["updates"] == 8  # carried on (started afresh: 3)
+    average, last = trainable(out / "ema"), trainable(out)
+    assert average.keys() == last.keys()
+    assert any(not torch.allclose(average[k], last[k]) for k in last)  # an average, not a copy
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r["split"] == "val_ema"] == [4, 5, 8]  # 5: where it stopped
+
+
+def test_without_ema_decay_there_is_no_weight_average(tmp_path, corpus):
+    cfg = write_config(tmp_path, corpus, 3, "plain")
+    assert main(["train", "--config", str(cfg), "--quiet"]) == 0
+    assert not (tmp_path / "plain" / "ema").exists()
+    assert "ema" not in torch.load(tmp_path / "plain" / "training_state.pt", weights_only=True)
+    bad = write_config(tmp_path, corpus, 3, "bad", extra="ema_decay = 1.0")
+    assert main(["train", "--config", str(bad), "--quiet"]) == 2

@@ -8,7 +8,7 @@ Config (TOML):
     vae = "path"                    # optional: default the shipped VAE (with init_from: that checkpoint's)
     init_from = "DIR"               # optional: a stream checkpoint whose trained tensors seed a new run
     [model] StreamConfig fields     # base_model, mot_rank, flow_width, ..., guidance (the default scale)
-    [train] StreamTrainSettings fields  # ..., text_dropout (classifier-free guidance)
+    [train] StreamTrainSettings fields  # ..., text_dropout (classifier-free guidance), ema_decay
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from momug.stream import vae as V
 from momug.stream.ar_model import StreamConfig
 from momug.stream.continuation import ContinuationClips
 from momug.train.config import read_run_config, settings_from_table
-from momug.train.loop import (STATE_NAME, make_accelerator, make_optimizer, open_run_folder, optimizer_step,
-                              save_state)
+from momug.train.ema import check_decay, start_average
+from momug.train.loop import (EMA_NAME, STATE_NAME, load_state, make_accelerator, make_optimizer, open_run_folder,
+                              optimizer_step, save_state)
 from momug.train.plot import plot_metrics
 
 PANELS = (("loss", "total loss"), ("flow", "flow loss (text -> motion)"), ("end", "end-of-motion loss"),
@@ -58,6 +59,7 @@ class StreamTrainSettings:
     val_every: int = 200
     val_batches: int = 4
     save_every: int = 100
+    ema_decay: float = 0.0           # > 0: a moving average of the weights in OUT/ema/ (momug.train.ema)
     seed: int = 0
     mixed_precision: str = "auto"
 
@@ -82,6 +84,7 @@ def load_stream_config(path: str | Path, overrides: dict | None = None) -> Strea
     for name in ("text_dropout", "continuation_fraction"):
         if not 0.0 <= getattr(train, name) <= 1.0:
             raise MomugError(f"{name} must be between 0 and 1, got {getattr(train, name)}")
+    check_decay(train.ema_decay)
     return StreamTrainConfig(data=raw["data"], output=raw["output"], vae=raw["vae"], init_from=raw["init_from"],
                              model=StreamConfig.from_dict(raw.get("model", {})), train=train)
 
@@ -181,6 +184,7 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
     vae.requires_grad_(False)
     model.train()
     params, optimizer, scheduler, step, _ = make_optimizer(model, s, state_path if resuming else None)
+    ema = start_average(params, s.ema_decay, load_state(state_path) if resuming and s.ema_decay else None)
     batches = LatentBatches(train_folder, vae, model, s, s.seed + accelerator.process_index, s.text_dropout,
                             s.continuation_fraction)
     val = ([LatentBatches(val_folder, vae, model, s, s.seed + 10_000).batch(k) for k in range(s.val_batches)]
@@ -200,7 +204,11 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
         if accelerator.is_main_process:
             sckpt.save_pretrained(core, vae, out)
             write_licence(out, terms)
-            save_state(state_path, optimizer, scheduler, step, 0, s.seed)
+            if ema is not None:
+                with ema.applied():
+                    sckpt.save_pretrained(core, vae, out / EMA_NAME)
+                write_licence(out / EMA_NAME, terms)
+            save_state(state_path, optimizer, scheduler, step, 0, s.seed, ema)
 
     keys = ("loss", "flow", "end", "lm")
     running, n_running = dict.fromkeys(keys, 0.0), 0
@@ -214,6 +222,8 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
         losses = model(b["texts"], b["latents"], generator=g, captions=b["captions"],
                        caption_latents=b["caption_latents"], lm_weight=s.lm_weight, targets_from=b["targets_from"])
         optimizer_step(accelerator, losses, params, optimizer, scheduler, s.grad_clip, step)
+        if ema is not None:
+            ema.update()
         step += 1
         bar.update(1)
         for k in keys:
@@ -227,6 +237,9 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
             running, n_running = dict.fromkeys(keys, 0.0), 0
         if val and accelerator.is_main_process and (step % s.val_every == 0 or step == end):
             log({"split": "val", "step": step, **validate(core, val, s)})
+            if ema is not None:
+                with ema.applied():
+                    log({"split": "val_ema", "step": step, **validate(core, val, s)})
             plot_metrics(metrics_path, out / "loss.png", PANELS)
         if step % s.save_every == 0 or step == end:
             save()

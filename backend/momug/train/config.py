@@ -10,6 +10,7 @@ from pathlib import Path
 
 from momug.errors import MomugError
 from momug.model.config import MoMugConfig
+from momug.train.ema import check_decay
 
 
 @dataclass
@@ -99,8 +100,7 @@ def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainC
         raise MomugError(f"text_target must be 'kl' or 'ce', got {train.text_target!r}")
     if not 0.0 <= train.context_fraction <= 1.0:
         raise MomugError(f"context_fraction must be between 0 and 1, got {train.context_fraction}")
-    if not 0.0 <= train.ema_decay < 1.0:
-        raise MomugError(f"ema_decay must be at least 0 (off) and below 1, got {train.ema_decay}")
+    check_decay(train.ema_decay)
     if train.text_rows < 0:
         raise MomugError(f"text_rows must be 0 or more, got {train.text_rows}")
     if train.text_rows and not raw["general_text"]:

@@ -59,3 +59,22 @@ class WeightAverage:
         with torch.no_grad():
             for s, saved in zip(self.shadow, shadow):
                 s.copy_(saved)
+
+
+def check_decay(decay: float) -> None:
+    """A config's ema_decay: 0 (off) or a fraction below 1."""
+    if not 0.0 <= decay < 1.0:
+        raise MomugError(f"ema_decay must be at least 0 (off) and below 1, got {decay}")
+
+
+def start_average(params, decay: float, training_state: dict | None) -> WeightAverage | None:
+    """A run's weight average (None when decay is 0), carried on from the training state it resumes
+    (momug.train.loop.save_state's "ema"); a fresh run, or one that turns it on only now, starts it
+    from the current weights."""
+    if not decay:
+        return None
+    average = WeightAverage(params, decay)
+    saved = (training_state or {}).get("ema")
+    if saved is not None:
+        average.load_state_dict(saved)
+    return average

@@ -30,7 +30,7 @@ from momug.errors import MomugError
 from momug.model import checkpoint as ckpt
 from momug.model.momug import LossSettings
 from momug.train.config import TrainConfig
-from momug.train.ema import WeightAverage
+from momug.train.ema import start_average
 
 STATE_NAME = "training_state.pt"
 EMA_NAME = "ema"
@@ -248,11 +248,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, stop_aft
         model.set_caption_vocabulary([c.text for caps in train_folder.captions for c in caps])
     model.train()
     params, optimizer, scheduler, step, epoch = make_optimizer(model, s, state_path if resuming else None)
-    ema = WeightAverage(params, s.ema_decay) if s.ema_decay else None
-    if ema is not None and resuming:
-        saved = load_state(state_path).get("ema")
-        if saved is not None:  # else the run turned it on now: the average starts from here
-            ema.load_state_dict(saved)
+    ema = start_average(params, s.ema_decay, load_state(state_path) if resuming and s.ema_decay else None)
 
     dataset = ExampleSampler(train_folder, cfg.model.max_frames, s.seed)
     general, val_general = general_text_windows(cfg, model.tokenizer, step) if s.text_rows else (None, None)

@@ -244,3 +244,21 @@ def test_stop_after_saves_where_it_stops(trained, tmp_path, tiny_stream_config):
     assert main(["stream", "train", "--config", str(cfg), "--quiet", "--stop-after", "3"]) == 0
     assert torch.load(tmp_path / "early" / "training_state.pt", weights_only=True)["step"] == 3
     assert [r["step"] for r in rows(tmp_path / "early") if r["split"] == "train"] == [2, 3]
+
+
+def test_ema_decay_keeps_a_loadable_weight_average_across_a_resume(trained, tmp_path, tiny_stream_config):
+    cfg = tmp_path / "ema.toml"
+    text = tiny_stream_config.format(data=trained / "corpus", out=tmp_path / "ema", vae=trained / "vae", steps=5)
+    cfg.write_text(text.replace("[train]\n", "[train]\nema_decay = 0.9\n"))
+    assert main(["stream", "train", "--config", str(cfg), "--quiet", "--stop-after", "3"]) == 0
+    assert main(["stream", "train", "--config", str(cfg), "--quiet"]) == 0
+    out = tmp_path / "ema"
+    assert torch.load(out / "training_state.pt", weights_only=True)["ema"]["updates"] == 5  # carried on
+    average, _ = sckpt.from_pretrained(out / "ema")
+    last, _ = sckpt.from_pretrained(out)
+    a, b = average.trainable_state_dict(), last.trainable_state_dict()
+    assert a.keys() == b.keys()
+    assert any(v.is_floating_point() and not torch.allclose(v, b[k]) for k, v in a.items())
+    assert [r["step"] for r in rows(out) if r["split"] == "val_ema"] == [2, 3, 4, 5]
+    cfg.write_text(text.replace("[train]\n", "[train]\nema_decay = 1.5\n"))
+    assert main(["stream", "train", "--config", str(cfg), "--quiet"]) == 2

@@ -27,8 +27,8 @@ from momug.stream import checkpoint as sckpt
 from momug.stream import vae as V
 from momug.stream.ar_model import StreamConfig
 from momug.stream.continuation import ContinuationClips
-from momug.train.config import read_run_config, settings_from_table
-from momug.train.ema import check_decay, start_average
+from momug.train.config import check_decay, read_run_config, settings_from_table
+from momug.train.ema import start_average
 from momug.train.loop import (EMA_NAME, STATE_NAME, load_state, make_accelerator, make_optimizer, open_run_folder,
                               optimizer_step, save_state)
 from momug.train.plot import plot_metrics

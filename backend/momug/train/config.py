@@ -10,7 +10,6 @@ from pathlib import Path
 
 from momug.errors import MomugError
 from momug.model.config import MoMugConfig
-from momug.train.ema import check_decay
 
 
 @dataclass
@@ -56,6 +55,12 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return {"data": self.data, "output": self.output, "init_from": self.init_from,
                 "general_text": self.general_text, "model": asdict(self.model), "train": asdict(self.train)}
+
+
+def check_decay(decay: float) -> None:
+    """A config's ema_decay: 0 (off) or a fraction below 1 (momug.train.ema)."""
+    if not 0.0 <= decay < 1.0:
+        raise MomugError(f"ema_decay must be at least 0 (off) and below 1, got {decay}")
 
 
 def settings_from_table(cls, table: dict, where: str):

@@ -1,7 +1,8 @@
 """An exponential moving average of the trainable weights, kept beside a training run.
 
-Diffusion models sample better from averaged weights than from the last step's: a single step's
-weights carry the noise of its last few batches. Only the trainable tensors are averaged (the
+Diffusion models are usually sampled from averaged weights rather than the last step's, which
+carry the noise of the last few batches (on this project's cosine-decayed CPU runs the two did
+equally well: docs/training.md, part 17). Only the trainable tensors are averaged (the
 LoRA, heads and embeddings, a few million numbers), never the frozen base model, so it costs
 little memory and time. The update is torch's own (swa_utils.get_ema_multi_avg_fn); the decay
 warms up as (1 + n) / (10 + n) so the first hundred updates do not drag the start along.
@@ -59,12 +60,6 @@ class WeightAverage:
         with torch.no_grad():
             for s, saved in zip(self.shadow, shadow):
                 s.copy_(saved)
-
-
-def check_decay(decay: float) -> None:
-    """A config's ema_decay: 0 (off) or a fraction below 1."""
-    if not 0.0 <= decay < 1.0:
-        raise MomugError(f"ema_decay must be at least 0 (off) and below 1, got {decay}")
 
 
 def start_average(params, decay: float, training_state: dict | None) -> WeightAverage | None:

@@ -29,25 +29,16 @@ def main() -> int:
     args = parser.parse_args()
 
     from momug.errors import MomugError
-    from momug.licences import write_licence
-    from momug.model import checkpoint as ckpt
-    from momug.model.average import average_checkpoints
-    from momug.model.config import config_guidance
+    from momug.model.average import write_average
+    from momug.model.checkpoint import checkpoint_id
 
     try:
-        if args.guidance is not None:
-            config_guidance(args.guidance, "--guidance")
-        config, state, licence, error = average_checkpoints(args.sources, args.weights, args.rank)
-        if args.guidance is not None:
-            config.guidance = args.guidance
-        model = ckpt.build_model(config)
-        model.load_trainable_state_dict(state)  # checks every tensor's name and shape
+        config, error = write_average(args.sources, args.output, args.weights, args.rank, args.guidance,
+                                      torch.float32 if args.float32 else torch.float16)
     except MomugError as err:
         print(f"average_checkpoints: {err}", file=sys.stderr)
         return 1
-    ckpt.save_pretrained(model, args.output, dtype=torch.float32 if args.float32 else torch.float16)
-    write_licence(args.output, licence)
-    print(f"wrote {args.output} ({ckpt.checkpoint_id(args.output)}): {len(args.sources)} checkpoints, "
+    print(f"wrote {args.output} ({checkpoint_id(args.output)}): {len(args.sources)} checkpoints, "
           f"LoRA rank {config.lora_rank}" + (f" (truncated: largest relative error of a layer's update {error:.3f})"
                                              if error else ""))
     return 0

@@ -40,27 +40,22 @@ def compare(a_path: str, b_path: str) -> str:
     shared = sorted(set(a) & set(b))
     if not shared:
         raise SystemExit("compare_probe_runs: the runs share no (prompt, seed) pair")
-    groups = collections.defaultdict(lambda: [0, 0, 0, 0])  # a passes, b passes, b only, a only
+    groups = collections.defaultdict(lambda: [0, 0, 0, 0, 0])  # n, a passes, b passes, b only, a only
     for key in shared:
         ra, rb = a[key], b[key]
-        names = ["all", *ra["tags"], "held-out" if ra["held_out"] else "corpus-worded"]
-        for name in names:
+        for name in ["all", *ra["tags"], "held-out" if ra["held_out"] else "corpus-worded"]:
             g = groups[name]
-            g[0] += ra["passed"]
-            g[1] += rb["passed"]
-            g[2] += rb["passed"] and not ra["passed"]
-            g[3] += ra["passed"] and not rb["passed"]
-    n_of = collections.Counter()
-    for key in shared:
-        for name in ["all", *a[key]["tags"], "held-out" if a[key]["held_out"] else "corpus-worded"]:
-            n_of[name] += 1
+            g[0] += 1
+            g[1] += ra["passed"]
+            g[2] += rb["passed"]
+            g[3] += rb["passed"] and not ra["passed"]
+            g[4] += ra["passed"] and not rb["passed"]
     lines = [f"A: {a_run.get('checkpoint')}  ({a_path})", f"B: {b_run.get('checkpoint')}  ({b_path})",
              f"{len(shared)} generations made by both", "",
              f"{'group':<14} {'A passes':>10} {'B passes':>10} {'B only':>7} {'A only':>7} {'p':>6}"]
     order = ["all", "corpus-worded", "held-out"] + sorted(k for k in groups if k not in ("all", "corpus-worded", "held-out"))
     for name in order:
-        pa, pb, b_only, a_only = groups[name]
-        n = n_of[name]
+        n, pa, pb, b_only, a_only = groups[name]
         lines.append(f"{name:<14} {pa:>4}/{n:<5} {pb:>4}/{n:<5} {b_only:>7} {a_only:>7} {sign_test(b_only, a_only):>6.2f}")
     lines += ["", "p: exact two-sided sign test on the discordant pairs (B only against A only); it treats",
               "every generation as independent, which generations of one prompt are not quite."]

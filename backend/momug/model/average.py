@@ -142,3 +142,26 @@ def average_checkpoints(folders: list[str | Path], weights: list[float] | None =
                          + "; ".join(t["name"] for t in licences) + "; average checkpoints under one set of terms")
     config, state, error = average_states(configs, states, weights, rank)
     return config, state, (licences[0] if licences else None), error
+
+
+def write_average(folders: list[str | Path], output: str | Path, weights: list[float] | None = None,
+                  rank: int | None = None, guidance: float | None = None,
+                  dtype: torch.dtype = torch.float16) -> tuple[MoMugConfig, float]:
+    """Average the checkpoints (average_checkpoints) into a checkpoint folder with their terms,
+    loaded into a model first so every tensor's name and shape is checked before anything is
+    written. guidance: the average's default scale (None: the first source's). Returns the
+    average's config and the truncation error."""
+    from momug.licences import write_licence
+    from momug.model import checkpoint as ckpt
+    from momug.model.config import config_guidance
+
+    if guidance is not None:
+        guidance = config_guidance(guidance, "guidance")
+    config, state, licence, error = average_checkpoints(folders, weights, rank)
+    if guidance is not None:
+        config.guidance = guidance
+    model = ckpt.build_model(config)
+    model.load_trainable_state_dict(state)
+    ckpt.save_pretrained(model, output, dtype=dtype)
+    write_licence(output, licence)
+    return config, error

@@ -183,8 +183,9 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
             model.config.latent_scale = measure_latent_scale(LatentBatches(train_folder, vae, model, s, s.seed))
     vae.requires_grad_(False)
     model.train()
-    params, optimizer, scheduler, step, _ = make_optimizer(model, s, state_path if resuming else None)
-    ema = start_average(params, s.ema_decay, load_state(state_path) if resuming and s.ema_decay else None)
+    state = load_state(state_path) if resuming else None
+    params, optimizer, scheduler, step, _ = make_optimizer(model, s, state)
+    ema = start_average(params, s.ema_decay, state)
     batches = LatentBatches(train_folder, vae, model, s, s.seed + accelerator.process_index, s.text_dropout,
                             s.continuation_fraction)
     val = ([LatentBatches(val_folder, vae, model, s, s.seed + 10_000).batch(k) for k in range(s.val_batches)]

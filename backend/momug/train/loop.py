@@ -131,15 +131,14 @@ def make_accelerator(mixed_precision: str, seed: int):
     return accelerator
 
 
-def make_optimizer(model, settings, state_path: Path | None):
+def make_optimizer(model, settings, state: dict | None):
     """AdamW over the trainable parameters with the warm-up + cosine schedule, restored from a
-    training state when state_path is given. Returns (params, optimizer, scheduler, step, epoch)."""
+    training state (load_state) when one is given. Returns (params, optimizer, scheduler, step, epoch)."""
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(settings.warmup_steps, settings.max_steps))
     step, epoch = 0, 0
-    if state_path is not None:
-        state = load_state(state_path)
+    if state is not None:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step, epoch = int(state["step"]), int(state["epoch"])
@@ -247,8 +246,9 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, stop_aft
                               + (f" (new: {ckpt.describe_fresh(fresh)})" if fresh else ""))
         model.set_caption_vocabulary([c.text for caps in train_folder.captions for c in caps])
     model.train()
-    params, optimizer, scheduler, step, epoch = make_optimizer(model, s, state_path if resuming else None)
-    ema = start_average(params, s.ema_decay, load_state(state_path) if resuming and s.ema_decay else None)
+    state = load_state(state_path) if resuming else None
+    params, optimizer, scheduler, step, epoch = make_optimizer(model, s, state)
+    ema = start_average(params, s.ema_decay, state)
 
     dataset = ExampleSampler(train_folder, cfg.model.max_frames, s.seed)
     general, val_general = general_text_windows(cfg, model.tokenizer, step) if s.text_rows else (None, None)

@@ -14,7 +14,7 @@ import torch
 from momug import licences
 from momug.errors import MomugError
 from momug.model import checkpoint as ckpt
-from momug.model.average import average_checkpoints
+from momug.model.average import average_checkpoints, write_average
 from momug.model.config import MoMugConfig
 
 REPO = Path(__file__).resolve().parents[3]
@@ -48,11 +48,7 @@ def dense(model) -> dict[str, torch.Tensor]:
 
 
 def save_average(folders, out: Path, weights=None) -> Path:
-    config, state, licence, _ = average_checkpoints(folders, weights)
-    model = ckpt.build_model(config)
-    model.load_trainable_state_dict(state)
-    ckpt.save_pretrained(model, out)
-    licences.write_licence(out, licence)
+    write_average(folders, out, weights, dtype=torch.float32)
     return out
 
 

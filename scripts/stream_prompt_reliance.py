@@ -2,7 +2,9 @@
 flow-matching error on validation clips with each clip's own prompt, with another clip's prompt
 and with the empty prompt, by position in the motion (same noise and flow times for all three, so
 the comparison is paired). If another clip's prompt predicts a latent about as well as its own,
-the model is reading the motion so far, not the words, at that position.
+the model is reading the motion so far, not the words, at that position. For a model with a plan
+latent (StreamConfig.plan_latent) the plan's own error comes first, and a fourth row reads the next
+clip's plan in place of each clip's own: if that hurts the later latents, they follow the plan.
 
     python scripts/stream_prompt_reliance.py [--checkpoint DIR] [--data corpus] [--clips 64] [--seed 0]
 """
@@ -19,21 +21,23 @@ BUCKETS = ((1, 1), (2, 4), (5, 12), (13, 10_000))
 
 
 @torch.no_grad()
-def flow_errors(model, texts: list[list[int]], latents: list[torch.Tensor], seed: int) -> list[torch.Tensor]:
-    """Per clip, the flow head's squared velocity error (n,) at each latent, teacher forced."""
-    embeds, attn, motion, bom_at = model.build(texts, latents)
+def flow_errors(model, texts: list[list[int]], latents: list[torch.Tensor], seed: int,
+                plans: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+    """Per clip, the flow head's squared velocity error at each target, teacher forced: the plan first
+    for a model with a plan latent (its own, or plans[b] read in its place), then each latent (n,)."""
+    embeds, attn, motion, bom_at = model.build(texts, latents, plans=plans)
     h, _ = model.hidden(embeds, attn, motion)
     g = torch.Generator().manual_seed(seed)
     out = []
     for b, z in enumerate(latents):
-        n, s = len(z), bom_at[b]
-        cond = model.head_input(h[b, s:s + n + 1], h[b, s])[:n]
-        out.append(model.flow.errors(z.to(cond) / model.config.latent_scale, cond, generator=g).float())
+        cond, target, _ = model.row_conditions(h[b], bom_at[b], z)
+        out.append(model.flow.errors(target, cond, generator=g).float())
     return out
 
 
-def by_bucket(errors: list[torch.Tensor]) -> list[float]:
-    flat = [(i + 1, float(e)) for err in errors for i, e in enumerate(err)]
+def by_bucket(errors: list[torch.Tensor], skip: int = 0) -> list[float]:
+    """Mean error per latent-position bucket; skip: leading targets that are not latents (a plan)."""
+    flat = [(i + 1, float(e)) for err in errors for i, e in enumerate(err[skip:])]
     return [float(np.mean([e for pos, e in flat if lo <= pos <= hi] or [np.nan])) for lo, hi in BUCKETS]
 
 
@@ -61,23 +65,31 @@ def main(argv=None) -> None:
         feats, text = folder.sample(int(index), rng, StreamTrainSettings().max_frames)
         texts.append(model.text_ids(text))
         latents.append(batches.encode(feats))
-    variants = {"own prompt": texts, "another clip's prompt": texts[1:] + texts[:1],
-                "empty prompt": [model.empty_text_ids] * len(texts)}
+    variants = {"own prompt": (texts, None), "another clip's prompt": (texts[1:] + texts[:1], None),
+                "empty prompt": ([model.empty_text_ids] * len(texts), None)}
+    k = model.plan_slots
+    if k:  # each clip's own prompt with the next clip's plan read in place of its own
+        plans = [model.plan_of(z) for z in latents]
+        variants["another clip's plan"] = (texts, plans[1:] + plans[:1])
     rows = {}
-    for name, ids in variants.items():
+    for name, (ids, swapped) in variants.items():
         errors = []
         for start in range(0, len(texts), 8):  # batches of 8 keep memory small
-            errors += flow_errors(model, ids[start:start + 8], latents[start:start + 8], args.seed + start)
-        rows[name] = by_bucket(errors)
-    heads = [f"latent {lo}" if lo == hi else (f"latents {lo}-{hi}" if hi < 10_000 else f"latents {lo}+")
-             for lo, hi in BUCKETS]
+            errors += flow_errors(model, ids[start:start + 8], latents[start:start + 8], args.seed + start,
+                                  None if swapped is None else swapped[start:start + 8])
+        plan = [float(np.mean([float(e[0]) for e in errors]))] if k else []
+        rows[name] = plan + by_bucket(errors, k)
+    heads = (["plan"] if k else []) + [
+        f"latent {lo}" if lo == hi else (f"latents {lo}-{hi}" if hi < 10_000 else f"latents {lo}+")
+        for lo, hi in BUCKETS]
     print(f"{pipe.model_id} on {args.data} {args.split}, {len(texts)} clips: flow error (lower is better)")
     print(f"{'':24}" + "".join(f"{h:>14}" for h in heads))
     for name, vals in rows.items():
         print(f"{name:24}" + "".join(f"{v:14.3f}" for v in vals))
     own = np.array(rows["own prompt"])
-    other = np.array(rows["another clip's prompt"])
-    print(f"{'other / own':24}" + "".join(f"{v:14.2f}" for v in other / own))
+    for name, label in (("another clip's prompt", "other / own"), ("another clip's plan", "other plan / own")):
+        if name in rows:
+            print(f"{label:24}" + "".join(f"{v:14.2f}" for v in np.array(rows[name]) / own))
 
 
 if __name__ == "__main__":

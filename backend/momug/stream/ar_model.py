@@ -11,6 +11,11 @@ the flow head that samples the next latent and the end head that says whether mo
                             motion weights             text weights (frozen): the base LM head
                                                        reads the caption off the motion keys/values
 
+With plan_latent, BOM first predicts a plan: the mean of the motion's latents, a summary of the
+whole motion sampled from the prompt alone, which every later latent then reads as input:
+
+    [bos prompt ...] [BOM] [P] [z_1] ... [z_N]    BOM -> P (the plan), P -> z_1, z_1 -> z_2, ...
+
 Training uses teacher forcing with a little Gaussian noise on the input latents, so the model
 tolerates its own slightly-off samples at inference. Inference feeds one latent at a time through
 the KV cache, so each new latent costs one single-position step of the LLM.
@@ -56,6 +61,8 @@ class StreamConfig:
                                   # motion's length as the diffusion mode's canvas does (0: off)
     length_dropout: float = 0.0   # training only: share of rows whose length is "unknown", so a stream
                                   # with no set end still reads right
+    plan_latent: bool = False     # BOM first predicts the mean of the motion's latents (a plan made from
+                                  # the prompt alone), fed back before z_1 so every later latent reads it
     kind: str = "stream"        # tells a stream checkpoint from a diffusion one
     version: int = 1
 
@@ -104,6 +111,15 @@ class StreamModel(nn.Module):
             # "unknown"; zeros, so a model seeded from one without it starts out unchanged.
             self.remaining = nn.Embedding(config.length_conditioning + 2, hidden)
             nn.init.zeros_(self.remaining.weight)
+        if config.plan_latent:
+            # The plan goes in through the latent adapter (it is a latent, averaged) plus this marker,
+            # zero at first, so a model seeded from one without a plan reads it as a latent.
+            self.plan_marker = nn.Parameter(torch.zeros(hidden))
+
+    @property
+    def plan_slots(self) -> int:
+        """Positions between BOM and z_1: 1 with a plan latent, else 0."""
+        return int(self.config.plan_latent)
 
     @property
     def device(self) -> torch.device:
@@ -143,6 +159,16 @@ class StreamModel(nn.Module):
             index = (int(total) - torch.arange(first, first + count, device=self.device)).clamp(0, most)
         return self.remaining(index)
 
+    def plan_in(self, plan: torch.Tensor, total: int | None, noise: float = 0.0, generator=None) -> torch.Tensor:
+        """The input embedding (1, H) of a plan (latent_dim,), as sampled or as plan_of gives it: read
+        as a latent (with the same teacher-forcing noise), marked, and carrying BOM's length count."""
+        return self._latents_in(plan[None], noise, generator) + self.plan_marker + self._length_in(total, 0, 1)
+
+    @staticmethod
+    def plan_of(z: torch.Tensor, first: int = 0) -> torch.Tensor:
+        """The plan a row is trained on: the mean of the latents its flow loss counts (from `first`)."""
+        return z[first:].mean(0)
+
     def _latents_in(self, z: torch.Tensor, noise: float, generator, dropout: float = 0.0) -> torch.Tensor:
         z = z.to(self.device, self.bom.dtype) / self.config.latent_scale
         if noise > 0:
@@ -167,18 +193,26 @@ class StreamModel(nn.Module):
         return embeds, attn, motion
 
     def build(self, texts: list[list[int]], latents: list[torch.Tensor], noise: float = 0.0, generator=None,
-              dropout: float = 0.0, length_dropout: float = 0.0):
+              dropout: float = 0.0, length_dropout: float = 0.0, targets_from: list[int] | None = None,
+              plans: list[torch.Tensor] | None = None):
         """Text-to-motion rows: inputs_embeds, attention_mask, motion_mask, the index of BOM per item.
         noise and dropout (training) blur and blank input latents; targets stay clean; length_dropout
-        (training) hides the motion's length from that share of rows."""
+        (training) hides the motion's length from that share of rows. With a plan latent, each row's
+        plan sits between BOM and z_1: plan_of the latents from its targets_from, or plans[b] where
+        given (a sampled plan, or another row's, as a diagnostic swaps them)."""
         rows, bom_at = [], []
-        for ids, z in zip(texts, latents):
+        for b, (ids, z) in enumerate(zip(texts, latents)):
             # The last latent is only a target: nothing is predicted from it but the end flag, so it
             # is still fed (its hidden state carries the end logit).
             hide = length_dropout > 0 and float(torch.rand((), generator=generator)) < length_dropout
-            motion_in = torch.cat([self.bom[None], self._latents_in(z, noise, generator, dropout)])
-            motion_in = motion_in + self._length_in(None if hide else len(z), 0, len(motion_in))
-            e = torch.cat([self._embed_text(ids), motion_in])
+            total = None if hide else len(z)
+            bom = self.bom[None] + self._length_in(total, 0, 1)
+            latents_in = self._latents_in(z, noise, generator, dropout) + self._length_in(total, 1, len(z))
+            if self.config.plan_latent:
+                plan = (plans[b] if plans is not None
+                        else self.plan_of(z.to(self.device, self.bom.dtype), targets_from[b] if targets_from else 0))
+                bom = torch.cat([bom, self.plan_in(plan, total, noise, generator)])
+            e = torch.cat([self._embed_text(ids), bom, latents_in])
             m = torch.zeros(len(e), dtype=torch.bool, device=self.device)
             m[len(ids):] = True
             rows.append((e, m))
@@ -207,6 +241,19 @@ class StreamModel(nn.Module):
         return (("adapter", "flow", "end") + (("prompt_proj",) if self.config.prompt_summary else ())
                 + (("remaining",) if self.config.length_conditioning else ()))
 
+    def row_conditions(self, h: torch.Tensor, bom_at: int, z: torch.Tensor, first: int = 0):
+        """One text row's flow-head conditions and targets from its hidden states h (L, H): the states
+        before each latent from `first` on predict it (scaled as the heads see latents), and with a
+        plan latent BOM's state predicts the plan first. Also the states the end head reads (BOM to
+        z_N, the plan's included), all of them head_input's."""
+        n, k = len(z), self.plan_slots
+        heads = self.head_input(h[bom_at:bom_at + n + 1 + k], h[bom_at])
+        z = z.to(h.device, h.dtype) / self.config.latent_scale
+        conds, targets = heads[k + first:k + n], z[first:]
+        if k:
+            conds, targets = torch.cat([heads[:1], conds]), torch.cat([self.plan_of(z, first)[None], targets])
+        return conds, targets, heads
+
     def head_input(self, h: torch.Tensor, bom_h: torch.Tensor) -> torch.Tensor:
         """What the flow and end heads read at motion positions h (..., N, H) or (..., H): the position's
         hidden state, plus (prompt_summary) a projection of the BOM position's, bom_h (..., H). Deep
@@ -234,17 +281,16 @@ class StreamModel(nn.Module):
         out = {"flow": zero, "end": zero, "lm": zero}
         if texts:
             embeds, attn, motion, bom_at = self.build(texts, latents, self.config.latent_noise, generator,
-                                                      self.config.context_dropout, self.config.length_dropout)
+                                                      self.config.context_dropout, self.config.length_dropout,
+                                                      targets_from)
             h, _ = self.hidden(embeds, attn, motion)
             conds, targets, end_h, end_y = [], [], [], []
             for b, z in enumerate(latents):
-                n, s = len(z), bom_at[b]
-                first = targets_from[b] if targets_from else 0
-                heads = self.head_input(h[b, s:s + n + 1], h[b, s])
-                conds.append(heads[first:n])             # BOM .. z_{N-1} predict z_1 .. z_N
-                targets.append(z[first:].to(h.device, h.dtype) / self.config.latent_scale)
+                cond, target, heads = self.row_conditions(h[b], bom_at[b], z, targets_from[b] if targets_from else 0)
+                conds.append(cond)                       # BOM .. z_{N-1} predict (the plan,) z_1 .. z_N
+                targets.append(target)
                 end_h.append(heads)                      # BOM .. z_N
-                y = torch.zeros(n + 1, device=h.device, dtype=h.dtype)
+                y = torch.zeros(len(heads), device=h.device, dtype=h.dtype)
                 y[-1] = 1.0
                 end_y.append(y)
             out["flow"] = self.flow.loss(torch.cat(targets), torch.cat(conds), generator=generator)
@@ -270,6 +316,8 @@ class StreamModel(nn.Module):
             state.update({f"{name}.{k}": v for k, v in getattr(self, name).state_dict().items()})
         state["bom"] = self.bom.detach()
         state["eom"] = self.eom.detach()
+        if self.config.plan_latent:
+            state["plan_marker"] = self.plan_marker.detach()
         return {k: v.detach().contiguous() for k, v in state.items()}
 
     def load_trainable_state_dict(self, state: dict[str, torch.Tensor]) -> None:
@@ -288,6 +336,8 @@ class StreamModel(nn.Module):
         with torch.no_grad():
             self.bom.copy_(state["bom"])
             self.eom.copy_(state["eom"])
+            if self.config.plan_latent:
+                self.plan_marker.copy_(state["plan_marker"])
 
     # ----- streaming inference -----
     @torch.no_grad()
@@ -301,7 +351,9 @@ class StreamModel(nn.Module):
         guidance == 1 is the plain conditional sampler. total: the motion's length in latents where it is
         known (a model with length_conditioning reads it; None: unknown). history: latents (k, latent_dim)
         already made, as yielded: the new ones continue them under this prompt (a sequence's next
-        step); they are read in the first pass and not yielded again."""
+        step); they are read in the first pass and not yielded again. A model with a plan latent
+        samples its plan from the prompt first (under this prompt, for a sequence's next step too)
+        and reads it before the history; the plan is not yielded."""
         steps = steps or self.config.flow_steps
         if guidance != 1.0:
             yield from self._guided_latents(text, max_latents, min_latents, steps, generator, temperature,
@@ -309,15 +361,30 @@ class StreamModel(nn.Module):
             return
         device = self.device
         ids = self.text_ids(text)
-        start = self._motion_start(total, history)
+        start, past_in = self._motion_start(total, history)
         embeds = torch.cat([self._embed_text(ids), start])[None]
         motion = torch.zeros(1, embeds.shape[1], dtype=torch.bool, device=device)
         motion[0, len(ids):] = True
         attn = torch.ones(1, embeds.shape[1], dtype=torch.long, device=device)
-        done = len(start) - 1   # latents already made
         h, past = self.hidden(embeds, attn, motion, use_cache=use_cache)
         bom_h = h[:, len(ids)]
-        one = torch.ones(1, 1, dtype=torch.bool, device=device)
+
+        def feed(x):
+            """x (1, k, H) appended to the sequence; the hidden states of its positions."""
+            nonlocal attn, past, embeds, motion
+            attn = torch.cat([attn, attn.new_ones(1, x.shape[1])], dim=1)
+            flags = torch.ones(1, x.shape[1], dtype=torch.bool, device=device)
+            if use_cache:
+                h, past = self.hidden(x, attn, flags, past, use_cache=True)
+                return h
+            embeds, motion = torch.cat([embeds, x], dim=1), torch.cat([motion, flags], dim=1)
+            return self.hidden(embeds, attn, motion)[0]
+
+        if self.config.plan_latent:
+            plan = self.flow.sample(self.head_input(h[:, -1], bom_h), steps=steps, generator=generator,
+                                    temperature=temperature)
+            h = feed(torch.cat([self.plan_in(plan[0] * self.config.latent_scale, total), past_in])[None])
+        done = len(past_in)   # latents already made
         for i in range(max_latents):
             check_stop(should_stop, "generation")
             cond = self.head_input(h[:, -1], bom_h)
@@ -325,22 +392,18 @@ class StreamModel(nn.Module):
                 return
             z = self.flow.sample(cond, steps=steps, generator=generator, temperature=temperature)
             yield z[0] * self.config.latent_scale
-            attn = torch.cat([attn, attn.new_ones(1, 1)], dim=1)
-            x = (self.adapter(z) + self._length_in(total, done + i + 1, 1))[:, None]
-            if use_cache:
-                h, past = self.hidden(x, attn, one, past, use_cache=True)
-            else:
-                embeds = torch.cat([embeds, x], dim=1)
-                motion = torch.cat([motion, one], dim=1)
-                h, _ = self.hidden(embeds, attn, motion)
+            h = feed((self.adapter(z) + self._length_in(total, done + i + 1, 1))[:, None])
 
-    def _motion_start(self, total: int | None, history: torch.Tensor | None) -> torch.Tensor:
-        """The inputs from BOM on that the first pass reads: BOM, then any latents already made."""
+    def _motion_start(self, total: int | None, history: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """What follows the prompt: (the inputs the first pass reads, the history's inputs (k, H)). The first
+        pass reads BOM and the history, or, for a model with a plan latent, BOM alone (the plan is
+        sampled from it and read before the history)."""
         bom = self.bom[None] + self._length_in(total, 0, 1)
-        if history is None or len(history) == 0:
-            return bom
-        past = self.adapter(history.to(self.device, self.bom.dtype) / self.config.latent_scale)
-        return torch.cat([bom, past + self._length_in(total, 1, len(history))])
+        past_in = bom[:0]
+        if history is not None and len(history):
+            past_in = (self.adapter(history.to(self.device, self.bom.dtype) / self.config.latent_scale)
+                       + self._length_in(total, 1, len(history)))
+        return (bom, past_in) if self.config.plan_latent else (torch.cat([bom, past_in]), past_in)
 
     def _guided_latents(self, text, max_latents, min_latents, steps, generator, temperature, should_stop,
                         use_cache, guidance, total, history):
@@ -349,10 +412,9 @@ class StreamModel(nn.Module):
         left-padded to one length with positions counted from each row's first real token, so each
         row sees what it would alone. The flow head's velocity is mixed at every Euler step,
         v = v_u + guidance * (v_c - v_u); the end head reads the conditional row only; both rows get
-        the same sampled latent as their next input."""
+        the same sampled latent (and plan) as their next input."""
         device = self.device
-        start = self._motion_start(total, history)
-        done = len(start) - 1   # latents already made
+        start, past_in = self._motion_start(total, history)
         rows = [torch.cat([self._embed_text(ids), start]) for ids in (self.text_ids(text), self.empty_text_ids)]
         L = max(len(e) for e in rows)
         embeds = self.bom.new_zeros(2, L, self.bom.shape[-1])
@@ -365,25 +427,38 @@ class StreamModel(nn.Module):
         pos = (attn.cumsum(1) - 1).clamp(min=0)
         h, past = self.hidden(embeds, attn, motion, use_cache=use_cache, position_ids=pos)
         bom_h = h[:, L - len(start)]
-        one = torch.ones(2, 1, dtype=torch.bool, device=device)
+
+        def feed(x):
+            """x (1, k, H) appended to both rows; their hidden states at its positions."""
+            nonlocal attn, past, embeds, motion, pos
+            k = x.shape[1]
+            x = x.expand(2, k, -1)
+            attn = torch.cat([attn, attn.new_ones(2, k)], dim=1)
+            step_pos = pos[:, -1:] + torch.arange(1, k + 1, device=device)
+            pos = torch.cat([pos, step_pos], dim=1)
+            flags = torch.ones(2, k, dtype=torch.bool, device=device)
+            if use_cache:
+                h, past = self.hidden(x, attn, flags, past, use_cache=True, position_ids=step_pos)
+                return h
+            embeds, motion = torch.cat([embeds, x], dim=1), torch.cat([motion, flags], dim=1)
+            return self.hidden(embeds, attn, motion, position_ids=pos)[0]
+
+        def sample(cond):
+            return self.flow.sample_guided(cond[:1], cond[1:], guidance, steps=steps, generator=generator,
+                                           temperature=temperature)
+
+        if self.config.plan_latent:
+            plan = sample(self.head_input(h[:, -1], bom_h))
+            h = feed(torch.cat([self.plan_in(plan[0] * self.config.latent_scale, total), past_in])[None])
+        done = len(past_in)   # latents already made
         for i in range(max_latents):
             check_stop(should_stop, "generation")
             cond = self.head_input(h[:, -1], bom_h)   # (2, H): conditional, unconditional
             if i >= min_latents and torch.sigmoid(self.end(cond[:1])).item() > 0.5:
                 return
-            z = self.flow.sample_guided(cond[:1], cond[1:], guidance, steps=steps, generator=generator,
-                                        temperature=temperature)
+            z = sample(cond)
             yield z[0] * self.config.latent_scale
-            attn = torch.cat([attn, attn.new_ones(2, 1)], dim=1)
-            step_pos = pos[:, -1:] + 1
-            pos = torch.cat([pos, step_pos], dim=1)
-            x = (self.adapter(z) + self._length_in(total, done + i + 1, 1))[:, None].expand(2, 1, -1)
-            if use_cache:
-                h, past = self.hidden(x, attn, one, past, use_cache=True, position_ids=step_pos)
-            else:
-                embeds = torch.cat([embeds, x], dim=1)
-                motion = torch.cat([motion, one], dim=1)
-                h, _ = self.hidden(embeds, attn, motion, position_ids=pos)
+            h = feed((self.adapter(z) + self._length_in(total, done + i + 1, 1))[:, None])
 
     @torch.no_grad()
     def describe(self, latents: torch.Tensor, max_new_tokens: int = 48, should_stop=None) -> str:

@@ -1,4 +1,4 @@
-"""Prompts that name actions in order: "A then B", "after A-ing, B", "B before C-ing".
+"""Prompts that name actions in order: "A then B", "after A-ing, B", "B before C-ing", "A followed by B".
 
 The diffusion model reads a whole prompt at once and, for a sequence, often does only one of the
 actions. MotionPipeline therefore splits such a prompt into steps, one plain prompt per action in
@@ -10,8 +10,9 @@ walking forward" -> "someone walks forward", "someone waves their left hand").
 A step may name its own length ("walks forward for 3 seconds then waves"): `step_duration` takes it
 out of the words and MotionPipeline gives that step that much of the motion.
 
-It is a small rule set, not a parser: it splits on the connectives below and turns a gerund clause
-("after jogging around") into a present-tense one. "and" alone is never split: "walks and waves" may
+It is a small rule set, not a parser: it splits on the connectives below, turns a gerund clause
+("after jogging around") into a present-tense one and an action named as a noun ("a jog followed by a
+wave") into a clause. "and" alone is never split: "walks and waves" may
 mean at the same time."""
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from momug.errors import MomugError
 _THEN = re.compile(
     r"\s*(?:[,;]|\.(?=\s))?\s*\b(?:and\s+)?(?:then|after\s+that|afterwards|afterward|after\s+which|subsequently)\b,?\s*"
     r"|\s*(?:[,;]|\.(?=\s))\s*(?:and\s+)?(?:next|finally|and\s+finally)\b,?\s*"
-    r"|\s+and\s+(?:next|finally)\b,?\s*",
+    r"|\s+and\s+(?:next|finally)\b,?\s*"
+    r"|\s*,?\s*(?:and\s+)?followed\s+by\b\s*",
     re.IGNORECASE)
 # A gerund clause led by after/before, at the start ("after clapping, A") or the end ("A before clapping").
 _LEADING = re.compile(r"^(after|before|once)\s+(\w+ing\b[^,]*),\s*(.+)$", re.IGNORECASE)
@@ -58,6 +60,19 @@ _VERBLESS_STARTS = {"back", "backward", "backwards", "forward", "forwards", "ahe
                     "around", "again", "slowly", "quickly", "fast", "faster", "slower", "to", "towards", "toward",
                     "in", "up", "down", "sideways"}
 
+# Actions a step may name as a noun ("a jog followed by a wave"), with the verb that says the same.
+_ACTION_NOUNS = {
+    "walk": "walks", "stroll": "strolls", "jog": "jogs", "run": "runs", "sprint": "sprints", "dash": "dashes",
+    "jump": "jumps", "hop": "hops", "leap": "leaps", "wave": "waves", "kick": "kicks", "punch": "punches",
+    "spin": "spins", "turn": "turns", "bow": "bows", "squat": "squats", "crouch": "crouches", "clap": "claps",
+    "stretch": "stretches", "lunge": "lunges", "throw": "throws", "sidestep": "sidesteps", "dance": "dances",
+    "shrug": "shrugs", "nod": "nods", "salute": "salutes", "skip": "skips", "crawl": "crawls",
+}
+# Adjectives of such a noun that read as the verb's adverb ("a slow walk" -> "walks slowly").
+_ADVERBS = {"slow": "slowly", "quick": "quickly", "fast": "fast", "brisk": "briskly", "gentle": "gently",
+            "casual": "casually", "lazy": "lazily", "rapid": "rapidly", "steady": "steadily", "short": "briefly"}
+_NOUN_STEP = re.compile(r"^(?:a|an|one)\s+((?:[a-z-]+\s+){0,3}?)(" + "|".join(_ACTION_NOUNS) + r")\b(.*)$",
+                        re.IGNORECASE)
 
 # A step's own length: "waves for 2 seconds", "walks forward for 2.5 s", "claps for a second".
 _NUMBER_WORDS = {"a": 1.0, "an": 1.0, "one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0, "six": 6.0,
@@ -92,15 +107,25 @@ def split_steps(prompt: str) -> list[str]:
     for piece in pieces:
         # "... then running": a bare gerund after a connective is the next action.
         steps.extend(_present(s) for s in _subordinate(piece.strip(" ,;")))
+    clauses = [_as_clause(s) for s in steps]
+    named_by_noun = clauses != steps
+    steps = clauses
     steps = [_FIRST.sub("", s).strip() for s in steps]
     steps[0] = _drop_first(steps[0])
     for i in range(1, len(steps)):
         if steps[i] and steps[i].split()[0].lower() in _VERBLESS_STARTS:
             steps[i] = f"{_verb_of(steps[i - 1])} {steps[i]}".strip()
-    if len(steps) < 2 or any(not s for s in steps):
-        return [prompt]
-    subject = _lent_subject(steps)
+    if len(steps) < 2 or any(not s for s in steps) or any(_verbless(s) for s in steps):
+        return [prompt]   # "walks followed by a dog": a step that names no action is no step
+    # An action named as a noun needs someone to do it: the prompt's subject, else "a person".
+    subject = _lent_subject(steps) or ("a person" if named_by_noun else "")
     return [_with_subject(s, subject) + end for s in steps]
+
+
+def _verbless(step: str) -> bool:
+    """A noun phrase that is no action ("a dog", "the wall"): it starts like a subject and has no verb."""
+    words = step.split()
+    return bool(words) and words[0].lower() in _DETERMINERS and not _subject(step)
 
 
 def _verb_of(step: str) -> str:
@@ -153,6 +178,21 @@ def _present(clause: str) -> str:
         return clause.strip()
     verb = _IRREGULAR_ING.get(word.lower()) or third_person(_stem(word.lower()))
     return f"{verb} {rest}".strip()
+
+
+def _as_clause(step: str) -> str:
+    """An action named as a noun, as a clause without its subject: "a wave with the left hand" ->
+    "waves with the left hand", "a slow walk forward" -> "walks forward slowly"; an adjective that is
+    no adverb of the verb stays with the noun ("a big jump" -> "does a big jump", as the corpus says
+    it). Anything else comes back as it is."""
+    match = _NOUN_STEP.match(step.strip())
+    if not match:
+        return step
+    adjectives, noun, rest = match.group(1).split(), match.group(2).lower(), match.group(3).strip()
+    if adjectives and not all(a.lower() in _ADVERBS for a in adjectives):
+        return f"does {step.strip()}"
+    adverbs = [_ADVERBS[a.lower()] for a in adjectives]
+    return " ".join([_ACTION_NOUNS[noun], rest, *adverbs]).replace("  ", " ").strip()
 
 
 def _stem(gerund: str) -> str:

@@ -38,6 +38,17 @@ from momug.prompt_steps import split_steps, step_duration, third_person
     ("a person walks to the first mark then claps", ["a person walks to the first mark", "a person claps"]),
     ("Before running, she stretches", ["she stretches", "she runs"]),  # only a pronoun to lend
     ("after jumping, they stretch", ["someone jumps", "someone stretches"]),
+    # "followed by", and actions named as nouns: a clause each, the prompt's subject or "a person".
+    ("a walk followed by a wave", ["a person walks", "a person waves"]),
+    ("a jog in a circle followed by a wave.", ["a person jogs in a circle.", "a person waves."]),
+    ("a person walks forward, followed by a wave with the left hand",
+     ["a person walks forward", "a person waves with the left hand"]),
+    ("someone walks forward followed by waving", ["someone walks forward", "someone waves"]),
+    ("the old man walks forward then a kick with the right leg",
+     ["the old man walks forward", "the old man kicks with the right leg"]),
+    ("a slow walk forward followed by a big jump", ["a person walks forward slowly", "a person does a big jump"]),
+    ("a quick sprint, and then a bow", ["a person sprints quickly", "a person bows"]),
+    ("the old man does a walk followed by a bow", ["the old man does a walk", "the old man bows"]),
 ])
 def test_sequences_split_in_time_order(prompt, steps):
     assert split_steps(prompt) == steps
@@ -47,6 +58,7 @@ def test_sequences_split_in_time_order(prompt, steps):
     "a person walks forward.", "a person walks and waves", "a man walks next to the wall",
     "a person strengthens his arms", "a person dances after dinner", "someone sprints as fast as they can",
     "then", "  ", "after that",
+    "a big jump", "a person walks followed by a dog", "a wave",
 ])
 def test_one_action_or_no_clear_order_stays_whole(prompt):
     assert split_steps(prompt) == [prompt]

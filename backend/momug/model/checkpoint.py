@@ -10,6 +10,7 @@ The base LLM itself is never copied: it is rebuilt from its name (see momug.mode
 from __future__ import annotations
 
 import collections
+import json
 import hashlib
 import os
 import re
@@ -61,17 +62,33 @@ def build_model(config: MoMugConfig, mean=None, std=None, dtype=None):
     return MoMugModel(config, llm, tokenizer, mean, std)
 
 
+def save_weights(state: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> None:
+    """Write a safetensors file whose bytes depend only on its tensors and metadata. safetensors keeps
+    the metadata in a hash map and writes its keys in a different order from one call to the next, so
+    the same weights saved twice would get two checkpoint_ids; the keys are put in sorted order here
+    (the header keeps its length, so nothing else in the file moves)."""
+    from safetensors.torch import save
+
+    data = bytearray(save(state, metadata=metadata))
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+    ordered = json.dumps(header, separators=(",", ":")).encode()
+    if len(ordered) > n:
+        raise MomugError(f"cannot write {path}: its safetensors header did not keep its length when sorted")
+    data[8:8 + n] = ordered.ljust(n, b" ")   # safetensors pads the header with spaces
+    Path(path).write_bytes(data)
+
+
 def save_pretrained(model, folder: str | Path, dtype: torch.dtype = torch.float32) -> Path:
     """Write config.json and momug.safetensors atomically into folder."""
-    from safetensors.torch import save_file
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     # Normalisation statistics stay float32 whatever dtype the weights are stored in.
     state = {k: v.to("cpu", dtype if v.is_floating_point() and k not in ("mean", "std") else v.dtype)
              for k, v in model.trainable_state_dict().items()}
     tmp_weights = folder / (WEIGHTS_NAME + ".tmp")
-    save_file(state, str(tmp_weights), metadata={"format": "momug", "version": str(model.config.version)})
+    save_weights(state, tmp_weights, metadata={"format": "momug", "version": str(model.config.version)})
     tmp_config = folder / (CONFIG_NAME + ".tmp")
     tmp_config.write_text(model.config.to_json() + "\n")
     os.replace(tmp_weights, folder / WEIGHTS_NAME)

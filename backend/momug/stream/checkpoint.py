@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 from momug.errors import MomugError
-from momug.model.checkpoint import CONFIG_NAME, WEIGHTS_NAME, checkpoint_id, read_weights, seed_trainable
+from momug.model.checkpoint import (CONFIG_NAME, WEIGHTS_NAME, checkpoint_id, read_weights, save_weights,
+                                    seed_trainable)
 from momug.stream import vae as V
 from momug.stream.ar_model import StreamConfig, StreamModel
 
@@ -44,15 +45,13 @@ def build_stream_model(config: StreamConfig, dtype=None) -> StreamModel:
 def save_pretrained(model: StreamModel, vae: V.MotionVAE, folder: str | Path,
                     dtype: torch.dtype = torch.float32) -> Path:
     """Write config.json, momug.safetensors and vae/ atomically into folder."""
-    from safetensors.torch import save_file
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     V.save_pretrained(vae, folder / VAE_FOLDER)
     state = {k: v.to("cpu", dtype if v.is_floating_point() else v.dtype)
              for k, v in model.trainable_state_dict().items()}
     tmp_w, tmp_c = folder / (WEIGHTS_NAME + ".tmp"), folder / (CONFIG_NAME + ".tmp")
-    save_file(state, str(tmp_w), metadata={"format": "momug-stream", "version": str(model.config.version)})
+    save_weights(state, tmp_w, metadata={"format": "momug-stream", "version": str(model.config.version)})
     tmp_c.write_text(json.dumps(model.config.to_dict(), indent=2, sort_keys=True))
     os.replace(tmp_w, folder / WEIGHTS_NAME)
     os.replace(tmp_c, folder / CONFIG_NAME)

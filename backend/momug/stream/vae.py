@@ -168,13 +168,13 @@ def pad_frames(x: torch.Tensor) -> tuple[torch.Tensor, int]:
 
 def save_pretrained(vae: MotionVAE, folder: str | Path) -> Path:
     """Write config.json and vae.safetensors atomically (temp file + rename)."""
-    from safetensors.torch import save_file
+    from momug.model.checkpoint import save_weights
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in vae.state_dict().items()}
     tmp_w, tmp_c = folder / (WEIGHTS_NAME + ".tmp"), folder / (CONFIG_NAME + ".tmp")
-    save_file(state, str(tmp_w), metadata={"format": "momug-stream-vae", "version": str(vae.config.version)})
+    save_weights(state, tmp_w, metadata={"format": "momug-stream-vae", "version": str(vae.config.version)})
     tmp_c.write_text(vae.config.to_json() + "\n")
     os.replace(tmp_w, folder / WEIGHTS_NAME)
     os.replace(tmp_c, folder / CONFIG_NAME)

@@ -179,6 +179,28 @@ def test_save_and_load_round_trip(tiny_pipeline, tmp_path):
     assert ckpt.checkpoint_id(tmp_path / "ck") == ckpt.checkpoint_id(tmp_path / "ck")
 
 
+def test_the_same_weights_saved_again_get_the_same_id(tiny_pipeline, tmp_path):
+    # safetensors writes its metadata keys in a different order from call to call; save_weights sorts them.
+    ids = {ckpt.checkpoint_id(ckpt.save_pretrained(tiny_pipeline.model, tmp_path / str(i))) for i in range(8)}
+    assert len(ids) == 1
+
+
+def test_save_weights_sorts_the_metadata_and_reads_back(tmp_path):
+    from safetensors import safe_open
+
+    state = {"b": torch.arange(3.0), "a": torch.ones(2, 2, dtype=torch.float16)}
+    metadata = {"version": "1", "format": "momug", "x": "a longer value"}
+    files = [tmp_path / f"{i}.safetensors" for i in range(8)]
+    for path in files:
+        ckpt.save_weights(state, path, metadata)
+    assert len({path.read_bytes() for path in files}) == 1
+    n = int.from_bytes(files[0].read_bytes()[:8], "little")
+    assert files[0].read_bytes()[8:8 + n].startswith(b'{"__metadata__":{"format":"momug","version":"1","x":')
+    with safe_open(str(files[0]), "pt") as f:
+        assert f.metadata() == metadata
+        assert all(torch.equal(f.get_tensor(k), v) for k, v in state.items())
+
+
 def test_corrupt_or_mismatched_checkpoints_are_clear_errors(tiny_pipeline, tmp_path):
     model = tiny_pipeline.model
     folder = ckpt.save_pretrained(model, tmp_path / "ck")

@@ -28,8 +28,8 @@ from momug.stream import vae as V
 from momug.stream.ar_model import StreamConfig
 from momug.stream.continuation import ContinuationClips
 from momug.train.config import check_decay, read_run_config, settings_from_table
-from momug.train.ema import start_average
-from momug.train.loop import (EMA_NAME, STATE_NAME, load_state, make_accelerator, make_optimizer, open_run_folder,
+from momug.train.ema import save_with_average, start_average, validate_with_average
+from momug.train.loop import (STATE_NAME, load_state, make_accelerator, make_optimizer, open_run_folder,
                               optimizer_step, save_state)
 from momug.train.plot import plot_metrics
 
@@ -195,7 +195,7 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
     log = open_run_folder(accelerator, out, cfg.to_dict())
     metrics_path = out / "metrics.jsonl"
 
-    from momug.licences import run_licence, write_licence
+    from momug.licences import run_licence
 
     # As the diffusion trainer: the corpus's terms and the init_from checkpoint's go with the weights.
     terms = run_licence(cfg.data, cfg.init_from)
@@ -203,12 +203,7 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
     def save():
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
-            sckpt.save_pretrained(core, vae, out)
-            write_licence(out, terms)
-            if ema is not None:
-                with ema.applied():
-                    sckpt.save_pretrained(core, vae, out / EMA_NAME)
-                write_licence(out / EMA_NAME, terms)
+            save_with_average(lambda folder: sckpt.save_pretrained(core, vae, folder), out, terms, ema)
             save_state(state_path, optimizer, scheduler, step, 0, s.seed, ema)
 
     keys = ("loss", "flow", "end", "lm")
@@ -237,10 +232,8 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
                  "processes": accelerator.num_processes, "elapsed_s": round(time.time() - start, 1), **avg})
             running, n_running = dict.fromkeys(keys, 0.0), 0
         if val and accelerator.is_main_process and (step % s.val_every == 0 or step == end):
-            log({"split": "val", "step": step, **validate(core, val, s)})
-            if ema is not None:
-                with ema.applied():
-                    log({"split": "val_ema", "step": step, **validate(core, val, s)})
+            for split, metrics in validate_with_average(lambda: validate(core, val, s), ema):
+                log({"split": split, "step": step, **metrics})
             plot_metrics(metrics_path, out / "loss.png", PANELS)
         if step % s.save_every == 0 or step == end:
             save()

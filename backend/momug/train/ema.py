@@ -11,11 +11,14 @@ warms up as (1 + n) / (10 + n) so the first hundred updates do not drag the star
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from momug.errors import MomugError
+
+EMA_NAME = "ema"   # OUT/ema/: the average's own checkpoint, beside the run's latest weights in OUT
 
 
 class WeightAverage:
@@ -73,3 +76,26 @@ def start_average(params, decay: float, training_state: dict | None) -> WeightAv
     if saved is not None:
         average.load_state_dict(saved)
     return average
+
+
+def save_with_average(save_checkpoint, out: Path, terms, average: WeightAverage | None) -> None:
+    """save_checkpoint(folder) for the run's weights into out and, with a weight average, for the
+    averaged ones into out/ema/; each folder with the run's licence terms (momug.licences)."""
+    from momug.licences import write_licence
+
+    save_checkpoint(out)
+    write_licence(out, terms)
+    if average is not None:
+        with average.applied():
+            save_checkpoint(out / EMA_NAME)
+        write_licence(out / EMA_NAME, terms)
+
+
+def validate_with_average(run_validation, average: WeightAverage | None) -> list[tuple[str, dict]]:
+    """[("val", run_validation())], and ("val_ema", the same with the averaged weights) where there is
+    an average: the metrics log's rows, split first."""
+    rows = [("val", run_validation())]
+    if average is not None:
+        with average.applied():
+            rows.append(("val_ema", run_validation()))
+    return rows

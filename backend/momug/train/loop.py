@@ -30,10 +30,9 @@ from momug.errors import MomugError
 from momug.model import checkpoint as ckpt
 from momug.model.momug import LossSettings
 from momug.train.config import TrainConfig
-from momug.train.ema import start_average
+from momug.train.ema import save_with_average, start_average, validate_with_average
 
 STATE_NAME = "training_state.pt"
-EMA_NAME = "ema"
 
 
 class ExampleSampler(torch.utils.data.Dataset):
@@ -272,7 +271,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, stop_aft
     log = open_run_folder(accelerator, out, cfg.to_dict())
     metrics_path = out / "metrics.jsonl"
 
-    from momug.licences import run_licence, write_licence
+    from momug.licences import run_licence
 
     # A model trained on CC BY-NC motion, or fine-tuned from weights that were, carries the terms.
     terms = run_licence(cfg.data, cfg.init_from)
@@ -280,12 +279,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, stop_aft
     def save():
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
-            ckpt.save_pretrained(core, out)
-            write_licence(out, terms)
-            if ema is not None:
-                with ema.applied():
-                    ckpt.save_pretrained(core, out / EMA_NAME)
-                write_licence(out / EMA_NAME, terms)
+            save_with_average(lambda folder: ckpt.save_pretrained(core, folder), out, terms, ema)
             save_state(state_path, optimizer, scheduler, step, epoch, s.seed, ema)
 
     end = s.max_steps if stop_after is None else min(s.max_steps, stop_after)
@@ -319,12 +313,8 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, stop_aft
                 n_running = 0
             if val_batches and (step % s.val_every == 0 or step == end):
                 if accelerator.is_main_process:
-                    val = validate(core, val_batches, s)
-                    log({"split": "val", "step": step, "epoch": epoch, **val})
-                    if ema is not None:
-                        with ema.applied():
-                            val = validate(core, val_batches, s)
-                        log({"split": "val_ema", "step": step, "epoch": epoch, **val})
+                    for split, val in validate_with_average(lambda: validate(core, val_batches, s), ema):
+                        log({"split": split, "step": step, "epoch": epoch, **val})
                     plot_metrics(metrics_path, out / "loss.png")
             if step % s.save_every == 0 or step == end:
                 save()

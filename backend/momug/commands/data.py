@@ -85,6 +85,9 @@ def add_parser(subparsers) -> None:
     w.add_argument("--onset", action="store_true",
                    help="also write O<id>: each clip from standing to the end of its cruise (the gait starts "
                         "from rest and is still going when the clip ends), listed in DIR/<split>_steady_onset.txt")
+    w.add_argument("--without-stops", action="store_true",
+                   help="with --onset: leave out each clip that got an onset window, so no single straight gait in the "
+                        "list stops and stands (for the streaming model); DIR/<split>_steady_onset_nostops.txt")
     wt = sub.add_parser(
         "weight",
         help="a split with chosen actions' clips listed several times, so training draws them more often",
@@ -198,7 +201,8 @@ def run(args: argparse.Namespace) -> int:
     if command == "steady":
         from momug.data.steady import write_steady_windows
 
-        summary = write_steady_windows(args.data, args.split, args.min_seconds, onset=args.onset)
+        summary = write_steady_windows(args.data, args.split, args.min_seconds, onset=args.onset,
+                                       without_stops=args.without_stops)
         onset = f" and {summary['onset']} onset" if args.onset else ""
         print(f"{summary['split_file']}: {summary['clips']} clips listed, {summary['steady']} steady{onset} windows written")
         return 0

@@ -15,7 +15,11 @@ the clip ends, as a user's "a person walks forward" for a set length should (the
 The windows are written beside the clips as S<id> files (mirrors' windows as S<Mid>), and a new
 ids file lists the split's clips and the windows (train_mirrored.txt -> train_mirrored_steady.txt,
 or train_mirrored_steady_onset.txt with the onset windows too);
-the original files, split files, Mean.npy and Std.npy are not changed. A training config opts in
+With without_stops as well (`--onset --without-stops`), the list leaves out each clip that got an
+onset window, so no single straight gait in it slows to a stop and stands: for the streaming model,
+which is never told the motion's length and learned from those clips to stop after about 3 s of
+any gait (docs/training.md, streaming stage 11); written as <split>_steady_onset_nostops.txt.
+The original files, split files, Mean.npy and Std.npy are not changed. A training config opts in
 with split = "<split>_steady" in [train]. Needs the corpus' meta.jsonl (which action each clip
 is, from `momug data synth`; kept through `momug data merge`).
 """
@@ -83,7 +87,7 @@ def cruising_window(joints: np.ndarray, speed: float, fps: float, min_frames: in
 
 
 def write_steady_windows(root: str | Path, split: str = "train_mirrored", min_seconds: float = 2.0,
-                         fps: float = 20.0, onset: bool = False) -> dict:
+                         fps: float = 20.0, onset: bool = False, without_stops: bool = False) -> dict:
     """Write S<id> windows for every qualifying clip of ROOT/<split>.txt (a mirror M<id> is cut
     where its original is) and ROOT/<split>_steady.txt listing the split and the windows (onset:
     O<id> windows too, listed in ROOT/<split>_steady_onset.txt). Rerunning rewrites the windows
@@ -94,6 +98,8 @@ def write_steady_windows(root: str | Path, split: str = "train_mirrored", min_se
         raise MomugError(f"{root} has no new_joints/ folder: steady windows need the joint positions")
     if min_seconds <= 0:
         raise MomugError(f"--min-seconds must be positive, got {min_seconds}")
+    if without_stops and not onset:
+        raise MomugError("--without-stops leaves out the clips that have an onset window: it needs --onset")
     gaits = _single_straight_gaits(root)
     spec = humanml3d_spec()
     min_frames = int(round(min_seconds * fps))
@@ -124,7 +130,9 @@ def write_steady_windows(root: str | Path, split: str = "train_mirrored", min_se
                                                              encoding="utf-8")
             listed.append(window_id)
             written[prefix] += 1
-    out_file = root / f"{split}_steady{'_onset' if onset else ''}.txt"
+        if without_stops and ONSET_PREFIX + motion_id in listed:
+            listed.remove(motion_id)   # its onset window stands in for it, without the stop
+    out_file = root / f"{split}_steady{'_onset' if onset else ''}{'_nostops' if without_stops else ''}.txt"
     out_file.write_text("".join(f"{i}\n" for i in listed))
     return {"split_file": str(out_file), "clips": len(listed), "written": sum(written.values()),
             "steady": written[STEADY_PREFIX], "onset": written[ONSET_PREFIX]}

@@ -96,9 +96,23 @@ def test_onset_windows_start_from_rest_and_end_still_moving(gait_corpus):
             (gait_corpus / "texts" / f"{clip_id}.txt").read_text()
 
 
+def test_without_stops_lists_onset_windows_in_place_of_their_clips(gait_corpus):
+    with_stops = write_steady_windows(gait_corpus, "train_mirrored", onset=True)
+    full = (gait_corpus / "train_mirrored_steady_onset.txt").read_text().split()
+    summary = write_steady_windows(gait_corpus, "train_mirrored", onset=True, without_stops=True)
+    assert summary["split_file"].endswith("train_mirrored_steady_onset_nostops.txt")
+    listed = (gait_corpus / "train_mirrored_steady_onset_nostops.txt").read_text().split()
+    replaced = {i[len("O"):] for i in full if i.startswith("O")}
+    assert replaced and with_stops["onset"] == summary["onset"] == len(replaced)
+    assert listed == [i for i in full if i not in replaced]   # the same order, those clips gone
+    assert all(("O" + clip) in listed for clip in replaced)
+    with pytest.raises(MomugError, match="needs --onset"):
+        write_steady_windows(gait_corpus, "train_mirrored", without_stops=True)
+
+
 def test_cli_and_clear_errors(gait_corpus, tmp_path, capsys):
     args = argparse.Namespace(data_command="steady", data=str(gait_corpus), split="train", min_seconds=2.0,
-                              onset=False)
+                              onset=False, without_stops=False)
     assert data_command.run(args) == 0
     assert "steady windows written" in capsys.readouterr().out
     assert data_command.run(argparse.Namespace(**{**vars(args), "onset": True})) == 0

@@ -108,9 +108,8 @@ def split_steps(prompt: str) -> list[str]:
         # "... then running": a bare gerund after a connective is the next action.
         steps.extend(_present(s) for s in _subordinate(piece.strip(" ,;")))
     clauses = [_as_clause(s) for s in steps]
-    named_by_noun = clauses != steps
-    steps = clauses
-    steps = [_FIRST.sub("", s).strip() for s in steps]
+    named_by_noun = clauses != steps   # "a jog followed by a wave": someone has to do them
+    steps = [_FIRST.sub("", s).strip() for s in clauses]
     steps[0] = _drop_first(steps[0])
     for i in range(1, len(steps)):
         if steps[i] and steps[i].split()[0].lower() in _VERBLESS_STARTS:
@@ -192,7 +191,7 @@ def _as_clause(step: str) -> str:
     if adjectives and not all(a.lower() in _ADVERBS for a in adjectives):
         return f"does {step.strip()}"
     adverbs = [_ADVERBS[a.lower()] for a in adjectives]
-    return " ".join([_ACTION_NOUNS[noun], rest, *adverbs]).replace("  ", " ").strip()
+    return " ".join(word for word in (_ACTION_NOUNS[noun], rest, *adverbs) if word)
 
 
 def _stem(gerund: str) -> str:

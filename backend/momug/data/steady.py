@@ -18,7 +18,7 @@ or train_mirrored_steady_onset.txt with the onset windows too);
 With without_stops as well (`--onset --without-stops`), the list leaves out each clip that got an
 onset window, so no single straight gait in it slows to a stop and stands: for the streaming model,
 which is never told the motion's length and learned from those clips to stop after about 3 s of
-any gait (docs/training.md, streaming stage 11); written as <split>_steady_onset_nostops.txt.
+any gait (docs/training.md, streaming stages 10 and 12); written as <split>_steady_onset_nostops.txt.
 The original files, split files, Mean.npy and Std.npy are not changed. A training config opts in
 with split = "<split>_steady" in [train]. Needs the corpus' meta.jsonl (which action each clip
 is, from `momug data synth`; kept through `momug data merge`).

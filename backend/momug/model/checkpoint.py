@@ -10,8 +10,8 @@ The base LLM itself is never copied: it is rebuilt from its name (see momug.mode
 from __future__ import annotations
 
 import collections
-import json
 import hashlib
+import json
 import os
 import re
 from pathlib import Path

@@ -12,8 +12,13 @@ whatever the history's speed.
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from speed_profile import ground_speed  # noqa: E402
 
 HALF_SECOND = 10   # frames at 20 fps
 
@@ -21,7 +26,7 @@ HALF_SECOND = 10   # frames at 20 fps
 def speed_bins(joints: np.ndarray, fps: float, start: int, bins: int, frames: int = HALF_SECOND) -> list[float]:
     """Mean pelvis ground speed (m/s) of `bins` consecutive spans of `frames` frames from frame `start`,
     joints (T, J, 3) with Y up; a span past the motion's end is NaN."""
-    speed = np.linalg.norm(np.diff(joints[:, 0, [0, 2]], axis=0), axis=1) * fps
+    speed = ground_speed(joints, fps)
     out = []
     for k in range(bins):
         span = speed[start + k * frames:start + (k + 1) * frames]

@@ -103,7 +103,7 @@ def write_steady_windows(root: str | Path, split: str = "train_mirrored", min_se
     gaits = _single_straight_gaits(root)
     spec = humanml3d_spec()
     min_frames = int(round(min_seconds * fps))
-    listed, written = list(ids), {STEADY_PREFIX: 0, ONSET_PREFIX: 0}
+    listed, written, replaced = list(ids), {STEADY_PREFIX: 0, ONSET_PREFIX: 0}, set()
     for motion_id in ids:
         # A mirror M<id> takes its original's speed; its pelvis speeds are the original's exactly
         # (X negated), so it is cut at the same frames.
@@ -130,8 +130,9 @@ def write_steady_windows(root: str | Path, split: str = "train_mirrored", min_se
                                                              encoding="utf-8")
             listed.append(window_id)
             written[prefix] += 1
-        if without_stops and ONSET_PREFIX + motion_id in listed:
-            listed.remove(motion_id)   # its onset window stands in for it, without the stop
+        if without_stops and a > 0:
+            replaced.add(motion_id)   # it got an onset window, which stands in for it without the stop
+    listed = [i for i in listed if i not in replaced]
     out_file = root / f"{split}_steady{'_onset' if onset else ''}{'_nostops' if without_stops else ''}.txt"
     out_file.write_text("".join(f"{i}\n" for i in listed))
     return {"split_file": str(out_file), "clips": len(listed), "written": sum(written.values()),

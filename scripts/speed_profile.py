@@ -13,14 +13,11 @@ import sys
 
 import numpy as np
 
+from momug.motion.travel import root_ground_speed
+
 PROMPTS = ("a person walks straight ahead.", "a person jogs forward.", "a person runs forward.",
            "a person walks forward slowly.")
 MOVING = 0.3  # m/s: faster than this counts as travelling
-
-
-def ground_speed(joints: np.ndarray, fps: float) -> np.ndarray:
-    """Per-frame pelvis speed over the ground (m/s) of (T, J, 3) joints, Y up."""
-    return np.linalg.norm(np.diff(joints[:, 0, [0, 2]], axis=0), axis=1) * fps
 
 
 def summarize(speeds: list[np.ndarray]) -> dict:
@@ -54,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             motions = pipe.generate([prompt] * len(seeds), [args.seconds] * len(seeds), seeds,
                                     guidance=args.guidance, steps=args.steps, raw=True)
-        speeds = [ground_speed(m.joints, pipe.fps) for m in motions]
+        speeds = [root_ground_speed(m.joints, pipe.fps) for m in motions]
         s = summarize(speeds)
         print(f"{prompt!r}: mean {s['mean_speed']:.2f} m/s, second half moving {s['moving_second_half']:.0%}")
         for seed, v in zip(seeds, speeds):

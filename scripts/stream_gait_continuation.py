@@ -12,13 +12,10 @@ whatever the history's speed.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed_profile import ground_speed  # noqa: E402
+from momug.motion.travel import root_ground_speed
 
 HALF_SECOND = 10   # frames at 20 fps
 
@@ -26,7 +23,7 @@ HALF_SECOND = 10   # frames at 20 fps
 def speed_bins(joints: np.ndarray, fps: float, start: int, bins: int, frames: int = HALF_SECOND) -> list[float]:
     """Mean pelvis ground speed (m/s) of `bins` consecutive spans of `frames` frames from frame `start`,
     joints (T, J, 3) with Y up; a span past the motion's end is NaN."""
-    speed = ground_speed(joints, fps)
+    speed = root_ground_speed(joints, fps)
     out = []
     for k in range(bins):
         span = speed[start + k * frames:start + (k + 1) * frames]

@@ -1,5 +1,4 @@
-"""scripts/speed_profile.py: ground speed and the share of the second half still moving, for either
-generation mode."""
+"""scripts/speed_profile.py: the share of the second half still moving, for either generation mode."""
 
 import numpy as np
 import pytest
@@ -12,9 +11,6 @@ def test_summary_of_a_clip_that_stops_halfway(load_script):
     moving_then_still = np.r_[np.full(30, 1.2), np.zeros(50)]   # m/s per frame: stops at 1.5 s of 4
     s = script.summarize([moving_then_still])
     assert s["moving_second_half"] == 0.0 and s["mean_speed"] == pytest.approx(0.45)
-    joints = np.zeros((41, 22, 3))
-    joints[:, 0, 2] = np.linspace(0.0, 2.0, 41)    # 2 m in 2 s at 20 fps
-    np.testing.assert_allclose(script.ground_speed(joints, 20.0), 1.0)
 
 
 @pytest.mark.parametrize("mode", ["diffusion", "stream"])

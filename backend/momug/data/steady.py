@@ -36,6 +36,7 @@ from momug.data.mirror import MIRROR_PREFIX
 from momug.data.synth.writer import read_meta
 from momug.errors import MomugError
 from momug.motion.features import humanml3d_spec, joints_to_features
+from momug.motion.travel import root_ground_speed
 
 STEADY_PREFIX = "S"
 ONSET_PREFIX = "O"
@@ -67,8 +68,7 @@ def cruising_window(joints: np.ndarray, speed: float, fps: float, min_frames: in
     """[start, end) of the longest stretch whose pelvis ground speed, averaged over about a second
     (a stride or two, so steps and limps do not break it), stays at CRUISE_FRACTION of `speed`
     or more; None when that stretch is shorter than min_frames."""
-    ground = joints[:, 0, [0, 2]].astype(np.float64)
-    per_frame = np.linalg.norm(np.diff(ground, axis=0), axis=1) * fps
+    per_frame = root_ground_speed(joints, fps)
     smooth = uniform_filter1d(per_frame, size=max(int(round(fps)), 1), mode="nearest")
     fast = smooth >= CRUISE_FRACTION * speed
     best, start = None, None

@@ -13,6 +13,8 @@ from typing import Callable
 
 import numpy as np
 
+from momug.motion.travel import root_path_length
+
 PELVIS, L_HIP, R_HIP, L_ANKLE, R_ANKLE, L_FOOT, R_FOOT, HEAD = 0, 1, 2, 7, 8, 10, 11, 15
 L_SHOULDER, R_SHOULDER, L_WRIST, R_WRIST = 16, 17, 20, 21
 SIDE = {"left": (L_WRIST, L_SHOULDER, L_ANKLE, L_FOOT), "right": (R_WRIST, R_SHOULDER, R_ANKLE, R_FOOT)}
@@ -135,8 +137,7 @@ def kicks(side: str) -> Callable:
 
 def moves_at_speed(min_speed: float, max_speed: float = np.inf) -> Callable:
     def check(joints, fps):
-        path = np.linalg.norm(np.diff(joints[:, PELVIS][:, [0, 2]], axis=0), axis=-1).sum()
-        speed = float(path * fps / max(len(joints) - 1, 1))
+        speed = float(root_path_length(joints) * fps / max(len(joints) - 1, 1))
         return CheckResult(min_speed <= speed <= max_speed, speed, f"mean ground speed {speed:.2f} m/s")
 
     return check
@@ -271,7 +272,7 @@ def circles(min_degrees: float = 270.0, min_path: float = 2.0) -> Callable:
     def check(joints, fps):
         yaw = facing_yaw(joints)
         total = float(np.degrees(abs(yaw[-3:].mean() - yaw[:3].mean())))
-        path = float(np.linalg.norm(np.diff(joints[:, PELVIS][:, [0, 2]], axis=0), axis=-1).sum())
+        path = root_path_length(joints)
         return CheckResult(total > min_degrees and path > min_path, total,
                            f"turned {total:.0f} deg over {path:.1f} m of ground")
 

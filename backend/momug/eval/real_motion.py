@@ -24,6 +24,7 @@ import numpy as np
 from momug.errors import MomugError
 from momug.eval import physics
 from momug.motion.cleanup import CONTACT_HEIGHT
+from momug.motion.travel import root_path_length
 
 # A caption names a content kind if it uses one of these words.
 KIND_WORDS: dict[str, set[str]] = {
@@ -132,7 +133,7 @@ def gait(joints: np.ndarray, fps: float) -> dict[str, float]:
     (m: distance between successive plants of the same foot; NaN without two plants)."""
     joints = np.asarray(joints, dtype=np.float64)
     seconds = (len(joints) - 1) / fps
-    travel = np.linalg.norm(np.diff(joints[:, 0, [0, 2]], axis=0), axis=-1).sum()
+    travel = root_path_length(joints)
     strides = []
     for foot in (10, 11):  # SMPL-22 toes: planted when low and still
         toe = joints[:, foot]

@@ -12,12 +12,9 @@ from momug.data.mirror import write_mirrors
 from momug.data.steady import cruising_window, write_steady_windows
 from momug.data.synth.writer import read_meta, write_corpus
 from momug.errors import MomugError
+from momug.motion.travel import root_ground_speed
 
 FPS = 20.0
-
-
-def _ground_speed(joints):
-    return np.linalg.norm(np.diff(joints[:, 0, [0, 2]], axis=0), axis=1) * FPS
 
 
 def test_cruising_window_drops_the_start_and_the_stop():
@@ -28,7 +25,7 @@ def test_cruising_window_drops_the_start_and_the_stop():
     joints[1:, 0, 2] = np.cumsum(speed) / FPS
     a, b = cruising_window(joints, 1.5, FPS, 40)
     assert 30 <= a <= 45 and 95 <= b <= 112  # inside the ramps, around the 3 s of cruising
-    assert _ground_speed(joints[a:b]).min() >= 0.5 * 1.5
+    assert root_ground_speed(joints[a:b], FPS).min() >= 0.5 * 1.5
     assert cruising_window(joints, 1.5, FPS, 120) is None  # shorter than asked
 
 
@@ -59,7 +56,7 @@ def test_windows_of_single_straight_gaits_and_their_mirrors(gait_corpus):
         # Cut from the clip (same frames), moving from the first frame to the last
         starts = [k for k in range(len(full) - len(joints) + 1) if np.allclose(full[k:k + len(joints)], joints)]
         assert len(starts) == 1
-        speed = _ground_speed(joints)
+        speed = root_ground_speed(joints, FPS)
         cruise = actions[0]["measured"]["speed_m_s"]
         assert np.median(speed) > 0.8 * cruise and speed[:10].mean() > 0.5 * cruise and speed[-10:].mean() > 0.5 * cruise
         assert np.load(gait_corpus / "new_joint_vecs" / f"{window_id}.npy").shape == (len(joints) - 1, 263)
@@ -89,7 +86,7 @@ def test_onset_windows_start_from_rest_and_end_still_moving(gait_corpus):
         # The clip's first frames, ending where its steady window ends.
         assert np.array_equal(joints, full[:len(joints)]) and len(joints) < len(full)
         assert np.array_equal(joints[-len(steady_cut):], steady_cut)
-        speed = _ground_speed(joints)
+        speed = root_ground_speed(joints, FPS)
         cruise = speed[-20:].mean()
         assert speed[:3].mean() < 0.3 * cruise and cruise > 0.5  # from standing, to still moving at the end
         assert (gait_corpus / "texts" / f"{window_id}.txt").read_text() == \

@@ -380,19 +380,10 @@ class StreamModel(nn.Module):
             embeds, motion = torch.cat([embeds, x], dim=1), torch.cat([motion, flags], dim=1)
             return self.hidden(embeds, attn, motion)[0]
 
-        if self.config.plan_latent:
-            plan = self.flow.sample(self.head_input(h[:, -1], bom_h), steps=steps, generator=generator,
-                                    temperature=temperature)
-            h = feed(torch.cat([self.plan_in(plan[0] * self.config.latent_scale, total), past_in])[None])
-        done = len(past_in)   # latents already made
-        for i in range(max_latents):
-            check_stop(should_stop, "generation")
-            cond = self.head_input(h[:, -1], bom_h)
-            if i >= min_latents and torch.sigmoid(self.end(cond)).item() > 0.5:
-                return
-            z = self.flow.sample(cond, steps=steps, generator=generator, temperature=temperature)
-            yield z[0] * self.config.latent_scale
-            h = feed((self.adapter(z) + self._length_in(total, done + i + 1, 1))[:, None])
+        def sample(cond):
+            return self.flow.sample(cond, steps=steps, generator=generator, temperature=temperature)
+
+        yield from self._latent_loop(h, bom_h, feed, sample, past_in, total, max_latents, min_latents, should_stop)
 
     def _motion_start(self, total: int | None, history: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """What follows the prompt: (the inputs the first pass reads, the history's inputs (k, H)). The first
@@ -447,13 +438,22 @@ class StreamModel(nn.Module):
             return self.flow.sample_guided(cond[:1], cond[1:], guidance, steps=steps, generator=generator,
                                            temperature=temperature)
 
+        yield from self._latent_loop(h, bom_h, feed, sample, past_in, total, max_latents, min_latents, should_stop)
+
+    def _latent_loop(self, h, bom_h, feed, sample, past_in, total, max_latents, min_latents, should_stop):
+        """What both samplers do once the first pass is read: (with a plan latent, sample the plan and
+        read it and the history,) then sample a latent, yield it and feed it back until the end head
+        calls it or max_latents. h, bom_h: the first pass's hidden states (rows: the conditional one,
+        then for guidance the unconditional one); feed(x) appends inputs x (1, k, H) to every row and
+        returns their states; sample(cond) turns the rows' head inputs into one latent (1, latent_dim).
+        The end head reads the conditional row only."""
         if self.config.plan_latent:
             plan = sample(self.head_input(h[:, -1], bom_h))
             h = feed(torch.cat([self.plan_in(plan[0] * self.config.latent_scale, total), past_in])[None])
         done = len(past_in)   # latents already made
         for i in range(max_latents):
             check_stop(should_stop, "generation")
-            cond = self.head_input(h[:, -1], bom_h)   # (2, H): conditional, unconditional
+            cond = self.head_input(h[:, -1], bom_h)
             if i >= min_latents and torch.sigmoid(self.end(cond[:1])).item() > 0.5:
                 return
             z = sample(cond)

@@ -272,11 +272,14 @@ class StreamModel(nn.Module):
 
     def training_loss(self, texts: list[list[int]], latents: list[torch.Tensor], generator=None,
                       captions: list[list[int]] | None = None, caption_latents: list[torch.Tensor] | None = None,
-                      lm_weight: float = 1.0, targets_from: list[int] | None = None) -> dict:
+                      lm_weight: float = 1.0, targets_from: list[int] | None = None,
+                      onset: tuple[int, float] = (0, 1.0)) -> dict:
         """Flow-matching loss on every next latent + binary cross-entropy of the end flag, and, for
         (caption_latents, captions) pairs, the caption's next-token loss (captions end with eos).
         targets_from: per text row, the first latent the flow loss counts (the ones before it are
-        history only: a continuation row's earlier action); default 0."""
+        history only: a continuation row's earlier action); default 0. onset (k, w): the first k
+        targets the flow loss counts in each row (a plan included) weigh w times the others, the
+        flow loss being their weighted mean."""
         zero = self.bom.new_zeros(())
         out = {"flow": zero, "end": zero, "lm": zero}
         if texts:
@@ -284,16 +287,21 @@ class StreamModel(nn.Module):
                                                       self.config.context_dropout, self.config.length_dropout,
                                                       targets_from)
             h, _ = self.hidden(embeds, attn, motion)
-            conds, targets, end_h, end_y = [], [], [], []
+            conds, targets, weights, end_h, end_y = [], [], [], [], []
             for b, z in enumerate(latents):
                 cond, target, heads = self.row_conditions(h[b], bom_at[b], z, targets_from[b] if targets_from else 0)
                 conds.append(cond)                       # BOM .. z_{N-1} predict (the plan,) z_1 .. z_N
                 targets.append(target)
+                w = torch.ones(len(target), device=h.device, dtype=torch.float32)
+                w[:onset[0]] = onset[1]
+                weights.append(w)
                 end_h.append(heads)                      # BOM .. z_N
                 y = torch.zeros(len(heads), device=h.device, dtype=h.dtype)
                 y[-1] = 1.0
                 end_y.append(y)
-            out["flow"] = self.flow.loss(torch.cat(targets), torch.cat(conds), generator=generator)
+            weighted = onset[0] > 0 and onset[1] != 1.0
+            out["flow"] = self.flow.loss(torch.cat(targets), torch.cat(conds),
+                                         mask=torch.cat(weights) if weighted else None, generator=generator)
             out["end"] = F.binary_cross_entropy_with_logits(self.end(torch.cat(end_h)), torch.cat(end_y))
         if captions:
             rows = [self._caption_row(z, ids, self.config.latent_noise, generator)

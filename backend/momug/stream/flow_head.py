@@ -71,7 +71,8 @@ class FlowHead(nn.Module):
 
     def loss(self, x0: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor | None = None,
              generator: torch.Generator | None = None) -> torch.Tensor:
-        """Rectified-flow loss: the mean of errors() (over mask's targets)."""
+        """Rectified-flow loss: the mean of errors(), or their mean weighted by mask (0/1 picks targets;
+        other values weigh them)."""
         err = self.errors(x0, cond, generator)
         if mask is None:
             return err.mean()

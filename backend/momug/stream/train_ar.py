@@ -53,6 +53,9 @@ class StreamTrainSettings:
     continuation_fraction: float = 0.0  # share of text -> motion rows that continue a clip of several
                                      # actions under its next step's prompt, loss on that step only
                                      # (momug.stream.continuation; needs the corpus's meta.jsonl)
+    onset_latents: int = 0           # the first latents of each text row's flow loss (from its targets_from;
+    onset_weight: float = 1.0        # a plan included) weigh onset_weight times the rest: there the motion
+                                     # is decided from the prompt, later its own history gives it away
     lm_weight: float = 1.0
     max_frames: int = 200
     log_every: int = 10
@@ -84,6 +87,9 @@ def load_stream_config(path: str | Path, overrides: dict | None = None) -> Strea
     for name in ("text_dropout", "continuation_fraction"):
         if not 0.0 <= getattr(train, name) <= 1.0:
             raise MomugError(f"{name} must be between 0 and 1, got {getattr(train, name)}")
+    if train.onset_latents < 0 or train.onset_weight <= 0:
+        raise MomugError(f"onset_latents must be at least 0 and onset_weight above 0, got {train.onset_latents} "
+                         f"and {train.onset_weight}")
     check_decay(train.ema_decay)
     return StreamTrainConfig(data=raw["data"], output=raw["output"], vae=raw["vae"], init_from=raw["init_from"],
                              model=StreamConfig.from_dict(raw.get("model", {})), train=train)
@@ -216,7 +222,8 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
         b = batches.batch(step)
         g = torch.Generator().manual_seed(s.seed * 1_000_003 + step)
         losses = model(b["texts"], b["latents"], generator=g, captions=b["captions"],
-                       caption_latents=b["caption_latents"], lm_weight=s.lm_weight, targets_from=b["targets_from"])
+                       caption_latents=b["caption_latents"], lm_weight=s.lm_weight, targets_from=b["targets_from"],
+                       onset=(s.onset_latents, s.onset_weight))
         optimizer_step(accelerator, losses, params, optimizer, scheduler, s.grad_clip, step)
         if ema is not None:
             ema.update()

@@ -262,3 +262,19 @@ def test_ema_decay_keeps_a_loadable_weight_average_across_a_resume(trained, tmp_
     assert [r["step"] for r in rows(out) if r["split"] == "val_ema"] == [2, 3, 4, 5]
     cfg.write_text(text.replace("[train]\n", "[train]\nema_decay = 1.5\n"))
     assert main(["stream", "train", "--config", str(cfg), "--quiet"]) == 2
+
+
+def test_onset_weighting_is_recorded_and_range_checked(trained, tmp_path, tiny_stream_config):
+    from momug.stream.train_ar import load_stream_config
+
+    text = tiny_stream_config.format(data=trained / "corpus", out=tmp_path / "onset", vae=trained / "vae", steps=2)
+    cfg = tmp_path / "onset.toml"
+    cfg.write_text(text.replace("[train]\n", "[train]\nonset_latents = 4\nonset_weight = 3.0\n"))
+    assert main(["stream", "train", "--config", str(cfg), "--quiet"]) == 0
+    settings = json.loads((tmp_path / "onset" / "train_config.json").read_text())["train"]
+    assert (settings["onset_latents"], settings["onset_weight"]) == (4, 3.0)
+    assert all(r["flow"] > 0 for r in rows(tmp_path / "onset") if r["split"] == "train")
+    for bad in ("onset_weight = 0.0", "onset_latents = -1"):
+        cfg.write_text(text.replace("[train]\n", f"[train]\n{bad}\n"))
+        with pytest.raises(MomugError, match="onset_latents must be at least 0 and onset_weight above 0"):
+            load_stream_config(cfg)

@@ -287,19 +287,20 @@ class StreamModel(nn.Module):
                                                       self.config.context_dropout, self.config.length_dropout,
                                                       targets_from)
             h, _ = self.hidden(embeds, attn, motion)
+            weighted = onset[0] > 0 and onset[1] != 1.0
             conds, targets, weights, end_h, end_y = [], [], [], [], []
             for b, z in enumerate(latents):
                 cond, target, heads = self.row_conditions(h[b], bom_at[b], z, targets_from[b] if targets_from else 0)
                 conds.append(cond)                       # BOM .. z_{N-1} predict (the plan,) z_1 .. z_N
                 targets.append(target)
-                w = torch.ones(len(target), device=h.device, dtype=torch.float32)
-                w[:onset[0]] = onset[1]
-                weights.append(w)
+                if weighted:
+                    w = torch.ones(len(target), device=h.device, dtype=torch.float32)
+                    w[:onset[0]] = onset[1]
+                    weights.append(w)
                 end_h.append(heads)                      # BOM .. z_N
                 y = torch.zeros(len(heads), device=h.device, dtype=h.dtype)
                 y[-1] = 1.0
                 end_y.append(y)
-            weighted = onset[0] > 0 and onset[1] != 1.0
             out["flow"] = self.flow.loss(torch.cat(targets), torch.cat(conds),
                                          mask=torch.cat(weights) if weighted else None, generator=generator)
             out["end"] = F.binary_cross_entropy_with_logits(self.end(torch.cat(end_h)), torch.cat(end_y))

@@ -9,25 +9,12 @@ import pytest
 
 import bpy
 from blender_addon import bonemaps, describe, jobs
+from rig_namings import BANDAI, CLASSIC
 from rigs_for_tests import _make_armature, _rot_about, _smpl_joints, make_motion
 from test_retarget_accuracy import expected_world, world_heads
 
 TOL_DEG = 3.0
 TOL_HIPS_M = 2e-3
-
-CLASSIC = {
-    "pelvis": "Hips", "spine1": "Chest", "spine3": "Chest2", "neck": "Neck", "head": "Head",
-    "left_collar": "LeftCollar", "left_shoulder": "LeftShoulder", "left_elbow": "LeftElbow",
-    "left_wrist": "LeftWrist", "left_hip": "LeftHip", "left_knee": "LeftKnee", "left_ankle": "LeftAnkle",
-}
-CLASSIC.update({k.replace("left", "right"): v.replace("Left", "Right") for k, v in CLASSIC.items() if "left" in k})
-BANDAI = {
-    "pelvis": "Hips", "spine1": "Spine", "spine3": "Chest", "neck": "Neck", "head": "Head",
-    "left_collar": "Shoulder_L", "left_shoulder": "UpperArm_L", "left_elbow": "LowerArm_L",
-    "left_wrist": "Hand_L", "left_hip": "UpperLeg_L", "left_knee": "LowerLeg_L", "left_ankle": "Foot_L",
-    "left_foot": "Toes_L",
-}
-BANDAI.update({k.replace("left", "right"): v.replace("_L", "_R") for k, v in BANDAI.items() if "left" in k})
 
 # SMPL joint -> the SMPL joint its bone points at (leaves get a short tail along the parent's bone).
 _NEXT = {"pelvis": "spine1", "spine1": "spine2", "spine2": "spine3", "spine3": "neck", "neck": "head",

@@ -15,6 +15,7 @@ from momug.motion import quaternion as Q
 from momug.motion.convert import read_motion
 from momug.motion.motionfile import load_motion
 from momug.motion.skeleton import SMPL22_NAMES, smpl22
+from rig_namings import BANDAI, CLASSIC, MIXAMO
 
 X, Y, Z = np.eye(3)
 
@@ -58,26 +59,6 @@ def named_spec(naming, skip=(), extra=()):
     return spec + list(extra)
 
 
-CLASSIC = {
-    "pelvis": "Hips", "spine1": "Chest", "spine3": "Chest2", "neck": "Neck", "head": "Head",
-    "left_collar": "LeftCollar", "left_shoulder": "LeftShoulder", "left_elbow": "LeftElbow",
-    "left_wrist": "LeftWrist", "left_hip": "LeftHip", "left_knee": "LeftKnee", "left_ankle": "LeftAnkle",
-}
-CLASSIC.update({k.replace("left", "right"): v.replace("Left", "Right") for k, v in CLASSIC.items() if "left" in k})
-BANDAI = {
-    "pelvis": "Hips", "spine1": "Spine", "spine3": "Chest", "neck": "Neck", "head": "Head",
-    "left_collar": "Shoulder_L", "left_shoulder": "UpperArm_L", "left_elbow": "LowerArm_L",
-    "left_wrist": "Hand_L", "left_hip": "UpperLeg_L", "left_knee": "LowerLeg_L", "left_ankle": "Foot_L",
-    "left_foot": "Toes_L",
-}
-BANDAI.update({k.replace("left", "right"): v.replace("_L", "_R") for k, v in BANDAI.items() if "left" in k})
-MIXAMO = {
-    "pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2", "neck": "Neck",
-    "head": "Head", "left_collar": "LeftShoulder", "left_shoulder": "LeftArm", "left_elbow": "LeftForeArm",
-    "left_wrist": "LeftHand", "left_hip": "LeftUpLeg", "left_knee": "LeftLeg", "left_ankle": "LeftFoot",
-    "left_foot": "LeftToeBase",
-}
-MIXAMO.update({k.replace("left", "right"): v.replace("Left", "Right") for k, v in MIXAMO.items() if "left" in k})
 CLASSIC_SKIP = ("spine2", "left_foot", "right_foot")
 
 

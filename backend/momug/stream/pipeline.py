@@ -18,6 +18,11 @@ from momug.pipeline import (MAX_GUIDANCE, MAX_PROMPT_CHARS, TINY, check_joints, 
                             pick_device)
 
 MAX_FLOW_STEPS = 64
+# A sequence's next step starts afresh under its own prompt (read after the steps before it, the
+# model carries the first action on: docs/training.md, "How much history a sequence's next step
+# reads"); its first latents are replaced by a blend from the last latent made, so the body goes
+# over to the new action in 0.4 s instead of jumping to its starting pose.
+SEAM_BRIDGE_LATENTS = 2
 
 
 def check_guidance(guidance: float | None) -> None:
@@ -87,8 +92,8 @@ class StreamPipeline:
     # ------------------------------------------------------------------ text -> motion
     def sequence_plan(self, prompt: str, seconds: float) -> list[tuple[str, int]]:
         """The (prompt, frames) steps a motion is streamed from (momug.prompt_steps.plan_steps): a
-        prompt that names actions in order is streamed one action after the other, each step's latents
-        continuing the ones before under its own prompt."""
+        prompt that names actions in order is streamed one action after the other, each step made
+        under its own prompt and joined to the one before (see _latents)."""
         from momug.prompt_steps import plan_steps
 
         return plan_steps(prompt, seconds, self.fps, self.min_seconds)
@@ -141,23 +146,26 @@ class StreamPipeline:
     def _latents(self, plan: list[tuple[str, int]], seed: int, steps: int | None, should_stop=None,
                  guidance: float | None = None):
         """Exactly enough latents for the plan's (prompt, frames) steps (the end head is not
-        consulted), seeded; each step's latents continue the ones before under its own prompt, and
-        start at the latent its first frame falls in."""
+        consulted), seeded; each step starts at the latent its first frame falls in. A step after
+        the first is made from its prompt alone, and its first SEAM_BRIDGE_LATENTS latents are
+        blended from the last latent before it to its own next one (the root's velocities and the
+        causal decoder carry the place and heading over the seam)."""
         import torch
 
         totals = list(accumulate(frames for _, frames in plan))
         # Each step ends at the latent its running total of frames reaches; the last at the motion's end.
         ends = [round(t / self.frames_per_latent) for t in totals[:-1]] + [self.latents_for(totals[-1])]
-        n_latents = ends[-1]
         generator = torch.Generator(device=self.model.device).manual_seed(int(seed))
         guidance = self.guidance if guidance is None else float(guidance)
-        made = []
+        last = None
         for (prompt, _), start, end in zip(plan, [0] + ends[:-1], ends):
-            for z in self.model.stream_latents(prompt, max_latents=end - start, min_latents=end - start,
-                                               steps=steps, generator=generator, should_stop=should_stop,
-                                               guidance=guidance, total=n_latents,
-                                               history=torch.stack(made) if made else None):
-                made.append(z)
+            step = self.model.stream_latents(prompt, max_latents=end - start, min_latents=end - start,
+                                             steps=steps, generator=generator, should_stop=should_stop,
+                                             guidance=guidance, total=end - start)
+            if last is not None:
+                step = bridged(last, step, SEAM_BRIDGE_LATENTS)
+            for z in step:
+                last = z
                 yield z
 
     def latents_for(self, n_frames: int) -> int:
@@ -224,4 +232,18 @@ class StreamPipeline:
         return self.model.describe(mu[0], should_stop=should_stop)
 
 
-__all__ = ["StreamPipeline", "check_guidance", "tiny_stream_model"]
+def bridged(before, latents, n: int):
+    """latents (an iterator) with its first n replaced by a straight line from `before` to latent n:
+    waits for n + 1 latents, then passes the rest on as they come (fewer than n + 1: the bridge
+    ends at the last one)."""
+    from itertools import chain, islice
+
+    head = list(islice(latents, n + 1))
+    k = len(head) - 1
+    for i in range(k):
+        w = (i + 1) / (k + 1)
+        head[i] = (1 - w) * before + w * head[k]
+    return chain(head, latents)
+
+
+__all__ = ["StreamPipeline", "bridged", "check_guidance", "tiny_stream_model"]

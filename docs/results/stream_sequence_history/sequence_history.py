@@ -35,26 +35,33 @@ def reading_last(keep):
     return _latents
 
 
+def report(pipe, probes, label, seed=0, after=6):
+    """The probes (with `seed`): both halves and second halves passed, each verdict; then the fastest
+    joint's speed from 6 frames before the seam to `after` frames after it, on SEAM_PROMPTS (seed 0),
+    against the rest of the clip (the 6 frames either side of the seam left out)."""
+    rows = P.run_probes(lambda prompts, seconds, seed: [np.concatenate(list(pipe.stream(p, seconds, seed=seed)))
+                                                        for p in prompts], probes, seeds=(seed,))
+    both = sum(r["passed"] for r in rows)
+    second = sum("then [ok]" in r["detail"] for r in rows)
+    print(f"{label}: both halves {both}/{len(rows)}, second half done {second}/{len(rows)}", flush=True)
+    for r in rows:
+        print(f"    {'pass' if r['passed'] else 'fail'}  {r['prompt']} | {r['detail']}", flush=True)
+    for prompt in SEAM_PROMPTS:
+        joints = np.concatenate(list(pipe.stream(prompt, 8.0, seed=0)))
+        fastest = np.linalg.norm(np.diff(joints, axis=0), axis=-1).max(axis=-1) * pipe.fps
+        seam, near = 80, 6
+        rest = np.r_[fastest[:seam - near], fastest[seam + near:]]
+        print(f"    seam of '{prompt}': fastest joint {fastest[seam - near:seam + after].max():.2f} m/s "
+              f"(rest of the clip: 95th percentile {np.percentile(rest, 95):.2f}, max {rest.max():.2f})", flush=True)
+
+
 def main():
     pipe = StreamPipeline.load(None if sys.argv[1] == "shipped" else sys.argv[1], device="cpu")
     probes = [p for p in P.extended_probes() if "sequence" in p.tags]
     for arg in sys.argv[2:]:
         keep = None if arg == "all" else int(arg)
         StreamPipeline._latents = reading_last(keep)
-        rows = P.run_probes(lambda prompts, seconds, seed: [np.concatenate(list(pipe.stream(p, seconds, seed=seed)))
-                                                            for p in prompts], probes, seeds=(0,))
-        both = sum(r["passed"] for r in rows)
-        second = sum("then [ok]" in r["detail"] for r in rows)
-        print(f"history {arg}: both halves {both}/{len(rows)}, second half done {second}/{len(rows)}", flush=True)
-        for r in rows:
-            print(f"    {'pass' if r['passed'] else 'fail'}  {r['prompt']} | {r['detail']}", flush=True)
-        for prompt in SEAM_PROMPTS:
-            joints = np.concatenate(list(pipe.stream(prompt, 8.0, seed=0)))
-            fastest = np.linalg.norm(np.diff(joints, axis=0), axis=-1).max(axis=-1) * pipe.fps
-            seam, near = 80, 6
-            rest = np.r_[fastest[:seam - near], fastest[seam + near:]]
-            print(f"    seam of '{prompt}': fastest joint {fastest[seam - near:seam + near].max():.2f} m/s "
-                  f"(rest of the clip: 95th percentile {np.percentile(rest, 95):.2f}, max {rest.max():.2f})", flush=True)
+        report(pipe, probes, f"history {arg}")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--whole-prompt", dest="split_sequences", action="store_false",
                    help="give the model the whole prompt even when it names actions in order (by default "
                         "'walks forward then waves' is made one action at a time, each continuing the last; "
-                        "in the streaming mode, each action's latents continue the last's)")
+                        "in the streaming mode, each action starts afresh, blended in at the seam)")
     g = p.add_argument_group("animator constraints (diffusion mode, one prompt; files in metres, Y up, "
                              "SMPL-22 .npz/.bvh/.npy motions)")
     g.add_argument("--start", metavar="FILE", help="continue FILE: the new motion starts on the frame after "

@@ -359,8 +359,9 @@ class StreamModel(nn.Module):
         guidance != 1: classifier-free guidance against the empty prompt (see _guided_latents);
         guidance == 1 is the plain conditional sampler. total: the motion's length in latents where it is
         known (a model with length_conditioning reads it; None: unknown). history: latents (k, latent_dim)
-        already made, as yielded: the new ones continue them under this prompt (a sequence's next
-        step); they are read in the first pass and not yielded again. A model with a plan latent
+        already made, as yielded: the new ones continue them under this prompt (what continuation
+        rows train; the pipeline's sequences start each step afresh instead, see
+        StreamPipeline._latents); they are read in the first pass and not yielded again. A model with a plan latent
         samples its plan from the prompt first (under this prompt, for a sequence's next step too)
         and reads it before the history; the plan is not yielded."""
         steps = steps or self.config.flow_steps

@@ -2,10 +2,11 @@
 sequence's next step from a fresh start, bridged"): streaming sequences made step by step where
 each next step starts fresh and its first N latents are blended from the previous step's last
 latent to the step's latent N. N = -1: the next step reads every latent made so far (the pipeline
-until commit ac7a8cc). The extended set's sequence probes with seed $SEED (default 0), then the
+until commit ac7a8cc). The sequence probes of suite $SUITE (default extended; or sequences, the
+held-out suite) with seed $SEED (default 0), then the
 seam speeds of three 8 s sequences (seed 0; the window reaches 14 frames past the seam, so the
 bridge's 8 frames are in it).
-  SEED=1 python docs/results/stream_seam_bridge/seam_bridge.py CHECKPOINT|shipped N [N ...]
+  SUITE=sequences SEED=1 python docs/results/stream_seam_bridge/seam_bridge.py CHECKPOINT|shipped N [N ...]
 """
 import importlib.util
 import os
@@ -25,7 +26,7 @@ def main():
     seed = int(os.environ.get("SEED", "0"))
     bridged_latents = SP.StreamPipeline._latents
     pipe = SP.StreamPipeline.load(None if sys.argv[1] == "shipped" else sys.argv[1], device="cpu")
-    probes = [p for p in P.extended_probes() if "sequence" in p.tags]
+    probes = [p for p in P.probe_suite(os.environ.get("SUITE", "extended")) if "sequence" in p.tags]
     for arg in sys.argv[2:]:
         n = int(arg)
         if n < 0:

@@ -361,9 +361,9 @@ class StreamModel(nn.Module):
         known (a model with length_conditioning reads it; None: unknown). history: latents (k, latent_dim)
         already made, as yielded: the new ones continue them under this prompt (what continuation
         rows train; the pipeline's sequences start each step afresh instead, see
-        StreamPipeline._latents); they are read in the first pass and not yielded again. A model with a plan latent
-        samples its plan from the prompt first (under this prompt, for a sequence's next step too)
-        and reads it before the history; the plan is not yielded."""
+        StreamPipeline._latents); they are read in the first pass and not yielded again. A model
+        with a plan latent samples its plan from the prompt first (under this prompt, after a
+        history too) and reads it before the history; the plan is not yielded."""
         steps = steps or self.config.flow_steps
         if guidance != 1.0:
             yield from self._guided_latents(text, max_latents, min_latents, steps, generator, temperature,

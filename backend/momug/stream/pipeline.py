@@ -7,7 +7,7 @@ every frame already sent final."""
 from __future__ import annotations
 
 import math
-from itertools import accumulate
+from itertools import accumulate, chain, islice
 from pathlib import Path
 from typing import Iterator
 
@@ -236,8 +236,6 @@ def bridged(before, latents, n: int):
     """latents (an iterator) with its first n replaced by a straight line from `before` to latent n:
     waits for n + 1 latents, then passes the rest on as they come (fewer than n + 1: the bridge
     ends at the last one)."""
-    from itertools import chain, islice
-
     head = list(islice(latents, n + 1))
     k = len(head) - 1
     for i in range(k):

@@ -5,8 +5,11 @@ the comparison is paired). If another clip's prompt predicts a latent about as w
 the model is reading the motion so far, not the words, at that position. For a model with a plan
 latent (StreamConfig.plan_latent) the plan's own error comes first, and a fourth row reads the next
 clip's plan in place of each clip's own: if that hurts the later latents, they follow the plan.
+With --sided the clips are ones whose caption names one side (left or right, not both), and a row
+reads each caption with its sides swapped ("waves with the right hand" for a left wave): if that
+predicts as well as the caption itself, the model is not reading the side word.
 
-    python scripts/stream_prompt_reliance.py [--checkpoint DIR] [--data corpus] [--clips 64] [--seed 0]
+    python scripts/stream_prompt_reliance.py [--checkpoint DIR] [--data corpus] [--clips 64] [--seed 0] [--sided]
 """
 
 from __future__ import annotations
@@ -48,9 +51,12 @@ def main(argv=None) -> None:
     ap.add_argument("--split", default="val")
     ap.add_argument("--clips", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sided", action="store_true", help="clips whose caption names one side, and a row "
+                    "with each caption's sides swapped")
     args = ap.parse_args(argv)
 
     from momug.data.humanml3d import MotionTextFolder
+    from momug.data.mirror import mirror_text, names_one_side
     from momug.stream.pipeline import StreamPipeline
     from momug.stream.train_ar import LatentBatches, StreamTrainSettings
 
@@ -59,14 +65,23 @@ def main(argv=None) -> None:
     folder = MotionTextFolder(args.data, args.split)
     batches = LatentBatches(folder, vae, model, StreamTrainSettings(), seed=args.seed)
     rng = np.random.default_rng(args.seed)
-    picks = rng.choice(len(folder), size=min(args.clips, len(folder)), replace=False)
-    texts, latents = [], []
-    for index in picks:
+    texts, latents, swapped_sides = [], [], []
+    # Without --sided the same draw as before the option existed, so earlier tables stay comparable.
+    order = rng.permutation(len(folder)) if args.sided else \
+        rng.choice(len(folder), size=min(args.clips, len(folder)), replace=False)
+    for index in order:
+        if len(texts) == args.clips:
+            break
         feats, text = folder.sample(int(index), rng, StreamTrainSettings().max_frames)
+        if args.sided and not names_one_side(text):
+            continue
         texts.append(model.text_ids(text))
+        swapped_sides.append(model.text_ids(mirror_text(text)))
         latents.append(batches.encode(feats))
     variants = {"own prompt": (texts, None), "another clip's prompt": (texts[1:] + texts[:1], None),
                 "empty prompt": ([model.empty_text_ids] * len(texts), None)}
+    if args.sided:
+        variants["sides swapped"] = (swapped_sides, None)
     k = model.plan_slots
     if k:  # each clip's own prompt with the next clip's plan read in place of its own
         plans = [model.plan_of(z) for z in latents]
@@ -82,12 +97,14 @@ def main(argv=None) -> None:
     heads = (["plan"] if k else []) + [
         f"latent {lo}" if lo == hi else (f"latents {lo}-{hi}" if hi < 10_000 else f"latents {lo}+")
         for lo, hi in BUCKETS]
-    print(f"{pipe.model_id} on {args.data} {args.split}, {len(texts)} clips: flow error (lower is better)")
+    kind = "clips whose caption names one side" if args.sided else "clips"
+    print(f"{pipe.model_id} on {args.data} {args.split}, {len(texts)} {kind}: flow error (lower is better)")
     print(f"{'':24}" + "".join(f"{h:>14}" for h in heads))
     for name, vals in rows.items():
         print(f"{name:24}" + "".join(f"{v:14.3f}" for v in vals))
     own = np.array(rows["own prompt"])
-    for name, label in (("another clip's prompt", "other / own"), ("another clip's plan", "other plan / own")):
+    for name, label in (("another clip's prompt", "other / own"), ("another clip's plan", "other plan / own"),
+                        ("sides swapped", "swapped / own")):
         if name in rows:
             print(f"{label:24}" + "".join(f"{v:14.2f}" for v in np.array(rows[name]) / own))
 

@@ -34,6 +34,13 @@ def mirror_text(line: str) -> str:
     return _SWAP_PATTERN.sub(lambda m: _SWAPS[m.group(1)], line)
 
 
+def names_one_side(text: str) -> bool:
+    """Whether a caption names one side only ("left" or "right", not both; "left-handed" counts):
+    then its mirror_text names the other, a caption of a different motion."""
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    return len(words & {"left", "right"}) == 1
+
+
 def mirror_pairs(names: tuple[str, ...]) -> np.ndarray:
     """Joint order of the mirrored skeleton: each left_* joint takes its right_* twin's place."""
     order = np.arange(len(names))

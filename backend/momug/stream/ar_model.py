@@ -273,15 +273,22 @@ class StreamModel(nn.Module):
     def training_loss(self, texts: list[list[int]], latents: list[torch.Tensor], generator=None,
                       captions: list[list[int]] | None = None, caption_latents: list[torch.Tensor] | None = None,
                       lm_weight: float = 1.0, targets_from: list[int] | None = None,
-                      onset: tuple[int, float] = (0, 1.0)) -> dict:
+                      onset: tuple[int, float] = (0, 1.0), swapped_texts: list[list[int] | None] | None = None,
+                      side_contrast: tuple[int, float, float] = (0, 0.0, 0.0)) -> dict:
         """Flow-matching loss on every next latent + binary cross-entropy of the end flag, and, for
         (caption_latents, captions) pairs, the caption's next-token loss (captions end with eos).
         targets_from: per text row, the first latent the flow loss counts (the ones before it are
         history only: a continuation row's earlier action); default 0. onset (k, w): the first k
         targets the flow loss counts in each row (a plan included) weigh w times the others, the
-        flow loss being their weighted mean."""
+        flow loss being their weighted mean.
+        swapped_texts, side_contrast (k, w, m): for each row with a swapped prompt (its caption with
+        the sides swapped, None for the others), the same latents are read again under it, and the
+        loss adds w times the mean over those rows of max(0, m - (swapped error - own error)), the
+        errors being the flow errors of the row's first k targets at the same flow times and noise:
+        under teacher forcing the history soon shows which side is moving, so the flow loss alone
+        never needs the side word; this term does (see side_contrast_loss)."""
         zero = self.bom.new_zeros(())
-        out = {"flow": zero, "end": zero, "lm": zero}
+        out = {"flow": zero, "end": zero, "lm": zero} | ({"side": zero} if side_contrast[1] > 0 else {})
         if texts:
             embeds, attn, motion, bom_at = self.build(texts, latents, self.config.latent_noise, generator,
                                                       self.config.context_dropout, self.config.length_dropout,
@@ -304,6 +311,13 @@ class StreamModel(nn.Module):
             out["flow"] = self.flow.loss(torch.cat(targets), torch.cat(conds),
                                          mask=torch.cat(weights) if weighted else None, generator=generator)
             out["end"] = F.binary_cross_entropy_with_logits(self.end(torch.cat(end_h)), torch.cat(end_y))
+            k, w, margin = side_contrast
+            rows = [b for b, ids in enumerate(swapped_texts or []) if ids is not None]
+            if w > 0 and k > 0 and rows:
+                out["side"] = self.side_contrast_loss([swapped_texts[b] for b in rows], [latents[b] for b in rows],
+                                                      [conds[b] for b in rows], [targets[b] for b in rows],
+                                                      [targets_from[b] if targets_from else 0 for b in rows],
+                                                      k, margin, generator)
         if captions:
             rows = [self._caption_row(z, ids, self.config.latent_noise, generator)
                     for z, ids in zip(caption_latents, captions)]
@@ -316,8 +330,30 @@ class StreamModel(nn.Module):
                 target.extend(ids)
             logits = lm_logits(self.mot.llm, torch.cat(picked))
             out["lm"] = F.cross_entropy(logits.float(), torch.tensor(target, device=logits.device))
-        out["loss"] = out["flow"] + self.config.end_weight * out["end"] + lm_weight * out["lm"]
+        out["loss"] = (out["flow"] + self.config.end_weight * out["end"] + lm_weight * out["lm"]
+                       + side_contrast[1] * out.get("side", zero))
         return {k: (v if k == "loss" else v.detach()) for k, v in out.items()}
+
+    def side_contrast_loss(self, swapped_texts: list[list[int]], latents: list[torch.Tensor],
+                           own_conds: list[torch.Tensor], targets: list[torch.Tensor], targets_from: list[int],
+                           k: int, margin: float, generator=None) -> torch.Tensor:
+        """Mean over rows of max(0, margin - (e_swapped - e_own)), e being the mean flow error of the
+        row's first k targets read under its own prompt (own_conds, from the main pass) and under the
+        prompt with its sides swapped (a second pass over the same latents), at the same flow times
+        and noise for both."""
+        embeds, attn, motion, bom_at = self.build(swapped_texts, latents, self.config.latent_noise, generator,
+                                                  self.config.context_dropout, 0.0, targets_from)
+        h, _ = self.hidden(embeds, attn, motion)
+        swapped_conds = [self.row_conditions(h[b], bom_at[b], z, targets_from[b])[0] for b, z in enumerate(latents)]
+        firsts = [min(k, len(t)) for t in targets]
+        x0 = torch.cat([t[:n] for t, n in zip(targets, firsts)])
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        own = self.flow.errors(x0, torch.cat([c[:n] for c, n in zip(own_conds, firsts)]),
+                               torch.Generator(x0.device).manual_seed(seed))
+        swapped = self.flow.errors(x0, torch.cat([c[:n] for c, n in zip(swapped_conds, firsts)]),
+                                   torch.Generator(x0.device).manual_seed(seed))
+        gaps = torch.stack([(s - o).mean() for s, o in zip(swapped.split(firsts), own.split(firsts))])
+        return F.relu(margin - gaps).mean()
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         state = self.mot.motion_state_dict()

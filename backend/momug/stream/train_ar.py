@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from momug.data.humanml3d import MotionTextFolder
+from momug.data.mirror import mirror_text, names_one_side
 from momug.errors import MomugError
 from momug.model.checkpoint import describe_fresh
 from momug.stream import checkpoint as sckpt
@@ -34,7 +35,7 @@ from momug.train.loop import (STATE_NAME, load_state, make_accelerator, make_opt
 from momug.train.plot import plot_metrics
 
 PANELS = (("loss", "total loss"), ("flow", "flow loss (text -> motion)"), ("end", "end-of-motion loss"),
-          ("lm", "caption loss (motion -> text)"))
+          ("lm", "caption loss (motion -> text)"), ("side", "side contrast (train)"))
 
 
 @dataclass
@@ -56,6 +57,9 @@ class StreamTrainSettings:
     onset_latents: int = 0           # the first latents of each text row's flow loss (from its targets_from;
     onset_weight: float = 1.0        # a plan included) weigh onset_weight times the rest: there the motion
                                      # is decided from the prompt, later its own history gives it away
+    side_contrast_weight: float = 0.0  # > 0: rows whose caption names one side are read again with the
+    side_contrast_latents: int = 8   # sides swapped, and their first latents' flow error must come out
+    side_contrast_margin: float = 0.1  # at least the margin above their own (StreamModel.side_contrast_loss)
     lm_weight: float = 1.0
     max_frames: int = 200
     log_every: int = 10
@@ -90,6 +94,10 @@ def load_stream_config(path: str | Path, overrides: dict | None = None) -> Strea
     if train.onset_latents < 0 or train.onset_weight <= 0:
         raise MomugError(f"onset_latents must be at least 0 and onset_weight above 0, got {train.onset_latents} "
                          f"and {train.onset_weight}")
+    if train.side_contrast_weight < 0 or train.side_contrast_latents < 1 or train.side_contrast_margin < 0:
+        raise MomugError("side_contrast_weight and side_contrast_margin must be at least 0 and "
+                         f"side_contrast_latents at least 1, got {train.side_contrast_weight}, "
+                         f"{train.side_contrast_margin} and {train.side_contrast_latents}")
     check_decay(train.ema_decay)
     return StreamTrainConfig(data=raw["data"], output=raw["output"], vae=raw["vae"], init_from=raw["init_from"],
                              model=StreamConfig.from_dict(raw.get("model", {})), train=train)
@@ -101,7 +109,9 @@ class LatentBatches:
     same sequence. text_dropout: share of text -> motion rows whose prompt is replaced by the empty
     one; continuation_fraction: share of them made from ContinuationClips instead, their loss
     starting at the step's first latent (both drawn from generators of their own, so the plain
-    rows' clips and windows do not depend on them)."""
+    rows' clips and windows do not depend on them). Each text row also gets its caption with the
+    sides swapped when the caption names one side (swapped_texts; None otherwise), for the side
+    contrast; no random draw depends on it."""
 
     def __init__(self, folder: MotionTextFolder, vae: V.MotionVAE, model, settings: StreamTrainSettings,
                  seed: int, text_dropout: float = 0.0, continuation_fraction: float = 0.0):
@@ -124,7 +134,7 @@ class LatentBatches:
         cont = cont_rng.random(self.s.batch_size) < self.continuation_fraction
         picks = rng.integers(0, len(self.folder), self.s.batch_size)
         n_cap = int(round(self.s.caption_fraction * len(picks)))
-        texts, latents, targets_from, captions, cap_latents = [], [], [], [], []
+        texts, latents, targets_from, captions, cap_latents, swapped = [], [], [], [], [], []
         eos = self.model.tokenizer.eos_token_id
         for i, index in enumerate(picks):
             feats, text = self.folder.sample(int(index), rng, self.s.max_frames)
@@ -140,10 +150,12 @@ class LatentBatches:
                 cap_latents.append(z)
             else:
                 texts.append(self.model.empty_text_ids if drop[i] else self.model.text_ids(text))
+                swapped.append(self.model.text_ids(mirror_text(text)) if not drop[i] and names_one_side(text)
+                               else None)
                 latents.append(z)
                 targets_from.append(first)
         return {"texts": texts, "latents": latents, "targets_from": targets_from, "captions": captions,
-                "caption_latents": cap_latents}
+                "caption_latents": cap_latents, "swapped_texts": swapped}
 
 
 def measure_latent_scale(batches: LatentBatches, n: int = 256) -> float:
@@ -212,7 +224,7 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
             save_with_average(lambda folder: sckpt.save_pretrained(core, vae, folder), out, terms, ema)
             save_state(state_path, optimizer, scheduler, step, 0, s.seed, ema)
 
-    keys = ("loss", "flow", "end", "lm")
+    keys = ("loss", "flow", "end", "lm") + (("side",) if s.side_contrast_weight > 0 else ())
     running, n_running = dict.fromkeys(keys, 0.0), 0
     end = s.max_steps if stop_after is None else min(s.max_steps, stop_after)
     bar = tqdm(total=end, initial=step, desc="stream train",
@@ -223,7 +235,8 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
         g = torch.Generator().manual_seed(s.seed * 1_000_003 + step)
         losses = model(b["texts"], b["latents"], generator=g, captions=b["captions"],
                        caption_latents=b["caption_latents"], lm_weight=s.lm_weight, targets_from=b["targets_from"],
-                       onset=(s.onset_latents, s.onset_weight))
+                       onset=(s.onset_latents, s.onset_weight), swapped_texts=b["swapped_texts"],
+                       side_contrast=(s.side_contrast_latents, s.side_contrast_weight, s.side_contrast_margin))
         optimizer_step(accelerator, losses, params, optimizer, scheduler, s.grad_clip, step)
         if ema is not None:
             ema.update()

@@ -6,7 +6,7 @@ import pytest
 
 from momug.cli import main
 from momug.data.humanml3d import MotionTextFolder
-from momug.data.mirror import mirror_joints, mirror_pairs, mirror_text, write_mirrors
+from momug.data.mirror import mirror_joints, mirror_pairs, mirror_text, names_one_side, write_mirrors
 from momug.data.synth.writer import write_corpus
 from momug.errors import MomugError
 from momug.eval.probes import facing_yaw, kicks, travels
@@ -112,3 +112,12 @@ def test_bad_folders_are_clear_errors(tmp_path, corpus):
         write_mirrors(tmp_path, progress=False)
     with pytest.raises(MomugError, match="twin"):
         mirror_pairs(("pelvis", "left_hip"))
+
+
+def test_names_one_side_means_exactly_one_of_left_and_right():
+    assert names_one_side("a person waves with their left hand.")
+    assert names_one_side("someone says hello with a left-handed wave")   # hyphenated words count
+    assert names_one_side("The person turns RIGHT.")
+    assert not names_one_side("a person turns left then waves their right hand.")
+    assert not names_one_side("a person walks forward.")
+    assert not names_one_side("the person walks ahead with leftover energy")  # a word, not a prefix

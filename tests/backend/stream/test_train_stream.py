@@ -278,3 +278,29 @@ def test_onset_weighting_is_recorded_and_range_checked(trained, tmp_path, tiny_s
         cfg.write_text(text.replace("[train]\n", f"[train]\n{bad}\n"))
         with pytest.raises(MomugError, match="onset_latents must be at least 0 and onset_weight above 0"):
             load_stream_config(cfg)
+
+
+def test_side_contrast_trains_logs_its_term_and_is_range_checked(trained, tmp_path, tiny_stream_config):
+    import shutil
+
+    from momug.data.mirror import write_mirrors
+    from momug.stream.train_ar import load_stream_config
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(trained / "corpus", corpus)
+    write_mirrors(corpus, "train", progress=False)   # every sided clip beside its mirror, as runs use it
+    text = tiny_stream_config.format(data=corpus, out=tmp_path / "side", vae=trained / "vae", steps=4)
+    text = text.replace("batch_size = 4", 'batch_size = 8\nsplit = "train_mirrored"')
+    cfg = tmp_path / "side.toml"
+    cfg.write_text(text.replace("[train]\n", "[train]\nside_contrast_weight = 0.5\nside_contrast_latents = 4\n"
+                                "side_contrast_margin = 0.2\n"))
+    assert main(["stream", "train", "--config", str(cfg), "--quiet"]) == 0
+    settings = json.loads((tmp_path / "side" / "train_config.json").read_text())["train"]
+    assert (settings["side_contrast_weight"], settings["side_contrast_latents"],
+            settings["side_contrast_margin"]) == (0.5, 4, 0.2)
+    train_rows = [r for r in rows(tmp_path / "side") if r["split"] == "train"]
+    assert train_rows and all(r["side"] >= 0 for r in train_rows) and any(r["side"] > 0 for r in train_rows)
+    for bad in ("side_contrast_weight = -0.1", "side_contrast_latents = 0", "side_contrast_margin = -1.0"):
+        cfg.write_text(text.replace("[train]\n", f"[train]\n{bad}\n"))
+        with pytest.raises(MomugError, match="side_contrast_weight and side_contrast_margin must be at least 0"):
+            load_stream_config(cfg)

@@ -59,4 +59,3 @@ def test_a_plan_model_reports_its_plan_first_and_reads_a_swapped_plan(load_scrip
         assert torch.equal(x[0], y[0])                 # BOM does not see the plan it predicts
         assert not torch.allclose(x[1:], y[1:])        # every latent after it reads the plan
     assert script.by_bucket(own, skip=1)[0] == pytest.approx(float((own[0][1] + own[1][1]) / 2))
-

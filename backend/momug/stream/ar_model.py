@@ -312,11 +312,11 @@ class StreamModel(nn.Module):
                                          mask=torch.cat(weights) if weighted else None, generator=generator)
             out["end"] = F.binary_cross_entropy_with_logits(self.end(torch.cat(end_h)), torch.cat(end_y))
             k, w, margin = side_contrast
-            rows = [b for b, ids in enumerate(swapped_texts or []) if ids is not None]
-            if w > 0 and k > 0 and rows:
-                out["side"] = self.side_contrast_loss([swapped_texts[b] for b in rows], [latents[b] for b in rows],
-                                                      [conds[b] for b in rows], [targets[b] for b in rows],
-                                                      [targets_from[b] if targets_from else 0 for b in rows],
+            sided = [b for b, ids in enumerate(swapped_texts or []) if ids is not None]
+            if w > 0 and k > 0 and sided:
+                out["side"] = self.side_contrast_loss([swapped_texts[b] for b in sided], [latents[b] for b in sided],
+                                                      [conds[b] for b in sided], [targets[b] for b in sided],
+                                                      [targets_from[b] if targets_from else 0 for b in sided],
                                                       k, margin, generator)
         if captions:
             rows = [self._caption_row(z, ids, self.config.latent_noise, generator)

@@ -109,9 +109,9 @@ class LatentBatches:
     same sequence. text_dropout: share of text -> motion rows whose prompt is replaced by the empty
     one; continuation_fraction: share of them made from ContinuationClips instead, their loss
     starting at the step's first latent (both drawn from generators of their own, so the plain
-    rows' clips and windows do not depend on them). Each text row also gets its caption with the
-    sides swapped when the caption names one side (swapped_texts; None otherwise), for the side
-    contrast; no random draw depends on it."""
+    rows' clips and windows do not depend on them). With the side contrast on, each text row also
+    gets its caption with the sides swapped when the caption names one side (swapped_texts; None
+    otherwise, and for every row when it is off); no random draw depends on it."""
 
     def __init__(self, folder: MotionTextFolder, vae: V.MotionVAE, model, settings: StreamTrainSettings,
                  seed: int, text_dropout: float = 0.0, continuation_fraction: float = 0.0):
@@ -150,8 +150,8 @@ class LatentBatches:
                 cap_latents.append(z)
             else:
                 texts.append(self.model.empty_text_ids if drop[i] else self.model.text_ids(text))
-                swapped.append(self.model.text_ids(mirror_text(text)) if not drop[i] and names_one_side(text)
-                               else None)
+                contrast = self.s.side_contrast_weight > 0 and not drop[i] and names_one_side(text)
+                swapped.append(self.model.text_ids(mirror_text(text)) if contrast else None)
                 latents.append(z)
                 targets_from.append(first)
         return {"texts": texts, "latents": latents, "targets_from": targets_from, "captions": captions,

@@ -8,14 +8,12 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from momug.stream import checkpoint as sckpt  # noqa: E402
-from momug.stream.ar_model import StreamConfig  # noqa: E402
+from momug.stream.pipeline import tiny_stream_model  # noqa: E402
 
 
 def tiny_model():
-    torch.manual_seed(0)
-    model = sckpt.build_stream_model(StreamConfig(base_model="tiny", latent_dim=8, mot_rank=4, flow_width=32,
-                                                  flow_depth=1, flow_steps=2, latent_noise=0.0))
+    model, _ = tiny_stream_model(seed=0)
+    model.config.latent_noise = 0.0  # input latents read as they are, so a second pass sees the same ones
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():  # off the initialisation, where a new flow head ignores its condition
         for p in [*model.mot.motion.parameters(), *model.flow.parameters(), *model.adapter.parameters()]:
@@ -96,7 +94,7 @@ def test_batches_carry_the_swapped_caption_of_one_sided_text_rows_only(tmp_path)
     model = tiny_model()
     folder = MotionTextFolder(tmp_path / "corpus", "train")
     vae = V.MotionVAE(V.VAEConfig(feature_dim=folder.feature_dim, latent_dim=8, channels=16, res_blocks=1))
-    settings = StreamTrainSettings(batch_size=16, caption_fraction=0.25)
+    settings = StreamTrainSettings(batch_size=16, caption_fraction=0.25, side_contrast_weight=1.0)
     seen_sided = seen_plain = 0
     for step in range(6):
         b = LatentBatches(folder, vae, model, settings, seed=3, text_dropout=0.2).batch(step)
@@ -110,6 +108,8 @@ def test_batches_carry_the_swapped_caption_of_one_sided_text_rows_only(tmp_path)
                 assert names_one_side(text) and swapped == model.text_ids(mirror_text(text))
                 seen_sided += 1
     assert seen_sided and seen_plain
-    # The swapped captions draw nothing: the batches are what they were without them.
-    again = LatentBatches(folder, vae, model, settings, seed=3, text_dropout=0.2).batch(5)
+    # The swapped captions draw nothing: the batches are what they are without them (contrast off).
+    off = StreamTrainSettings(batch_size=16, caption_fraction=0.25)
+    again = LatentBatches(folder, vae, model, off, seed=3, text_dropout=0.2).batch(5)
     assert again["texts"] == b["texts"] and all(np.array_equal(x, y) for x, y in zip(again["latents"], b["latents"]))
+    assert again["swapped_texts"] == [None] * len(again["texts"])

@@ -44,6 +44,11 @@ def _matching(p) -> None:
     p.add_argument("--batch-size", type=int, default=32, help="model batch size (default 32)")
 
 
+def _sampler_steps(p) -> None:
+    p.add_argument("--steps", type=int, default=None, help="DDIM sampling steps (default 20); for a streaming "
+                   "model, flow steps per latent (default: the model's own)")
+
+
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("eval", help="evaluate a model (text-to-motion, motion-to-text, probes)",
                               description="Evaluate a checkpoint with the standard protocols and print the "
@@ -52,7 +57,7 @@ def add_parser(subparsers) -> None:
     t = sub.add_parser("t2m", help="text-to-motion: R-precision, FID, MM-Dist, Diversity, MultiModality")
     _common(t)
     _matching(t)
-    t.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
+    _sampler_steps(t)
     t.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (default: the "
                    "model's own, in its config.json)")
     t.add_argument("--mm-prompts", type=int, default=100, help="captions for MultiModality (default 100; 0 skips)")
@@ -64,7 +69,7 @@ def add_parser(subparsers) -> None:
     pr = sub.add_parser("probes", help="prompt-following probes and physical checks")
     _common(pr, data_required=False)
     pr.add_argument("--seeds", type=int, default=3, help="seeds per probe prompt (default 3)")
-    pr.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
+    _sampler_steps(pr)
     pr.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (default: the "
                     "model's own, in its config.json)")
     pr.add_argument("--suite", choices=("default", "extended", "sequences", "context"), default="default",
@@ -230,7 +235,7 @@ def run_t2m(args) -> int:
     print(report.table(named, report.T2M_COLUMNS))
     _note(evaluator)
     result = _header(args, "t2m", evaluator, pipe)
-    result.update(repeats=args.repeats, steps=args.steps, guidance=args.guidance, mm_prompts=args.mm_prompts,
+    result.update(repeats=args.repeats, steps=adapters.sampler_steps(pipe, args.steps), guidance=args.guidance, mm_prompts=args.mm_prompts,
                   mm_samples=args.mm_samples, rows=rows)
     _write_json(args.json, result)
     return 0
@@ -329,7 +334,7 @@ def run_probes(args) -> int:
     print()
     print(report.table(named, report.PHYSICS_COLUMNS))
     out = _header(args, "probes", None, pipe)
-    out.update(guidance=args.guidance, suite=suite, split_sequences=split,
+    out.update(steps=adapters.sampler_steps(pipe, args.steps), guidance=args.guidance, suite=suite, split_sequences=split,
                summary=result["summary"], by_tag=result["by_tag"],
                rows=result["rows"], physics=physics)
     _write_json(args.json, out)

@@ -35,23 +35,37 @@ def cleans_feet(pipe) -> bool:
     return not _streaming(pipe)
 
 
-def generator(pipe, steps: int = 20, guidance: float | None = None, batch_size: int = 32,
+DIFFUSION_EVAL_STEPS = 20    # DDIM steps the evaluations sample with unless told otherwise
+
+
+def sampler_steps(pipe, steps: int | None) -> int:
+    """The sampler steps an evaluation with this --steps runs: DDIM steps, or for the streaming
+    mode flow steps per latent (None: DIFFUSION_EVAL_STEPS, or the checkpoint's own)."""
+    if steps is not None:
+        return int(steps)
+    return int(pipe.model.config.flow_steps) if _streaming(pipe) else DIFFUSION_EVAL_STEPS
+
+
+def generator(pipe, steps: int | None = None, guidance: float | None = None, batch_size: int = 32,
               progress=None) -> Generate:
     """texts, frames, seeds -> raw (denormalised) feature arrays straight from the model's sampler.
-    The streaming mode makes one motion at a time with its own flow steps (steps unused) and the
-    given guidance scale. guidance None: the model's own (pipe.guidance)."""
+    steps: DDIM steps (None: DIFFUSION_EVAL_STEPS), or for the streaming mode flow steps per latent
+    (None: the checkpoint's own); the streaming mode makes one motion at a time. guidance None: the
+    model's own (pipe.guidance)."""
     model = pipe.model
     if _streaming(pipe):
         def generate_streamed(texts: list[str], frames: list[int], seeds: list[int]) -> list[np.ndarray]:
             out = []
             for text, n, seed in zip(texts, frames, seeds):
-                out.append(np.nan_to_num(pipe.features(text, n, seed, guidance=guidance), nan=0.0, posinf=0.0,
-                                         neginf=0.0))
+                feats = pipe.features(text, n, seed, steps=steps, guidance=guidance)
+                out.append(np.nan_to_num(feats, nan=0.0, posinf=0.0, neginf=0.0))
                 if progress is not None:
                     progress(len(out), len(texts))
             return out
 
         return generate_streamed
+
+    steps = DIFFUSION_EVAL_STEPS if steps is None else steps
 
     def generate(texts: list[str], frames: list[int], seeds: list[int]) -> list[np.ndarray]:
         out = []
@@ -93,19 +107,20 @@ def describer(pipe, batch_size: int = 16, progress=None, **options) -> Describe:
     return describe
 
 
-def probe_generator(pipe, steps: int = 20, guidance: float | None = None, split_sequences: bool = True):
+def probe_generator(pipe, steps: int | None = None, guidance: float | None = None, split_sequences: bool = True):
     """The callable momug.eval.probes.run_probes expects: prompts, seconds, seed -> joints, as the
     model made them (no cleanup, so the probes judge the model; the physics report shows the
-    cleanup separately). guidance None: as generator(). split_sequences: as users get them (a
+    cleanup separately). steps and guidance None: as generator(). split_sequences: as users get them (a
     prompt naming actions in order made step by step, MotionPipeline.generate); False: the model
     reads every prompt whole (both modes)."""
 
     def generate(prompts: list[str], seconds: float, seed: int) -> list[np.ndarray]:
         if _streaming(pipe):
-            return [pipe.generate(p, seconds, seed, raw=True, guidance=guidance,
+            return [pipe.generate(p, seconds, seed, steps=steps, raw=True, guidance=guidance,
                                   split_sequences=split_sequences).joints for p in prompts]
-        motions = pipe.generate(prompts, [seconds] * len(prompts), [seed] * len(prompts),
-                                guidance=guidance, steps=steps, raw=True, split_sequences=split_sequences)
+        motions = pipe.generate(prompts, [seconds] * len(prompts), [seed] * len(prompts), guidance=guidance,
+                                steps=DIFFUSION_EVAL_STEPS if steps is None else steps, raw=True,
+                                split_sequences=split_sequences)
         return [m.joints for m in motions]
 
     return generate

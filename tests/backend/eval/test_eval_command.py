@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -70,11 +71,12 @@ def test_stream_mode_runs_all_three_protocols(tiny_corpus, tiny_evaluator_dir, t
     result = json.loads((tmp_path / "t2m.json").read_text())
     assert result["model"] == "tiny" and result["rows"]["model"]["fid"]["n"] == 1
     assert result["guidance"] == 1.0   # the streaming checkpoint's own default, not the diffusion 2.5
+    assert result["steps"] == 2        # the tiny streaming checkpoint's own flow steps, not DDIM's 20
     assert main(["eval", "m2t", *common, *ev, "--limit", "3", "--json", str(tmp_path / "m2t.json")]) == 0
     assert len(json.loads((tmp_path / "m2t.json").read_text())["samples"]) == 3
     assert main(["eval", "probes", *common, "--limit", "2", "--seeds", "1", "--json", str(tmp_path / "p.json")]) == 0
     streamed = json.loads((tmp_path / "p.json").read_text())
-    assert streamed["summary"]["n"] > 0 and streamed["guidance"] == 1.0
+    assert streamed["summary"]["n"] > 0 and streamed["guidance"] == 1.0 and streamed["steps"] == 2
     assert streamed["summary"]["mode"] == "stream" and set(streamed["summary"]["targets"]) == {"overall"}
     # The streaming mode mends seams and low-passes with a delay, but sends frames before a
     # foot's contact ends.
@@ -83,6 +85,24 @@ def test_stream_mode_runs_all_three_protocols(tiny_corpus, tiny_evaluator_dir, t
     assert "tiny, seams + smoothing, streamed (default)" in printed and "Issue 20's bars (stream mode;" in printed
     assert main(["eval", "probes", *common, "--limit", "2", "--seeds", "1", "--guidance", "-1"]) == 2
     assert "guidance must be between 0 and" in capsys.readouterr().err
+
+
+def test_stream_mode_steps_are_flow_steps_per_latent(tmp_path):
+    """--steps reaches the streaming sampler as flow steps per latent (it used to be dropped)."""
+    from momug.eval.adapters import generator, probe_generator
+    from momug.stream.pipeline import StreamPipeline
+
+    pipe = StreamPipeline.load("tiny", "cpu")
+    own = generator(pipe)(["a person walks forward"], [16], [0])[0]
+    assert np.array_equal(own, generator(pipe, steps=pipe.model.config.flow_steps)(["a person walks forward"],
+                                                                                  [16], [0])[0])
+    fewer = generator(pipe, steps=1)(["a person walks forward"], [16], [0])[0]
+    assert own.shape == fewer.shape and not np.allclose(own, fewer)
+    joints = [probe_generator(pipe, steps=s)(["a person waves"], 1.0, 0)[0] for s in (None, 1)]
+    assert not np.allclose(*joints)
+    assert main(["eval", "probes", "--checkpoint", "tiny", "--mode", "stream", "--limit", "2", "--seeds", "1",
+                 "--steps", "1", "--device", "cpu", "--json", str(tmp_path / "p.json")]) == 0
+    assert json.loads((tmp_path / "p.json").read_text())["steps"] == 1
 
 
 def test_perplexity_with_and_without_added_weights(tmp_path, capsys):

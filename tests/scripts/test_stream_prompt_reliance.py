@@ -5,17 +5,14 @@ import torch
 
 pytest.importorskip("transformers")
 
-from momug.stream.pipeline import tiny_stream_model  # noqa: E402
+from momug.stream.pipeline import move_off_initialisation, tiny_stream_model  # noqa: E402
 
 
 def test_errors_are_per_latent_paired_and_depend_on_the_prompt(load_script):
     script = load_script("stream_prompt_reliance")
     model, _ = tiny_stream_model()
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():  # weights off their initialisation (a new flow head ignores its condition)
-        for module in (model.mot.motion, model.flow, model.adapter):
-            for p in module.parameters():
-                p.add_(0.2 * torch.randn(p.shape, generator=g))
+    g = move_off_initialisation([*model.mot.motion.parameters(), *model.flow.parameters(),
+                                 *model.adapter.parameters()], seed=0)
     latents = [torch.randn(6, 8, generator=g), torch.randn(3, 8, generator=g)]
     own = [model.text_ids("a person walks forward"), model.text_ids("a person jumps")]
     a = script.flow_errors(model, own, latents, seed=1)

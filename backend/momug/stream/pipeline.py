@@ -47,6 +47,19 @@ def tiny_stream_model(seed: int = 0):
     return model.eval(), vae.eval()
 
 
+def move_off_initialisation(parameters, seed: int, scale: float = 0.2):
+    """Add scale * N(0, 1) to each parameter in turn, drawn from one generator seeded here, and
+    return that generator: a tiny model's stand-in for trained weights in tests (a new flow head
+    ignores its condition, and new motion weights give every prompt the same rows)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in parameters:
+            p.add_(scale * torch.randn(p.shape, generator=g))
+    return g
+
+
 class StreamPipeline:
     fps = 20.0
 

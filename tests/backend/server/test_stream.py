@@ -146,15 +146,11 @@ def test_a_sequence_is_streamed_step_by_step_unless_asked_whole(start_server, ti
 def test_the_guidance_scale_reaches_the_streaming_model(start_server):
     """guidance in the request is the scale the frames were made with (start event says which was
     asked); left out, the model's own default."""
-    import torch
-
-    from momug.stream.pipeline import StreamPipeline, tiny_stream_model
+    from momug.stream.pipeline import StreamPipeline, move_off_initialisation, tiny_stream_model
 
     model, vae = tiny_stream_model()
-    with torch.no_grad():  # off its initialisation, so the prompt (and so the guidance) matters
-        g = torch.Generator().manual_seed(1)
-        for p in list(model.mot.motion.parameters()) + list(model.flow.parameters()):
-            p.add_(0.2 * torch.randn(p.shape, generator=g))
+    # off its initialisation, so the prompt (and so the guidance) matters
+    move_off_initialisation([*model.mot.motion.parameters(), *model.flow.parameters()], seed=1)
     pipe = StreamPipeline(model, vae, "tiny", "tiny-perturbed", "cpu")
     live = start_server(stream_loader=lambda: pipe)
     body = dict(BODY, seconds=1.0)

@@ -9,6 +9,7 @@ pytest.importorskip("transformers")
 
 from momug.stream import checkpoint as sckpt  # noqa: E402
 from momug.stream.ar_model import StreamConfig  # noqa: E402
+from momug.stream.pipeline import move_off_initialisation  # noqa: E402
 
 PROMPT = "a person waves"
 
@@ -18,11 +19,7 @@ def opened_model(length_conditioning: int = 6):
     model = sckpt.build_stream_model(StreamConfig(base_model="tiny", latent_dim=8, mot_rank=4, flow_width=32,
                                                   flow_depth=1, flow_steps=2, latent_scale=0.7,
                                                   length_conditioning=length_conditioning)).eval()
-    g = torch.Generator().manual_seed(100)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.requires_grad:
-                p.add_(0.2 * torch.randn(p.shape, generator=g))
+    move_off_initialisation([p for p in model.parameters() if p.requires_grad], seed=100)
     return model
 
 

@@ -16,7 +16,7 @@ from momug.errors import MomugError  # noqa: E402
 from momug.stream import checkpoint as sckpt  # noqa: E402
 from momug.stream.ar_model import StreamConfig  # noqa: E402
 from momug.stream.flow_head import FlowHead  # noqa: E402
-from momug.stream.pipeline import StreamPipeline, tiny_stream_model  # noqa: E402
+from momug.stream.pipeline import StreamPipeline, move_off_initialisation, tiny_stream_model  # noqa: E402
 from momug.stream.train_ar import LatentBatches, StreamTrainSettings, load_stream_config  # noqa: E402
 
 PROMPT = "a person walks forward slowly"
@@ -26,11 +26,8 @@ def perturbed_model(seed: int = 0):
     """The tiny model with motion weights and heads moved off their initialisation (a trained
     model's rows differ between prompts, and its flow head reads the condition)."""
     model, vae = tiny_stream_model(seed)
-    g = torch.Generator().manual_seed(seed + 100)
-    with torch.no_grad():
-        for module in (model.mot.motion, model.flow, model.adapter):
-            for p in module.parameters():
-                p.add_(0.2 * torch.randn(p.shape, generator=g))
+    move_off_initialisation([*model.mot.motion.parameters(), *model.flow.parameters(), *model.adapter.parameters()],
+                            seed=seed + 100)
     return model, vae
 
 

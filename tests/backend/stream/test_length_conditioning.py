@@ -11,6 +11,7 @@ pytest.importorskip("transformers")
 from momug.errors import MomugError  # noqa: E402
 from momug.stream import checkpoint as sckpt  # noqa: E402
 from momug.stream.ar_model import StreamConfig  # noqa: E402
+from momug.stream.pipeline import move_off_initialisation  # noqa: E402
 
 PROMPT = "a person walks forward slowly"
 MOST = 6   # counts above this read as this
@@ -24,11 +25,8 @@ def length_model(seed: int = 0, opened: bool = True, length_dropout: float = 0.0
                                                   flow_depth=1, flow_steps=2, latent_noise=0.0,
                                                   length_conditioning=most, length_dropout=length_dropout)).eval()
     if opened and most:
-        g = torch.Generator().manual_seed(seed + 100)
-        with torch.no_grad():
-            for module in (model.mot.motion, model.flow, model.adapter, model.remaining):
-                for p in module.parameters():
-                    p.add_(0.2 * torch.randn(p.shape, generator=g))
+        move_off_initialisation([*model.mot.motion.parameters(), *model.flow.parameters(),
+                                 *model.adapter.parameters(), *model.remaining.parameters()], seed=seed + 100)
     return model
 
 

@@ -10,6 +10,7 @@ pytest.importorskip("transformers")
 
 from momug.stream import checkpoint as sckpt  # noqa: E402
 from momug.stream.ar_model import StreamConfig  # noqa: E402
+from momug.stream.pipeline import move_off_initialisation  # noqa: E402
 
 PROMPT = "a person jogs in a circle"
 
@@ -22,11 +23,10 @@ def plan_model(seed: int = 0, plan: bool = True, opened: bool = True, scale: flo
                                                   flow_depth=1, flow_steps=2, latent_noise=0.0,
                                                   latent_scale=scale, plan_latent=plan)).eval()
     if opened:
-        g = torch.Generator().manual_seed(seed + 100)
-        with torch.no_grad():
-            for p in [*model.mot.motion.parameters(), *model.flow.parameters(), *model.adapter.parameters()]:
-                p.add_(0.2 * torch.randn(p.shape, generator=g))
-            if plan:
+        g = move_off_initialisation([*model.mot.motion.parameters(), *model.flow.parameters(),
+                                     *model.adapter.parameters()], seed=seed + 100)
+        if plan:
+            with torch.no_grad():
                 model.plan_marker.add_(torch.randn(model.plan_marker.shape, generator=g))
     return model
 

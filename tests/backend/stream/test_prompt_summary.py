@@ -10,6 +10,7 @@ pytest.importorskip("transformers")
 
 from momug.stream import checkpoint as sckpt  # noqa: E402
 from momug.stream.ar_model import StreamConfig  # noqa: E402
+from momug.stream.pipeline import move_off_initialisation  # noqa: E402
 
 PROMPT = "a person walks forward slowly"
 
@@ -21,11 +22,8 @@ def summary_model(seed: int = 0, opened: bool = True):
     model = sckpt.build_stream_model(StreamConfig(base_model="tiny", latent_dim=8, mot_rank=4, flow_width=32,
                                                   flow_depth=1, flow_steps=2, prompt_summary=True)).eval()
     if opened:
-        g = torch.Generator().manual_seed(seed + 100)
-        with torch.no_grad():
-            for module in (model.mot.motion, model.flow, model.adapter, model.prompt_proj):
-                for p in module.parameters():
-                    p.add_(0.2 * torch.randn(p.shape, generator=g))
+        move_off_initialisation([*model.mot.motion.parameters(), *model.flow.parameters(),
+                                 *model.adapter.parameters(), *model.prompt_proj.parameters()], seed=seed + 100)
     return model
 
 

@@ -8,16 +8,14 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from momug.stream.pipeline import tiny_stream_model  # noqa: E402
+from momug.stream.pipeline import move_off_initialisation, tiny_stream_model  # noqa: E402
 
 
 def tiny_model():
     model, _ = tiny_stream_model(seed=0)
     model.config.latent_noise = 0.0  # input latents read as they are, so a second pass sees the same ones
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():  # off the initialisation, where a new flow head ignores its condition
-        for p in [*model.mot.motion.parameters(), *model.flow.parameters(), *model.adapter.parameters()]:
-            p.add_(0.2 * torch.randn(p.shape, generator=g))
+    move_off_initialisation([*model.mot.motion.parameters(), *model.flow.parameters(), *model.adapter.parameters()],
+                            seed=0)
     return model
 
 

@@ -235,8 +235,8 @@ def run_t2m(args) -> int:
     print(report.table(named, report.T2M_COLUMNS))
     _note(evaluator)
     result = _header(args, "t2m", evaluator, pipe)
-    result.update(repeats=args.repeats, steps=adapters.sampler_steps(pipe, args.steps), guidance=args.guidance, mm_prompts=args.mm_prompts,
-                  mm_samples=args.mm_samples, rows=rows)
+    result.update(repeats=args.repeats, steps=adapters.sampler_steps(pipe, args.steps), guidance=args.guidance,
+                  mm_prompts=args.mm_prompts, mm_samples=args.mm_samples, rows=rows)
     _write_json(args.json, result)
     return 0
 
@@ -334,8 +334,8 @@ def run_probes(args) -> int:
     print()
     print(report.table(named, report.PHYSICS_COLUMNS))
     out = _header(args, "probes", None, pipe)
-    out.update(steps=adapters.sampler_steps(pipe, args.steps), guidance=args.guidance, suite=suite, split_sequences=split,
-               summary=result["summary"], by_tag=result["by_tag"],
+    out.update(steps=adapters.sampler_steps(pipe, args.steps), guidance=args.guidance, suite=suite,
+               split_sequences=split, summary=result["summary"], by_tag=result["by_tag"],
                rows=result["rows"], physics=physics)
     _write_json(args.json, out)
     return 0

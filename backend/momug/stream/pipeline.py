@@ -32,6 +32,13 @@ def check_guidance(guidance: float | None) -> None:
         raise MomugError(f"guidance must be between 0 and {MAX_GUIDANCE:g}, got {guidance}")
 
 
+def check_sampling(steps: int | None, guidance: float | None) -> None:
+    """Flow steps per latent (None: the checkpoint's own) and the guidance scale, or a MomugError."""
+    if steps is not None and not 1 <= int(steps) <= MAX_FLOW_STEPS:
+        raise MomugError(f"flow steps must be between 1 and {MAX_FLOW_STEPS}, got {steps}")
+    check_guidance(guidance)
+
+
 def tiny_stream_model(seed: int = 0):
     """A tiny untrained streaming model + VAE on the tiny base LLM: plumbing for tests."""
     import torch
@@ -98,9 +105,7 @@ class StreamPipeline:
                          guidance: float | None = None) -> None:
         check_prompt(prompt, self.max_prompt_chars)
         check_seconds(seconds, self.min_seconds, self.max_seconds)
-        if steps is not None and not 1 <= int(steps) <= MAX_FLOW_STEPS:
-            raise MomugError(f"flow steps must be between 1 and {MAX_FLOW_STEPS}, got {steps}")
-        check_guidance(guidance)
+        check_sampling(steps, guidance)
 
     # ------------------------------------------------------------------ text -> motion
     def sequence_plan(self, prompt: str, seconds: float) -> list[tuple[str, int]]:
@@ -152,7 +157,7 @@ class StreamPipeline:
                  guidance: float | None = None) -> np.ndarray:
         """Raw (denormalised) features (n_frames, D) for a prompt, decoded once at the end: what the
         evaluation protocols compare (the prompt read whole, as the corpus' captions are)."""
-        check_guidance(guidance)
+        check_sampling(steps, guidance)
         plan = [(prompt.strip(), int(n_frames))]
         return self._decode(list(self._latents(plan, seed, steps, guidance=guidance)))[:n_frames]
 

@@ -89,6 +89,7 @@ def test_stream_mode_runs_all_three_protocols(tiny_corpus, tiny_evaluator_dir, t
 
 def test_stream_mode_steps_are_flow_steps_per_latent(tmp_path):
     """--steps reaches the streaming sampler as flow steps per latent (it used to be dropped)."""
+    from momug.errors import MomugError
     from momug.eval.adapters import generator, probe_generator
     from momug.stream.pipeline import StreamPipeline
 
@@ -103,6 +104,8 @@ def test_stream_mode_steps_are_flow_steps_per_latent(tmp_path):
     assert main(["eval", "probes", "--checkpoint", "tiny", "--mode", "stream", "--limit", "2", "--seeds", "1",
                  "--steps", "1", "--device", "cpu", "--json", str(tmp_path / "p.json")]) == 0
     assert json.loads((tmp_path / "p.json").read_text())["steps"] == 1
+    with pytest.raises(MomugError, match="flow steps must be between 1"):
+        generator(pipe, steps=0)(["a person walks forward"], [16], [0])
 
 
 def test_perplexity_with_and_without_added_weights(tmp_path, capsys):

@@ -65,7 +65,7 @@ def generator(pipe, steps: int | None = None, guidance: float | None = None, bat
 
         return generate_streamed
 
-    steps = DIFFUSION_EVAL_STEPS if steps is None else steps
+    steps = sampler_steps(pipe, steps)
 
     def generate(texts: list[str], frames: list[int], seeds: list[int]) -> list[np.ndarray]:
         out = []
@@ -119,7 +119,7 @@ def probe_generator(pipe, steps: int | None = None, guidance: float | None = Non
             return [pipe.generate(p, seconds, seed, steps=steps, raw=True, guidance=guidance,
                                   split_sequences=split_sequences).joints for p in prompts]
         motions = pipe.generate(prompts, [seconds] * len(prompts), [seed] * len(prompts), guidance=guidance,
-                                steps=DIFFUSION_EVAL_STEPS if steps is None else steps, raw=True,
+                                steps=sampler_steps(pipe, steps), raw=True,
                                 split_sequences=split_sequences)
         return [m.joints for m in motions]
 

@@ -36,6 +36,9 @@ def cleans_feet(pipe) -> bool:
 
 
 DIFFUSION_EVAL_STEPS = 20    # DDIM steps the evaluations sample with unless told otherwise
+# Prompts the streaming mode samples together (twice the rows under guidance): on a CPU a step's
+# cost is mostly reading the weights, so rows are nearly free (scripts/bench_stream.py --batch).
+STREAM_BATCH = 16
 
 
 def sampler_steps(pipe, steps: int | None) -> int:
@@ -50,17 +53,27 @@ def generator(pipe, steps: int | None = None, guidance: float | None = None, bat
               progress=None) -> Generate:
     """texts, frames, seeds -> raw (denormalised) feature arrays straight from the model's sampler.
     steps: DDIM steps (None: DIFFUSION_EVAL_STEPS), or for the streaming mode flow steps per latent
-    (None: the checkpoint's own); the streaming mode makes one motion at a time. guidance None: the
-    model's own (pipe.guidance)."""
+    (None: the checkpoint's own); the streaming mode samples STREAM_BATCH motions of one length
+    together. guidance None: the model's own (pipe.guidance)."""
     model = pipe.model
     if _streaming(pipe):
         def generate_streamed(texts: list[str], frames: list[int], seeds: list[int]) -> list[np.ndarray]:
-            out = []
-            for text, n, seed in zip(texts, frames, seeds):
-                feats = pipe.features(text, n, seed, steps=steps, guidance=guidance)
-                out.append(np.nan_to_num(feats, nan=0.0, posinf=0.0, neginf=0.0))
-                if progress is not None:
-                    progress(len(out), len(texts))
+            # One length per batch (StreamPipeline.features_batch); the protocols' lengths repeat often.
+            out: list[np.ndarray | None] = [None] * len(texts)
+            by_length: dict[int, list[int]] = {}
+            for i, n in enumerate(frames):
+                by_length.setdefault(int(n), []).append(i)
+            done = 0
+            for n, rows in by_length.items():
+                for j in range(0, len(rows), STREAM_BATCH):
+                    part = rows[j:j + STREAM_BATCH]
+                    feats = pipe.features_batch([texts[i] for i in part], n, [seeds[i] for i in part],
+                                                steps=steps, guidance=guidance)
+                    for i, f in zip(part, feats):
+                        out[i] = np.nan_to_num(f, nan=0.0, posinf=0.0, neginf=0.0)
+                    done += len(part)
+                    if progress is not None:
+                        progress(done, len(texts))
             return out
 
         return generate_streamed
@@ -116,8 +129,12 @@ def probe_generator(pipe, steps: int | None = None, guidance: float | None = Non
 
     def generate(prompts: list[str], seconds: float, seed: int) -> list[np.ndarray]:
         if _streaming(pipe):
-            return [pipe.generate(p, seconds, seed, steps=steps, raw=True, guidance=guidance,
-                                  split_sequences=split_sequences).joints for p in prompts]
+            out = []
+            for j in range(0, len(prompts), STREAM_BATCH):
+                part = prompts[j:j + STREAM_BATCH]
+                out += pipe.joints_batch(part, seconds, [seed] * len(part), steps=steps, guidance=guidance,
+                                         split_sequences=split_sequences)
+            return out
         motions = pipe.generate(prompts, [seconds] * len(prompts), [seed] * len(prompts), guidance=guidance,
                                 steps=sampler_steps(pipe, steps), raw=True,
                                 split_sequences=split_sequences)

@@ -429,7 +429,8 @@ class StreamModel(nn.Module):
         def sample(cond):
             return self.flow.sample(cond, steps=steps, generator=generator, temperature=temperature)
 
-        yield from self._latent_loop(h, bom_h, feed, sample, past_in, total, max_latents, min_latents, should_stop)
+        for z in self._latent_loop(h, bom_h, feed, sample, past_in, total, max_latents, min_latents, should_stop):
+            yield z[0]
 
     def _motion_start(self, total: int | None, history: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """What follows the prompt: (the inputs the first pass reads, the history's inputs (k, H)). The first
@@ -445,54 +446,93 @@ class StreamModel(nn.Module):
     def _guided_latents(self, text, max_latents, min_latents, steps, generator, temperature, should_stop,
                         use_cache, guidance, total, history):
         """Classifier-free guidance: the prompt's sequence and the empty prompt's (empty_text_ids, what
-        text dropout trains on) run as a batch of 2, each row with its own KV cache. Both rows are
-        left-padded to one length with positions counted from each row's first real token, so each
-        row sees what it would alone. The flow head's velocity is mixed at every Euler step,
-        v = v_u + guidance * (v_c - v_u); the end head reads the conditional row only; both rows get
-        the same sampled latent (and plan) as their next input."""
-        device = self.device
+        text dropout trains on) run as a batch of 2 (_padded_rows). The flow head's velocity is mixed
+        at every Euler step, v = v_u + guidance * (v_c - v_u); the end head reads the conditional row
+        only; both rows get the same sampled latent (and plan) as their next input."""
         start, past_in = self._motion_start(total, history)
-        rows = [torch.cat([self._embed_text(ids), start]) for ids in (self.text_ids(text), self.empty_text_ids)]
-        L = max(len(e) for e in rows)
-        embeds = self.bom.new_zeros(2, L, self.bom.shape[-1])
-        attn = torch.zeros(2, L, dtype=torch.long, device=device)
+        h, bom_h, feed = self._padded_rows([self.text_ids(text), self.empty_text_ids], start, use_cache)
+
+        def sample(cond):
+            return self.flow.sample_guided(cond[:1], cond[1:], guidance, steps=steps, generator=generator,
+                                           temperature=temperature)
+
+        for z in self._latent_loop(h, bom_h, feed, sample, past_in, total, max_latents, min_latents, should_stop):
+            yield z[0]
+
+    @torch.no_grad()
+    def sample_latents(self, texts: list[str], n_latents: int, generators: list, steps: int | None = None,
+                       guidance: float = 1.0, temperature: float = 1.0, total: int | None = None,
+                       should_stop=None) -> torch.Tensor:
+        """n_latents latents for each of several prompts at once: (len(texts), n_latents, latent_dim),
+        as yielded by stream_latents. Row b draws its noise from generators[b] alone, so each row is
+        the motion stream_latents(texts[b], n_latents, n_latents, generator=that generator) makes, up
+        to float rounding: on a CPU one step for many rows costs little more than for one (reading
+        the weights dominates), which is what evaluations over hundreds of prompts need. Fixed length
+        (the end head is not consulted); no history; not for plan-latent models."""
+        if self.config.plan_latent:
+            raise ValueError("sample_latents: plan-latent models sample one prompt at a time (stream_latents)")
+        if len(generators) != len(texts) or not texts:
+            raise ValueError(f"sample_latents: {len(texts)} prompts need as many generators, got {len(generators)}")
+        steps = steps or self.config.flow_steps
+        start, past_in = self._motion_start(total, None)
+        ids = [self.text_ids(t) for t in texts]
+        guided = guidance != 1.0
+        h, bom_h, feed = self._padded_rows(ids + [self.empty_text_ids] * len(ids) if guided else ids, start)
+        n = len(texts)
+
+        def sample(cond):
+            if guided:
+                return self.flow.sample_guided(cond[:n], cond[n:], float(guidance), steps=steps,
+                                               generator=generators, temperature=temperature)
+            return self.flow.sample(cond, steps=steps, generator=generators, temperature=temperature)
+
+        loop = self._latent_loop(h, bom_h, feed, sample, past_in, total, n_latents, n_latents, should_stop)
+        return torch.stack(list(loop), dim=1)
+
+    def _padded_rows(self, rows_ids: list[list[int]], start: torch.Tensor, use_cache: bool = True):
+        """The first pass over several rows, each a prompt's ids then `start` (BOM and any history),
+        left-padded to one length with positions counted from each row's first real token, so each
+        row sees what it would alone; each row keeps its own KV cache. Returns the hidden states
+        (rows, L, H), each row's BOM state, and feed(x): inputs x (1 or k rows, n, H) appended to
+        every row (repeated down the rows: a guided batch's conditional rows, then its unconditional
+        ones, read the same latents), returning their hidden states at those positions."""
+        device = self.device
+        rows = [torch.cat([self._embed_text(ids), start]) for ids in rows_ids]
+        R, L = len(rows), max(len(e) for e in rows)
+        embeds = self.bom.new_zeros(R, L, self.bom.shape[-1])
+        attn = torch.zeros(R, L, dtype=torch.long, device=device)
         for b, e in enumerate(rows):
             embeds[b, L - len(e):] = e
             attn[b, L - len(e):] = 1
-        motion = torch.zeros(2, L, dtype=torch.bool, device=device)
+        motion = torch.zeros(R, L, dtype=torch.bool, device=device)
         motion[:, L - len(start):] = True
         pos = (attn.cumsum(1) - 1).clamp(min=0)
         h, past = self.hidden(embeds, attn, motion, use_cache=use_cache, position_ids=pos)
-        bom_h = h[:, L - len(start)]
 
         def feed(x):
-            """x (1, k, H) appended to both rows; their hidden states at its positions."""
             nonlocal attn, past, embeds, motion, pos
             k = x.shape[1]
-            x = x.expand(2, k, -1)
-            attn = torch.cat([attn, attn.new_ones(2, k)], dim=1)
+            x = x.repeat(R // x.shape[0], 1, 1)
+            attn = torch.cat([attn, attn.new_ones(R, k)], dim=1)
             step_pos = pos[:, -1:] + torch.arange(1, k + 1, device=device)
             pos = torch.cat([pos, step_pos], dim=1)
-            flags = torch.ones(2, k, dtype=torch.bool, device=device)
+            flags = torch.ones(R, k, dtype=torch.bool, device=device)
             if use_cache:
                 h, past = self.hidden(x, attn, flags, past, use_cache=True, position_ids=step_pos)
                 return h
             embeds, motion = torch.cat([embeds, x], dim=1), torch.cat([motion, flags], dim=1)
             return self.hidden(embeds, attn, motion, position_ids=pos)[0]
 
-        def sample(cond):
-            return self.flow.sample_guided(cond[:1], cond[1:], guidance, steps=steps, generator=generator,
-                                           temperature=temperature)
-
-        yield from self._latent_loop(h, bom_h, feed, sample, past_in, total, max_latents, min_latents, should_stop)
+        return h, h[:, L - len(start)], feed
 
     def _latent_loop(self, h, bom_h, feed, sample, past_in, total, max_latents, min_latents, should_stop):
-        """What both samplers do once the first pass is read: (with a plan latent, sample the plan and
-        read it and the history,) then sample a latent, yield it and feed it back until the end head
-        calls it or max_latents. h, bom_h: the first pass's hidden states (rows: the conditional one,
-        then for guidance the unconditional one); feed(x) appends inputs x (1, k, H) to every row and
-        returns their states; sample(cond) turns the rows' head inputs into one latent (1, latent_dim).
-        The end head reads the conditional row only."""
+        """What the samplers do once the first pass is read: (with a plan latent, sample the plan and
+        read it and the history,) then sample latents, yield them (rows, latent_dim) and feed them
+        back until the end head calls it or max_latents. h, bom_h: the first pass's hidden states
+        (rows: the conditional ones, then for guidance the unconditional ones); feed(x) appends
+        inputs x (rows or 1, k, H) to every row and returns their states; sample(cond) turns the
+        rows' head inputs into one latent per conditional row. The end head reads the first row only
+        (one prompt at a time; sample_latents never consults it)."""
         if self.config.plan_latent:
             plan = sample(self.head_input(h[:, -1], bom_h))
             h = feed(torch.cat([self.plan_in(plan[0] * self.config.latent_scale, total), past_in])[None])
@@ -503,7 +543,7 @@ class StreamModel(nn.Module):
             if i >= min_latents and torch.sigmoid(self.end(cond[:1])).item() > 0.5:
                 return
             z = sample(cond)
-            yield z[0] * self.config.latent_scale
+            yield z * self.config.latent_scale
             h = feed((self.adapter(z) + self._length_in(total, done + i + 1, 1))[:, None])
 
     @torch.no_grad()

@@ -25,6 +25,19 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     return F.pad(emb, (0, dim % 2)).to(t.dtype if t.is_floating_point() else torch.float32)
 
 
+def starting_noise(shape: tuple[int, ...], generator, like: torch.Tensor) -> torch.Tensor:
+    """Standard normal noise of `shape` in like's dtype and device. generator: one torch.Generator
+    (or None) for the whole tensor, or a list with one per row (shape[0]): each row is then drawn
+    from its own, exactly as a single row of that generator would be, so a batch of seeded motions
+    equals the same motions made one at a time."""
+    if isinstance(generator, (list, tuple)):
+        if len(generator) != shape[0]:
+            raise ValueError(f"{len(generator)} generators for {shape[0]} rows")
+        return torch.cat([torch.randn((1, *shape[1:]), generator=g, dtype=like.dtype, device=like.device)
+                          for g in generator])
+    return torch.randn(shape, generator=generator, dtype=like.dtype, device=like.device)
+
+
 class _Block(nn.Module):
     """Residual MLP block whose LayerNorm is modulated (scale, shift, gate) by the condition:
     the condition must steer every layer, not only the input, for the head to stay small."""
@@ -83,11 +96,12 @@ class FlowHead(nn.Module):
     def sample(self, cond: torch.Tensor, steps: int = 8, generator: torch.Generator | None = None,
                temperature: float = 1.0) -> torch.Tensor:
         """Euler integration from noise (t = 1) to data (t = 0); one latent per condition vector.
-        temperature < 1 shrinks the starting noise (less varied, often cleaner samples)."""
+        temperature < 1 shrinks the starting noise (less varied, often cleaner samples). generator:
+        one, or a list with one per row of cond (see starting_noise)."""
         if steps < 1:
             raise ValueError("steps must be at least 1")
         shape = (*cond.shape[:-1], self.latent_dim)
-        x = temperature * torch.randn(shape, generator=generator, dtype=cond.dtype, device=cond.device)
+        x = temperature * starting_noise(shape, generator, cond)
         ts = torch.linspace(1.0, 0.0, steps + 1, dtype=cond.dtype, device=cond.device)
         for i in range(steps):
             t = ts[i].expand(shape[:-1])
@@ -103,7 +117,7 @@ class FlowHead(nn.Module):
         if steps < 1:
             raise ValueError("steps must be at least 1")
         shape = (*cond.shape[:-1], self.latent_dim)
-        x = temperature * torch.randn(shape, generator=generator, dtype=cond.dtype, device=cond.device)
+        x = temperature * starting_noise(shape, generator, cond)
         ts = torch.linspace(1.0, 0.0, steps + 1, dtype=cond.dtype, device=cond.device)
         both = torch.stack([cond, uncond])
         for i in range(steps):

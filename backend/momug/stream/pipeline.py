@@ -161,6 +161,51 @@ class StreamPipeline:
         plan = [(prompt.strip(), int(n_frames))]
         return self._decode(list(self._latents(plan, seed, steps, guidance=guidance)))[:n_frames]
 
+    def features_batch(self, prompts: list[str], n_frames: int, seeds: list[int], steps: int | None = None,
+                       guidance: float | None = None) -> list[np.ndarray]:
+        """features() for several prompts at once (StreamModel.sample_latents), each with its own
+        seed: the same motions as one call each, up to float rounding, several times faster on a
+        CPU. For evaluations; plan-latent models are made one at a time."""
+        import torch
+
+        check_sampling(steps, guidance)
+        if len(seeds) != len(prompts):
+            raise MomugError(f"{len(prompts)} prompts need as many seeds, got {len(seeds)}")
+        if self.model.config.plan_latent:
+            return [self.features(p, n_frames, s, steps, guidance) for p, s in zip(prompts, seeds)]
+        n = self.latents_for(n_frames)
+        generators = [torch.Generator(device=self.model.device).manual_seed(int(s)) for s in seeds]
+        guidance = self.guidance if guidance is None else float(guidance)
+        latents = self.model.sample_latents([p.strip() for p in prompts], n, generators, steps=steps,
+                                            guidance=guidance, total=n)
+        return [self._decode(list(z))[:n_frames] for z in latents]
+
+    def joints_batch(self, prompts: list[str], seconds: float, seeds: list[int], steps: int | None = None,
+                     guidance: float | None = None, split_sequences: bool = True) -> list[np.ndarray]:
+        """Raw joint positions (frames, 22, 3) for several prompts of one length, as
+        generate(prompt, seconds, seed, raw=True, split_sequences=...).joints gives them, in one
+        batch for the prompts streamed whole (a sequence made step by step goes one at a time):
+        what the probes judge."""
+        from momug.motion.features import features_to_joints
+
+        for prompt in prompts:
+            self.validate_request(prompt, seconds, steps, guidance)
+        n_frames = int(round(seconds * self.fps))
+        single = [i for i, p in enumerate(prompts)
+                  if not split_sequences or len(self.sequence_plan(p, seconds)) == 1]
+        out: list[np.ndarray | None] = [None] * len(prompts)
+        feats = self.features_batch([prompts[i] for i in single], n_frames, [seeds[i] for i in single],
+                                    steps, guidance) if single else []
+        for i, f in zip(single, feats):
+            if not np.isfinite(f).all():
+                raise MomugError("the model produced NaN values; try another seed")
+            out[i] = features_to_joints(f.astype(np.float64)).astype(np.float32)
+        for i, prompt in enumerate(prompts):
+            if out[i] is None:
+                out[i] = self.generate(prompt, seconds, seeds[i], steps, raw=True, guidance=guidance,
+                                       split_sequences=split_sequences).joints
+        return out
+
     def _latents(self, plan: list[tuple[str, int]], seed: int, steps: int | None, should_stop=None,
                  guidance: float | None = None):
         """Exactly enough latents for the plan's (prompt, frames) steps (the end head is not

@@ -37,7 +37,7 @@ def cleans_feet(pipe) -> bool:
 
 DIFFUSION_EVAL_STEPS = 20    # DDIM steps the evaluations sample with unless told otherwise
 # Prompts the streaming mode samples together (twice the rows under guidance): on a CPU a step's
-# cost is mostly reading the weights, so rows are nearly free (scripts/bench_stream.py --batch).
+# cost is mostly reading the weights, so rows are nearly free (scripts/bench_stream_batch.py).
 STREAM_BATCH = 16
 
 

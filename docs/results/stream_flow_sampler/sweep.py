@@ -6,6 +6,7 @@ import argparse
 import functools
 import json
 
+from momug.eval import adapters
 from momug.eval.probes import extended_probes, run_probes, summarize
 from momug.stream.pipeline import StreamPipeline
 
@@ -19,11 +20,14 @@ ap.add_argument("--out", required=True)
 args = ap.parse_args()
 
 pipe = StreamPipeline.load(args.checkpoint, "cpu")
-pipe.model.stream_latents = functools.partial(pipe.model.stream_latents, temperature=args.temperature)
+if args.temperature == 1.0:
+    # The model's own sampler, batched as `momug eval probes` runs it (same motions, faster).
+    generate = adapters.probe_generator(pipe, steps=args.steps)
+else:
+    pipe.model.stream_latents = functools.partial(pipe.model.stream_latents, temperature=args.temperature)
 
-
-def generate(prompts, seconds, seed):
-    return [pipe.generate(p, seconds, seed, steps=args.steps, raw=True).joints for p in prompts]
+    def generate(prompts, seconds, seed):
+        return [pipe.generate(p, seconds, seed, steps=args.steps, raw=True).joints for p in prompts]
 
 
 probes = extended_probes()

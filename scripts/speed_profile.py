@@ -46,12 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     every = max(int(round(pipe.fps / 2)), 1)
     for prompt in args.prompts:
         seeds = list(range(args.seeds))
-        if stream:   # one motion at a time, with the streaming model's own flow steps
-            motions = [pipe.generate(prompt, args.seconds, seed, raw=True, guidance=args.guidance) for seed in seeds]
+        if stream:   # the seeds as one batch, with the streaming model's own flow steps
+            joints = pipe.joints_batch([prompt] * len(seeds), args.seconds, seeds, guidance=args.guidance)
         else:
-            motions = pipe.generate([prompt] * len(seeds), [args.seconds] * len(seeds), seeds,
-                                    guidance=args.guidance, steps=args.steps, raw=True)
-        speeds = [root_ground_speed(m.joints, pipe.fps) for m in motions]
+            joints = [m.joints for m in pipe.generate([prompt] * len(seeds), [args.seconds] * len(seeds), seeds,
+                                                      guidance=args.guidance, steps=args.steps, raw=True)]
+        speeds = [root_ground_speed(j, pipe.fps) for j in joints]
         s = summarize(speeds)
         print(f"{prompt!r}: mean {s['mean_speed']:.2f} m/s, second half moving {s['moving_second_half']:.0%}")
         for seed, v in zip(seeds, speeds):

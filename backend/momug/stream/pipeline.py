@@ -128,7 +128,6 @@ class StreamPipeline:
         mended, jitter low-passed), which holds back the last few frames until enough follow them;
         raw=True sends the frames as decoded, each latent's as soon as it is made."""
         from momug.motion.cleanup import StreamedCleanup
-        from momug.motion.features import features_to_joints
 
         self.validate_request(prompt, seconds, steps, guidance)
         n_frames = int(round(seconds * self.fps))
@@ -138,12 +137,9 @@ class StreamPipeline:
         latents, sent = [], 0
         for z in self._latents(plan, seed, steps, should_stop, guidance=guidance):
             latents.append(z)
-            features = self._decode(latents)
-            if not np.isfinite(features).all():
-                raise MomugError("the model produced NaN values; try another seed")
             # Recovery from features is causal too (root integration), so re-running it on the whole
             # history and sending only the new frames keeps every sent frame final.
-            joints = features_to_joints(features.astype(np.float64))
+            joints = self._joints(self._decode(latents))
             last = len(latents) == n_latents
             if cleanup is not None:
                 new = cleanup.push(joints, last=last, limit=n_frames)
@@ -186,8 +182,6 @@ class StreamPipeline:
         generate(prompt, seconds, seed, raw=True, split_sequences=...).joints gives them, in one
         batch for the prompts streamed whole (a sequence made step by step goes one at a time):
         what the probes judge."""
-        from momug.motion.features import features_to_joints
-
         for prompt in prompts:
             self.validate_request(prompt, seconds, steps, guidance)
         n_frames = int(round(seconds * self.fps))
@@ -197,9 +191,7 @@ class StreamPipeline:
         feats = self.features_batch([prompts[i] for i in single], n_frames, [seeds[i] for i in single],
                                     steps, guidance) if single else []
         for i, f in zip(single, feats):
-            if not np.isfinite(f).all():
-                raise MomugError("the model produced NaN values; try another seed")
-            out[i] = features_to_joints(f.astype(np.float64)).astype(np.float32)
+            out[i] = self._joints(f).astype(np.float32)
         for i, prompt in enumerate(prompts):
             if out[i] is None:
                 out[i] = self.generate(prompt, seconds, seeds[i], steps, raw=True, guidance=guidance,
@@ -234,6 +226,15 @@ class StreamPipeline:
     def latents_for(self, n_frames: int) -> int:
         """How many latents cover n_frames (the last may be cut short)."""
         return -(-int(n_frames) // self.frames_per_latent)
+
+    @staticmethod
+    def _joints(features: np.ndarray) -> np.ndarray:
+        """Joint positions (float64) recovered from decoded raw features, or a MomugError for NaNs."""
+        from momug.motion.features import features_to_joints
+
+        if not np.isfinite(features).all():
+            raise MomugError("the model produced NaN values; try another seed")
+        return features_to_joints(features.astype(np.float64))
 
     def _decode(self, latents: list) -> np.ndarray:
         """Latents so far -> raw (denormalised) features, 4 frames per latent."""

@@ -30,12 +30,29 @@
 #  15. streaming stage 2 (text dropout, for guidance)     configs/stream_stage2.toml, stopped at step 2625
 #      as it was; its float16 copy into checkpoints_in_training/stream_stage2
 #  16. its second part from those weights              configs/stream_stage2_part2.toml, stopped at step 200
-#  17. its float16 copy, guidance 5, into backend/momug/checkpoints/stream_default (what ships)
+#  17. its float16 copy, guidance 5, into checkpoints_in_training/stream_stage2_step2825
+#  18. stage 12 on corpus_focus_merged's onset windows without stopping gaits (12b and 12i, then
+#      `momug data steady --onset --without-stops`)   configs/stream_stage12.toml -> its copy in
+#      checkpoints_in_training/stream_stage12 (stages 13-16 start from it)
+#  19. stage 15 (the side contrast), stopped at step 1000 as it was   configs/stream_stage15.toml
+#  20. its float16 copy, guidance 5, into backend/momug/checkpoints/stream_default (what ships)
 # Each training step resumes if interrupted: rerun the script. Pass "diffusion" or "stream" to do one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-all}"
 [ -d corpus ] || momug data synth --n 8000 --out corpus --seed 0
+# Steps 10 and 12b: both vocabularies' corpus and the focus corpus, merged, mirrored, with steady windows.
+focus_corpus() {
+  [ -d corpus_both ] || momug data synth --n 8000 --out corpus_both --seed 0 --vocabulary both
+  [ -f corpus_both/train_mirrored.txt ] || momug data mirror corpus_both
+  [ -d corpus_focus ] || momug data synth --n 4000 --out corpus_focus --seed 1 --vocabulary both \
+    --actions walk,jog,run,jump_in_place,jump_forward,spin,turn,kick,clap,squat,sidestep,wave,walk_backward
+  if [ ! -f corpus_focus_merged/train_mirrored_steady.txt ]; then
+    [ -d corpus_focus_merged ] || momug data merge both=corpus_both focus=corpus_focus --out corpus_focus_merged
+    [ -f corpus_focus_merged/train_mirrored.txt ] || momug data mirror corpus_focus_merged
+    momug data steady corpus_focus_merged
+  fi
+}
 if [ "$what" = all ] || [ "$what" = diffusion ]; then
   momug train --config configs/default.toml
   momug train --config configs/default_stage2.toml
@@ -50,13 +67,7 @@ if [ "$what" = all ] || [ "$what" = diffusion ]; then
   momug train --config configs/motion_scope_stage1.toml
   # 2.5 chosen on the validation split: scripts/sweep_guidance.sh runs/motion_scope_stage1 OUT 1.5 2.5 4
   python scripts/export_checkpoint.py runs/motion_scope_stage1 checkpoints_in_training/motion_scope_stage1 --guidance 2.5
-  [ -d corpus_focus ] || momug data synth --n 4000 --out corpus_focus --seed 1 --vocabulary both \
-    --actions walk,jog,run,jump_in_place,jump_forward,spin,turn,kick,clap,squat,sidestep,wave,walk_backward
-  if [ ! -f corpus_focus_merged/train_mirrored_steady.txt ]; then
-    [ -d corpus_focus_merged ] || momug data merge both=corpus_both focus=corpus_focus --out corpus_focus_merged
-    [ -f corpus_focus_merged/train_mirrored.txt ] || momug data mirror corpus_focus_merged
-    momug data steady corpus_focus_merged
-  fi
+  focus_corpus
   momug train --config configs/motion_scope_stage2.toml
   python scripts/export_checkpoint.py runs/motion_scope_stage2 checkpoints_in_training/motion_scope_stage2 --guidance 2.5
   if [ ! -f corpus_focus_merged_apart/train_mirrored_steady_weighted_gaits.txt ]; then
@@ -90,5 +101,12 @@ if [ "$what" = all ] || [ "$what" = stream ]; then
   momug stream train --config configs/stream_stage2.toml --stop-after 2625
   python scripts/export_checkpoint.py runs/stream_stage2 checkpoints_in_training/stream_stage2
   momug stream train --config configs/stream_stage2_part2.toml --stop-after 200
-  python scripts/export_checkpoint.py runs/stream_stage2_part2 backend/momug/checkpoints/stream_default --guidance 5
+  python scripts/export_checkpoint.py runs/stream_stage2_part2 checkpoints_in_training/stream_stage2_step2825 --guidance 5
+  focus_corpus
+  [ -f corpus_focus_merged/train_mirrored_steady_onset_nostops.txt ] || \
+    momug data steady corpus_focus_merged --onset --without-stops
+  momug stream train --config configs/stream_stage12.toml
+  python scripts/export_checkpoint.py runs/stream_stage12 checkpoints_in_training/stream_stage12 --guidance 5
+  momug stream train --config configs/stream_stage15.toml --stop-after 1000
+  python scripts/export_checkpoint.py runs/stream_stage15 backend/momug/checkpoints/stream_default --guidance 5
 fi

@@ -102,7 +102,12 @@ def describer(pipe, batch_size: int = 16, progress=None, **options) -> Describe:
     model = pipe.model
     if _streaming(pipe):
         def describe_streamed(features: list[np.ndarray]) -> list[str]:
-            return [pipe.describe_features(f) for f in features]
+            out = []
+            for i in range(0, len(features), STREAM_BATCH):
+                out += pipe.describe_features_batch(features[i:i + STREAM_BATCH])
+                if progress is not None:
+                    progress(len(out), len(features))
+            return out
 
         return describe_streamed
     limit = int(model.config.max_frames)

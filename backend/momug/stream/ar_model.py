@@ -38,6 +38,12 @@ from momug.stream.flow_head import EndHead, FlowHead
 from momug.stream.mot import MixtureOfTransformers, decoder_of
 
 
+def attention_positions(attn: torch.Tensor) -> torch.Tensor:
+    """Position ids of left-padded rows (attention mask (rows, L)): counted from each row's first
+    real token, as the row would have them alone (padding gets 0; it is masked out anyway)."""
+    return (attn.cumsum(1) - 1).clamp(min=0)
+
+
 @dataclass
 class StreamConfig:
     base_model: str = "gemma3-270m"
@@ -179,17 +185,20 @@ class StreamModel(nn.Module):
             z = z * keep[..., None].to(z.device, z.dtype)
         return self.adapter(z)
 
-    def _pad(self, rows: list[tuple[torch.Tensor, torch.Tensor]]):
-        """[(embeds (L, H), motion flags (L,))] -> right-padded embeds, attention mask, motion mask."""
+    def _pad(self, rows: list[tuple[torch.Tensor, torch.Tensor]], left: bool = False):
+        """[(embeds (L, H), motion flags (L,))] -> padded embeds, attention mask, motion mask: padded on
+        the right for training, on the left for sampling (every row's last position lines up, so
+        one step appends to all; positions then come from attention_positions)."""
         L = max(len(e) for e, _ in rows)
         B, H = len(rows), rows[0][0].shape[-1]
         embeds = torch.zeros(B, L, H, device=self.device, dtype=rows[0][0].dtype)
         attn = torch.zeros(B, L, dtype=torch.long, device=self.device)
         motion = torch.zeros(B, L, dtype=torch.bool, device=self.device)
         for b, (e, m) in enumerate(rows):
-            embeds[b, :len(e)] = e
-            attn[b, :len(e)] = 1
-            motion[b, :len(e)] = m
+            at = slice(L - len(e), L) if left else slice(0, len(e))
+            embeds[b, at] = e
+            attn[b, at] = 1
+            motion[b, at] = m
         return embeds, attn, motion
 
     def build(self, texts: list[list[int]], latents: list[torch.Tensor], noise: float = 0.0, generator=None,
@@ -497,16 +506,12 @@ class StreamModel(nn.Module):
         every row (repeated down the rows: a guided batch's conditional rows, then its unconditional
         ones, read the same latents), returning their hidden states at those positions."""
         device = self.device
-        rows = [torch.cat([self._embed_text(ids), start]) for ids in rows_ids]
-        R, L = len(rows), max(len(e) for e in rows)
-        embeds = self.bom.new_zeros(R, L, self.bom.shape[-1])
-        attn = torch.zeros(R, L, dtype=torch.long, device=device)
-        for b, e in enumerate(rows):
-            embeds[b, L - len(e):] = e
-            attn[b, L - len(e):] = 1
-        motion = torch.zeros(R, L, dtype=torch.bool, device=device)
-        motion[:, L - len(start):] = True
-        pos = (attn.cumsum(1) - 1).clamp(min=0)
+        flags = torch.ones(len(start), dtype=torch.bool, device=device)
+        rows = [(torch.cat([self._embed_text(ids), start]),
+                 torch.cat([torch.zeros(len(ids), dtype=torch.bool, device=device), flags])) for ids in rows_ids]
+        embeds, attn, motion = self._pad(rows, left=True)
+        R, L = attn.shape
+        pos = attention_positions(attn)
         h, past = self.hidden(embeds, attn, motion, use_cache=use_cache, position_ids=pos)
 
         def feed(x):
@@ -546,20 +551,35 @@ class StreamModel(nn.Module):
             yield z * self.config.latent_scale
             h = feed((self.adapter(z) + self._length_in(total, done + i + 1, 1))[:, None])
 
-    @torch.no_grad()
     def describe(self, latents: torch.Tensor, max_new_tokens: int = 48, should_stop=None) -> str:
         """Greedy caption of one motion given as latents (N, latent_dim), with the KV cache."""
-        embeds, motion = self._caption_row(latents, [])
-        attn = torch.ones(1, len(embeds), dtype=torch.long, device=self.device)
-        h, past = self.hidden(embeds[None], attn, motion[None], use_cache=True)
-        words, eos = [], self.tokenizer.eos_token_id
-        no_motion = torch.zeros(1, 1, dtype=torch.bool, device=self.device)
+        return self.describe_batch([latents], max_new_tokens, should_stop)[0]
+
+    @torch.no_grad()
+    def describe_batch(self, latents: list[torch.Tensor], max_new_tokens: int = 48, should_stop=None) -> list[str]:
+        """Greedy captions of several motions read together: left-padded rows with positions counted
+        from each row's first token, so each row's caption is the one it gets alone; a row that has
+        ended keeps being fed (its tokens are ignored) until every row has."""
+        if not latents:
+            return []
+        embeds, attn, motion = self._pad([self._caption_row(z, []) for z in latents], left=True)
+        pos = attention_positions(attn)
+        h, past = self.hidden(embeds, attn, motion, use_cache=True, position_ids=pos)
+        rows, eos = len(latents), self.tokenizer.eos_token_id
+        words, open_rows = [[] for _ in range(rows)], set(range(rows))
+        no_motion = torch.zeros(rows, 1, dtype=torch.bool, device=self.device)
         for _ in range(max_new_tokens):
             check_stop(should_stop, "captioning")
-            token = int(lm_logits(self.mot.llm, h[:, -1]).argmax(-1))
-            if token == eos:
+            tokens = lm_logits(self.mot.llm, h[:, -1]).argmax(-1).tolist()
+            for b in list(open_rows):
+                if tokens[b] == eos:
+                    open_rows.discard(b)
+                else:
+                    words[b].append(tokens[b])
+            if not open_rows:
                 break
-            words.append(token)
-            attn = torch.cat([attn, attn.new_ones(1, 1)], dim=1)
-            h, past = self.hidden(self._embed_text([token])[None], attn, no_motion, past, use_cache=True)
-        return self.tokenizer.decode(words, skip_special_tokens=True).strip()
+            attn = torch.cat([attn, attn.new_ones(rows, 1)], dim=1)
+            pos = pos[:, -1:] + 1
+            h, past = self.hidden(self._embed_text(tokens)[:, None], attn, no_motion, past, use_cache=True,
+                                  position_ids=pos)
+        return [self.tokenizer.decode(w, skip_special_tokens=True).strip() for w in words]

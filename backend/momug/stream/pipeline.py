@@ -284,16 +284,23 @@ class StreamPipeline:
 
     def describe_features(self, raw: np.ndarray, should_stop=None) -> str:
         """Caption of raw features (T, D), cut to the longest motion the model takes."""
+        return self.describe_features_batch([raw], should_stop)[0]
+
+    def describe_features_batch(self, raws: list[np.ndarray], should_stop=None) -> list[str]:
+        """Captions of several raw feature arrays read together (StreamModel.describe_batch): each
+        the caption describe_features gives it alone."""
         import torch
 
         from momug.stream.vae import pad_frames
 
-        raw = np.array(raw[: int(self.max_seconds * self.fps)], dtype=np.float32)
-        x = self.vae.normalise(torch.from_numpy(raw).to(self.vae.mean))
-        padded, _ = pad_frames(x[None])
-        with torch.no_grad():
-            mu, _ = self.vae.encode(padded)
-        return self.model.describe(mu[0], should_stop=should_stop)
+        latents = []
+        for raw in raws:
+            raw = np.array(raw[: int(self.max_seconds * self.fps)], dtype=np.float32)
+            x = self.vae.normalise(torch.from_numpy(raw).to(self.vae.mean))
+            padded, _ = pad_frames(x[None])
+            with torch.no_grad():
+                latents.append(self.vae.encode(padded)[0][0])
+        return self.model.describe_batch(latents, should_stop=should_stop)
 
 
 def bridged(before, latents, n: int):

@@ -1,7 +1,9 @@
 """Several prompts sampled together (StreamModel.sample_latents, StreamPipeline.features_batch and
 joints_batch, the evaluations' streaming adapters): each row is the motion its prompt and seed make
 alone, with and without guidance, prompts of different lengths padded on the left; sequences fall
-back to being made step by step; bad requests are refused."""
+back to being made step by step; bad requests are refused. Several motions captioned together
+(StreamModel.describe_batch, StreamPipeline.describe_features_batch): each caption is the one its
+motion gets alone, read without padding or cache."""
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ pytest.importorskip("transformers")
 
 from momug.errors import MomugError  # noqa: E402
 from momug.eval import adapters  # noqa: E402
+from momug.model.base_llm import lm_logits  # noqa: E402
 from momug.stream.flow_head import starting_noise  # noqa: E402
 from momug.stream.pipeline import StreamPipeline, move_off_initialisation, tiny_stream_model  # noqa: E402
 
@@ -100,3 +103,64 @@ def test_eval_adapters_batch_the_streaming_mode_as_one_at_a_time(pipe, monkeypat
     joints = adapters.probe_generator(pipe)(texts, 1.5, 6)
     for j, text in zip(joints, texts):
         np.testing.assert_allclose(j, pipe.generate(text, 1.5, 6, raw=True).joints, atol=1e-8)
+
+
+def caption_alone(model, z, max_new_tokens):
+    """Greedy caption ids of one motion, the whole row read again at every token (no padding, no
+    cache, default positions): what describe_batch must reproduce for each of its rows."""
+    embeds, motion = model._caption_row(z, [])
+    ids = []
+    for _ in range(max_new_tokens):
+        attn = torch.ones(1, len(embeds), dtype=torch.long)
+        h, _ = model.hidden(embeds[None], attn, motion[None])
+        token = int(lm_logits(model.mot.llm, h[:, -1]).argmax(-1))
+        if token == model.tokenizer.eos_token_id:
+            break
+        ids.append(token)
+        embeds = torch.cat([embeds, model._embed_text([token])])
+        motion = torch.cat([motion, torch.zeros(1, dtype=torch.bool)])
+    return model.tokenizer.decode(ids, skip_special_tokens=True).strip()
+
+
+@torch.no_grad()
+def test_captions_read_together_are_each_motions_own(pipe):
+    model = pipe.model
+    g = torch.Generator().manual_seed(0)
+    latents = [torch.randn(n, model.config.latent_dim, generator=g, dtype=torch.float64) for n in (3, 7, 5, 2)]
+    got = model.describe_batch(latents, max_new_tokens=10)
+    want = [caption_alone(model, z, 10) for z in latents]
+    assert got == want
+    assert len(set(got)) > 1  # the motions are read, so a mix-up of rows would show
+    assert model.describe(latents[1], max_new_tokens=10) == want[1]
+    assert model.describe_batch([]) == []
+
+
+@torch.no_grad()
+def test_rows_that_end_early_keep_their_captions(pipe):
+    # With a word the rows emit as the end token, rows end after different numbers of words
+    # (one at once), and the others go on as they would alone.
+    model, tokenizer = pipe.model, pipe.model.tokenizer
+    g = torch.Generator().manual_seed(0)
+    latents = [torch.randn(n, model.config.latent_dim, generator=g, dtype=torch.float64) for n in (3, 7, 5, 2)]
+    first = model.describe_batch(latents, max_new_tokens=3)
+    end_word = first[0].split()[1]
+    eos = tokenizer.eos_token
+    tokenizer.eos_token = end_word
+    try:
+        got = model.describe_batch(latents, max_new_tokens=10)
+        want = [caption_alone(model, z, 10) for z in latents]
+    finally:
+        tokenizer.eos_token = eos
+    assert got == want
+    assert len({len(c.split()) for c in got}) > 1, got
+
+
+def test_describe_features_batch_and_the_eval_adapter(pipe, monkeypatch):
+    rng = np.random.default_rng(0)
+    feats = [rng.normal(size=(n, pipe.vae.config.feature_dim)) for n in (12, 20, 8, 16, 12)]
+    want = [pipe.describe_features(f) for f in feats]
+    assert pipe.describe_features_batch(feats) == want
+    monkeypatch.setattr(adapters, "STREAM_BATCH", 3)  # two batches, one partial
+    seen = []
+    assert adapters.describer(pipe, progress=lambda done, total: seen.append((done, total)))(feats) == want
+    assert seen == [(3, 5), (5, 5)]

@@ -53,27 +53,23 @@ def generator(pipe, steps: int | None = None, guidance: float | None = None, bat
               progress=None) -> Generate:
     """texts, frames, seeds -> raw (denormalised) feature arrays straight from the model's sampler.
     steps: DDIM steps (None: DIFFUSION_EVAL_STEPS), or for the streaming mode flow steps per latent
-    (None: the checkpoint's own); the streaming mode samples STREAM_BATCH motions of one length
-    together. guidance None: the model's own (pipe.guidance)."""
+    (None: the checkpoint's own); the streaming mode samples STREAM_BATCH motions together
+    (StreamPipeline.features_batch). guidance None: the model's own (pipe.guidance)."""
     model = pipe.model
     if _streaming(pipe):
         def generate_streamed(texts: list[str], frames: list[int], seeds: list[int]) -> list[np.ndarray]:
-            # One length per batch (StreamPipeline.features_batch); the protocols' lengths repeat often.
+            # Longest first, so each batch's rows are of similar lengths (features_batch makes a
+            # batch at its longest row's length and cuts the others).
+            order = sorted(range(len(texts)), key=lambda i: -int(frames[i]))
             out: list[np.ndarray | None] = [None] * len(texts)
-            by_length: dict[int, list[int]] = {}
-            for i, n in enumerate(frames):
-                by_length.setdefault(int(n), []).append(i)
-            done = 0
-            for n, rows in by_length.items():
-                for j in range(0, len(rows), STREAM_BATCH):
-                    part = rows[j:j + STREAM_BATCH]
-                    feats = pipe.features_batch([texts[i] for i in part], n, [seeds[i] for i in part],
-                                                steps=steps, guidance=guidance)
-                    for i, f in zip(part, feats):
-                        out[i] = np.nan_to_num(f, nan=0.0, posinf=0.0, neginf=0.0)
-                    done += len(part)
-                    if progress is not None:
-                        progress(done, len(texts))
+            for j in range(0, len(order), STREAM_BATCH):
+                part = order[j:j + STREAM_BATCH]
+                feats = pipe.features_batch([texts[i] for i in part], [int(frames[i]) for i in part],
+                                            [seeds[i] for i in part], steps=steps, guidance=guidance)
+                for i, f in zip(part, feats):
+                    out[i] = np.nan_to_num(f, nan=0.0, posinf=0.0, neginf=0.0)
+                if progress is not None:
+                    progress(j + len(part), len(texts))
             return out
 
         return generate_streamed

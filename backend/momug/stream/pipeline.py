@@ -157,24 +157,39 @@ class StreamPipeline:
         plan = [(prompt.strip(), int(n_frames))]
         return self._decode(list(self._latents(plan, seed, steps, guidance=guidance)))[:n_frames]
 
-    def features_batch(self, prompts: list[str], n_frames: int, seeds: list[int], steps: int | None = None,
-                       guidance: float | None = None) -> list[np.ndarray]:
+    def features_batch(self, prompts: list[str], n_frames: int | list[int], seeds: list[int],
+                       steps: int | None = None, guidance: float | None = None) -> list[np.ndarray]:
         """features() for several prompts at once (StreamModel.sample_latents), each with its own
         seed: the same motions as one call each, up to float rounding, several times faster on a
-        CPU. For evaluations; plan-latent models are made one at a time."""
+        CPU. For evaluations; plan-latent models are made one at a time. n_frames: one length for
+        all, or one per prompt. A model that is not told the length makes every row at the longest
+        and cuts each: a row's first latents do not depend on how many follow (its noise comes
+        from its own generator in order) and the VAE decoder is causal, so the cut is the motion
+        made at that length. A length-conditioned model is batched by length."""
         import torch
 
         check_sampling(steps, guidance)
-        if len(seeds) != len(prompts):
-            raise MomugError(f"{len(prompts)} prompts need as many seeds, got {len(seeds)}")
+        frames = [int(n_frames)] * len(prompts) if np.ndim(n_frames) == 0 else [int(n) for n in n_frames]
+        if len(seeds) != len(prompts) or len(frames) != len(prompts):
+            raise MomugError(f"{len(prompts)} prompts need as many seeds and lengths, got {len(seeds)} and "
+                             f"{len(frames)}")
         if self.model.config.plan_latent:
-            return [self.features(p, n_frames, s, steps, guidance) for p, s in zip(prompts, seeds)]
-        n = self.latents_for(n_frames)
+            return [self.features(p, n, s, steps, guidance) for p, n, s in zip(prompts, frames, seeds)]
+        if self.model.config.length_conditioning and len(set(frames)) > 1:
+            out: list[np.ndarray | None] = [None] * len(prompts)
+            for length in sorted(set(frames)):
+                rows = [i for i, n in enumerate(frames) if n == length]
+                feats = self.features_batch([prompts[i] for i in rows], length, [seeds[i] for i in rows],
+                                            steps, guidance)
+                for i, f in zip(rows, feats):
+                    out[i] = f
+            return out
+        n = self.latents_for(max(frames))
         generators = [torch.Generator(device=self.model.device).manual_seed(int(s)) for s in seeds]
         guidance = self.guidance if guidance is None else float(guidance)
         latents = self.model.sample_latents([p.strip() for p in prompts], n, generators, steps=steps,
                                             guidance=guidance, total=n)
-        return [self._decode(list(z))[:n_frames] for z in latents]
+        return [self._decode(list(z[:self.latents_for(f)]))[:f] for z, f in zip(latents, frames)]
 
     def joints_batch(self, prompts: list[str], seconds: float, seeds: list[int], steps: int | None = None,
                      guidance: float | None = None, split_sequences: bool = True) -> list[np.ndarray]:

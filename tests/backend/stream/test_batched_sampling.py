@@ -77,6 +77,17 @@ def test_features_batch_matches_features_one_at_a_time(pipe):
         pipe.features_batch(PROMPTS, 18, SEEDS, steps=0)
 
 
+def test_rows_of_different_lengths_are_each_made_at_their_own(pipe):
+    # The tiny model is not told the length: the batch is made at the longest and each row cut.
+    frames = [12, 20, 7, 16]
+    got = pipe.features_batch(PROMPTS, frames, SEEDS)
+    for f, text, n, seed in zip(got, PROMPTS, frames, SEEDS):
+        assert f.shape == (n, pipe.vae.config.feature_dim)
+        np.testing.assert_allclose(f, pipe.features(text, n, seed), atol=1e-8)
+    with pytest.raises(MomugError, match="as many seeds and lengths"):
+        pipe.features_batch(PROMPTS, frames[:3], SEEDS)
+
+
 def test_joints_batch_matches_generate_and_makes_sequences_step_by_step(pipe):
     prompts = PROMPTS[:2] + ["a person walks forward, then waves"]
     seeds = [2, 5, 7]

@@ -3,6 +3,7 @@ latent carry the embedding of how many latents are still to come. Off, nothing c
 a no-op; the samplers add exactly what training's full pass adds; rows can be trained without it
 (length_dropout); it round-trips through checkpoints and init_from."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -133,6 +134,22 @@ def test_the_pipeline_tells_the_model_its_length(monkeypatch):
     monkeypatch.setattr(pipe.model, "stream_latents", spy)
     pipe.features(PROMPT, n_frames=10)
     assert asked == [pipe.latents_for(10)]
+
+
+def test_a_batch_of_different_lengths_tells_each_row_its_own():
+    # A model told the length cannot be made at the longest and cut: rows are batched by length.
+    from momug.stream.pipeline import StreamPipeline, tiny_stream_model
+
+    _, vae = tiny_stream_model()
+    pipe = StreamPipeline(length_model().double(), vae.double(), "tiny", "test", "cpu")
+    prompts, frames, seeds = [PROMPT, "a person jumps", PROMPT], [8, 16, 12], [0, 1, 2]
+    got = pipe.features_batch(prompts, frames, seeds)
+    for f, text, n, seed in zip(got, prompts, frames, seeds):
+        assert f.shape[0] == n
+        np.testing.assert_allclose(f, pipe.features(text, n, seed), atol=1e-8)
+    # Made at the longest and cut, the shorter rows would differ: the length is read.
+    cut = pipe.features_batch(prompts[:1], 16, seeds[:1])[0][:8]
+    assert not np.allclose(cut, got[0], atol=1e-4)
 
 
 def test_it_trains_and_checkpoints_keep_it(tmp_path):

@@ -283,7 +283,9 @@ class StreamModel(nn.Module):
                       captions: list[list[int]] | None = None, caption_latents: list[torch.Tensor] | None = None,
                       lm_weight: float = 1.0, targets_from: list[int] | None = None,
                       onset: tuple[int, float] = (0, 1.0), swapped_texts: list[list[int] | None] | None = None,
-                      side_contrast: tuple[int, float, float] = (0, 0.0, 0.0)) -> dict:
+                      side_contrast: tuple[int, float, float] = (0, 0.0, 0.0),
+                      mismatched_texts: list[list[int] | None] | None = None,
+                      prompt_contrast: tuple[int, int, float, float] = (0, 0, 0.0, 0.0)) -> dict:
         """Flow-matching loss on every next latent + binary cross-entropy of the end flag, and, for
         (caption_latents, captions) pairs, the caption's next-token loss (captions end with eos).
         targets_from: per text row, the first latent the flow loss counts (the ones before it are
@@ -295,9 +297,14 @@ class StreamModel(nn.Module):
         loss adds w times the mean over those rows of max(0, m - (swapped error - own error)), the
         errors being the flow errors of the row's first k targets at the same flow times and noise:
         under teacher forcing the history soon shows which side is moving, so the flow loss alone
-        never needs the side word; this term does (see side_contrast_loss)."""
+        never needs the side word; this term does (see contrast_gaps).
+        mismatched_texts, prompt_contrast (lo, hi, w, m): the same for rows given another clip's
+        caption (None for the others), over their targets lo..hi-1 ("prompt"): past its first latents
+        the history alone predicts the next one, so the flow loss stops reading the prompt there, and a
+        streamed gait or a sequence's next step drifts into whatever its own history suggests."""
         zero = self.bom.new_zeros(())
-        out = {"flow": zero, "end": zero, "lm": zero} | ({"side": zero} if side_contrast[1] > 0 else {})
+        out = ({"flow": zero, "end": zero, "lm": zero} | ({"side": zero} if side_contrast[1] > 0 else {})
+               | ({"prompt": zero} if prompt_contrast[2] > 0 else {}))
         if texts:
             embeds, attn, motion, bom_at = self.build(texts, latents, self.config.latent_noise, generator,
                                                       self.config.context_dropout, self.config.length_dropout,
@@ -320,13 +327,22 @@ class StreamModel(nn.Module):
             out["flow"] = self.flow.loss(torch.cat(targets), torch.cat(conds),
                                          mask=torch.cat(weights) if weighted else None, generator=generator)
             out["end"] = F.binary_cross_entropy_with_logits(self.end(torch.cat(end_h)), torch.cat(end_y))
+            # One second pass reads every contrasted row under its other prompt: (row, prompt, window, term).
             k, w, margin = side_contrast
-            sided = [b for b, ids in enumerate(swapped_texts or []) if ids is not None]
-            if w > 0 and k > 0 and sided:
-                out["side"] = self.side_contrast_loss([swapped_texts[b] for b in sided], [latents[b] for b in sided],
-                                                      [conds[b] for b in sided], [targets[b] for b in sided],
-                                                      [targets_from[b] if targets_from else 0 for b in sided],
-                                                      k, margin, generator)
+            lo, hi, prompt_w, prompt_margin = prompt_contrast
+            jobs = [(b, ids, (0, k), "side") for b, ids in enumerate(swapped_texts or [])
+                    if w > 0 and k > 0 and ids is not None]
+            jobs += [(b, ids, (lo, hi), "prompt") for b, ids in enumerate(mismatched_texts or [])
+                     if prompt_w > 0 and hi > lo and ids is not None and len(targets[b]) > lo]
+            if jobs:
+                gaps = self.contrast_gaps([ids for _, ids, _, _ in jobs], [latents[b] for b, _, _, _ in jobs],
+                                          [conds[b] for b, _, _, _ in jobs], [targets[b] for b, _, _, _ in jobs],
+                                          [targets_from[b] if targets_from else 0 for b, _, _, _ in jobs],
+                                          [window for _, _, window, _ in jobs], generator)
+                for term, m in (("side", margin), ("prompt", prompt_margin)):
+                    picked = [gap for gap, job in zip(gaps, jobs) if job[3] == term]
+                    if picked:
+                        out[term] = F.relu(m - torch.stack(picked)).mean()
         if captions:
             rows = [self._caption_row(z, ids, self.config.latent_noise, generator)
                     for z, ids in zip(caption_latents, captions)]
@@ -340,29 +356,32 @@ class StreamModel(nn.Module):
             logits = lm_logits(self.mot.llm, torch.cat(picked))
             out["lm"] = F.cross_entropy(logits.float(), torch.tensor(target, device=logits.device))
         out["loss"] = (out["flow"] + self.config.end_weight * out["end"] + lm_weight * out["lm"]
-                       + side_contrast[1] * out.get("side", zero))
+                       + side_contrast[1] * out.get("side", zero) + prompt_contrast[2] * out.get("prompt", zero))
         return {k: (v if k == "loss" else v.detach()) for k, v in out.items()}
 
-    def side_contrast_loss(self, swapped_texts: list[list[int]], latents: list[torch.Tensor],
-                           own_conds: list[torch.Tensor], targets: list[torch.Tensor], targets_from: list[int],
-                           k: int, margin: float, generator=None) -> torch.Tensor:
-        """Mean over rows of max(0, margin - (e_swapped - e_own)), e being the mean flow error of the
-        row's first k targets read under its own prompt (own_conds, from the main pass) and under the
-        prompt with its sides swapped (a second pass over the same latents), at the same flow times
-        and noise for both."""
-        embeds, attn, motion, bom_at = self.build(swapped_texts, latents, self.config.latent_noise, generator,
+    def contrast_gaps(self, other_texts: list[list[int]], latents: list[torch.Tensor], own_conds: list[torch.Tensor],
+                      targets: list[torch.Tensor], targets_from: list[int], windows: list[tuple[int, int]],
+                      generator=None) -> list[torch.Tensor]:
+        """Per row: the mean flow error of its targets[lo:hi] (windows) read under other_texts (a second
+        pass over the same latents) minus the same under its own prompt (own_conds, from the main
+        pass), at the same flow times and noise for both. The second pass reads each row only up to
+        its window's end (the model is causal: later latents change nothing before them) unless the
+        inputs depend on the whole row (length conditioning, a plan latent)."""
+        whole = self.config.length_conditioning or self.config.plan_latent
+        short = [z if whole else z[:first + hi] for z, first, (_, hi) in zip(latents, targets_from, windows)]
+        embeds, attn, motion, bom_at = self.build(other_texts, short, self.config.latent_noise, generator,
                                                   self.config.context_dropout, 0.0, targets_from)
         h, _ = self.hidden(embeds, attn, motion)
-        swapped_conds = [self.row_conditions(h[b], bom_at[b], z, targets_from[b])[0] for b, z in enumerate(latents)]
-        firsts = [min(k, len(t)) for t in targets]
-        x0 = torch.cat([t[:n] for t, n in zip(targets, firsts)])
+        other_conds = [self.row_conditions(h[b], bom_at[b], z, targets_from[b])[0] for b, z in enumerate(short)]
+        spans = [slice(min(lo, len(t)), min(hi, len(t))) for t, (lo, hi) in zip(targets, windows)]
+        sizes = [len(range(len(t))[span]) for t, span in zip(targets, spans)]
+        x0 = torch.cat([t[span] for t, span in zip(targets, spans)])
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-        own = self.flow.errors(x0, torch.cat([c[:n] for c, n in zip(own_conds, firsts)]),
+        own = self.flow.errors(x0, torch.cat([c[span] for c, span in zip(own_conds, spans)]),
                                torch.Generator(x0.device).manual_seed(seed))
-        swapped = self.flow.errors(x0, torch.cat([c[:n] for c, n in zip(swapped_conds, firsts)]),
-                                   torch.Generator(x0.device).manual_seed(seed))
-        gaps = torch.stack([(s - o).mean() for s, o in zip(swapped.split(firsts), own.split(firsts))])
-        return F.relu(margin - gaps).mean()
+        other = self.flow.errors(x0, torch.cat([c[span] for c, span in zip(other_conds, spans)]),
+                                 torch.Generator(x0.device).manual_seed(seed))
+        return [(o - s).mean() for o, s in zip(other.split(sizes), own.split(sizes))]
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         state = self.mot.motion_state_dict()

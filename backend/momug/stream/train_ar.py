@@ -21,7 +21,9 @@ import numpy as np
 import torch
 
 from momug.data.humanml3d import MotionTextFolder
-from momug.data.mirror import mirror_text, names_one_side
+from momug.data.mirror import MIRROR_PREFIX, mirror_text, names_one_side
+from momug.data.steady import ONSET_PREFIX, STEADY_PREFIX
+from momug.data.synth.writer import read_meta
 from momug.errors import MomugError
 from momug.model.checkpoint import describe_fresh
 from momug.stream import checkpoint as sckpt
@@ -35,7 +37,8 @@ from momug.train.loop import (STATE_NAME, load_state, make_accelerator, make_opt
 from momug.train.plot import plot_metrics
 
 PANELS = (("loss", "total loss"), ("flow", "flow loss (text -> motion)"), ("end", "end-of-motion loss"),
-          ("lm", "caption loss (motion -> text)"), ("side", "side contrast (train)"))
+          ("lm", "caption loss (motion -> text)"), ("side", "side contrast (train)"),
+          ("prompt", "prompt contrast (train)"))
 
 
 @dataclass
@@ -59,7 +62,11 @@ class StreamTrainSettings:
                                      # is decided from the prompt, later its own history gives it away
     side_contrast_weight: float = 0.0  # > 0: rows whose caption names one side are read again with the
     side_contrast_latents: int = 8   # sides swapped, and their first latents' flow error must come out
-    side_contrast_margin: float = 0.1  # at least the margin above their own (StreamModel.side_contrast_loss)
+    side_contrast_margin: float = 0.1  # at least the margin above their own (StreamModel.contrast_gaps)
+    prompt_contrast_weight: float = 0.0  # > 0: the other text rows are read again under the caption of a
+    prompt_contrast_from: int = 2    # batch row that does none of their clip's actions (meta.jsonl), and
+    prompt_contrast_to: int = 20     # their flow error on targets from..to-1 must come out at least the
+    prompt_contrast_margin: float = 0.05  # margin above their own: the prompt must matter past the start
     lm_weight: float = 1.0
     max_frames: int = 200
     log_every: int = 10
@@ -94,6 +101,12 @@ def load_stream_config(path: str | Path, overrides: dict | None = None) -> Strea
     if train.onset_latents < 0 or train.onset_weight <= 0:
         raise MomugError(f"onset_latents must be at least 0 and onset_weight above 0, got {train.onset_latents} "
                          f"and {train.onset_weight}")
+    if not 0 <= train.prompt_contrast_from < train.prompt_contrast_to or min(train.prompt_contrast_weight,
+                                                                             train.prompt_contrast_margin) < 0:
+        raise MomugError("prompt_contrast_weight and prompt_contrast_margin must be at least 0 and "
+                         "0 <= prompt_contrast_from < prompt_contrast_to, got "
+                         f"{train.prompt_contrast_weight}, {train.prompt_contrast_margin}, "
+                         f"{train.prompt_contrast_from} and {train.prompt_contrast_to}")
     if train.side_contrast_weight < 0 or train.side_contrast_latents < 1 or train.side_contrast_margin < 0:
         raise MomugError("side_contrast_weight and side_contrast_margin must be at least 0 and "
                          f"side_contrast_latents at least 1, got {train.side_contrast_weight}, "
@@ -111,7 +124,9 @@ class LatentBatches:
     starting at the step's first latent (both drawn from generators of their own, so the plain
     rows' clips and windows do not depend on them). With the side contrast on, each text row also
     gets its caption with the sides swapped when the caption names one side (swapped_texts; None
-    otherwise, and for every row when it is off); no random draw depends on it."""
+    otherwise, and for every row when it is off); no random draw depends on it. With the prompt
+    contrast on, each other text row gets the caption of another row whose clip does none of its
+    clip's actions (mismatched_texts; drawn from a generator of its own, None where no row qualifies)."""
 
     def __init__(self, folder: MotionTextFolder, vae: V.MotionVAE, model, settings: StreamTrainSettings,
                  seed: int, text_dropout: float = 0.0, continuation_fraction: float = 0.0):
@@ -119,6 +134,7 @@ class LatentBatches:
         self.text_dropout = text_dropout
         self.continuation_fraction = continuation_fraction
         self.continuations = ContinuationClips(folder) if continuation_fraction > 0 else None
+        self.actions = clip_actions(folder) if settings.prompt_contrast_weight > 0 else None
 
     @torch.no_grad()
     def encode(self, feats: np.ndarray) -> torch.Tensor:
@@ -134,7 +150,7 @@ class LatentBatches:
         cont = cont_rng.random(self.s.batch_size) < self.continuation_fraction
         picks = rng.integers(0, len(self.folder), self.s.batch_size)
         n_cap = int(round(self.s.caption_fraction * len(picks)))
-        texts, latents, targets_from, captions, cap_latents, swapped = [], [], [], [], [], []
+        texts, latents, targets_from, captions, cap_latents, swapped, rows = [], [], [], [], [], [], []
         eos = self.model.tokenizer.eos_token_id
         for i, index in enumerate(picks):
             feats, text = self.folder.sample(int(index), rng, self.s.max_frames)
@@ -154,8 +170,35 @@ class LatentBatches:
                 swapped.append(self.model.text_ids(mirror_text(text)) if contrast else None)
                 latents.append(z)
                 targets_from.append(first)
+                rows.append(int(index))
+        mismatched = [None] * len(texts)
+        if self.actions is not None:
+            pick_rng = np.random.default_rng([self.seed, step, 3])
+            prompted = [r for r in range(len(texts)) if texts[r] != self.model.empty_text_ids]
+            for r in prompted:
+                others = [o for o in prompted if not self.actions[rows[r]] & self.actions[rows[o]]]
+                if swapped[r] is None and others:
+                    mismatched[r] = texts[others[int(pick_rng.integers(len(others)))]]
         return {"texts": texts, "latents": latents, "targets_from": targets_from, "captions": captions,
-                "caption_latents": cap_latents, "swapped_texts": swapped}
+                "caption_latents": cap_latents, "swapped_texts": swapped, "mismatched_texts": mismatched}
+
+
+def clip_actions(folder: MotionTextFolder) -> list[frozenset[str]]:
+    """Each clip's actions (meta.jsonl), found for mirrored and windowed copies under their source's id
+    (their prefixes stripped: momug.data.mirror, momug.data.steady)."""
+    if not (folder.root / "meta.jsonl").is_file():
+        raise MomugError(f"the prompt contrast needs each clip's actions, and {folder.root} has no meta.jsonl "
+                         "(corpora from momug data synth, or merges of them, have it)")
+    known = {m["id"]: frozenset(a["action"] for a in m.get("actions") or []) for m in read_meta(folder.root)}
+    out = []
+    for motion_id in folder.ids:
+        source = motion_id
+        while source not in known and source[:1] in (MIRROR_PREFIX, STEADY_PREFIX, ONSET_PREFIX):
+            source = source[1:]
+        if source not in known:
+            raise MomugError(f"clip {motion_id} of {folder.root} is not in its meta.jsonl")
+        out.append(known[source])
+    return out
 
 
 def measure_latent_scale(batches: LatentBatches, n: int = 256) -> float:
@@ -224,7 +267,8 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
             save_with_average(lambda folder: sckpt.save_pretrained(core, vae, folder), out, terms, ema)
             save_state(state_path, optimizer, scheduler, step, 0, s.seed, ema)
 
-    keys = ("loss", "flow", "end", "lm") + (("side",) if s.side_contrast_weight > 0 else ())
+    keys = (("loss", "flow", "end", "lm") + (("side",) if s.side_contrast_weight > 0 else ())
+            + (("prompt",) if s.prompt_contrast_weight > 0 else ()))
     running, n_running = dict.fromkeys(keys, 0.0), 0
     end = s.max_steps if stop_after is None else min(s.max_steps, stop_after)
     bar = tqdm(total=end, initial=step, desc="stream train",
@@ -236,7 +280,10 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
         losses = model(b["texts"], b["latents"], generator=g, captions=b["captions"],
                        caption_latents=b["caption_latents"], lm_weight=s.lm_weight, targets_from=b["targets_from"],
                        onset=(s.onset_latents, s.onset_weight), swapped_texts=b["swapped_texts"],
-                       side_contrast=(s.side_contrast_latents, s.side_contrast_weight, s.side_contrast_margin))
+                       side_contrast=(s.side_contrast_latents, s.side_contrast_weight, s.side_contrast_margin),
+                       mismatched_texts=b["mismatched_texts"],
+                       prompt_contrast=(s.prompt_contrast_from, s.prompt_contrast_to, s.prompt_contrast_weight,
+                                        s.prompt_contrast_margin))
         optimizer_step(accelerator, losses, params, optimizer, scheduler, s.grad_clip, step)
         if ema is not None:
             ema.update()

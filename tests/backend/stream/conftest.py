@@ -36,6 +36,36 @@ def flow_conditions():
     return install
 
 
+@pytest.fixture
+def contrast_model():
+    """The tiny streaming model, moved off its initialisation, reading input latents without noise so
+    that a second pass over a row sees the same inputs as the first (the contrast tests)."""
+    from momug.stream.pipeline import move_off_initialisation, tiny_stream_model
+
+    model, _ = tiny_stream_model(seed=0)
+    model.config.latent_noise = 0.0
+    move_off_initialisation([*model.mot.motion.parameters(), *model.flow.parameters(), *model.adapter.parameters()],
+                            seed=0)
+    return model
+
+
+@pytest.fixture
+def flow_errors():
+    """install(model) -> a list that records every per-target flow error the model computes from then on."""
+    def install(model) -> list:
+        seen, real = [], model.flow.errors
+
+        def spy(x0, cond, generator=None):
+            err = real(x0, cond, generator)
+            seen.append(err.detach().clone())
+            return err
+
+        model.flow.errors = spy
+        return seen
+
+    return install
+
+
 # A `momug stream train` config for a seconds-long run of the tiny model; tests format it with their
 # own data, output, VAE and step count, and add settings to [train] with str.replace.
 TINY_STREAM_CONFIG = """

@@ -1,6 +1,6 @@
 """[train] side_contrast_*: rows whose caption names one side are read again with the sides swapped,
 and the loss asks their first latents' flow error to come out a margin above their own
-(StreamModel.side_contrast_loss); LatentBatches supplies the swapped captions."""
+(StreamModel.contrast_gaps); LatentBatches supplies the swapped captions."""
 
 import numpy as np
 import pytest
@@ -8,27 +8,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from momug.stream.pipeline import move_off_initialisation, tiny_stream_model  # noqa: E402
 
 
-def tiny_model():
-    model, _ = tiny_stream_model(seed=0)
-    model.config.latent_noise = 0.0  # input latents read as they are, so a second pass sees the same ones
-    move_off_initialisation([*model.mot.motion.parameters(), *model.flow.parameters(), *model.adapter.parameters()],
-                            seed=0)
-    return model
-
-
-def test_the_contrast_is_the_hinge_on_each_sided_rows_error_gap_at_shared_noise():
-    model = tiny_model()
-    errors, real = [], model.flow.errors
-
-    def spy(x0, cond, generator=None):
-        err = real(x0, cond, generator)
-        errors.append(err.detach().clone())
-        return err
-
-    model.flow.errors = spy
+def test_the_contrast_is_the_hinge_on_each_sided_rows_error_gap_at_shared_noise(contrast_model, flow_errors):
+    model = contrast_model
+    errors = flow_errors(model)
     texts = [model.text_ids("a person waves their left hand."), model.text_ids("a person walks."),
              model.text_ids("a person kicks with the right leg.")]
     swapped = [model.text_ids("a person waves their right hand."), None,
@@ -63,8 +47,8 @@ def test_the_contrast_is_the_hinge_on_each_sided_rows_error_gap_at_shared_noise(
     assert len(errors) == n + 1
 
 
-def test_the_contrast_trains_the_side_word_reading():
-    model = tiny_model()
+def test_the_contrast_trains_the_side_word_reading(contrast_model):
+    model = contrast_model
     texts = [model.text_ids("a person waves their left hand.")]
     swapped = [model.text_ids("a person waves their right hand.")]
     latents = [torch.randn(6, 8)]
@@ -81,7 +65,7 @@ def test_the_contrast_trains_the_side_word_reading():
     assert any(not torch.allclose(a, b) for a, b in zip(grads(0.0), grads(1.0)))
 
 
-def test_batches_carry_the_swapped_caption_of_one_sided_text_rows_only(tmp_path):
+def test_batches_carry_the_swapped_caption_of_one_sided_text_rows_only(tmp_path, contrast_model):
     from momug.data.humanml3d import MotionTextFolder
     from momug.data.synth.writer import write_corpus
     from momug.data.mirror import mirror_text, names_one_side
@@ -89,7 +73,7 @@ def test_batches_carry_the_swapped_caption_of_one_sided_text_rows_only(tmp_path)
     from momug.stream.train_ar import LatentBatches, StreamTrainSettings
 
     write_corpus(tmp_path / "corpus", 24, seed=5, workers=1, progress=False)
-    model = tiny_model()
+    model = contrast_model
     folder = MotionTextFolder(tmp_path / "corpus", "train")
     vae = V.MotionVAE(V.VAEConfig(feature_dim=folder.feature_dim, latent_dim=8, channels=16, res_blocks=1))
     settings = StreamTrainSettings(batch_size=16, caption_fraction=0.25, side_contrast_weight=1.0)

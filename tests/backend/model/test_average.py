@@ -1,7 +1,9 @@
 """Averaging checkpoints (momug.model.average, scripts/average_checkpoints.py) on tiny random
 models: the average's LoRA update in every layer is the weighted mean of the sources' updates
 (through peft, with each source's own scale), dense tensors are averaged, a model averaged with
-itself computes what it did, and checkpoints of different models, data or terms are refused."""
+itself computes what it did, and checkpoints of different models, data or terms are refused.
+Streaming checkpoints likewise: each motion twin's low-rank update b @ a in the average is the
+weighted mean of the sources' updates, and the VAE is kept (sources with another VAE are refused)."""
 
 import json
 import subprocess
@@ -16,6 +18,8 @@ from momug.errors import MomugError
 from momug.model import checkpoint as ckpt
 from momug.model.average import average_checkpoints, write_average
 from momug.model.config import MoMugConfig
+from momug.stream import checkpoint as sckpt
+from momug.stream.pipeline import move_off_initialisation, tiny_stream_model
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -174,3 +178,88 @@ def test_rank_truncation_keeps_the_largest_directions(tmp_path):
         assert float((full - approx).norm() / full.norm()) <= error + 1e-6
     with pytest.raises(MomugError, match="rank must be"):
         average_checkpoints([a, b], rank=9)
+
+
+# ----- streaming checkpoints -----
+
+def tiny_stream_checkpoint(folder: Path, seed: int, vae_seed: int | None = None) -> Path:
+    """A tiny streaming model with seeded noise on its trainable tensors; vae_seed: another VAE."""
+    model, vae = tiny_stream_model(seed=0)
+    move_off_initialisation([p for p in model.parameters() if p.requires_grad], seed=seed)
+    if vae_seed is not None:
+        move_off_initialisation(vae.parameters(), seed=vae_seed)
+    return sckpt.save_pretrained(model, vae, folder)
+
+
+def stream_updates(model) -> dict[str, torch.Tensor]:
+    from momug.stream.mot import LowRankTwin
+
+    return {name: (m.b @ m.a).detach() for name, m in model.named_modules() if isinstance(m, LowRankTwin)}
+
+
+def stream_dense(model) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in model.trainable_state_dict().items() if not (k.endswith((".a", ".b")) and k.startswith("mot."))}
+
+
+def test_the_average_is_the_weighted_mean_of_updates_and_tensors(tmp_path):
+    a = tiny_stream_checkpoint(tmp_path / "a", seed=1)
+    b = tiny_stream_checkpoint(tmp_path / "b", seed=2)
+    write_average([a, b], tmp_path / "mix", weights=[1, 3], guidance=4.0, dtype=torch.float32)
+    mix, mix_vae = sckpt.from_pretrained(tmp_path / "mix")
+    (ma, vae), (mb, _) = sckpt.from_pretrained(a), sckpt.from_pretrained(b)
+    assert mix.config.mot_rank == 8 and mix.config.guidance == 4.0
+    ua, ub, um = stream_updates(ma), stream_updates(mb), stream_updates(mix)
+    assert set(um) == set(ua) and len(um) > 0
+    for name in um:
+        assert not torch.allclose(ua[name], ub[name])
+        assert torch.allclose(um[name], 0.25 * ua[name] + 0.75 * ub[name], atol=1e-5)
+    da, db, dm = stream_dense(ma), stream_dense(mb), stream_dense(mix)
+    for name in dm:
+        assert torch.allclose(dm[name], 0.25 * da[name] + 0.75 * db[name], atol=1e-6)
+    assert all(torch.equal(x, y) for x, y in zip(vae.state_dict().values(), mix_vae.state_dict().values()))
+
+
+def test_a_model_averaged_with_itself_computes_the_same_loss(tmp_path):
+    a = tiny_stream_checkpoint(tmp_path / "a", seed=1)
+    write_average([a, a], tmp_path / "self", dtype=torch.float32)
+    (model, _), (same, _) = sckpt.from_pretrained(a), sckpt.from_pretrained(tmp_path / "self")
+    texts = [model.text_ids("a person waves.")]
+    latents = [torch.randn(5, 8, generator=torch.Generator().manual_seed(0))]
+    with torch.no_grad():
+        want = model.training_loss(texts, latents, generator=torch.Generator().manual_seed(1))["flow"]
+        got = same.training_loss(texts, latents, generator=torch.Generator().manual_seed(1))["flow"]
+    assert torch.allclose(want, got, atol=1e-5)
+
+
+def test_the_script_writes_a_float16_streaming_average_and_rank_cuts_it(tmp_path):
+    a = tiny_stream_checkpoint(tmp_path / "a", seed=1)
+    b = tiny_stream_checkpoint(tmp_path / "b", seed=2)
+    script = REPO / "scripts" / "average_checkpoints.py"
+    done = subprocess.run([sys.executable, str(script), str(a), str(b), "-o", str(tmp_path / "mix"), "--rank", "3"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "motion rank 3" in done.stdout and "truncated" in done.stdout
+    assert json.loads((tmp_path / "mix" / "config.json").read_text())["mot_rank"] == 3
+    model, _ = sckpt.from_pretrained(tmp_path / "mix")
+    assert all(m.shape[0] == 3 for k, m in model.trainable_state_dict().items() if k.endswith(".a"))
+
+
+def test_sources_of_another_kind_shape_or_vae_are_refused(tmp_path):
+    a = tiny_stream_checkpoint(tmp_path / "a", seed=1)
+    other_vae = tiny_stream_checkpoint(tmp_path / "v", seed=2, vae_seed=5)
+    with pytest.raises(MomugError, match="another VAE"):
+        average_checkpoints([a, other_vae])
+    diffusion = tiny_checkpoint(tmp_path / "d", seed=1)
+    with pytest.raises(MomugError, match="mix diffusion and streaming"):
+        average_checkpoints([a, diffusion])
+    config = json.loads((a / "config.json").read_text())
+    wider = tmp_path / "w"
+    model, vae = tiny_stream_model(seed=0)
+    from momug.stream.ar_model import StreamConfig
+
+    wide = sckpt.build_stream_model(StreamConfig.from_dict({**config, "flow_width": 48}))
+    sckpt.save_pretrained(wide, vae, wider)
+    with pytest.raises(MomugError, match="flow_width"):
+        average_checkpoints([a, wider])
+    with pytest.raises(MomugError, match="no such folder"):
+        average_checkpoints([a, tmp_path / "missing"])

@@ -335,10 +335,11 @@ class StreamModel(nn.Module):
             jobs += [(b, ids, (lo, hi), "prompt") for b, ids in enumerate(mismatched_texts or [])
                      if prompt_w > 0 and hi > lo and ids is not None and len(targets[b]) > lo]
             if jobs:
-                gaps = self.contrast_gaps([ids for _, ids, _, _ in jobs], [latents[b] for b, _, _, _ in jobs],
-                                          [conds[b] for b, _, _, _ in jobs], [targets[b] for b, _, _, _ in jobs],
-                                          [targets_from[b] if targets_from else 0 for b, _, _, _ in jobs],
-                                          [window for _, _, window, _ in jobs], generator)
+                rows, others, windows, _ = zip(*jobs)
+                gaps = self.contrast_gaps(list(others), [latents[b] for b in rows], [conds[b] for b in rows],
+                                          [targets[b] for b in rows],
+                                          [targets_from[b] if targets_from else 0 for b in rows], list(windows),
+                                          generator)
                 for term, m in (("side", margin), ("prompt", prompt_margin)):
                     picked = [gap for gap, job in zip(gaps, jobs) if job[3] == term]
                     if picked:
@@ -374,7 +375,7 @@ class StreamModel(nn.Module):
         h, _ = self.hidden(embeds, attn, motion)
         other_conds = [self.row_conditions(h[b], bom_at[b], z, targets_from[b])[0] for b, z in enumerate(short)]
         spans = [slice(min(lo, len(t)), min(hi, len(t))) for t, (lo, hi) in zip(targets, windows)]
-        sizes = [len(range(len(t))[span]) for t, span in zip(targets, spans)]
+        sizes = [span.stop - span.start for span in spans]
         x0 = torch.cat([t[span] for t, span in zip(targets, spans)])
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
         own = self.flow.errors(x0, torch.cat([c[span] for c, span in zip(own_conds, spans)]),

@@ -176,8 +176,10 @@ class LatentBatches:
             pick_rng = np.random.default_rng([self.seed, step, 3])
             prompted = [r for r in range(len(texts)) if texts[r] != self.model.empty_text_ids]
             for r in prompted:
+                if swapped[r] is not None:
+                    continue  # side-contrasted already
                 others = [o for o in prompted if not self.actions[rows[r]] & self.actions[rows[o]]]
-                if swapped[r] is None and others:
+                if others:
                     mismatched[r] = texts[others[int(pick_rng.integers(len(others)))]]
         return {"texts": texts, "latents": latents, "targets_from": targets_from, "captions": captions,
                 "caption_latents": cap_latents, "swapped_texts": swapped, "mismatched_texts": mismatched}

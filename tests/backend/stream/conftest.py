@@ -3,6 +3,20 @@ import pytest
 torch = pytest.importorskip("torch")
 
 
+@pytest.fixture
+def corpus_without_meta(tmp_path):
+    """make(corpus) -> a copy of that corpus without its meta.jsonl (each clip's actions)."""
+    import shutil
+
+    def make(corpus):
+        copy = tmp_path / "without_meta"
+        shutil.copytree(corpus, copy)
+        (copy / "meta.jsonl").unlink()
+        return copy
+
+    return make
+
+
 @pytest.fixture(autouse=True)
 def _one_thread():
     # Tests run beside training jobs on small machines: keep torch to one thread.

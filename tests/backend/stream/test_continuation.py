@@ -84,12 +84,8 @@ def test_the_window_keeps_to_max_frames_and_its_step(corpus):
             assert 0 < step_frame < len(feats)
 
 
-def test_a_corpus_without_actions_or_sequences_is_a_clear_error(corpus, tmp_path):
-    import shutil
-
-    copy = tmp_path / "corpus"
-    shutil.copytree(corpus, copy)
-    (copy / "meta.jsonl").unlink()
+def test_a_corpus_without_actions_or_sequences_is_a_clear_error(corpus, corpus_without_meta):
+    copy = corpus_without_meta(corpus)
     with pytest.raises(MomugError, match="no meta.jsonl"):
         ContinuationClips(MotionTextFolder(copy, "train"))
     lines = [json.loads(line) for line in (corpus / "meta.jsonl").read_text().splitlines()]

@@ -144,14 +144,9 @@ def test_bad_prompt_contrast_settings_are_refused(tmp_path):
             load_stream_config(path)
 
 
-def test_a_corpus_without_meta_is_refused_with_the_reason(tmp_path, corpus):
-    import shutil
-
+def test_a_corpus_without_meta_is_refused_with_the_reason(corpus, corpus_without_meta):
     from momug.data.humanml3d import MotionTextFolder
     from momug.stream.train_ar import clip_actions
 
-    copy = tmp_path / "plain"
-    shutil.copytree(corpus, copy)
-    (copy / "meta.jsonl").unlink()
     with pytest.raises(MomugError, match="meta.jsonl"):
-        clip_actions(MotionTextFolder(copy, "train"))
+        clip_actions(MotionTextFolder(corpus_without_meta(corpus), "train"))

@@ -23,6 +23,7 @@ share one VAE (the latents the model reads and makes), which the average keeps.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import torch
@@ -39,23 +40,22 @@ class _Kind:
     """How one kind of checkpoint stores its low-rank updates."""
     rank_key: str            # the config field with the update's rank
     free_keys: frozenset     # config keys that may differ between sources (the result's are set here)
-    a_part: str              # a tensor name holds an A factor (rank, in) when it has this part ...
-    b_part: str              # ... and its B factor (out, rank) has this one in its place
-    prefix: str              # ... and starts with this
+    prefix: str              # low-rank tensors' names start with this ...
+    a_pattern: str           # ... an A factor's (rank, in) name matches this regular expression ...
+    b_pattern: str           # ... and its B factor's (out, rank) this one,
+    b_in_place_of_a: str     # which is the A's name with its match replaced by this
 
     def factor(self, name: str) -> str | None:
         if not name.startswith(self.prefix):
             return None
-        ends = self.a_part.endswith(".")   # ".lora_A." sits inside a name, ".a" ends one
-        if (self.a_part in name) if ends else name.endswith(self.a_part):
+        if re.search(self.a_pattern, name):
             return "A"
-        if (self.b_part in name) if ends else name.endswith(self.b_part):
+        if re.search(self.b_pattern, name):
             return "B"
         return None
 
     def partner(self, name_a: str) -> str:
-        head, _, tail = name_a.rpartition(self.a_part)
-        return head + self.b_part + tail
+        return re.sub(self.a_pattern, self.b_in_place_of_a, name_a, count=1)
 
     def scale(self, config) -> float:
         return config.lora_alpha / config.lora_rank if self.rank_key == "lora_rank" else 1.0
@@ -67,8 +67,9 @@ class _Kind:
 
 # The diffusion model's peft LoRA (its scale lora_alpha / lora_rank) and the streaming model's
 # low-rank motion twins (momug.stream.mot.LowRankTwin: text weight + b @ a, scale 1).
-DIFFUSION = _Kind("lora_rank", frozenset({"lora_rank", "lora_alpha", "guidance"}), ".lora_A.", ".lora_B.", "lora.")
-STREAM = _Kind("mot_rank", frozenset({"mot_rank", "guidance"}), ".a", ".b", "mot.")
+DIFFUSION = _Kind("lora_rank", frozenset({"lora_rank", "lora_alpha", "guidance"}), "lora.",
+                  r"\.lora_A\.", r"\.lora_B\.", ".lora_B.")
+STREAM = _Kind("mot_rank", frozenset({"mot_rank", "guidance"}), "mot.", r"\.a$", r"\.b$", ".b")
 
 
 def _kind_of(config) -> _Kind:

@@ -7,7 +7,9 @@ the way the shipped defaults are stored (half the size; normalisation statistics
     python scripts/export_checkpoint.py runs/motion_scope_stage1 backend/momug/checkpoints/default --guidance 2.5
 
 --guidance sets the scale the copy generates with when a request names none (config.json
-"guidance"), chosen on the validation split with scripts/sweep_guidance.sh.
+"guidance"), chosen on the validation split with scripts/sweep_guidance.sh. For a streaming
+checkpoint, --onset-guidance sets the scale of each motion's first latent (config.json
+"onset_guidance"; 1 samples it unguided, the rest at --guidance).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ def main() -> int:
     parser.add_argument("source", help="checkpoint folder written by momug train / momug stream train")
     parser.add_argument("target", help="folder to write (created or overwritten)")
     parser.add_argument("--guidance", type=float, help="the copy's default guidance scale (default: the source's)")
+    parser.add_argument("--onset-guidance", type=float,
+                        help="streaming only: the scale of each motion's first latent (default: the source's)")
     args = parser.parse_args()
 
     from momug.errors import MomugError
@@ -30,15 +34,20 @@ def main() -> int:
     from momug.model.config import config_guidance
     from momug.stream import checkpoint as sckpt
 
-    if args.guidance is not None:
-        try:
-            config_guidance(args.guidance, "--guidance")
-        except MomugError as err:
-            parser.error(str(err))
+    for flag, value in (("--guidance", args.guidance), ("--onset-guidance", args.onset_guidance)):
+        if value is not None:
+            try:
+                config_guidance(value, flag)
+            except MomugError as err:
+                parser.error(str(err))
     stream = sckpt.is_stream_checkpoint(args.source)
+    if args.onset_guidance is not None and not stream:
+        parser.error("--onset-guidance is for streaming checkpoints (the diffusion sampler has no first latent)")
     model, vae = sckpt.from_pretrained(args.source) if stream else (ckpt.from_pretrained(args.source), None)
     if args.guidance is not None:
         model.config.guidance = args.guidance
+    if args.onset_guidance is not None:
+        model.config.onset_guidance = args.onset_guidance
     if stream:
         sckpt.save_pretrained(model, vae, args.target, dtype=torch.float16)
     else:

@@ -60,6 +60,10 @@ class StreamConfig:
     max_text_tokens: int = 64
     guidance: float = 1.0       # default classifier-free guidance scale (1: none; >1 needs a model trained
                                 # with text dropout, [train] text_dropout)
+    onset_guidance: float | None = None  # the scale for a motion's first onset_guidance_latents latents (and
+    onset_guidance_latents: int = 1      # each sequence step's), None: guidance. A left-arm raise sampled
+                                # at 5 from its first latent on comes out arms down; its first latent at 1
+                                # and the rest at 5 raises it (docs/training.md)
     prompt_summary: bool = False  # the heads also read BOM's hidden state (it has read the whole prompt)
                                   # at every latent, not only through attention (see head_input)
     length_conditioning: int = 0  # > 0: BOM and every input latent also carry how many latents are still
@@ -89,6 +93,11 @@ class StreamConfig:
             raise MomugError("stream config: length_conditioning must be at least 0 and length_dropout in [0, 1], "
                              f"got {cfg.length_conditioning} and {cfg.length_dropout}")
         cfg.guidance = config_guidance(cfg.guidance, "stream config")
+        if cfg.onset_guidance is not None:
+            cfg.onset_guidance = config_guidance(cfg.onset_guidance, "stream config onset_guidance")
+        if cfg.onset_guidance_latents < 0:
+            raise MomugError(f"stream config: onset_guidance_latents must be at least 0, got "
+                             f"{cfg.onset_guidance_latents}")
         return cfg
 
     def to_dict(self) -> dict:
@@ -417,12 +426,14 @@ class StreamModel(nn.Module):
     @torch.no_grad()
     def stream_latents(self, text: str, max_latents: int = 50, min_latents: int = 1, steps: int | None = None,
                        generator=None, temperature: float = 1.0, should_stop=None, use_cache: bool = True,
-                       guidance: float = 1.0, total: int | None = None, history: torch.Tensor | None = None):
+                       guidance: float = 1.0, total: int | None = None, history: torch.Tensor | None = None,
+                       onset_guidance: float | None = None):
         """Yield latents (latent_dim,) one at a time; stops at the end head's call or max_latents.
         One full pass over the prompt, then one cached single-position step per latent
         (use_cache=False reruns the whole sequence for every latent: the benchmark's baseline).
         guidance != 1: classifier-free guidance against the empty prompt (see _guided_latents);
-        guidance == 1 is the plain conditional sampler. total: the motion's length in latents where it is
+        guidance == 1 is the plain conditional sampler. onset_guidance: the scale for the motion's first
+        config.onset_guidance_latents latents (None: guidance). total: the motion's length in latents where it is
         known (a model with length_conditioning reads it; None: unknown). history: latents (k, latent_dim)
         already made, as yielded: the new ones continue them under this prompt (what continuation
         rows train; the pipeline's sequences start each step afresh instead, see
@@ -430,9 +441,10 @@ class StreamModel(nn.Module):
         with a plan latent samples its plan from the prompt first (under this prompt, after a
         history too) and reads it before the history; the plan is not yielded."""
         steps = steps or self.config.flow_steps
-        if guidance != 1.0:
+        scales = self._guidance_scales(guidance, onset_guidance)
+        if scales is not None:
             yield from self._guided_latents(text, max_latents, min_latents, steps, generator, temperature,
-                                            should_stop, use_cache, float(guidance), total, history)
+                                            should_stop, use_cache, scales, total, history)
             return
         device = self.device
         ids = self.text_ids(text)
@@ -455,7 +467,7 @@ class StreamModel(nn.Module):
             embeds, motion = torch.cat([embeds, x], dim=1), torch.cat([motion, flags], dim=1)
             return self.hidden(embeds, attn, motion)[0]
 
-        def sample(cond):
+        def sample(cond, position):
             return self.flow.sample(cond, steps=steps, generator=generator, temperature=temperature)
 
         for z in self._latent_loop(h, bom_h, feed, sample, past_in, total, max_latents, min_latents, should_stop):
@@ -472,17 +484,27 @@ class StreamModel(nn.Module):
                        + self._length_in(total, 1, len(history)))
         return (bom, past_in) if self.config.plan_latent else (torch.cat([bom, past_in]), past_in)
 
+    def _guidance_scales(self, guidance: float, onset_guidance: float | None):
+        """scale(position) for a guided sampler, or None where every latent is sampled unguided."""
+        guidance = float(guidance)
+        onset = guidance if onset_guidance is None else float(onset_guidance)
+        if guidance == 1.0 and onset == 1.0:
+            return None
+        n = self.config.onset_guidance_latents
+        return lambda position: onset if position < n else guidance
+
     def _guided_latents(self, text, max_latents, min_latents, steps, generator, temperature, should_stop,
-                        use_cache, guidance, total, history):
+                        use_cache, scales, total, history):
         """Classifier-free guidance: the prompt's sequence and the empty prompt's (empty_text_ids, what
         text dropout trains on) run as a batch of 2 (_padded_rows). The flow head's velocity is mixed
-        at every Euler step, v = v_u + guidance * (v_c - v_u); the end head reads the conditional row
-        only; both rows get the same sampled latent (and plan) as their next input."""
+        at every Euler step, v = v_u + s * (v_c - v_u), s = scales(the latent's position in the
+        motion, history included); the end head reads the conditional row only; both rows get the same
+        sampled latent (and plan) as their next input."""
         start, past_in = self._motion_start(total, history)
         h, bom_h, feed = self._padded_rows([self.text_ids(text), self.empty_text_ids], start, use_cache)
 
-        def sample(cond):
-            return self.flow.sample_guided(cond[:1], cond[1:], guidance, steps=steps, generator=generator,
+        def sample(cond, position):
+            return self.flow.sample_guided(cond[:1], cond[1:], scales(position), steps=steps, generator=generator,
                                            temperature=temperature)
 
         for z in self._latent_loop(h, bom_h, feed, sample, past_in, total, max_latents, min_latents, should_stop):
@@ -491,7 +513,7 @@ class StreamModel(nn.Module):
     @torch.no_grad()
     def sample_latents(self, texts: list[str], n_latents: int, generators: list, steps: int | None = None,
                        guidance: float = 1.0, temperature: float = 1.0, total: int | None = None,
-                       should_stop=None) -> torch.Tensor:
+                       should_stop=None, onset_guidance: float | None = None) -> torch.Tensor:
         """n_latents latents for each of several prompts at once: (len(texts), n_latents, latent_dim),
         as yielded by stream_latents. Row b draws its noise from generators[b] alone, so each row is
         the motion stream_latents(texts[b], n_latents, n_latents, generator=that generator) makes, up
@@ -505,13 +527,14 @@ class StreamModel(nn.Module):
         steps = steps or self.config.flow_steps
         start, past_in = self._motion_start(total, None)
         ids = [self.text_ids(t) for t in texts]
-        guided = guidance != 1.0
+        scales = self._guidance_scales(guidance, onset_guidance)
+        guided = scales is not None
         h, bom_h, feed = self._padded_rows(ids + [self.empty_text_ids] * len(ids) if guided else ids, start)
         n = len(texts)
 
-        def sample(cond):
+        def sample(cond, position):
             if guided:
-                return self.flow.sample_guided(cond[:n], cond[n:], float(guidance), steps=steps,
+                return self.flow.sample_guided(cond[:n], cond[n:], scales(position), steps=steps,
                                                generator=generators, temperature=temperature)
             return self.flow.sample(cond, steps=steps, generator=generators, temperature=temperature)
 
@@ -555,11 +578,11 @@ class StreamModel(nn.Module):
         read it and the history,) then sample latents, yield them (rows, latent_dim) and feed them
         back until the end head calls it or max_latents. h, bom_h: the first pass's hidden states
         (rows: the conditional ones, then for guidance the unconditional ones); feed(x) appends
-        inputs x (rows or 1, k, H) to every row and returns their states; sample(cond) turns the
+        inputs x (rows or 1, k, H) to every row and returns their states; sample(cond, position) turns the
         rows' head inputs into one latent per conditional row. The end head reads the first row only
         (one prompt at a time; sample_latents never consults it)."""
         if self.config.plan_latent:
-            plan = sample(self.head_input(h[:, -1], bom_h))
+            plan = sample(self.head_input(h[:, -1], bom_h), 0)
             h = feed(torch.cat([self.plan_in(plan[0] * self.config.latent_scale, total), past_in])[None])
         done = len(past_in)   # latents already made
         for i in range(max_latents):
@@ -567,7 +590,7 @@ class StreamModel(nn.Module):
             cond = self.head_input(h[:, -1], bom_h)
             if i >= min_latents and torch.sigmoid(self.end(cond[:1])).item() > 0.5:
                 return
-            z = sample(cond)
+            z = sample(cond, done + i)
             yield z * self.config.latent_scale
             h = feed((self.adapter(z) + self._length_in(total, done + i + 1, 1))[:, None])
 

@@ -81,6 +81,9 @@ class StreamPipeline:
         # The checkpoint's own guidance scale (config.json "guidance"; 1.0, none, for models trained
         # without text dropout), used when a request gives none.
         self.guidance = float(getattr(model.config, "guidance", 1.0))
+        # The scale for each motion's (and sequence step's) first latents where the checkpoint sets one
+        # (config.json "onset_guidance"); it holds whatever scale a request names for the rest.
+        self.onset_guidance = getattr(model.config, "onset_guidance", None)
 
     @classmethod
     def load(cls, checkpoint: str | None = None, device: str = "auto") -> "StreamPipeline":
@@ -188,7 +191,7 @@ class StreamPipeline:
         generators = [torch.Generator(device=self.model.device).manual_seed(int(s)) for s in seeds]
         guidance = self.guidance if guidance is None else float(guidance)
         latents = self.model.sample_latents([p.strip() for p in prompts], n, generators, steps=steps,
-                                            guidance=guidance, total=n)
+                                            guidance=guidance, total=n, onset_guidance=self.onset_guidance)
         return [self._decode(list(z[:self.latents_for(f)]))[:f] for z, f in zip(latents, frames)]
 
     def joints_batch(self, prompts: list[str], seconds: float, seeds: list[int], steps: int | None = None,
@@ -231,7 +234,8 @@ class StreamPipeline:
         for (prompt, _), start, end in zip(plan, [0] + ends[:-1], ends):
             step = self.model.stream_latents(prompt, max_latents=end - start, min_latents=end - start,
                                              steps=steps, generator=generator, should_stop=should_stop,
-                                             guidance=guidance, total=end - start)
+                                             guidance=guidance, total=end - start,
+                                             onset_guidance=self.onset_guidance)
             if last is not None:
                 step = bridged(last, step, SEAM_BRIDGE_LATENTS)
             for z in step:

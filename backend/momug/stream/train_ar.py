@@ -67,8 +67,6 @@ class StreamTrainSettings:
     prompt_contrast_from: int = 2    # batch row that does none of their clip's actions (meta.jsonl), and
     prompt_contrast_to: int = 20     # their flow error on targets from..to-1 must come out at least the
     prompt_contrast_margin: float = 0.05  # margin above their own: the prompt must matter past the start
-    prompt_contrast_sided: bool = False  # the rows the side contrast reads get the prompt contrast as well
-                                     # (a left wave must differ from a left sidestep, not only a right wave)
     lm_weight: float = 1.0
     max_frames: int = 200
     log_every: int = 10
@@ -127,9 +125,8 @@ class LatentBatches:
     rows' clips and windows do not depend on them). With the side contrast on, each text row also
     gets its caption with the sides swapped when the caption names one side (swapped_texts; None
     otherwise, and for every row when it is off); no random draw depends on it. With the prompt
-    contrast on, each other text row (every prompted row with prompt_contrast_sided) gets the caption
-    of another row whose clip does none of its clip's actions (mismatched_texts; drawn from a generator
-    of its own, None where no row qualifies)."""
+    contrast on, each other text row gets the caption of another row whose clip does none of its
+    clip's actions (mismatched_texts; drawn from a generator of its own, None where no row qualifies)."""
 
     def __init__(self, folder: MotionTextFolder, vae: V.MotionVAE, model, settings: StreamTrainSettings,
                  seed: int, text_dropout: float = 0.0, continuation_fraction: float = 0.0):
@@ -179,7 +176,7 @@ class LatentBatches:
             pick_rng = np.random.default_rng([self.seed, step, 3])
             prompted = [r for r in range(len(texts)) if texts[r] != self.model.empty_text_ids]
             for r in prompted:
-                if swapped[r] is not None and not self.s.prompt_contrast_sided:
+                if swapped[r] is not None:
                     continue  # side-contrasted already
                 others = [o for o in prompted if not self.actions[rows[r]] & self.actions[rows[o]]]
                 if others:

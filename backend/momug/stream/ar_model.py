@@ -61,9 +61,9 @@ class StreamConfig:
     guidance: float = 1.0       # default classifier-free guidance scale (1: none; >1 needs a model trained
                                 # with text dropout, [train] text_dropout)
     onset_guidance: float | None = None  # the scale for a motion's first onset_guidance_latents latents (and
-    onset_guidance_latents: int = 1      # each sequence step's), None: guidance. A left-arm raise sampled
-                                # at 5 from its first latent on comes out arms down; its first latent at 1
-                                # and the rest at 5 raises it (docs/training.md)
+    onset_guidance_latents: int = 1      # each sequence step's), None: guidance. The first latent decides a
+                                # streamed motion's side; unguided, it changes which side wins rather than
+                                # following the prompt's (docs/training.md), so no shipped model sets it
     prompt_summary: bool = False  # the heads also read BOM's hidden state (it has read the whole prompt)
                                   # at every latent, not only through attention (see head_input)
     length_conditioning: int = 0  # > 0: BOM and every input latent also carry how many latents are still

@@ -30,6 +30,13 @@ def perturbed_model(seed: int = 0):
     return model, vae
 
 
+def record_scales(model) -> list:
+    """A list that collects the guidance scale of every guided flow-head call the model makes from now on."""
+    scales, real = [], model.flow.sample_guided
+    model.flow.sample_guided = lambda c, u, w, **kw: scales.append(w) or real(c, u, w, **kw)
+    return scales
+
+
 def latents(model, n=4, seed=0, **kw):
     return torch.stack(list(model.stream_latents(PROMPT, max_latents=n, min_latents=n,
                                                  generator=torch.Generator().manual_seed(seed), **kw)))
@@ -37,9 +44,7 @@ def latents(model, n=4, seed=0, **kw):
 
 def test_the_first_latents_take_the_onset_scale_and_the_rest_the_guidance():
     model, _ = perturbed_model()
-    scales = []
-    real = model.flow.sample_guided
-    model.flow.sample_guided = lambda c, u, w, **kw: scales.append(w) or real(c, u, w, **kw)
+    scales = record_scales(model)
     latents(model, n=5, guidance=5.0, onset_guidance=1.0)
     assert scales == [1.0, 5.0, 5.0, 5.0, 5.0]
     scales.clear()
@@ -90,9 +95,7 @@ def test_the_pipeline_uses_the_checkpoints_onset_scale_for_each_sequence_step():
     assert pipe.onset_guidance is None
     pipe.guidance = 4.0
     before = pipe.features(PROMPT, 16, seed=2)
-    scales = []
-    real = model.flow.sample_guided
-    model.flow.sample_guided = lambda c, u, w, **kw: scales.append(w) or real(c, u, w, **kw)
+    scales = record_scales(model)
     pipe.onset_guidance = 1.0   # as a checkpoint whose config sets onset_guidance = 1 loads
     after = pipe.features(PROMPT, 16, seed=2)
     assert scales == [1.0, 4.0, 4.0, 4.0] and not np.allclose(after, before, atol=1e-4)

@@ -4,6 +4,7 @@ LoRA adapter keeps the base model's language).
 `momug data mirror`: add left-right mirrored copies of a split's clips (HumanML3D's M files).
 `momug data steady`: add single straight gaits cut to their cruising stretch.
 `momug data weight`: a split with chosen actions' clips listed several times.
+`momug data styles`: add slow and brisk gaits captioned by style ("an elderly man walks forward.").
 `momug data import`: any folder of BVH/.npz motion files, with captions, as a corpus.
 `momug data bandai`: the Bandai-Namco Research Motion Dataset as a captioned corpus.
 `momug data merge`: one corpus from several, statistics recomputed."""
@@ -100,6 +101,17 @@ def add_parser(subparsers) -> None:
     wt.add_argument("--times", required=True, metavar="ACTION=N,...",
                     help="how many times to list each action's clips, e.g. kick=4,jump_in_place=4 (N from 1 to 20)")
     wt.add_argument("--name", help="name of the ids file written (default <split>_weighted)")
+    st = sub.add_parser(
+        "styles",
+        help="copies of the slow and brisk gaits captioned by style (\"an elderly man walks forward.\")",
+        description="For every clip of DIR/<split>.txt that is one straight slow walk or jog, fast walk or fast "
+        "run (or a mirror, steady or onset window of one), write a copy Y<id> with the same motion and three "
+        "captions that say its speed through a style (\"an elderly man walks forward.\", \"a vigorous woman walks "
+        "forward.\", \"someone runs straight ahead wearily.\"), and DIR/<split>_styled.txt listing the split and "
+        "the copies. Existing files are not changed; train on it with split = \"<split>_styled\".",
+    )
+    st.add_argument("data", help="a procedural corpus folder (momug data synth or merge; mirror, steady)")
+    st.add_argument("--split", default="train", help="which ids file to read (default train)")
     i = sub.add_parser(
         "import",
         help="a folder of BVH/.npz motion files, with captions, as a HumanML3D-layout corpus",
@@ -214,6 +226,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"{summary['split_file']}: {summary['listed']} ids listed for {summary['clips']} clips "
               f"(clips per weighted action: {counts})")
         return 0
+    if command == "styles":
+        from momug.data.style_captions import write_style_copies
+
+        summary = write_style_copies(args.data, args.split)
+        print(f"{summary['split_file']}: {summary['clips']} clips listed, {summary['written']} style copies written "
+              f"({summary['slow']} slow, {summary['brisk']} brisk)")
+        return 0
     if command == "import":
         from pathlib import Path
 
@@ -239,6 +258,7 @@ def run(args: argparse.Namespace) -> int:
         raise MomugError("choose a subcommand: momug data synth --n N --out DIR [--seed S] [--workers K] | "
                          "momug data general-text --out FILE | momug data mirror DIR [--split S] | "
                          "momug data steady DIR [--split S] | momug data weight DIR --times A=N,... | "
+                         "momug data styles DIR [--split S] | "
                          "momug data import SRC --out DIR --captions FILE | momug data bandai SRC --out DIR | "
                          "momug data merge DIR... --out DIR")
     if args.n <= 0:

@@ -8,18 +8,17 @@ without writing any motion: the clips, captions, Mean.npy and Std.npy stay as th
 
 A clip counts as an action's when any of its actions (meta.jsonl, from `momug data synth`, kept
 through `momug data merge`) is that action; a clip with several weighted actions takes the largest
-weight. Mirrors (M<id>) and steady windows (S<id>, S<Mid>) count as their original clip.
+weight. Mirrors, steady and onset windows and style copies count as their original clip
+(momug.data.derived).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Container
 from pathlib import Path
 
+from momug.data.derived import original_id
 from momug.data.humanml3d import read_split
-from momug.data.mirror import MIRROR_PREFIX
-from momug.data.steady import ONSET_PREFIX, STEADY_PREFIX
 from momug.data.synth.writer import read_meta
 from momug.errors import MomugError
 
@@ -46,19 +45,6 @@ def parse_weights(text: str) -> dict[str, int]:
     if not weights:
         raise MomugError("--times names no action (e.g. --times kick=4)")
     return weights
-
-
-def original_id(motion_id: str, known: Container[str]) -> str | None:
-    """The meta.jsonl id a listed clip comes from: itself, or the clip a steady or onset window (S,
-    O) and/or a mirror (M) was made from; None when it is none of these."""
-    candidates = [motion_id]
-    for prefix in (STEADY_PREFIX, ONSET_PREFIX):
-        if motion_id.startswith(prefix):
-            candidates.append(motion_id[len(prefix):])
-    for c in list(candidates):
-        if c.startswith(MIRROR_PREFIX):
-            candidates.append(c[len(MIRROR_PREFIX):])
-    return next((c for c in candidates if c in known), None)
 
 
 def write_weighted_split(root: str | Path, split: str, weights: dict[str, int], name: str | None = None) -> dict:

@@ -106,7 +106,7 @@ def add_parser(subparsers) -> None:
         help="copies of the slow and brisk gaits captioned by style (\"an elderly man walks forward.\")",
         description="For every clip of DIR/<split>.txt that is one straight slow walk or jog, fast walk or fast "
         "run (or a mirror, steady or onset window of one), write a copy Y<id> with the same motion and three "
-        "captions that say its speed through a style (\"an elderly man walks forward.\", \"a vigorous woman walks "
+        "captions that say its speed through a style (\"an elderly man walks forward.\", \"an athletic woman walks "
         "forward.\", \"someone runs straight ahead wearily.\"), and DIR/<split>_styled.txt listing the split and "
         "the copies. Existing files are not changed; train on it with split = \"<split>_styled\".",
     )

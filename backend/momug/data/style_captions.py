@@ -1,5 +1,5 @@
 """Style-worded copies of a procedural corpus' slow and brisk gaits: "an elderly man walks forward."
-on a slow walk, "a vigorous woman walks forward." on a fast one, "an athletic man runs forward."
+on a slow walk, "an athletic woman walks forward." on a fast one, "an athletic man runs forward."
 on a fast run. `momug data styles`.
 
 Why: the procedural captions draw their subject ("a person", "a man", ...) at random, whatever the
@@ -11,8 +11,9 @@ procedural gaits that already have that speed get captions that say it through t
 adverb, most of them without any speed word, so the style word alone has to carry the speed.
 
 The style words are chosen apart from the words of the extended probes' speed prompts ("old",
-"tired", "exhausted", "energetic", "pep", "lively"): those probes then measure whether the idea
-carries over to words the corpus never pairs with a speed.
+"tired", "exhausted", "energetic", "pep", "lively") and of `momug eval styles --wording heldout`
+("aged", "worn-out", "vigorous", "teenaged"): those prompts then measure whether the idea carries
+over to words the corpus never pairs with a speed.
 
 Each qualifying clip of the split (one straight walk, jog or run from start to finish with a slow
 or fast speed label, or a mirror, steady or onset window of one) gets a copy Y<id> with the same
@@ -43,16 +44,16 @@ CAPTIONS_PER_CLIP = 3
 FAMILY_OF = {("walk", "slow"): "slow", ("jog", "slow"): "slow", ("walk", "fast"): "brisk", ("run", "fast"): "brisk"}
 SUBJECTS = {
     "slow": [("an elderly man", "his"), ("an elderly woman", "her"), ("an elderly person", "their"),
-             ("an aged man", "his"), ("a weary woman", "her"), ("a weary man", "his"),
-             ("a worn-out person", "their"), ("a frail woman", "her"), ("a sleepy man", "his")],
-    "brisk": [("a vigorous man", "his"), ("a vigorous woman", "her"), ("an active person", "their"),
+             ("a grandfather", "his"), ("a weary woman", "her"), ("a weary man", "his"),
+             ("a fatigued person", "their"), ("a frail woman", "her"), ("a sleepy man", "his")],
+    "brisk": [("a sporty man", "his"), ("an athletic woman", "her"), ("an active person", "their"),
               ("a youthful man", "his"), ("a sporty woman", "her"), ("an athletic man", "his"),
               ("an eager girl", "her"), ("a fit young woman", "her")],
 }
 PLAIN_SUBJECTS = [("a person", "their"), ("someone", "their"), ("a man", "his"), ("a woman", "her")]
 ADVERBS = {
     "slow": ["wearily", "sluggishly", "with heavy steps", "feebly", "like an elderly person"],
-    "brisk": ["vigorously", "with a spring in {poss} step", "eagerly", "purposefully", "like an athlete"],
+    "brisk": ["spiritedly", "with a spring in {poss} step", "eagerly", "purposefully", "like an athlete"],
 }
 VERBS = {"walk": ["walks"], "jog": ["runs", "jogs"], "run": ["runs"]}
 PATHS = ["forward", "straight ahead", "forward in a straight line"]

@@ -19,7 +19,7 @@ Each qualifying clip of the split (one straight walk, jog or run from start to f
 or fast speed label, or a mirror, steady or onset window of one) gets a copy Y<id> with the same
 motion (hard links where the file system allows, else copies) and three style captions only,
 drawn from a generator seeded by the id (so reruns write the same files). ROOT/<split>_styled.txt
-lists the split and the copies. Originals, split files, Mean.npy and Std.npy are not changed.
+lists the split and the copies (each `times` times). Originals, split files, Mean.npy and Std.npy are not changed.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from momug.data.derived import STYLE_PREFIX, original_id
 from momug.data.humanml3d import read_split
 from momug.data.synth.tagging import text_line
 from momug.data.synth.writer import read_meta
+from momug.data.weight import MAX_WEIGHT
 from momug.errors import MomugError
 
 CAPTIONS_PER_CLIP = 3
@@ -103,10 +104,13 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def write_style_copies(root: str | Path, split: str) -> dict:
+def write_style_copies(root: str | Path, split: str, times: int = 1) -> dict:
     """Write a Y<id> copy with style captions for each qualifying clip of ROOT/<split>.txt and
-    ROOT/<split>_styled.txt listing the split and the copies. Rerunning rewrites the same files."""
+    ROOT/<split>_styled.txt listing the split and each copy `times` times (one copy is a few
+    percent of a corpus' draws). Rerunning rewrites the same files."""
     root = Path(root)
+    if not 1 <= times <= MAX_WEIGHT:
+        raise MomugError(f"--times must be 1 to {MAX_WEIGHT}, got {times}")
     ids = read_split(root, split)
     if not (root / "meta.jsonl").is_file():
         raise MomugError(f"{root} has no meta.jsonl: style captions need each clip's gait and speed label "
@@ -129,7 +133,7 @@ def write_style_copies(root: str | Path, split: str) -> dict:
         rng = np.random.default_rng(zlib.crc32(copy_id.encode()))
         (root / "texts" / f"{copy_id}.txt").write_text(
             "".join(text_line(c) + "\n" for c in style_captions(gait, family, rng)), encoding="utf-8")
-        listed.append(copy_id)
+        listed.extend([copy_id] * times)
         per_family[family] += 1
     out_file = root / f"{split}_styled.txt"
     out_file.write_text("".join(f"{i}\n" for i in listed))

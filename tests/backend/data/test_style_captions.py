@@ -65,6 +65,20 @@ def test_copies_keep_the_motion_and_say_its_speed_by_style(corpus):
     assert not any(w in " ".join(_captions(corpus, some_walk)) for w in ("elderly", "athletic", "wearily"))
 
 
+def test_times_lists_each_copy_that_often(corpus):
+    split = "train_mirrored_steady_onset"
+    once = read_split(corpus, split)
+    summary = write_style_copies(corpus, split, times=3)
+    listed = read_split(corpus, f"{split}_styled")
+    copies = [i for i in listed if i.startswith("Y")]
+    assert len(copies) == 3 * summary["written"] and len(set(copies)) == summary["written"]
+    assert summary["clips"] == len(once) + len(copies)
+    for bad in (0, 21):
+        with pytest.raises(MomugError, match="--times"):
+            write_style_copies(corpus, split, times=bad)
+    write_style_copies(corpus, split)  # back to one listing each for the other tests
+
+
 def test_rerun_writes_the_same_files(corpus):
     split = "train_mirrored_steady_onset"
     write_style_copies(corpus, split)

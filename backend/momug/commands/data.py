@@ -113,6 +113,7 @@ def add_parser(subparsers) -> None:
     st.add_argument("data", help="a procedural corpus folder (momug data synth or merge; mirror, steady)")
     st.add_argument("--split", default="train", help="which ids file to read (default train)")
     st.add_argument("--times", type=int, default=1, help="how many times to list each copy (1 to 20, default 1)")
+    st.add_argument("--name", help="name of the ids file written (default <split>_styled)")
     i = sub.add_parser(
         "import",
         help="a folder of BVH/.npz motion files, with captions, as a HumanML3D-layout corpus",
@@ -230,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
     if command == "styles":
         from momug.data.style_captions import write_style_copies
 
-        summary = write_style_copies(args.data, args.split, args.times)
+        summary = write_style_copies(args.data, args.split, args.times, args.name)
         print(f"{summary['split_file']}: {summary['clips']} clips listed, {summary['written']} style copies written "
               f"({summary['slow']} slow, {summary['brisk']} brisk)")
         return 0

@@ -19,7 +19,7 @@ Each qualifying clip of the split (one straight walk, jog or run from start to f
 or fast speed label, or a mirror, steady or onset window of one) gets a copy Y<id> with the same
 motion (hard links where the file system allows, else copies) and three style captions only,
 drawn from a generator seeded by the id (so reruns write the same files). ROOT/<split>_styled.txt
-lists the split and the copies (each `times` times). Originals, split files, Mean.npy and Std.npy are not changed.
+(or --name) lists the split and the copies (each `times` times). Originals, split files, Mean.npy and Std.npy are not changed.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from momug.data.derived import STYLE_PREFIX, original_id
 from momug.data.humanml3d import read_split
 from momug.data.synth.tagging import text_line
 from momug.data.synth.writer import read_meta
-from momug.data.weight import MAX_WEIGHT
+from momug.data.weight import MAX_WEIGHT, check_list_name
 from momug.errors import MomugError
 
 CAPTIONS_PER_CLIP = 3
@@ -104,11 +104,12 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def write_style_copies(root: str | Path, split: str, times: int = 1) -> dict:
+def write_style_copies(root: str | Path, split: str, times: int = 1, name: str | None = None) -> dict:
     """Write a Y<id> copy with style captions for each qualifying clip of ROOT/<split>.txt and
-    ROOT/<split>_styled.txt listing the split and each copy `times` times (one copy is a few
-    percent of a corpus' draws). Rerunning rewrites the same files."""
+    ROOT/<name>.txt (default <split>_styled) listing the split and each copy `times` times (one
+    copy is a few percent of a corpus' draws). Rerunning rewrites the same files."""
     root = Path(root)
+    name = check_list_name(name or f"{split}_styled", split)
     if not 1 <= times <= MAX_WEIGHT:
         raise MomugError(f"--times must be 1 to {MAX_WEIGHT}, got {times}")
     ids = read_split(root, split)
@@ -135,6 +136,6 @@ def write_style_copies(root: str | Path, split: str, times: int = 1) -> dict:
             "".join(text_line(c) + "\n" for c in style_captions(gait, family, rng)), encoding="utf-8")
         listed.extend([copy_id] * times)
         per_family[family] += 1
-    out_file = root / f"{split}_styled.txt"
+    out_file = root / f"{name}.txt"
     out_file.write_text("".join(f"{i}\n" for i in listed))
     return {"split_file": str(out_file), "clips": len(listed), "written": sum(per_family.values()), **per_family}

@@ -47,15 +47,20 @@ def parse_weights(text: str) -> dict[str, int]:
     return weights
 
 
+def check_list_name(name: str, split: str) -> str:
+    """An ids file's name (without .txt) as given to --name: a plain file name, not the split itself."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):
+        raise MomugError(f"--name must be a plain file name (letters, digits, '_', '-', '.'), got {name!r}")
+    if name == split:
+        raise MomugError(f"the new ids file would replace {split}.txt itself; choose another --name")
+    return name
+
+
 def write_weighted_split(root: str | Path, split: str, weights: dict[str, int], name: str | None = None) -> dict:
     """Write ROOT/<name>.txt (default <split>_weighted): the ids of ROOT/<split>.txt, each clip of a
     weighted action listed `weight` times. Returns the file, the counts and the clips per action."""
     root = Path(root)
-    name = name or f"{split}_weighted"
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):
-        raise MomugError(f"--name must be a plain file name (letters, digits, '_', '-', '.'), got {name!r}")
-    if name == split:
-        raise MomugError(f"the weighted ids file would replace {split}.txt itself; choose another --name")
+    name = check_list_name(name or f"{split}_weighted", split)
     ids = read_split(root, split)
     if not (root / "meta.jsonl").is_file():
         raise MomugError(f"{root} has no meta.jsonl: weighting by action needs to know each clip's actions "

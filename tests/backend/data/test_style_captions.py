@@ -76,6 +76,11 @@ def test_times_lists_each_copy_that_often(corpus):
     for bad in (0, 21):
         with pytest.raises(MomugError, match="--times"):
             write_style_copies(corpus, split, times=bad)
+    write_style_copies(corpus, split, times=2, name="styled_twice")
+    assert len(read_split(corpus, "styled_twice")) == len(once) + 2 * summary["written"]
+    for bad in ("../out", split):
+        with pytest.raises(MomugError, match="--name"):
+            write_style_copies(corpus, split, name=bad)
     write_style_copies(corpus, split)  # back to one listing each for the other tests
 
 

@@ -294,7 +294,9 @@ class StreamModel(nn.Module):
                       onset: tuple[int, float] = (0, 1.0), swapped_texts: list[list[int] | None] | None = None,
                       side_contrast: tuple[int, float, float] = (0, 0.0, 0.0),
                       mismatched_texts: list[list[int] | None] | None = None,
-                      prompt_contrast: tuple[int, int, float, float] = (0, 0, 0.0, 0.0)) -> dict:
+                      prompt_contrast: tuple[int, int, float, float] = (0, 0, 0.0, 0.0),
+                      guided_rows: list[bool] | None = None,
+                      guided_onset: tuple[int, float, float] = (0, 0.0, 1.0)) -> dict:
         """Flow-matching loss on every next latent + binary cross-entropy of the end flag, and, for
         (caption_latents, captions) pairs, the caption's next-token loss (captions end with eos).
         targets_from: per text row, the first latent the flow loss counts (the ones before it are
@@ -310,10 +312,15 @@ class StreamModel(nn.Module):
         mismatched_texts, prompt_contrast (lo, hi, w, m): the same for rows given another clip's
         caption (None for the others), over their targets lo..hi-1 ("prompt"): past its first latents
         the history alone predicts the next one, so the flow loss stops reading the prompt there, and a
-        streamed gait or a sequence's next step drifts into whatever its own history suggests."""
+        streamed gait or a sequence's next step drifts into whatever its own history suggests.
+        guided_rows, guided_onset (k, w, s): for each row marked True, the flow error of its first k
+        targets under the guided velocity v_u + s * (v_c - v_u) that sampling at guidance s
+        integrates (v_u read under the empty prompt in a second pass), w times its mean added
+        ("guided"): the flow loss trains v_c alone, and a streamed motion's side, decided by its
+        first latent, is lost when that latent is sampled guided (docs/training.md)."""
         zero = self.bom.new_zeros(())
         out = ({"flow": zero, "end": zero, "lm": zero} | ({"side": zero} if side_contrast[1] > 0 else {})
-               | ({"prompt": zero} if prompt_contrast[2] > 0 else {}))
+               | ({"prompt": zero} if prompt_contrast[2] > 0 else {}) | ({"guided": zero} if guided_onset[1] > 0 else {}))
         if texts:
             embeds, attn, motion, bom_at = self.build(texts, latents, self.config.latent_noise, generator,
                                                       self.config.context_dropout, self.config.length_dropout,
@@ -353,6 +360,12 @@ class StreamModel(nn.Module):
                     picked = [gap for gap, job in zip(gaps, jobs) if job[3] == term]
                     if picked:
                         out[term] = F.relu(m - torch.stack(picked)).mean()
+            gk, gw, scale = guided_onset
+            guided = [b for b, on in enumerate(guided_rows or []) if on] if gw > 0 and gk > 0 else []
+            if guided:
+                out["guided"] = self.guided_onset_error(
+                    [latents[b] for b in guided], [conds[b] for b in guided], [targets[b] for b in guided],
+                    [targets_from[b] if targets_from else 0 for b in guided], gk, scale, generator)
         if captions:
             rows = [self._caption_row(z, ids, self.config.latent_noise, generator)
                     for z, ids in zip(caption_latents, captions)]
@@ -366,7 +379,8 @@ class StreamModel(nn.Module):
             logits = lm_logits(self.mot.llm, torch.cat(picked))
             out["lm"] = F.cross_entropy(logits.float(), torch.tensor(target, device=logits.device))
         out["loss"] = (out["flow"] + self.config.end_weight * out["end"] + lm_weight * out["lm"]
-                       + side_contrast[1] * out.get("side", zero) + prompt_contrast[2] * out.get("prompt", zero))
+                       + side_contrast[1] * out.get("side", zero) + prompt_contrast[2] * out.get("prompt", zero)
+                       + guided_onset[1] * out.get("guided", zero))
         return {k: (v if k == "loss" else v.detach()) for k, v in out.items()}
 
     def contrast_gaps(self, other_texts: list[list[int]], latents: list[torch.Tensor], own_conds: list[torch.Tensor],
@@ -374,15 +388,8 @@ class StreamModel(nn.Module):
                       generator=None) -> list[torch.Tensor]:
         """Per row: the mean flow error of its targets[lo:hi] (windows) read under other_texts (a second
         pass over the same latents) minus the same under its own prompt (own_conds, from the main
-        pass), at the same flow times and noise for both. The second pass reads each row only up to
-        its window's end (the model is causal: later latents change nothing before them) unless the
-        inputs depend on the whole row (length conditioning, a plan latent)."""
-        whole = self.config.length_conditioning or self.config.plan_latent
-        short = [z if whole else z[:first + hi] for z, first, (_, hi) in zip(latents, targets_from, windows)]
-        embeds, attn, motion, bom_at = self.build(other_texts, short, self.config.latent_noise, generator,
-                                                  self.config.context_dropout, 0.0, targets_from)
-        h, _ = self.hidden(embeds, attn, motion)
-        other_conds = [self.row_conditions(h[b], bom_at[b], z, targets_from[b])[0] for b, z in enumerate(short)]
+        pass), at the same flow times and noise for both (the second pass: _conds_under)."""
+        other_conds = self._conds_under(other_texts, latents, targets_from, [hi for _, hi in windows], generator)
         spans = [slice(min(lo, len(t)), min(hi, len(t))) for t, (lo, hi) in zip(targets, windows)]
         sizes = [span.stop - span.start for span in spans]
         x0 = torch.cat([t[span] for t, span in zip(targets, spans)])
@@ -392,6 +399,29 @@ class StreamModel(nn.Module):
         other = self.flow.errors(x0, torch.cat([c[span] for c, span in zip(other_conds, spans)]),
                                  torch.Generator(x0.device).manual_seed(seed))
         return [(o - s).mean() for o, s in zip(other.split(sizes), own.split(sizes))]
+
+    def guided_onset_error(self, latents: list[torch.Tensor], own_conds: list[torch.Tensor],
+                           targets: list[torch.Tensor], targets_from: list[int], k: int, scale: float,
+                           generator=None) -> torch.Tensor:
+        """The mean flow error of each row's first k targets under the guided velocity at `scale`:
+        v_c from own_conds (the main pass), v_u from a second pass under the empty prompt."""
+        uncond = self._conds_under([self.empty_text_ids] * len(latents), latents, targets_from, [k] * len(latents),
+                                   generator)
+        x0 = torch.cat([t[:k] for t in targets])
+        return self.flow.guided_errors(x0, torch.cat([c[:k] for c in own_conds]), torch.cat([u[:k] for u in uncond]),
+                                       scale, generator).mean()
+
+    def _conds_under(self, texts: list[list[int]], latents: list[torch.Tensor], targets_from: list[int],
+                     ends: list[int], generator=None) -> list[torch.Tensor]:
+        """Each row's flow conditions with its latents read under another prompt (a second pass), up
+        to target ends[b] (the model is causal: later latents change nothing before them) unless the
+        inputs depend on the whole row (length conditioning, a plan latent)."""
+        whole = self.config.length_conditioning or self.config.plan_latent
+        short = [z if whole else z[:first + hi] for z, first, hi in zip(latents, targets_from, ends)]
+        embeds, attn, motion, bom_at = self.build(texts, short, self.config.latent_noise, generator,
+                                                  self.config.context_dropout, 0.0, targets_from)
+        h, _ = self.hidden(embeds, attn, motion)
+        return [self.row_conditions(h[b], bom_at[b], z, targets_from[b])[0] for b, z in enumerate(short)]
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         state = self.mot.motion_state_dict()

@@ -82,6 +82,16 @@ class FlowHead(nn.Module):
         x_t = (1 - t[..., None]) * x0 + t[..., None] * noise
         return (self(x_t, t, cond) - (noise - x0)).pow(2).mean(-1)
 
+    def guided_errors(self, x0: torch.Tensor, cond: torch.Tensor, uncond: torch.Tensor, guidance: float,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+        """errors() of the guided velocity v_u + guidance * (v_c - v_u), the one sample_guided()
+        integrates, at the same x_t and t for both conditions (draws as errors() draws them)."""
+        noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
+        t = torch.rand(x0.shape[:-1], generator=generator, dtype=x0.dtype, device=x0.device)
+        x_t = (1 - t[..., None]) * x0 + t[..., None] * noise
+        v_c, v_u = self(x_t.expand(2, *x0.shape), t.expand(2, *t.shape), torch.stack([cond, uncond])).unbind(0)
+        return (v_u + guidance * (v_c - v_u) - (noise - x0)).pow(2).mean(-1)
+
     def loss(self, x0: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor | None = None,
              generator: torch.Generator | None = None) -> torch.Tensor:
         """Rectified-flow loss: the mean of errors(), or their mean weighted by mask (0/1 picks targets;

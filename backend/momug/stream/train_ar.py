@@ -38,7 +38,7 @@ from momug.train.plot import plot_metrics
 
 PANELS = (("loss", "total loss"), ("flow", "flow loss (text -> motion)"), ("end", "end-of-motion loss"),
           ("lm", "caption loss (motion -> text)"), ("side", "side contrast (train)"),
-          ("prompt", "prompt contrast (train)"))
+          ("prompt", "prompt contrast (train)"), ("guided", "guided onset error (train)"))
 
 
 @dataclass
@@ -67,6 +67,10 @@ class StreamTrainSettings:
     prompt_contrast_from: int = 2    # batch row that does none of their clip's actions (meta.jsonl), and
     prompt_contrast_to: int = 20     # their flow error on targets from..to-1 must come out at least the
     prompt_contrast_margin: float = 0.05  # margin above their own: the prompt must matter past the start
+    guided_onset_weight: float = 0.0  # > 0: the flow error of the first guided_onset_latents targets under
+    guided_onset_latents: int = 1    # the guided velocity at guided_onset_scale (what sampling integrates)
+    guided_onset_scale: float = 5.0  # is added with this weight, for the text rows that name one side
+    guided_onset_rows: str = "sided"  # ("sided") or every prompted text row ("all")
     lm_weight: float = 1.0
     max_frames: int = 200
     log_every: int = 10
@@ -111,6 +115,12 @@ def load_stream_config(path: str | Path, overrides: dict | None = None) -> Strea
         raise MomugError("side_contrast_weight and side_contrast_margin must be at least 0 and "
                          f"side_contrast_latents at least 1, got {train.side_contrast_weight}, "
                          f"{train.side_contrast_margin} and {train.side_contrast_latents}")
+    if (train.guided_onset_weight < 0 or train.guided_onset_latents < 1 or train.guided_onset_scale < 1
+            or train.guided_onset_rows not in ("sided", "all")):
+        raise MomugError("guided_onset_weight must be at least 0, guided_onset_latents at least 1, "
+                         "guided_onset_scale at least 1 and guided_onset_rows \"sided\" or \"all\", got "
+                         f"{train.guided_onset_weight}, {train.guided_onset_latents}, {train.guided_onset_scale} "
+                         f"and {train.guided_onset_rows!r}")
     check_decay(train.ema_decay)
     return StreamTrainConfig(data=raw["data"], output=raw["output"], vae=raw["vae"], init_from=raw["init_from"],
                              model=StreamConfig.from_dict(raw.get("model", {})), train=train)
@@ -126,7 +136,9 @@ class LatentBatches:
     gets its caption with the sides swapped when the caption names one side (swapped_texts; None
     otherwise, and for every row when it is off); no random draw depends on it. With the prompt
     contrast on, each other text row gets the caption of another row whose clip does none of its
-    clip's actions (mismatched_texts; drawn from a generator of its own, None where no row qualifies)."""
+    clip's actions (mismatched_texts; drawn from a generator of its own, None where no row qualifies).
+    With the guided onset on, guided_rows marks the prompted text rows it applies to (those whose
+    caption names one side, or all); no random draw depends on it."""
 
     def __init__(self, folder: MotionTextFolder, vae: V.MotionVAE, model, settings: StreamTrainSettings,
                  seed: int, text_dropout: float = 0.0, continuation_fraction: float = 0.0):
@@ -150,7 +162,7 @@ class LatentBatches:
         cont = cont_rng.random(self.s.batch_size) < self.continuation_fraction
         picks = rng.integers(0, len(self.folder), self.s.batch_size)
         n_cap = int(round(self.s.caption_fraction * len(picks)))
-        texts, latents, targets_from, captions, cap_latents, swapped, rows = [], [], [], [], [], [], []
+        texts, latents, targets_from, captions, cap_latents, swapped, rows, guided = [], [], [], [], [], [], [], []
         eos = self.model.tokenizer.eos_token_id
         for i, index in enumerate(picks):
             feats, text = self.folder.sample(int(index), rng, self.s.max_frames)
@@ -168,6 +180,8 @@ class LatentBatches:
                 texts.append(self.model.empty_text_ids if drop[i] else self.model.text_ids(text))
                 contrast = self.s.side_contrast_weight > 0 and not drop[i] and names_one_side(text)
                 swapped.append(self.model.text_ids(mirror_text(text)) if contrast else None)
+                guided.append(self.s.guided_onset_weight > 0 and not drop[i]
+                              and (self.s.guided_onset_rows == "all" or names_one_side(text)))
                 latents.append(z)
                 targets_from.append(first)
                 rows.append(int(index))
@@ -182,7 +196,8 @@ class LatentBatches:
                 if others:
                     mismatched[r] = texts[others[int(pick_rng.integers(len(others)))]]
         return {"texts": texts, "latents": latents, "targets_from": targets_from, "captions": captions,
-                "caption_latents": cap_latents, "swapped_texts": swapped, "mismatched_texts": mismatched}
+                "caption_latents": cap_latents, "swapped_texts": swapped, "mismatched_texts": mismatched,
+                "guided_rows": guided}
 
 
 def clip_actions(folder: MotionTextFolder) -> list[frozenset[str]]:
@@ -270,7 +285,7 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
             save_state(state_path, optimizer, scheduler, step, 0, s.seed, ema)
 
     keys = (("loss", "flow", "end", "lm") + (("side",) if s.side_contrast_weight > 0 else ())
-            + (("prompt",) if s.prompt_contrast_weight > 0 else ()))
+            + (("prompt",) if s.prompt_contrast_weight > 0 else ()) + (("guided",) if s.guided_onset_weight > 0 else ()))
     running, n_running = dict.fromkeys(keys, 0.0), 0
     end = s.max_steps if stop_after is None else min(s.max_steps, stop_after)
     bar = tqdm(total=end, initial=step, desc="stream train",
@@ -285,7 +300,9 @@ def train_stream(cfg: StreamTrainConfig, resume: bool = True, progress: bool = T
                        side_contrast=(s.side_contrast_latents, s.side_contrast_weight, s.side_contrast_margin),
                        mismatched_texts=b["mismatched_texts"],
                        prompt_contrast=(s.prompt_contrast_from, s.prompt_contrast_to, s.prompt_contrast_weight,
-                                        s.prompt_contrast_margin))
+                                        s.prompt_contrast_margin),
+                       guided_rows=b["guided_rows"],
+                       guided_onset=(s.guided_onset_latents, s.guided_onset_weight, s.guided_onset_scale))
         optimizer_step(accelerator, losses, params, optimizer, scheduler, s.grad_clip, step)
         if ema is not None:
             ema.update()

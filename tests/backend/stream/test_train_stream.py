@@ -304,3 +304,30 @@ def test_side_contrast_trains_logs_its_term_and_is_range_checked(trained, tmp_pa
         cfg.write_text(text.replace("[train]\n", f"[train]\n{bad}\n"))
         with pytest.raises(MomugError, match="side_contrast_weight and side_contrast_margin must be at least 0"):
             load_stream_config(cfg)
+
+
+def test_guided_onset_trains_logs_its_term_and_is_range_checked(trained, tmp_path, tiny_stream_config):
+    import shutil
+
+    from momug.data.mirror import write_mirrors
+    from momug.stream.train_ar import load_stream_config
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(trained / "corpus", corpus)
+    write_mirrors(corpus, "train", progress=False)
+    text = tiny_stream_config.format(data=corpus, out=tmp_path / "guided", vae=trained / "vae", steps=4)
+    text = text.replace("batch_size = 4", 'batch_size = 8\nsplit = "train_mirrored"')
+    cfg = tmp_path / "guided.toml"
+    cfg.write_text(text.replace("[train]\n", "[train]\nguided_onset_weight = 0.5\nguided_onset_latents = 2\n"
+                                "guided_onset_scale = 4.0\nguided_onset_rows = \"all\"\n"))
+    assert main(["stream", "train", "--config", str(cfg), "--quiet"]) == 0
+    settings = json.loads((tmp_path / "guided" / "train_config.json").read_text())["train"]
+    assert (settings["guided_onset_weight"], settings["guided_onset_latents"], settings["guided_onset_scale"],
+            settings["guided_onset_rows"]) == (0.5, 2, 4.0, "all")
+    train_rows = [r for r in rows(tmp_path / "guided") if r["split"] == "train"]
+    assert train_rows and all(r["guided"] > 0 for r in train_rows)
+    for bad in ("guided_onset_weight = -0.1", "guided_onset_latents = 0", "guided_onset_scale = 0.5",
+                'guided_onset_rows = "left"'):
+        cfg.write_text(text.replace("[train]\n", f"[train]\n{bad}\n"))
+        with pytest.raises(MomugError, match="guided_onset_weight must be at least 0"):
+            load_stream_config(cfg)

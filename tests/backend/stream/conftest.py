@@ -80,6 +80,30 @@ def flow_errors():
     return install
 
 
+@pytest.fixture
+def motion_grads():
+    """grads(model, texts, latents, **loss_options) -> the gradients of the model's motion weights (those
+    that read the prompt: the text itself goes through frozen weights) under that training loss."""
+    def grads(model, texts, latents, **options):
+        params = [p for p in model.mot.motion.parameters() if p.requires_grad]
+        model.zero_grad()
+        model.training_loss(texts, latents, generator=torch.Generator().manual_seed(0), **options)["loss"].backward()
+        return [p.grad.clone() for p in params]
+
+    return grads
+
+
+@pytest.fixture
+def tiny_vae():
+    """make(folder) -> an untrained small VAE for a corpus folder's features (batch tests)."""
+    def make(folder):
+        from momug.stream import vae as V
+
+        return V.MotionVAE(V.VAEConfig(feature_dim=folder.feature_dim, latent_dim=8, channels=16, res_blocks=1))
+
+    return make
+
+
 # A `momug stream train` config for a seconds-long run of the tiny model; tests format it with their
 # own data, output, VAE and step count, and add settings to [train] with str.replace.
 TINY_STREAM_CONFIG = """

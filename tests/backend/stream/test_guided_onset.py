@@ -67,33 +67,24 @@ def test_the_term_is_the_guided_error_of_the_marked_rows_first_targets(contrast_
     assert len(calls) == 1
 
 
-def test_the_term_reaches_the_weights_that_read_the_prompt(contrast_model):
+def test_the_term_reaches_the_weights_that_read_the_prompt(contrast_model, motion_grads):
     model = contrast_model
     texts = [model.text_ids("a person raises their left arm.")]
     latents = [torch.randn(4, 8)]
-    params = [p for p in model.mot.motion.parameters() if p.requires_grad]
-
-    def grads(weight):
-        model.zero_grad()
-        loss = model.training_loss(texts, latents, generator=torch.Generator().manual_seed(0),
-                                   guided_rows=[True], guided_onset=(1, weight, 5.0))
-        loss["loss"].backward()
-        return [p.grad.clone() for p in params]
-
-    assert any(not torch.allclose(a, b) for a, b in zip(grads(0.0), grads(1.0)))
+    off, on = (motion_grads(model, texts, latents, guided_rows=[True], guided_onset=(1, w, 5.0)) for w in (0.0, 1.0))
+    assert any(not torch.allclose(a, b) for a, b in zip(off, on))
 
 
-def test_batches_mark_the_prompted_sided_rows_or_all_and_draw_nothing(tmp_path, contrast_model):
+def test_batches_mark_the_prompted_sided_rows_or_all_and_draw_nothing(tmp_path, contrast_model, tiny_vae):
     from momug.data.humanml3d import MotionTextFolder
     from momug.data.mirror import names_one_side
     from momug.data.synth.writer import write_corpus
-    from momug.stream import vae as V
     from momug.stream.train_ar import LatentBatches, StreamTrainSettings
 
     write_corpus(tmp_path / "corpus", 24, seed=5, workers=1, progress=False)
     model = contrast_model
     folder = MotionTextFolder(tmp_path / "corpus", "train")
-    vae = V.MotionVAE(V.VAEConfig(feature_dim=folder.feature_dim, latent_dim=8, channels=16, res_blocks=1))
+    vae = tiny_vae(folder)
 
     def batch(step, **kw):
         settings = StreamTrainSettings(batch_size=16, caption_fraction=0.25, **kw)

@@ -50,21 +50,13 @@ def test_the_prompt_contrast_is_the_hinge_on_each_rows_gap_over_its_window(contr
     assert "side" not in same
 
 
-def test_the_prompt_contrast_trains_the_prompt_reading_of_later_latents(contrast_model):
+def test_the_prompt_contrast_trains_the_prompt_reading_of_later_latents(contrast_model, motion_grads):
     model = contrast_model
     texts = [model.text_ids("a person walks.")]
     latents = [torch.randn(8, 8)]
-    params = [p for p in model.mot.motion.parameters() if p.requires_grad]
-
-    def grads(weight):
-        model.zero_grad()
-        loss = model.training_loss(texts, latents, generator=torch.Generator().manual_seed(0),
-                                   mismatched_texts=[model.text_ids("a person claps.")],
-                                   prompt_contrast=(4, 8, weight, 10.0))
-        loss["loss"].backward()
-        return [p.grad.clone() for p in params]
-
-    assert any(not torch.allclose(a, b) for a, b in zip(grads(0.0), grads(1.0)))
+    off, on = (motion_grads(model, texts, latents, mismatched_texts=[model.text_ids("a person claps.")],
+                            prompt_contrast=(4, 8, w, 10.0)) for w in (0.0, 1.0))
+    assert any(not torch.allclose(a, b) for a, b in zip(off, on))
 
 
 @pytest.fixture(scope="module")
@@ -78,18 +70,17 @@ def corpus(tmp_path_factory):
     return root
 
 
-def test_batches_pair_each_prompted_row_with_a_row_of_other_actions(corpus, contrast_model):
+def test_batches_pair_each_prompted_row_with_a_row_of_other_actions(corpus, contrast_model, tiny_vae):
     import numpy as np
 
     from momug.data.humanml3d import MotionTextFolder
-    from momug.stream import vae as V
     from momug.stream.train_ar import LatentBatches, StreamTrainSettings, clip_actions
 
     model = contrast_model
     folder = MotionTextFolder(corpus, "train_mirrored")
     actions = clip_actions(folder)
     assert any(i.startswith("M") for i in folder.ids) and all(actions)  # mirrors found under their source
-    vae = V.MotionVAE(V.VAEConfig(feature_dim=folder.feature_dim, latent_dim=8, channels=16, res_blocks=1))
+    vae = tiny_vae(folder)
     settings = StreamTrainSettings(batch_size=16, caption_fraction=0.25, prompt_contrast_weight=1.0,
                                    side_contrast_weight=1.0)
     paired = 0
@@ -110,15 +101,14 @@ def test_batches_pair_each_prompted_row_with_a_row_of_other_actions(corpus, cont
     assert paired >= 8
 
 
-def test_the_other_caption_is_never_of_a_shared_action(corpus, contrast_model):
+def test_the_other_caption_is_never_of_a_shared_action(corpus, contrast_model, tiny_vae):
     from momug.data.humanml3d import MotionTextFolder
-    from momug.stream import vae as V
     from momug.stream.train_ar import LatentBatches, StreamTrainSettings, clip_actions
 
     model = contrast_model
     folder = MotionTextFolder(corpus, "train")
     actions = clip_actions(folder)
-    vae = V.MotionVAE(V.VAEConfig(feature_dim=folder.feature_dim, latent_dim=8, channels=16, res_blocks=1))
+    vae = tiny_vae(folder)
     batches = LatentBatches(folder, vae, model, StreamTrainSettings(batch_size=12, caption_fraction=0.0,
                                                                    prompt_contrast_weight=1.0), seed=1)
     # Which clip each text row came from: the same draws as LatentBatches.batch makes.

@@ -2,6 +2,7 @@
 checkpoint loads into StreamPipeline, and broken checkpoints are clear errors."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -280,18 +281,24 @@ def test_onset_weighting_is_recorded_and_range_checked(trained, tmp_path, tiny_s
             load_stream_config(cfg)
 
 
-def test_side_contrast_trains_logs_its_term_and_is_range_checked(trained, tmp_path, tiny_stream_config):
+def mirrored_run_config(trained, tmp_path, tiny_stream_config, name: str) -> tuple[str, Path]:
+    """A 4-step config on a copy of the trained fixture's corpus with its mirrors (every sided clip
+    beside its mirror, as runs use it), batch 8, output tmp_path/name; (its text, its path)."""
     import shutil
 
     from momug.data.mirror import write_mirrors
-    from momug.stream.train_ar import load_stream_config
 
     corpus = tmp_path / "corpus"
     shutil.copytree(trained / "corpus", corpus)
-    write_mirrors(corpus, "train", progress=False)   # every sided clip beside its mirror, as runs use it
-    text = tiny_stream_config.format(data=corpus, out=tmp_path / "side", vae=trained / "vae", steps=4)
-    text = text.replace("batch_size = 4", 'batch_size = 8\nsplit = "train_mirrored"')
-    cfg = tmp_path / "side.toml"
+    write_mirrors(corpus, "train", progress=False)
+    text = tiny_stream_config.format(data=corpus, out=tmp_path / name, vae=trained / "vae", steps=4)
+    return text.replace("batch_size = 4", 'batch_size = 8\nsplit = "train_mirrored"'), tmp_path / f"{name}.toml"
+
+
+def test_side_contrast_trains_logs_its_term_and_is_range_checked(trained, tmp_path, tiny_stream_config):
+    from momug.stream.train_ar import load_stream_config
+
+    text, cfg = mirrored_run_config(trained, tmp_path, tiny_stream_config, "side")
     cfg.write_text(text.replace("[train]\n", "[train]\nside_contrast_weight = 0.5\nside_contrast_latents = 4\n"
                                 "side_contrast_margin = 0.2\n"))
     assert main(["stream", "train", "--config", str(cfg), "--quiet"]) == 0
@@ -307,17 +314,9 @@ def test_side_contrast_trains_logs_its_term_and_is_range_checked(trained, tmp_pa
 
 
 def test_guided_onset_trains_logs_its_term_and_is_range_checked(trained, tmp_path, tiny_stream_config):
-    import shutil
-
-    from momug.data.mirror import write_mirrors
     from momug.stream.train_ar import load_stream_config
 
-    corpus = tmp_path / "corpus"
-    shutil.copytree(trained / "corpus", corpus)
-    write_mirrors(corpus, "train", progress=False)
-    text = tiny_stream_config.format(data=corpus, out=tmp_path / "guided", vae=trained / "vae", steps=4)
-    text = text.replace("batch_size = 4", 'batch_size = 8\nsplit = "train_mirrored"')
-    cfg = tmp_path / "guided.toml"
+    text, cfg = mirrored_run_config(trained, tmp_path, tiny_stream_config, "guided")
     cfg.write_text(text.replace("[train]\n", "[train]\nguided_onset_weight = 0.5\nguided_onset_latents = 2\n"
                                 "guided_onset_scale = 4.0\nguided_onset_rows = \"all\"\n"))
     assert main(["stream", "train", "--config", str(cfg), "--quiet"]) == 0

@@ -19,7 +19,8 @@ Each qualifying clip of the split (one straight walk, jog or run from start to f
 or fast speed label, or a mirror, steady or onset window of one) gets a copy Y<id> with the same
 motion (hard links where the file system allows, else copies) and three style captions only,
 drawn from a generator seeded by the id (so reruns write the same files). ROOT/<split>_styled.txt
-(or --name) lists the split and the copies (each `times` times). Originals, split files, Mean.npy and Std.npy are not changed.
+(or --name) lists the split and the copies (each `times` times). Originals, split files, Mean.npy
+and Std.npy are not changed.
 """
 
 from __future__ import annotations

@@ -42,9 +42,10 @@ def parse_source(text: str) -> tuple[str, Path]:
     return name, Path(path)
 
 
-def _link(src: Path, dst: Path) -> None:
-    """dst becomes src (a hard link where possible); a dst left by an earlier merge is replaced
-    unless it already is the same file, so a source re-imported since is picked up."""
+def link_file(src: Path, dst: Path) -> None:
+    """dst becomes src (a hard link where possible); a dst left by an earlier run is replaced
+    unless it already is the same file, so a source re-imported since is picked up (also used by
+    momug.data.style_captions for its copies)."""
     if dst.exists() and os.path.samefile(src, dst):
         return
     tmp = dst.with_name(f".{dst.name}.part")
@@ -102,7 +103,7 @@ def merge_corpora(sources: list[str], out, progress: bool = True) -> dict:
                 for sub, ext in FOLDERS:
                     src = folder / sub / f"{motion_id}{ext}"
                     if src.is_file():
-                        _link(src, out / sub / f"{new_id}{ext}")
+                        link_file(src, out / sub / f"{new_id}{ext}")
                 splits[split].append(new_id)
                 row = dict(meta.get(motion_id, {}), id=new_id, source=name, source_id=motion_id, split=split)
                 meta_rows.append(row)

@@ -25,8 +25,6 @@ and Std.npy are not changed.
 
 from __future__ import annotations
 
-import os
-import shutil
 import zlib
 from pathlib import Path
 
@@ -34,6 +32,7 @@ import numpy as np
 
 from momug.data.derived import STYLE_PREFIX, original_id
 from momug.data.humanml3d import read_split
+from momug.data.merge import link_file
 from momug.data.synth.tagging import text_line
 from momug.data.synth.writer import read_meta
 from momug.data.weight import MAX_WEIGHT, check_list_name
@@ -97,14 +96,6 @@ def style_captions(gait: str, family: str, rng: np.random.Generator, n: int = CA
     return out
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
-    dst.unlink(missing_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
-
-
 def write_style_copies(root: str | Path, split: str, times: int = 1, name: str | None = None) -> dict:
     """Write a Y<id> copy with style captions for each qualifying clip of ROOT/<split>.txt and
     ROOT/<name>.txt (default <split>_styled) listing the split and each copy `times` times (one
@@ -131,7 +122,7 @@ def write_style_copies(root: str | Path, split: str, times: int = 1, name: str |
         gait, family = families[source]
         copy_id = STYLE_PREFIX + motion_id
         for p in paths:
-            _link_or_copy(p, p.with_name(f"{copy_id}.npy"))
+            link_file(p, p.with_name(f"{copy_id}.npy"))
         rng = np.random.default_rng(zlib.crc32(copy_id.encode()))
         (root / "texts" / f"{copy_id}.txt").write_text(
             "".join(text_line(c) + "\n" for c in style_captions(gait, family, rng)), encoding="utf-8")

@@ -75,20 +75,23 @@ class FlowHead(nn.Module):
             h = block(h, c)
         return self.out(self.out_norm(h))
 
-    def errors(self, x0: torch.Tensor, cond: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Squared velocity error per target (x0.shape[:-1]) at a uniform random t per target."""
+    @staticmethod
+    def _noised(x0: torch.Tensor, generator: torch.Generator | None):
+        """(noise, t, x_t): the training draws, a uniform random t per target and x0 moved toward noise."""
         noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
         t = torch.rand(x0.shape[:-1], generator=generator, dtype=x0.dtype, device=x0.device)
-        x_t = (1 - t[..., None]) * x0 + t[..., None] * noise
+        return noise, t, (1 - t[..., None]) * x0 + t[..., None] * noise
+
+    def errors(self, x0: torch.Tensor, cond: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Squared velocity error per target (x0.shape[:-1]) at a uniform random t per target."""
+        noise, t, x_t = self._noised(x0, generator)
         return (self(x_t, t, cond) - (noise - x0)).pow(2).mean(-1)
 
     def guided_errors(self, x0: torch.Tensor, cond: torch.Tensor, uncond: torch.Tensor, guidance: float,
                       generator: torch.Generator | None = None) -> torch.Tensor:
         """errors() of the guided velocity v_u + guidance * (v_c - v_u), the one sample_guided()
         integrates, at the same x_t and t for both conditions (draws as errors() draws them)."""
-        noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
-        t = torch.rand(x0.shape[:-1], generator=generator, dtype=x0.dtype, device=x0.device)
-        x_t = (1 - t[..., None]) * x0 + t[..., None] * noise
+        noise, t, x_t = self._noised(x0, generator)
         v_c, v_u = self(x_t.expand(2, *x0.shape), t.expand(2, *t.shape), torch.stack([cond, uncond])).unbind(0)
         return (v_u + guidance * (v_c - v_u) - (noise - x0)).pow(2).mean(-1)
 

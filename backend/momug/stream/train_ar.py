@@ -178,10 +178,11 @@ class LatentBatches:
                 cap_latents.append(z)
             else:
                 texts.append(self.model.empty_text_ids if drop[i] else self.model.text_ids(text))
-                contrast = self.s.side_contrast_weight > 0 and not drop[i] and names_one_side(text)
-                swapped.append(self.model.text_ids(mirror_text(text)) if contrast else None)
+                sided = not drop[i] and names_one_side(text)
+                swapped.append(self.model.text_ids(mirror_text(text)) if sided and self.s.side_contrast_weight > 0
+                               else None)
                 guided.append(self.s.guided_onset_weight > 0 and not drop[i]
-                              and (self.s.guided_onset_rows == "all" or names_one_side(text)))
+                              and (self.s.guided_onset_rows == "all" or sided))
                 latents.append(z)
                 targets_from.append(first)
                 rows.append(int(index))

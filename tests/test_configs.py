@@ -100,3 +100,24 @@ def test_part_eleven_is_part_eight_with_onset_windows():
     assert part11.train.split == "train_mirrored_steady_onset" and part11.train.context_fraction == 0.0
     assert part11.init_from.endswith("checkpoints_in_training/motion_scope_stage8")
     assert part11.model == part8.model and part11.data == part8.data
+
+
+def test_part_twenty_is_part_eleven_reading_the_prompt_through_questions(tmp_path):
+    from momug.errors import MomugError
+    from momug.model.prompt_reading import MOTION_QUESTIONS
+
+    part11 = load_train_config(CONFIGS[0].parent / "motion_scope_stage11.toml")
+    path = CONFIGS[0].parent / "motion_scope_stage20.toml"
+    part20 = load_train_config(path)
+    assert part20.model.prompt_questions == list(MOTION_QUESTIONS)  # "motion": the shipped questions by name
+    assert dataclasses.replace(part20.model, prompt_questions=[]) == part11.model
+    assert part20.train.reading_only_fraction == 0.25 and part11.train.reading_only_fraction == 0.0
+    assert (part20.data, part20.train.split) == (part11.data, part11.train.split)
+    assert part20.init_from.endswith("checkpoints_in_training/motion_scope_stage11")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(path.read_text().replace("reading_only_fraction = 0.25", "reading_only_fraction = 2"))
+    with pytest.raises(MomugError, match="reading_only_fraction must be between 0 and 1"):
+        load_train_config(bad)
+    bad.write_text(path.read_text().replace('prompt_questions = "motion"', ""))
+    with pytest.raises(MomugError, match="reading_only_fraction needs"):
+        load_train_config(bad)

@@ -47,6 +47,10 @@ class MoMugConfig:
     # Motion outputs also read the hidden state at <som>, which has read the whole prompt: a
     # direct path for the prompt that plain attention from noisy motion positions is slow to learn.
     prompt_summary: bool = True
+    # Few-shot questions the frozen base model answers about each prompt (templates with one
+    # "{prompt}"; momug.model.prompt_reading); the answer states reach the motion positions
+    # through a learned projection. Empty: no reading (every checkpoint before part 20).
+    prompt_questions: list[str] = field(default_factory=list)
     # Scale of the base model's input embeddings (RMS), measured when the model is first built, so
     # motion and special embeddings enter the LLM at the same magnitude as text.
     embed_rms: float = 1.0
@@ -92,5 +96,8 @@ class MoMugConfig:
         if self.adapter_scope not in ("all", "motion"):
             raise MomugError(f"adapter_scope must be 'all' or 'motion', got {self.adapter_scope!r}")
         self.guidance = config_guidance(self.guidance)
+        from momug.model.prompt_reading import check_questions
+
+        self.prompt_questions = check_questions(self.prompt_questions)
         if not 1 <= self.min_frames <= self.max_frames:
             raise MomugError("need 1 <= min_frames <= max_frames")

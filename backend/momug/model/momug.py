@@ -29,6 +29,7 @@ from momug.model.adapter_scope import AdapterScope
 from momug.model.base_llm import lm_logits
 from momug.model.config import SPECIAL_TOKENS, MoMugConfig
 from momug.model.diffusion import NoiseSchedule, ddim_step, ddim_timesteps
+from momug.model.prompt_reading import PromptReader
 
 
 def check_stop(should_stop, what: str) -> None:
@@ -89,6 +90,12 @@ class MoMugModel(nn.Module):
             self.prompt_proj = nn.Linear(hidden, hidden)
             nn.init.zeros_(self.prompt_proj.weight)  # starts as a no-op; training opens the path
             nn.init.zeros_(self.prompt_proj.bias)
+        self.reader = None
+        if config.prompt_questions:
+            self.reader = PromptReader(config.prompt_questions, tokenizer, self.bos)
+            self.reading_proj = nn.Linear(len(config.prompt_questions) * hidden, hidden)
+            nn.init.zeros_(self.reading_proj.weight)  # starts as a no-op, like prompt_proj
+            nn.init.zeros_(self.reading_proj.bias)
         D = config.feature_dim
         self.register_buffer("mean", torch.zeros(D) if mean is None else torch.as_tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.ones(D) if std is None else torch.as_tensor(std, dtype=torch.float32))
@@ -164,8 +171,26 @@ class MoMugModel(nn.Module):
         bos = self.tokenizer.bos_token_id
         return [] if bos is None else [bos]
 
-    def embed(self, layout: seq.Layout) -> torch.Tensor:
-        """Input embeddings for a layout: text from the frozen table, the rest from MoMug's own."""
+    def readings(self, prompts: list[list[int] | None]) -> torch.Tensor | None:
+        """(B, H) what each row's motion positions add for its prompt's answers
+        (momug.model.prompt_reading): prompts[b] is row b's prompt as token ids ([] for the empty
+        prompt of guidance and prompt dropout: no answers, the projection's bias alone) or None
+        (a row without motion to condition: nothing). None when the model asks no questions."""
+        if self.reader is None:
+            return None
+        proj = self.reading_proj
+        answers = torch.zeros(len(prompts), proj.in_features, device=self.device)
+        asked = [b for b, p in enumerate(prompts) if p]
+        if asked:
+            with self.llm.disable_adapter():  # the words alone decide the answers
+                answers[asked] = self.reader.read(self.backbone, [prompts[b] for b in asked], self.device)
+        out = proj(answers.to(proj.weight.dtype))
+        none = torch.tensor([p is None for p in prompts], device=self.device)
+        return out.masked_fill(none[:, None], 0.0)
+
+    def embed(self, layout: seq.Layout, readings: torch.Tensor | None = None) -> torch.Tensor:
+        """Input embeddings for a layout: text from the frozen table, the rest from MoMug's own.
+        readings (B, H), when given, are added at each row's <timestep> and motion positions."""
         dev = self.device
         kind = layout.kind.to(dev)
         token = layout.token.to(dev)
@@ -176,6 +201,8 @@ class MoMugModel(nn.Module):
         t_emb = t_emb.view(*kind.shape, -1)
         special = self.special[token.clamp(max=len(SPECIAL_TOKENS) - 1)]
         is_timestep = (kind == seq.KIND_SPECIAL) & (token == self.special_index["timestep"])
+        if readings is not None:
+            t_emb = t_emb + readings[:, None, :].to(t_emb.dtype)  # t_emb reaches exactly those positions
         special = special + t_emb * is_timestep[..., None]
         emb = torch.where((kind == seq.KIND_SPECIAL)[..., None], rms * special, emb)
         if layout.motion:
@@ -205,12 +232,14 @@ class MoMugModel(nn.Module):
             return contextlib.nullcontext()
         return self.scope_hooks.positions(seq.motion_side(kind).to(self.device))
 
-    def run(self, layout: seq.Layout, context: seq.Layout | None = None, cache=None, use_cache=False):
-        """Run the LLM body over `layout`, optionally after a cached `context` layout."""
+    def run(self, layout: seq.Layout, context: seq.Layout | None = None, cache=None, use_cache=False,
+            readings: torch.Tensor | None = None):
+        """Run the LLM body over `layout`, optionally after a cached `context` layout (readings:
+        see embed)."""
         full = layout if context is None else seq.concat(context, layout)
         ok = seq.allowed(full, self.config.motion_attention == "bidirectional")
         ok = ok[:, -layout.kind.shape[1]:, :]
-        emb = self.embed(layout)
+        emb = self.embed(layout, readings)
         mask = seq.additive_mask(ok, emb.dtype).to(self.device)
         with self._scoped(layout.kind):
             out = self.backbone(inputs_embeds=emb, attention_mask=mask,
@@ -252,7 +281,8 @@ class MoMugModel(nn.Module):
     def training_loss(self, items: list[dict], weights: LossSettings | None = None,
                       generator: torch.Generator | None = None,
                       cache_prompt: bool = True) -> dict[str, torch.Tensor]:
-        """items: dicts with task "t2m" or "m2t", text_ids (list[int]; [] = unconditional),
+        """items: dicts with task "t2m" or "m2t", text_ids (list[int]; [] = unconditional; a t2m
+        item's optional reading_ids: the prompt its question answers are about, when not text_ids),
         motion (N_tok, token_dim) normalised and frame_mask (N_tok, token_dim) bool; or task "text"
         with text_ids only: plain language modelling on general text (keeps the base's language).
         Losses: "lm" (captions), "diffusion", "text" (general text) and their weighted sum "loss".
@@ -288,13 +318,16 @@ class MoMugModel(nn.Module):
                 lm_targets.append((b, prefix, ids))
             prompts.append(prompt)
             rests.append(rest)
+        # A reading-only row (momug.train.loop.Collator) has no words in its prompt, only their answers.
+        readings = self.readings([items[b].get("reading_ids", p[len(self.bos):]) if p is not None else None
+                                  for b, p in enumerate(prompts)])
         states = None
         if cache_prompt and self.scope_hooks is not None:
-            states = self._prompt_cached_states(prompts, rests)
+            states = self._prompt_cached_states(prompts, rests, readings)
         if states is None:  # every row whole, in one graph
             layout = seq.pack([([seq.Text(p)] if p is not None else []) + r for p, r in zip(prompts, rests)],
                               self.special_index)
-            hidden, _ = self.run(layout)
+            hidden, _ = self.run(layout, readings=readings)
             motion_pos = {b: start for b, start, _ in layout.motion}
         else:  # t2m rows' hidden states start at <som>; the other rows' are whole
             hidden, motion_pos = states
@@ -322,7 +355,8 @@ class MoMugModel(nn.Module):
         losses["loss"] = w.lm * losses["lm"] + w.diffusion * losses["diffusion"] + w.text * losses["text"]
         return losses
 
-    def _prompt_cached_states(self, prompts: list[list[int] | None], rests: list[list]):
+    def _prompt_cached_states(self, prompts: list[list[int] | None], rests: list[list],
+                              readings: torch.Tensor | None = None):
         """The training forward with the t2m prompts cached (adapter_scope "motion" only).
 
         prompts[b]: row b's prompt token ids, before its first adapted position (<som>), or None;
@@ -353,9 +387,12 @@ class MoMugModel(nn.Module):
             context = seq.Layout(context.kind[pick], context.token[pick], context.timestep[pick],
                                  context.block[pick], context.position[pick])
         suffix = seq.pack([rests[b] for b in cached], self.special_index, start_positions=context.lengths)
-        parts = [self.run(suffix, context=context, cache=cache)[0]]
+        def rows(which):
+            return None if readings is None else readings[torch.tensor(which, device=readings.device)]
+
+        parts = [self.run(suffix, context=context, cache=cache, readings=rows(cached))[0]]
         if whole:
-            parts.append(self.run(seq.pack([rests[b] for b in whole], self.special_index))[0])
+            parts.append(self.run(seq.pack([rests[b] for b in whole], self.special_index), readings=rows(whole))[0])
         length = max(h.shape[1] for h in parts)
         hidden = torch.cat([F.pad(h, (0, 0, 0, length - h.shape[1])) for h in parts])
         order = torch.empty(len(prompts), dtype=torch.long)
@@ -406,9 +443,9 @@ class MoMugModel(nn.Module):
         B = len(prompts)
         guidance = self.config.guidance if guidance is None else float(guidance)   # None: the model's own
         guided = guidance != 1.0
-        prefixes = [[seq.Text(self.bos + self.text_ids(p)), seq.Special("som")] for p in prompts]
-        if guided:
-            prefixes += [[seq.Text(self.bos), seq.Special("som")] for _ in prompts]
+        prompt_ids = [self.text_ids(p) for p in prompts] + ([[] for _ in prompts] if guided else [])
+        prefixes = [[seq.Text(self.bos + ids), seq.Special("som")] for ids in prompt_ids]
+        readings = self.readings(prompt_ids)
         context = seq.pack(prefixes, self.special_index)
         cache = None
         # Each prefix ends with <som>; its state feeds the prompt path at every step.
@@ -431,11 +468,11 @@ class MoMugModel(nn.Module):
             suffix = seq.pack([[seq.Special("timestep", t), seq.Motion(r.to(self.device), t)] for r in rows],
                               self.special_index, start_positions=starts)
             if use_cache:
-                hidden, cache = self.run(suffix, context=context, cache=cache, use_cache=True)
+                hidden, cache = self.run(suffix, context=context, cache=cache, use_cache=True, readings=readings)
                 cache.crop(-suffix.kind.shape[1])  # drop this step's keys, keep the prefix
                 hidden_suffix = hidden
             else:
-                hidden, _ = self.run(seq.concat(context, suffix))
+                hidden, _ = self.run(seq.concat(context, suffix), readings=readings)
                 hidden_suffix, som_hidden = hidden[:, prefix_len:], hidden[som]
             outs = [self.motion_prediction(hidden_suffix[b, 1:1 + rows[b].shape[0]], som_hidden[b]).float().cpu()
                     for b in range(len(rows))]

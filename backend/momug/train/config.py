@@ -10,6 +10,7 @@ from pathlib import Path
 
 from momug.errors import MomugError
 from momug.model.config import MoMugConfig
+from momug.model.prompt_reading import MOTION_QUESTIONS
 
 
 @dataclass
@@ -24,6 +25,9 @@ class TrainSettings:
     text_dropout: float = 0.1       # classifier-free guidance: prompt dropped from t2m examples
     context_fraction: float = 0.0   # share of t2m prompts given a scene phrase ("... in the kitchen",
                                     # momug.data.prompt_context) that must not change the motion
+    reading_only_fraction: float = 0.0  # share of t2m rows whose words are withheld and only the
+                                    # answers to the model's prompt_questions kept (the reading
+                                    # path must then carry the prompt; momug.model.prompt_reading)
     lm_weight: float = 1.0
     diffusion_weight: float = 1.0
     text_rows: int = 0              # general-text rows added to every batch (needs general_text)
@@ -98,13 +102,20 @@ def read_run_config(path: str | Path, overrides: dict | None, path_keys: tuple[s
 
 def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
     raw = read_run_config(path, overrides, ("init_from", "general_text"))
-    model = settings_from_table(MoMugConfig, raw.get("model", {}), "model")
+    table = dict(raw.get("model", {}))
+    if table.get("prompt_questions") == "motion":  # the shipped questions, by name
+        table["prompt_questions"] = list(MOTION_QUESTIONS)
+    model = settings_from_table(MoMugConfig, table, "model")
     model.validate()
     train = settings_from_table(TrainSettings, raw.get("train", {}), "train")
     if train.text_target not in ("kl", "ce"):
         raise MomugError(f"text_target must be 'kl' or 'ce', got {train.text_target!r}")
     if not 0.0 <= train.context_fraction <= 1.0:
         raise MomugError(f"context_fraction must be between 0 and 1, got {train.context_fraction}")
+    if not 0.0 <= train.reading_only_fraction <= 1.0:
+        raise MomugError(f"reading_only_fraction must be between 0 and 1, got {train.reading_only_fraction}")
+    if train.reading_only_fraction and not model.prompt_questions:
+        raise MomugError(f"config {path}: reading_only_fraction needs [model] prompt_questions")
     check_decay(train.ema_decay)
     if train.text_rows < 0:
         raise MomugError(f"text_rows must be 0 or more, got {train.text_rows}")

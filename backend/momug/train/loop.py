@@ -61,13 +61,14 @@ class Collator:
     GeneralTextWindows is given."""
 
     def __init__(self, model, caption_fraction: float, text_dropout: float, seed: int,
-                 general=None, text_rows: int = 0, context_fraction: float = 0.0):
+                 general=None, text_rows: int = 0, context_fraction: float = 0.0, reading_only_fraction: float = 0.0):
         self.model = model
         self.caption_fraction, self.text_dropout = caption_fraction, text_dropout
-        self.context_fraction = context_fraction
+        self.context_fraction, self.reading_only_fraction = context_fraction, reading_only_fraction
         self.rng = random.Random(seed)
-        # Its own generator, so the dropout draws (and a run without context) stay as they were.
+        # Their own generators, so the dropout draws (and a run without these) stay as they were.
         self.context_rng = random.Random(f"context-{seed}")
+        self.reading_rng = random.Random(f"reading-{seed}")
         self.general, self.text_rows = general, text_rows if general is not None else 0
 
     def __call__(self, batch):
@@ -85,7 +86,11 @@ class Collator:
                 ids = []
             tokens = self.model.to_tokens(feats)
             mask = self.model.to_tokens(torch.ones_like(feats)).bool()
-            items.append({"task": task, "text_ids": ids, "motion": tokens, "frame_mask": mask})
+            item = {"task": task, "text_ids": ids, "motion": tokens, "frame_mask": mask}
+            if ids and task == "t2m" and self.reading_only_fraction and \
+                    self.reading_rng.random() < self.reading_only_fraction:
+                item.update(text_ids=[], reading_ids=ids)  # the answers about the words, not the words
+            items.append(item)
         items += [{"task": "text", "text_ids": self.general.sample()} for _ in range(self.text_rows)]
         return items
 
@@ -252,7 +257,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, stop_aft
     dataset = ExampleSampler(train_folder, cfg.model.max_frames, s.seed)
     general, val_general = general_text_windows(cfg, model.tokenizer, step) if s.text_rows else (None, None)
     collate = Collator(model, s.caption_fraction, s.text_dropout, s.seed + step, general, s.text_rows,
-                       s.context_fraction)
+                       s.context_fraction, s.reading_only_fraction)
     loader = torch.utils.data.DataLoader(dataset, batch_size=s.batch_size, shuffle=True, drop_last=True,
                                          collate_fn=collate, num_workers=s.num_workers,
                                          generator=torch.Generator().manual_seed(s.seed + epoch))

@@ -18,15 +18,18 @@ def live_adapter_model():
     from momug.model import checkpoint as ckpt
     from momug.model.config import MoMugConfig
 
-    def build(scope: str, *, train: bool = False, scale: float = 0.5, prompt_projection: bool = False):
+    def build(scope: str, *, train: bool = False, scale: float = 0.5, prompt_projection: bool = False,
+              questions: tuple[str, ...] = ()):
+        """questions: MoMugConfig.prompt_questions; their projection gets noise too."""
         torch.manual_seed(0)
         config = MoMugConfig(base_model="tiny", frames_per_token=4, max_frames=200, lora_rank=4, lora_alpha=8,
-                             adapter_scope=scope)
+                             adapter_scope=scope, prompt_questions=list(questions))
         model = ckpt.build_model(config).train(train)
         g = torch.Generator().manual_seed(1)
+        noisy = ("prompt_proj",) * prompt_projection + ("reading_proj",) * bool(questions)
         with torch.no_grad():
             for name, p in model.named_parameters():
-                if "lora_B" in name or (prompt_projection and name.startswith("prompt_proj")):
+                if "lora_B" in name or name.startswith(noisy):
                     p.copy_(torch.randn(p.shape, generator=g) * scale)
         return model
 

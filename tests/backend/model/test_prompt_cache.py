@@ -11,9 +11,15 @@ from momug.model import sequence as seq
 RTOL = 1e-5  # relative error of the loss and of each gradient tensor (norm of the difference / norm)
 
 
-@pytest.fixture(scope="module")
-def model(live_adapter_model):
-    return live_adapter_model("motion", train=True, scale=0.3, prompt_projection=True)
+QUESTIONS = ("Q: {prompt} A:", "How fast: {prompt}?")
+
+
+@pytest.fixture(scope="module", params=["plain", "reading"])
+def model(live_adapter_model, request):
+    """Without and with prompt questions (momug.model.prompt_reading), whose answers the motion
+    side reads: caching the prompt must not change them either."""
+    questions = QUESTIONS if request.param == "reading" else ()
+    return live_adapter_model("motion", train=True, scale=0.3, prompt_projection=True, questions=questions)
 
 
 def batch(model) -> list[dict]:
@@ -75,6 +81,7 @@ def test_cached_prompt_loss_and_every_gradient_equal_the_whole_rows(model):
     assert set(cached_grads) == set(whole_grads)
     lora = [n for n in whole_grads if "lora_" in n]
     assert lora and {"special", "motion_in.weight", "prompt_proj.weight", "timestep_mlp.0.weight"} <= set(whole_grads)
+    assert ("reading_proj.weight" in whole_grads) == bool(model.config.prompt_questions)
     for name, grad in whole_grads.items():
         assert float(grad.norm()) > 0, name  # every trainable tensor takes part
         assert relative_error(cached_grads[name], grad) < RTOL, name
@@ -85,11 +92,11 @@ def test_the_prompt_runs_without_grad_and_only_the_motion_side_with_it(model, mo
     calls = []
     run = type(model).run
 
-    def spy(self, layout, context=None, cache=None, use_cache=False):
+    def spy(self, layout, context=None, cache=None, use_cache=False, readings=None):
         calls.append({"rows": layout.kind.shape[0], "width": layout.kind.shape[1], "grad": torch.is_grad_enabled(),
                       "context": None if context is None else context.kind.shape[1], "kinds": layout.kind.clone(),
                       "position": layout.position.clone()})
-        return run(self, layout, context=context, cache=cache, use_cache=use_cache)
+        return run(self, layout, context=context, cache=cache, use_cache=use_cache, readings=readings)
 
     monkeypatch.setattr(type(model), "run", spy)
     model.training_loss(items, generator=torch.Generator().manual_seed(0))

@@ -121,3 +121,11 @@ def test_part_twenty_is_part_eleven_reading_the_prompt_through_questions(tmp_pat
     bad.write_text(path.read_text().replace('prompt_questions = "motion"', ""))
     with pytest.raises(MomugError, match="reading_only_fraction needs"):
         load_train_config(bad)
+
+
+def test_part_twenty_one_trains_only_the_answers_projection_of_part_twenty():
+    part20 = load_train_config(CONFIGS[0].parent / "motion_scope_stage20.toml")
+    part21 = load_train_config(CONFIGS[0].parent / "motion_scope_stage21.toml")
+    assert part21.model == part20.model and part21.init_from == part20.init_from
+    assert part21.train.train_only == ["reading_proj"] and part20.train.train_only == []
+    assert part21.train.caption_fraction == 0.0 and part21.train.reading_only_fraction == 0.5

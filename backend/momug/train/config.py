@@ -28,6 +28,8 @@ class TrainSettings:
     reading_only_fraction: float = 0.0  # share of t2m rows whose words are withheld and only the
                                     # answers to the model's prompt_questions kept (the reading
                                     # path must then carry the prompt; momug.model.prompt_reading)
+    train_only: list[str] = field(default_factory=list)  # names (prefixes) of the only parameters to train,
+                                    # e.g. ["reading_proj"]; empty: every trainable one
     lm_weight: float = 1.0
     diffusion_weight: float = 1.0
     text_rows: int = 0              # general-text rows added to every batch (needs general_text)

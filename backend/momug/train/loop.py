@@ -138,6 +138,13 @@ def make_accelerator(mixed_precision: str, seed: int):
 def make_optimizer(model, settings, state: dict | None):
     """AdamW over the trainable parameters with the warm-up + cosine schedule, restored from a
     training state (load_state) when one is given. Returns (params, optimizer, scheduler, step, epoch)."""
+    if settings.train_only:  # the rest stays as it was loaded (momug.train.config.TrainSettings.train_only)
+        names = [n for n, p in model.named_parameters() if p.requires_grad]
+        unknown = [prefix for prefix in settings.train_only if not any(n.startswith(prefix) for n in names)]
+        if unknown:
+            raise MomugError(f"train_only: no trainable parameter is named {unknown}")
+        for name, p in model.named_parameters():
+            p.requires_grad_(p.requires_grad and name.startswith(tuple(settings.train_only)))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(settings.warmup_steps, settings.max_steps))

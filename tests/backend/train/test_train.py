@@ -322,3 +322,28 @@ def test_without_ema_decay_there_is_no_weight_average(tmp_path, corpus):
     assert "ema" not in torch.load(tmp_path / "plain" / "training_state.pt", weights_only=True)
     bad = write_config(tmp_path, corpus, 3, "bad", extra="ema_decay = 1.0")
     assert main(["train", "--config", str(bad), "--quiet"]) == 2
+
+
+def test_train_only_trains_the_named_parameters_and_keeps_the_rest_as_loaded(tmp_path, corpus):
+    """[train] train_only (part 21: the prompt questions' projection alone, from a checkpoint that
+    had none): every other tensor is saved exactly as the source had it."""
+    from momug.train.loop import train
+
+    write_config(tmp_path, corpus, 2, "source")
+    assert main(["train", "--config", str(tmp_path / "source.toml"), "--quiet"]) == 0
+    source = ckpt.read_weights(tmp_path / "source")
+    cfg = load_train_config(write_config(tmp_path, corpus, 3, "reading"))
+    cfg.init_from = str(tmp_path / "source")
+    cfg.model.prompt_questions = ["Q: {prompt} A:"]
+    cfg.train.train_only, cfg.train.reading_only_fraction = ["reading_proj"], 0.5
+    cfg.train.learning_rate, cfg.train.caption_fraction = 1e-2, 0.0
+    train(cfg, progress=False)
+    tuned = ckpt.read_weights(tmp_path / "reading")
+    assert set(tuned) == set(source) | {"reading_proj.weight", "reading_proj.bias"}
+    for name, tensor in source.items():
+        assert torch.equal(tuned[name], tensor), name
+    assert float(tuned["reading_proj.weight"].abs().max()) > 0  # started at zero, and learned
+    cfg = load_train_config(write_config(tmp_path, corpus, 1, "typo"))
+    cfg.train.train_only = ["reading_projection"]
+    with pytest.raises(MomugError, match="no trainable parameter is named"):
+        train(cfg, progress=False)

@@ -135,16 +135,18 @@ def make_accelerator(mixed_precision: str, seed: int):
     return accelerator
 
 
-def make_optimizer(model, settings, state: dict | None):
+def make_optimizer(model, settings, state: dict | None, train_only: list[str] | tuple = ()):
     """AdamW over the trainable parameters with the warm-up + cosine schedule, restored from a
-    training state (load_state) when one is given. Returns (params, optimizer, scheduler, step, epoch)."""
-    if settings.train_only:  # the rest stays as it was loaded (momug.train.config.TrainSettings.train_only)
+    training state (load_state) when one is given. Returns (params, optimizer, scheduler, step, epoch).
+    train_only: name prefixes of the only parameters to train (TrainSettings.train_only); the rest
+    stays as it was loaded."""
+    if train_only:
         names = [n for n, p in model.named_parameters() if p.requires_grad]
-        unknown = [prefix for prefix in settings.train_only if not any(n.startswith(prefix) for n in names)]
+        unknown = [prefix for prefix in train_only if not any(n.startswith(prefix) for n in names)]
         if unknown:
             raise MomugError(f"train_only: no trainable parameter is named {unknown}")
         for name, p in model.named_parameters():
-            p.requires_grad_(p.requires_grad and name.startswith(tuple(settings.train_only)))
+            p.requires_grad_(p.requires_grad and name.startswith(tuple(train_only)))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(settings.warmup_steps, settings.max_steps))
@@ -258,7 +260,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, stop_aft
         model.set_caption_vocabulary([c.text for caps in train_folder.captions for c in caps])
     model.train()
     state = load_state(state_path) if resuming else None
-    params, optimizer, scheduler, step, epoch = make_optimizer(model, s, state)
+    params, optimizer, scheduler, step, epoch = make_optimizer(model, s, state, s.train_only)
     ema = start_average(params, s.ema_decay, state)
 
     dataset = ExampleSampler(train_folder, cfg.model.max_frames, s.seed)

@@ -387,6 +387,7 @@ class MoMugModel(nn.Module):
             context = seq.Layout(context.kind[pick], context.token[pick], context.timestep[pick],
                                  context.block[pick], context.position[pick])
         suffix = seq.pack([rests[b] for b in cached], self.special_index, start_positions=context.lengths)
+
         def rows(which):
             return None if readings is None else readings[torch.tensor(which, device=readings.device)]
 

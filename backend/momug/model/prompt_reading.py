@@ -3,9 +3,10 @@
 A prompt's own hidden states are a poor guide to what it asks for: the mean states of Gemma 3
 270M put "someone applauds" or "someone runs flat out" nearest corpus captions of other actions
 and speeds (docs/training.md, "Two quick checks"). Asked a question in a few-shot template,
-the same frozen model answers well: "Sentence: someone applauds Action:" -> " clap" (0.93),
-"someone makes an enormous leap upward" -> " jump", "a tired man plods ahead" -> Pace " slow".
-So the model reads each prompt through a handful of such templates (MoMugConfig.prompt_questions,
+the same frozen model answers many of them: "someone applauds" -> " clap", "someone makes an
+enormous leap upward" -> " jump", "a tired man plods ahead" -> " slow" (docs/training.md, "The
+prompt read through questions", where parts 20 and 21 also found that the motions did not follow).
+So the model can read each prompt through a handful of such templates (MoMugConfig.prompt_questions,
 each with one "{prompt}"), takes the final hidden state at the answer position of each (what the
 output layer turns into the answer's distribution), and the motion positions receive those states
 through one learned projection (MoMugModel.reading_proj). The base model runs with its adapter

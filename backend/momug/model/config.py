@@ -20,6 +20,20 @@ def config_guidance(value, where: str = "config") -> float:
     return float(value)
 
 
+PROMPT_PLACEHOLDER = "{prompt}"  # where a prompt question's template takes the prompt
+
+
+def check_questions(questions) -> list[str]:
+    """Prompt question templates (MoMugConfig.prompt_questions) as a list, or a MomugError: strings
+    with exactly one "{prompt}"."""
+    if not isinstance(questions, (list, tuple)) or not all(isinstance(q, str) for q in questions):
+        raise MomugError(f"prompt_questions must be a list of strings, got {questions!r}")
+    for q in questions:
+        if q.count(PROMPT_PLACEHOLDER) != 1:
+            raise MomugError(f"each prompt question needs exactly one {PROMPT_PLACEHOLDER}: {q[:60]!r}...")
+    return list(questions)
+
+
 @dataclass
 class MoMugConfig:
     base_model: str = "gemma3-270m"     # see momug.model.base_llm.load_base_llm
@@ -96,8 +110,6 @@ class MoMugConfig:
         if self.adapter_scope not in ("all", "motion"):
             raise MomugError(f"adapter_scope must be 'all' or 'motion', got {self.adapter_scope!r}")
         self.guidance = config_guidance(self.guidance)
-        from momug.model.prompt_reading import check_questions
-
         self.prompt_questions = check_questions(self.prompt_questions)
         if not 1 <= self.min_frames <= self.max_frames:
             raise MomugError("need 1 <= min_frames <= max_frames")

@@ -22,9 +22,7 @@ import copy
 
 import torch
 
-from momug.errors import MomugError
-
-PLACEHOLDER = "{prompt}"
+from momug.model.config import PROMPT_PLACEHOLDER, check_questions
 
 # The questions the recipe runs ask (configs/motion_scope_stage20.toml). Their examples use none
 # of the held-out probe phrases (momug.eval.probes.HELD_OUT_PHRASES; a test holds that): the
@@ -43,16 +41,6 @@ MOTION_QUESTIONS = (
 )
 
 
-def check_questions(questions) -> list[str]:
-    """The templates as a list, or a MomugError: strings with exactly one "{prompt}"."""
-    if not isinstance(questions, (list, tuple)) or not all(isinstance(q, str) for q in questions):
-        raise MomugError(f"prompt_questions must be a list of strings, got {questions!r}")
-    for q in questions:
-        if q.count(PLACEHOLDER) != 1:
-            raise MomugError(f"each prompt question needs exactly one {PLACEHOLDER}: {q[:60]!r}...")
-    return list(questions)
-
-
 class PromptReader:
     """The frozen base model's answer states for prompts given as token ids, cached per prompt.
 
@@ -64,7 +52,7 @@ class PromptReader:
         self.bos = list(bos)
         self.parts = []
         for q in self.questions:
-            before, after = q.split(PLACEHOLDER)
+            before, after = q.split(PROMPT_PLACEHOLDER)
             self.parts.append((tokenizer(before, add_special_tokens=False)["input_ids"],
                                tokenizer(after, add_special_tokens=False)["input_ids"]))
         self.max_cached = max_cached

@@ -112,10 +112,9 @@ def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainC
     train = settings_from_table(TrainSettings, raw.get("train", {}), "train")
     if train.text_target not in ("kl", "ce"):
         raise MomugError(f"text_target must be 'kl' or 'ce', got {train.text_target!r}")
-    if not 0.0 <= train.context_fraction <= 1.0:
-        raise MomugError(f"context_fraction must be between 0 and 1, got {train.context_fraction}")
-    if not 0.0 <= train.reading_only_fraction <= 1.0:
-        raise MomugError(f"reading_only_fraction must be between 0 and 1, got {train.reading_only_fraction}")
+    for name in ("context_fraction", "reading_only_fraction"):
+        if not 0.0 <= getattr(train, name) <= 1.0:
+            raise MomugError(f"{name} must be between 0 and 1, got {getattr(train, name)}")
     if train.reading_only_fraction and not model.prompt_questions:
         raise MomugError(f"config {path}: reading_only_fraction needs [model] prompt_questions")
     check_decay(train.ema_decay)

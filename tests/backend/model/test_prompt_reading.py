@@ -8,7 +8,8 @@ import torch
 from momug.errors import MomugError
 from momug.model import checkpoint as ckpt
 from momug.model.config import MoMugConfig
-from momug.model.prompt_reading import MOTION_QUESTIONS, PromptReader, check_questions
+from momug.model.config import check_questions
+from momug.model.prompt_reading import MOTION_QUESTIONS, PromptReader
 
 QUESTIONS = ("Q: {prompt} A:", "How fast is it when {prompt}? Answer:")
 
@@ -143,7 +144,7 @@ def test_the_shipped_questions_use_no_held_out_probe_phrase():
     assert len(check_questions(MOTION_QUESTIONS)) == 2
 
 
-def test_a_reader_reads_in_batches_of_distinct_prompts_only():
+def test_a_full_reader_cache_is_cleared_rather_than_grown():
     """PromptReader on its own: a full cache is cleared rather than grown."""
     from momug.model.base_llm import load_base_llm
 

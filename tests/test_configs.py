@@ -129,3 +129,13 @@ def test_part_twenty_one_trains_only_the_answers_projection_of_part_twenty():
     assert part21.model == part20.model and part21.init_from == part20.init_from
     assert part21.train.train_only == ["reading_proj"] and part20.train.train_only == []
     assert part21.train.caption_fraction == 0.0 and part21.train.reading_only_fraction == 0.5
+
+
+def test_part_twenty_two_is_part_twenty_one_with_answer_distributions():
+    from momug.model.prompt_reading import MOTION_ANSWERS
+
+    part21 = load_train_config(CONFIGS[0].parent / "motion_scope_stage21.toml")
+    part22 = load_train_config(CONFIGS[0].parent / "motion_scope_stage22.toml")
+    assert part22.model.prompt_answers == list(MOTION_ANSWERS)  # "motion": the shipped words by name
+    assert dataclasses.replace(part22.model, prompt_answers=[]) == part21.model
+    assert part22.train == part21.train and part22.init_from == part21.init_from

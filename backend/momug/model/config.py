@@ -34,6 +34,21 @@ def check_questions(questions) -> list[str]:
     return list(questions)
 
 
+def check_answers(answers, questions) -> list[str]:
+    """Prompt answer words (MoMugConfig.prompt_answers) as a list, or a MomugError: distinct
+    single words, and questions to answer them with."""
+    if not isinstance(answers, (list, tuple)) or not all(isinstance(a, str) for a in answers):
+        raise MomugError(f"prompt_answers must be a list of words, got {answers!r}")
+    if answers and not questions:
+        raise MomugError("prompt_answers needs prompt_questions to answer")
+    for a in answers:
+        if not a or a != a.strip() or len(a.split()) != 1:
+            raise MomugError(f"each prompt answer must be one word without spaces, got {a!r}")
+    if len(set(answers)) != len(answers):
+        raise MomugError(f"prompt_answers has repeated words: {answers!r}")
+    return list(answers)
+
+
 @dataclass
 class MoMugConfig:
     base_model: str = "gemma3-270m"     # see momug.model.base_llm.load_base_llm
@@ -65,6 +80,11 @@ class MoMugConfig:
     # "{prompt}"; momug.model.prompt_reading); the answer states reach the motion positions
     # through a learned projection. Empty: no reading (every checkpoint before part 20).
     prompt_questions: list[str] = field(default_factory=list)
+    # When given, each question's reading is the base model's answer distribution over these words
+    # (the softmax of its logits for them, a few numbers) instead of its answer state: what the
+    # frozen model means, without the wording-specific rest of the state. Each word must be one
+    # token after a space. Empty: answer states.
+    prompt_answers: list[str] = field(default_factory=list)
     # Scale of the base model's input embeddings (RMS), measured when the model is first built, so
     # motion and special embeddings enter the LLM at the same magnitude as text.
     embed_rms: float = 1.0
@@ -72,6 +92,12 @@ class MoMugConfig:
     # model on its validation split (scripts/sweep_guidance.sh), since the best scale depends on
     # the data the model was trained on.
     guidance: float = 2.5
+    # When set, the scale at pure noise: the model's own guidance then moves linearly with the noise
+    # level from this to `guidance` at the clean end. Strong guidance at high noise, where the
+    # gross motion (how far, how fast, how high) is decided, and milder near the end: a constant
+    # scale leaves the default's gaits and jumps short of its corpus (docs/training.md). A request
+    # that names a scale gets that scale at every step. None: `guidance` throughout.
+    guidance_start: float | None = None
     version: int = 1
 
     @property
@@ -110,6 +136,9 @@ class MoMugConfig:
         if self.adapter_scope not in ("all", "motion"):
             raise MomugError(f"adapter_scope must be 'all' or 'motion', got {self.adapter_scope!r}")
         self.guidance = config_guidance(self.guidance)
+        if self.guidance_start is not None:
+            self.guidance_start = config_guidance(self.guidance_start, "config guidance_start")
         self.prompt_questions = check_questions(self.prompt_questions)
+        self.prompt_answers = check_answers(self.prompt_answers, self.prompt_questions)
         if not 1 <= self.min_frames <= self.max_frames:
             raise MomugError("need 1 <= min_frames <= max_frames")

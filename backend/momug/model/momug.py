@@ -92,8 +92,8 @@ class MoMugModel(nn.Module):
             nn.init.zeros_(self.prompt_proj.bias)
         self.reader = None
         if config.prompt_questions:
-            self.reader = PromptReader(config.prompt_questions, tokenizer, self.bos)
-            self.reading_proj = nn.Linear(len(config.prompt_questions) * hidden, hidden)
+            self.reader = PromptReader(config.prompt_questions, tokenizer, self.bos, answers=config.prompt_answers)
+            self.reading_proj = nn.Linear(self.reader.width(hidden), hidden)
             nn.init.zeros_(self.reading_proj.weight)  # starts as a no-op, like prompt_proj
             nn.init.zeros_(self.reading_proj.bias)
         D = config.feature_dim
@@ -183,7 +183,8 @@ class MoMugModel(nn.Module):
         asked = [b for b, p in enumerate(prompts) if p]
         if asked:
             with self.llm.disable_adapter():  # the words alone decide the answers
-                answers[asked] = self.reader.read(self.backbone, [prompts[b] for b in asked], self.device)
+                answers[asked] = self.reader.read(self.backbone, [prompts[b] for b in asked], self.device,
+                                                  self.lm.get_output_embeddings().weight)
         out = proj(answers.to(proj.weight.dtype))
         none = torch.tensor([p is None for p in prompts], device=self.device)
         return out.masked_fill(none[:, None], 0.0)
@@ -442,8 +443,9 @@ class MoMugModel(nn.Module):
         the predicted clean frames (n_frames[i], D) to the frames to continue from at every step
         (training-free conditioning, momug.constraints); the noise estimate follows it."""
         B = len(prompts)
-        guidance = self.config.guidance if guidance is None else float(guidance)   # None: the model's own
-        guided = guidance != 1.0
+        times = ddim_timesteps(self.config.num_train_timesteps, steps)
+        scales = [self.guidance_scale(guidance, t) for t in times]
+        guided = any(scale != 1.0 for scale in scales)
         prompt_ids = [self.text_ids(p) for p in prompts] + ([[] for _ in prompts] if guided else [])
         prefixes = [[seq.Text(self.bos + ids), seq.Special("som")] for ids in prompt_ids]
         readings = self.readings(prompt_ids)
@@ -460,7 +462,6 @@ class MoMugModel(nn.Module):
         for i in range(B):
             g = torch.Generator().manual_seed(int(seeds[i]))
             x.append(torch.randn(n_tok[i], self.config.token_dim, generator=g))
-        times = ddim_timesteps(self.config.num_train_timesteps, steps)
         starts = context.lengths
         prefix_len = context.kind.shape[1]
         for k, t in enumerate(times):
@@ -481,7 +482,7 @@ class MoMugModel(nn.Module):
             for i in range(B):
                 out = outs[i]
                 if guided:
-                    out = outs[B + i] + guidance * (outs[i] - outs[B + i])
+                    out = outs[B + i] + scales[k] * (outs[i] - outs[B + i])
                 x0, eps = self.schedule.split(out[None], x[i][None], torch.tensor([t]))
                 if guides is not None and guides[i] is not None:
                     x0 = self._guided_x0(guides[i], x0[0], n_frames[i])[None]
@@ -492,6 +493,16 @@ class MoMugModel(nn.Module):
             if progress is not None:
                 progress((k + 1) / len(times))
         return [self.from_tokens(x[i], n_frames[i]) for i in range(B)]
+
+    def guidance_scale(self, guidance: float | None, t: int) -> float:
+        """The classifier-free guidance scale at timestep t: a request's own scale at every step, or
+        (None) the model's: config.guidance, or its ramp from config.guidance_start at pure noise."""
+        if guidance is not None:
+            return float(guidance)
+        start, end = self.config.guidance_start, self.config.guidance
+        if start is None:
+            return end
+        return end + (start - end) * t / (self.config.num_train_timesteps - 1)
 
     def _guided_x0(self, guide, tokens: torch.Tensor, n_frames: int) -> torch.Tensor:
         """Apply a guide to one sample's predicted tokens (the padding frames stay as they are)."""

@@ -22,6 +22,7 @@ import copy
 
 import torch
 
+from momug.errors import MomugError
 from momug.model.config import PROMPT_PLACEHOLDER, check_questions
 
 # The questions the recipe runs ask (configs/motion_scope_stage20.toml). Their examples use none
@@ -40,6 +41,12 @@ MOTION_QUESTIONS = (
     "Sentence: {prompt} Pace:",
 )
 
+# Answer words for MoMugConfig.prompt_answers = "motion": the corpus' action families (momug.data.synth
+# actions, one token each) and the three paces the questions' examples use.
+MOTION_ANSWERS = ("walk", "jog", "run", "jump", "hop", "kick", "clap", "wave", "raise", "turn", "spin", "squat",
+                  "sit", "stand", "punch", "throw", "stretch", "bow", "balance", "point", "march", "skip",
+                  "sneak", "limp", "step", "slow", "normal", "fast")
+
 
 class PromptReader:
     """The frozen base model's answer states for prompts given as token ids, cached per prompt.
@@ -47,9 +54,17 @@ class PromptReader:
     Cached on the CPU in float16 (a few kB per prompt); the cache is cleared when full, which a
     training corpus of tens of thousands of distinct captions stays under."""
 
-    def __init__(self, questions: list[str], tokenizer, bos: list[int], max_cached: int = 200_000):
+    def __init__(self, questions: list[str], tokenizer, bos: list[int], max_cached: int = 200_000,
+                 answers: list[str] = ()):
         self.questions = check_questions(questions)
         self.bos = list(bos)
+        # Each answer word's token (with its leading space): a reading is then the distribution over them.
+        self.answer_ids = []
+        for word in answers:
+            ids = tokenizer(" " + word, add_special_tokens=False)["input_ids"]
+            if len(ids) != 1:
+                raise MomugError(f"prompt answer {word!r} is {len(ids)} tokens for this model; use one-token words")
+            self.answer_ids.append(ids[0])
         self.parts = []
         for q in self.questions:
             before, after = q.split(PROMPT_PLACEHOLDER)
@@ -63,10 +78,16 @@ class PromptReader:
         self._cache.clear()
         self._heads.clear()
 
+    def width(self, hidden: int) -> int:
+        """Numbers per prompt: each question's answer state, or its distribution over the answers."""
+        return len(self.questions) * (len(self.answer_ids) or hidden)
+
     @torch.no_grad()
-    def read(self, backbone, prompts: list[list[int]], device) -> torch.Tensor:
-        """(B, n_questions * H) float32 answer states of each prompt (token ids, no bos), computed
-        by `backbone` (the base model's body, adapter off: the caller's job)."""
+    def read(self, backbone, prompts: list[list[int]], device, output_embeddings=None) -> torch.Tensor:
+        """(B, width) float32 readings of each prompt (token ids, no bos), computed by `backbone`
+        (the base model's body, adapter off: the caller's job): each question's answer state, or,
+        with answer words, the softmax of the output layer's logits (output_embeddings, the
+        tied (vocab, H) table) over them."""
         keys = [tuple(p) for p in prompts]
         missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
         if missing:
@@ -74,6 +95,9 @@ class PromptReader:
                 self._cache.clear()
             states = [self._answer_states(backbone, [list(k) for k in missing], before, after, device)
                       for before, after in self.parts]
+            if self.answer_ids:
+                rows = output_embeddings[torch.tensor(self.answer_ids, device=device)].float()
+                states = [(s @ rows.T).softmax(dim=-1) for s in states]
             for k, row in zip(missing, torch.cat(states, dim=1)):
                 self._cache[k] = row.to("cpu", torch.float16)
         return torch.stack([self._cache[k] for k in keys]).float().to(device)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from momug.errors import MomugError
 from momug.model.config import MoMugConfig
-from momug.model.prompt_reading import MOTION_QUESTIONS
+from momug.model.prompt_reading import MOTION_ANSWERS, MOTION_QUESTIONS
 
 
 @dataclass
@@ -107,6 +107,8 @@ def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainC
     table = dict(raw.get("model", {}))
     if table.get("prompt_questions") == "motion":  # the shipped questions, by name
         table["prompt_questions"] = list(MOTION_QUESTIONS)
+    if table.get("prompt_answers") == "motion":  # the shipped answer words, by name
+        table["prompt_answers"] = list(MOTION_ANSWERS)
     model = settings_from_table(MoMugConfig, table, "model")
     model.validate()
     train = settings_from_table(TrainSettings, raw.get("train", {}), "train")

@@ -19,11 +19,13 @@ def live_adapter_model():
     from momug.model.config import MoMugConfig
 
     def build(scope: str, *, train: bool = False, scale: float = 0.5, prompt_projection: bool = False,
-              questions: tuple[str, ...] = ()):
-        """questions: MoMugConfig.prompt_questions; their projection gets noise too."""
+              questions: tuple[str, ...] = (), answers: tuple[str, ...] = ()):
+        """questions, answers: MoMugConfig.prompt_questions, prompt_answers; their projection gets
+        noise too."""
         torch.manual_seed(0)
         config = MoMugConfig(base_model="tiny", frames_per_token=4, max_frames=200, lora_rank=4, lora_alpha=8,
-                             adapter_scope=scope, prompt_questions=list(questions))
+                             adapter_scope=scope, prompt_questions=list(questions),
+                             prompt_answers=list(answers))
         model = ckpt.build_model(config).train(train)
         g = torch.Generator().manual_seed(1)
         noisy = ("prompt_proj",) * prompt_projection + ("reading_proj",) * bool(questions)

@@ -190,3 +190,43 @@ def test_reading_only_rows_keep_the_answers_and_drop_the_words(model):
         mp.setattr(type(model), "readings", spy)
         model.training_loss([row], generator=torch.Generator().manual_seed(0))
     assert seen == [[ids]]
+
+
+ANSWERS = ("walk", "jump", "slow")
+
+
+def test_with_answer_words_each_reading_is_the_base_models_distribution_over_them(live_adapter_model):
+    model = live_adapter_model("all", questions=QUESTIONS, answers=ANSWERS)
+    assert model.reading_proj.in_features == len(QUESTIONS) * len(ANSWERS)
+    ids = [model.tokenizer(" " + w, add_special_tokens=False)["input_ids"][0] for w in ANSWERS]
+    table = model.lm.get_output_embeddings().weight
+    prompts = ["a person jumps", "someone walks forward slowly"]
+    with model.llm.disable_adapter():
+        read = model.reader.read(model.backbone, [model.text_ids(p) for p in prompts], model.device, table)
+    for b, prompt in enumerate(prompts):
+        for q, question in enumerate(QUESTIONS):
+            logits = table[ids] @ answer_state_alone(model, question, prompt)
+            expected = logits.softmax(dim=0)
+            torch.testing.assert_close(read[b, q * 3:(q + 1) * 3], expected, rtol=3e-3, atol=3e-3)
+    ckpt_model = model.readings([model.text_ids(prompts[0])])  # through the projection, to (1, H)
+    assert ckpt_model.shape == (1, model.lm.config.hidden_size)
+
+
+def test_answer_words_are_checked():
+    from momug.model.config import check_answers
+    from momug.model.prompt_reading import MOTION_ANSWERS
+
+    assert check_answers(list(ANSWERS), QUESTIONS) == list(ANSWERS)
+    for bad in (["two words"], ["walk", "walk"], [""], " walk", [3]):
+        with pytest.raises(MomugError, match="prompt_answers|prompt answer"):
+            check_answers(bad, QUESTIONS)
+    with pytest.raises(MomugError, match="needs prompt_questions"):
+        check_answers(["walk"], [])
+    old = {k: v for k, v in MoMugConfig().__dict__.items() if k != "prompt_answers"}
+    assert MoMugConfig.from_dict(old).prompt_answers == []  # checkpoints from before
+    from momug.model.base_llm import load_base_llm
+
+    _, tokenizer = load_base_llm("tiny")
+    with pytest.raises(MomugError, match="'jumping-jack' is 3 tokens"):  # its logit is no one token's
+        PromptReader(list(QUESTIONS), tokenizer, [tokenizer.bos_token_id], answers=["jumping-jack"])
+    PromptReader(list(MOTION_QUESTIONS), tokenizer, [tokenizer.bos_token_id], answers=list(MOTION_ANSWERS))

@@ -9,9 +9,7 @@ the way the shipped defaults are stored (half the size; normalisation statistics
 --guidance sets the scale the copy generates with when a request names none (config.json
 "guidance"), chosen on the validation split with scripts/sweep_guidance.sh. For a streaming
 checkpoint, --onset-guidance sets the scale of each motion's first latent (config.json
-"onset_guidance"; 1 samples it unguided, the rest at --guidance). For a diffusion checkpoint,
---guidance-start sets the scale at pure noise, from which the model's own scale moves linearly to
---guidance at the clean end (config.json "guidance_start"; "none" keeps --guidance throughout).
+"onset_guidance"; 1 samples it unguided, the rest at --guidance).
 """
 
 from __future__ import annotations
@@ -29,8 +27,6 @@ def main() -> int:
     parser.add_argument("--guidance", type=float, help="the copy's default guidance scale (default: the source's)")
     parser.add_argument("--onset-guidance", type=float,
                         help="streaming only: the scale of each motion's first latent (default: the source's)")
-    parser.add_argument("--guidance-start",
-                        help="diffusion only: the scale at pure noise, ramping to --guidance (\"none\": constant)")
     args = parser.parse_args()
 
     from momug.errors import MomugError
@@ -38,14 +34,7 @@ def main() -> int:
     from momug.model.config import config_guidance
     from momug.stream import checkpoint as sckpt
 
-    start = args.guidance_start
-    if start is not None and start.lower() != "none":
-        try:
-            start = float(start)
-        except ValueError:
-            parser.error(f"--guidance-start: a number or 'none', got {start!r}")
-    for flag, value in (("--guidance", args.guidance), ("--onset-guidance", args.onset_guidance),
-                        ("--guidance-start", start if isinstance(start, float) else None)):
+    for flag, value in (("--guidance", args.guidance), ("--onset-guidance", args.onset_guidance)):
         if value is not None:
             try:
                 config_guidance(value, flag)
@@ -54,13 +43,9 @@ def main() -> int:
     stream = sckpt.is_stream_checkpoint(args.source)
     if args.onset_guidance is not None and not stream:
         parser.error("--onset-guidance is for streaming checkpoints (the diffusion sampler has no first latent)")
-    if start is not None and stream:
-        parser.error("--guidance-start is for diffusion checkpoints")
     model, vae = sckpt.from_pretrained(args.source) if stream else (ckpt.from_pretrained(args.source), None)
     if args.guidance is not None:
         model.config.guidance = args.guidance
-    if start is not None:
-        model.config.guidance_start = start if isinstance(start, float) else None
     if args.onset_guidance is not None:
         model.config.onset_guidance = args.onset_guidance
     if stream:

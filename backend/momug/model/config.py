@@ -92,12 +92,6 @@ class MoMugConfig:
     # model on its validation split (scripts/sweep_guidance.sh), since the best scale depends on
     # the data the model was trained on.
     guidance: float = 2.5
-    # When set, the scale at pure noise: the model's own guidance then moves linearly with the noise
-    # level from this to `guidance` at the clean end. Strong guidance at high noise, where the
-    # gross motion (how far, how fast, how high) is decided, and milder near the end: a constant
-    # scale leaves the default's gaits and jumps short of its corpus (docs/training.md). A request
-    # that names a scale gets that scale at every step. None: `guidance` throughout.
-    guidance_start: float | None = None
     version: int = 1
 
     @property
@@ -136,8 +130,6 @@ class MoMugConfig:
         if self.adapter_scope not in ("all", "motion"):
             raise MomugError(f"adapter_scope must be 'all' or 'motion', got {self.adapter_scope!r}")
         self.guidance = config_guidance(self.guidance)
-        if self.guidance_start is not None:
-            self.guidance_start = config_guidance(self.guidance_start, "config guidance_start")
         self.prompt_questions = check_questions(self.prompt_questions)
         self.prompt_answers = check_answers(self.prompt_answers, self.prompt_questions)
         if not 1 <= self.min_frames <= self.max_frames:

@@ -443,9 +443,8 @@ class MoMugModel(nn.Module):
         the predicted clean frames (n_frames[i], D) to the frames to continue from at every step
         (training-free conditioning, momug.constraints); the noise estimate follows it."""
         B = len(prompts)
-        times = ddim_timesteps(self.config.num_train_timesteps, steps)
-        scales = [self.guidance_scale(guidance, t) for t in times]
-        guided = any(scale != 1.0 for scale in scales)
+        guidance = self.config.guidance if guidance is None else float(guidance)   # None: the model's own
+        guided = guidance != 1.0
         prompt_ids = [self.text_ids(p) for p in prompts] + ([[] for _ in prompts] if guided else [])
         prefixes = [[seq.Text(self.bos + ids), seq.Special("som")] for ids in prompt_ids]
         readings = self.readings(prompt_ids)
@@ -458,10 +457,12 @@ class MoMugModel(nn.Module):
             context_hidden, cache = self.run(context, use_cache=True)
             som_hidden = context_hidden[som]
         n_tok = [-(-n // self.config.frames_per_token) for n in n_frames]
-        x = []
+        x, generators = [], []
         for i in range(B):
             g = torch.Generator().manual_seed(int(seeds[i]))
             x.append(torch.randn(n_tok[i], self.config.token_dim, generator=g))
+            generators.append(g)  # eta > 0 draws each step's noise from it: a seed repeats its motion
+        times = ddim_timesteps(self.config.num_train_timesteps, steps)
         starts = context.lengths
         prefix_len = context.kind.shape[1]
         for k, t in enumerate(times):
@@ -482,27 +483,17 @@ class MoMugModel(nn.Module):
             for i in range(B):
                 out = outs[i]
                 if guided:
-                    out = outs[B + i] + scales[k] * (outs[i] - outs[B + i])
+                    out = outs[B + i] + guidance * (outs[i] - outs[B + i])
                 x0, eps = self.schedule.split(out[None], x[i][None], torch.tensor([t]))
                 if guides is not None and guides[i] is not None:
                     x0 = self._guided_x0(guides[i], x0[0], n_frames[i])[None]
                     # The noise the step keeps is the one that explains x_t with the guided x0.
                     ab = float(self.schedule.alpha_bar[t])
                     eps = (x[i][None] - math.sqrt(ab) * x0) / max(math.sqrt(1 - ab), 1e-8)
-                x[i] = ddim_step(self.schedule, x0[0], eps[0], t, t_prev, eta)
+                x[i] = ddim_step(self.schedule, x0[0], eps[0], t, t_prev, eta, generators[i])
             if progress is not None:
                 progress((k + 1) / len(times))
         return [self.from_tokens(x[i], n_frames[i]) for i in range(B)]
-
-    def guidance_scale(self, guidance: float | None, t: int) -> float:
-        """The classifier-free guidance scale at timestep t: a request's own scale at every step, or
-        (None) the model's: config.guidance, or its ramp from config.guidance_start at pure noise."""
-        if guidance is not None:
-            return float(guidance)
-        start, end = self.config.guidance_start, self.config.guidance
-        if start is None:
-            return end
-        return end + (start - end) * t / (self.config.num_train_timesteps - 1)
 
     def _guided_x0(self, guide, tokens: torch.Tensor, n_frames: int) -> torch.Tensor:
         """Apply a guide to one sample's predicted tokens (the padding frames stay as they are)."""

@@ -1,52 +1,42 @@
-"""Answer guidance: out = u + g (c - u) + a (c - c0), c0 = the words without the answers."""
-import sys, json
-import numpy as np, torch
+"""Guidance on the prompt questions' answers (docs/training.md, part 22): the step follows
+u + 2.5 (c - u) + a (c - c0), where c is the prompt with its answers, u the empty prompt and c0
+the prompt's words with no answers. The extended suite's single-action probes, joints straight from
+the features (no cleanup).
+
+    python docs/results/prompt_reading/answer_guidance.py CHECKPOINT A SEEDS OUT.json
+    (part 22: runs/motion_scope_stage22 3 0 answer_guidance_a3_seed0.json)
+"""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from momug.eval.probes import extended_probes, run_probes
 from momug.model import checkpoint as ckpt
-from momug.model import sequence as seq
-from momug.model.diffusion import ddim_timesteps, ddim_step
 from momug.motion.features import features_to_joints
-from momug.eval.probes import extended_probes, run_probes, summarize
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from custom_guidance import EMPTY, WORDS, sample  # noqa: E402
+
 torch.set_num_threads(2)
 model = ckpt.from_pretrained(sys.argv[1]).eval()
 A = float(sys.argv[2]); seeds = tuple(int(s) for s in sys.argv[3].split(","))
+WORDS_ONLY = (lambda ids: ids, lambda ids: [])
 
-@torch.no_grad()
-def sample(prompts, n_frames, seed, g=2.5, a=0.0, steps=20):
-    B = len(prompts)
-    ids = [model.text_ids(p) for p in prompts]
-    groups = 3 if a else 2
-    text = ids + [[] for _ in ids] + (ids if a else [])
-    read_ids = ids + [[] for _ in ids] + ([[] for _ in ids] if a else [])
-    context = seq.pack([[seq.Text(model.bos + i), seq.Special("som")] for i in text], model.special_index)
-    readings = model.readings(read_ids)
-    som = (torch.arange(context.kind.shape[0]), context.lengths - 1)
-    h, cache = model.run(context, use_cache=True)
-    som_hidden = h[som]
-    n_tok = -(-n_frames // model.config.frames_per_token)
-    x = [torch.randn(n_tok, model.config.token_dim, generator=torch.Generator().manual_seed(seed)) for _ in prompts]
-    times = ddim_timesteps(model.config.num_train_timesteps, steps)
-    for k, t in enumerate(times):
-        rows = x * groups
-        suffix = seq.pack([[seq.Special("timestep", t), seq.Motion(r, t)] for r in rows], model.special_index,
-                          start_positions=context.lengths)
-        hidden, cache = model.run(suffix, context=context, cache=cache, use_cache=True, readings=readings)
-        cache.crop(-suffix.kind.shape[1])
-        outs = [model.motion_prediction(hidden[b, 1:1 + n_tok], som_hidden[b]).float() for b in range(groups * B)]
-        tp = times[k + 1] if k + 1 < len(times) else None
-        for i in range(B):
-            c, u = outs[i], outs[B + i]
-            out = u + g * (c - u)
-            if a:
-                out = out + a * (c - outs[2 * B + i])
-            x0, eps = model.schedule.split(out[None], x[i][None], torch.tensor([t]))
-            x[i] = ddim_step(model.schedule, x0[0], eps[0], t, tp, 0.0)
-    return [model.from_tokens(xi, n_frames) for xi in x]
+
+def combine(k, outs):
+    out = outs[1] + 2.5 * (outs[0] - outs[1])
+    return out + A * (outs[0] - outs[2]) if A else out
+
 
 def generate(prompts, seconds, seed):
     n = int(round(seconds * 20)) + 1
     out = []
     for j in range(0, len(prompts), 16):
-        for f in sample(prompts[j:j + 16], n, seed, a=A):
+        groups = [WORDS, EMPTY] + [WORDS_ONLY] * bool(A)
+        for f in sample(model, prompts[j:j + 16], n, [seed] * len(prompts[j:j + 16]), groups, combine):
             out.append(features_to_joints(model.denormalize(f).numpy().astype(np.float64)))
     return out
 

@@ -5,6 +5,7 @@ LoRA adapter keeps the base model's language).
 `momug data steady`: add single straight gaits cut to their cruising stretch.
 `momug data weight`: a split with chosen actions' clips listed several times.
 `momug data styles`: add slow and brisk gaits captioned by style ("an elderly man walks forward.").
+`momug data undirected`: add straight gaits captioned without a direction ("a man runs.").
 `momug data import`: any folder of BVH/.npz motion files, with captions, as a corpus.
 `momug data bandai`: the Bandai-Namco Research Motion Dataset as a captioned corpus.
 `momug data merge`: one corpus from several, statistics recomputed."""
@@ -114,6 +115,19 @@ def add_parser(subparsers) -> None:
     st.add_argument("--split", default="train", help="which ids file to read (default train)")
     st.add_argument("--times", type=int, default=1, help="how many times to list each copy (1 to 20, default 1)")
     st.add_argument("--name", help="name of the ids file written (default <split>_styled)")
+    un = sub.add_parser(
+        "undirected",
+        help="copies of the straight gaits captioned without a direction (\"a man runs.\")",
+        description="For every clip of DIR/<split>.txt that is one straight forward walk, jog, run, sneak, march, "
+        "limp or skip (or a mirror, steady or onset window of one), write a copy U<id> with the same motion and "
+        "the clip's captions with the direction phrase taken out (\"a man runs forward steadily.\" -> \"a man "
+        "runs steadily.\"), and DIR/<split>_undirected.txt listing the split and the copies. Existing files are "
+        "not changed; train on it with split = \"<split>_undirected\".",
+    )
+    un.add_argument("data", help="a procedural corpus folder (momug data synth or merge; mirror, steady)")
+    un.add_argument("--split", default="train", help="which ids file to read (default train)")
+    un.add_argument("--times", type=int, default=1, help="how many times to list each copy (1 to 20, default 1)")
+    un.add_argument("--name", help="name of the ids file written (default <split>_undirected)")
     i = sub.add_parser(
         "import",
         help="a folder of BVH/.npz motion files, with captions, as a HumanML3D-layout corpus",
@@ -235,6 +249,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"{summary['split_file']}: {summary['clips']} clips listed, {summary['written']} style copies written "
               f"({summary['slow']} slow, {summary['brisk']} brisk)")
         return 0
+    if command == "undirected":
+        from momug.data.undirected_captions import write_undirected_copies
+
+        summary = write_undirected_copies(args.data, args.split, args.times, args.name)
+        print(f"{summary['split_file']}: {summary['clips']} clips listed, {summary['written']} undirected copies "
+              "written")
+        return 0
     if command == "import":
         from pathlib import Path
 
@@ -260,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
         raise MomugError("choose a subcommand: momug data synth --n N --out DIR [--seed S] [--workers K] | "
                          "momug data general-text --out FILE | momug data mirror DIR [--split S] | "
                          "momug data steady DIR [--split S] | momug data weight DIR --times A=N,... | "
-                         "momug data styles DIR [--split S] | "
+                         "momug data styles DIR [--split S] | momug data undirected DIR [--split S] | "
                          "momug data import SRC --out DIR --captions FILE | momug data bandai SRC --out DIR | "
                          "momug data merge DIR... --out DIR")
     if args.n <= 0:

@@ -139,3 +139,16 @@ def test_part_twenty_two_is_part_twenty_one_with_answer_distributions():
     assert part22.model.prompt_answers == list(MOTION_ANSWERS)  # "motion": the shipped words by name
     assert dataclasses.replace(part22.model, prompt_answers=[]) == part21.model
     assert part22.train == part21.train and part22.init_from == part21.init_from
+
+
+def test_parts_twenty_three_and_four_are_part_elevens_recipe_on_the_undirected_copies():
+    part11 = load_train_config(CONFIGS[0].parent / "motion_scope_stage11.toml")
+    part23 = load_train_config(CONFIGS[0].parent / "motion_scope_stage23.toml")
+    part24 = load_train_config(CONFIGS[0].parent / "motion_scope_stage24.toml")
+    assert part23.model == part11.model == part24.model and part23.data == part11.data
+    assert part23.train.split == "train_mirrored_steady_onset_undirected"  # momug data undirected's list
+    assert part24.train.split == "train_mirrored_steady_onset_undirected2"
+    assert part23.init_from.endswith("checkpoints_in_training/motion_scope_stage11")
+    assert part24.init_from.endswith("checkpoints_in_training/motion_scope_stage23")
+    same = ("batch_size", "caption_fraction", "text_dropout", "root_loss_weight", "warmup_steps")
+    assert all(getattr(p.train, k) == getattr(part11.train, k) for p in (part23, part24) for k in same)

@@ -41,15 +41,16 @@ MOTION_QUESTIONS = (
     "Sentence: {prompt} Pace:",
 )
 
-# Answer words for MoMugConfig.prompt_answers = "motion": the corpus' action families (momug.data.synth
-# actions, one token each) and the three paces the questions' examples use.
+# Answer words for MoMugConfig.prompt_answers = "motion": one-token words for the corpus' kinds of
+# action (momug.data.synth.actions) and the three paces the questions' examples use.
 MOTION_ANSWERS = ("walk", "jog", "run", "jump", "hop", "kick", "clap", "wave", "raise", "turn", "spin", "squat",
                   "sit", "stand", "punch", "throw", "stretch", "bow", "balance", "point", "march", "skip",
                   "sneak", "limp", "step", "slow", "normal", "fast")
 
 
 class PromptReader:
-    """The frozen base model's answer states for prompts given as token ids, cached per prompt.
+    """The frozen base model's answer states (or, given answer words, its answer distributions over
+    them) for prompts given as token ids, cached per prompt.
 
     Cached on the CPU in float16 (a few kB per prompt); the cache is cleared when full, which a
     training corpus of tens of thousands of distinct captions stays under."""

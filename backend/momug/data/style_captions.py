@@ -31,12 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from momug.data.derived import STYLE_PREFIX, original_id
-from momug.data.humanml3d import read_split
 from momug.data.merge import link_file
 from momug.data.synth.tagging import text_line
 from momug.data.synth.writer import read_meta
-from momug.data.weight import MAX_WEIGHT, check_list_name
-from momug.errors import MomugError
+from momug.data.weight import copies_request
 
 CAPTIONS_PER_CLIP = 3
 
@@ -101,13 +99,8 @@ def write_style_copies(root: str | Path, split: str, times: int = 1, name: str |
     ROOT/<name>.txt (default <split>_styled) listing the split and each copy `times` times (one
     copy is a few percent of a corpus' draws). Rerunning rewrites the same files."""
     root = Path(root)
-    name = check_list_name(name or f"{split}_styled", split)
-    if not 1 <= times <= MAX_WEIGHT:
-        raise MomugError(f"--times must be 1 to {MAX_WEIGHT}, got {times}")
-    ids = read_split(root, split)
-    if not (root / "meta.jsonl").is_file():
-        raise MomugError(f"{root} has no meta.jsonl: style captions need each clip's gait and speed label "
-                         "(corpora from momug data synth, or merges of them, have it)")
+    name, ids = copies_request(root, split, times, name or f"{split}_styled",
+                               "style captions need each clip's gait and speed label")
     families = {m["id"]: fam for m in read_meta(root) if (fam := style_family(m)) is not None}
     listed, per_family = list(ids), {"slow": 0, "brisk": 0}
     for motion_id in ids:

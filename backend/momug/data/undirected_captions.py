@@ -21,12 +21,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from momug.data.derived import UNDIRECTED_PREFIX, original_id
-from momug.data.humanml3d import read_split
 from momug.data.merge import link_file
 from momug.data.synth.tagging import text_line
 from momug.data.synth.writer import read_meta
-from momug.data.weight import MAX_WEIGHT, check_list_name
-from momug.errors import MomugError
+from momug.data.weight import copies_request
 
 GAITS = ("walk", "jog", "run", "sneak", "march", "limp", "skip")
 # Longest first, so "forward in a straight line" goes whole rather than leaving "in a straight line".
@@ -61,13 +59,8 @@ def write_undirected_copies(root: str | Path, split: str, times: int = 1, name: 
     ROOT/<name>.txt (default <split>_undirected) listing the split and each copy `times` times.
     Rerunning rewrites the same files."""
     root = Path(root)
-    name = check_list_name(name or f"{split}_undirected", split)
-    if not 1 <= times <= MAX_WEIGHT:
-        raise MomugError(f"--times must be 1 to {MAX_WEIGHT}, got {times}")
-    ids = read_split(root, split)
-    if not (root / "meta.jsonl").is_file():
-        raise MomugError(f"{root} has no meta.jsonl: undirected captions need each clip's gait and path "
-                         "(corpora from momug data synth, or merges of them, have it)")
+    name, ids = copies_request(root, split, times, name or f"{split}_undirected",
+                               "undirected captions need each clip's gait and path")
     gaits = {m["id"] for m in read_meta(root) if is_straight_gait(m)}
     listed, written = list(ids), 0
     for motion_id in ids:

@@ -56,6 +56,20 @@ def check_list_name(name: str, split: str) -> str:
     return name
 
 
+def copies_request(root: Path, split: str, times: int, name: str, what: str) -> tuple[str, list[str]]:
+    """The checks of a corpus tool that writes derived copies of a split's clips and a list of both
+    (momug data styles, undirected): the list's name, how often each copy is listed, the split's
+    ids, and the meta.jsonl that says which clips qualify (what: what the tool reads from it)."""
+    name = check_list_name(name, split)
+    if not 1 <= times <= MAX_WEIGHT:
+        raise MomugError(f"--times must be 1 to {MAX_WEIGHT}, got {times}")
+    ids = read_split(root, split)
+    if not (root / "meta.jsonl").is_file():
+        raise MomugError(f"{root} has no meta.jsonl: {what} (corpora from momug data synth, or merges of them, "
+                         "have it)")
+    return name, ids
+
+
 def write_weighted_split(root: str | Path, split: str, weights: dict[str, int], name: str | None = None) -> dict:
     """Write ROOT/<name>.txt (default <split>_weighted): the ids of ROOT/<split>.txt, each clip of a
     weighted action listed `weight` times. Returns the file, the counts and the clips per action."""

@@ -1,5 +1,9 @@
 """Single-action extended probes at another length: does asking for 4 s (longer than the corpus'
-kicks, turns, jumps) cost passes?"""
+kicks, turns, jumps) cost passes? The extended suite's 4-s probes of jumps, heights, legs, turns,
+hands, arms and squats, at SECONDS instead, one seed; compare with the same rows of a 4-s run.
+
+    python docs/results/length_check/length_probe.py backend/momug/checkpoints/default 2.5 0 l2.5_s0.json
+"""
 import sys, dataclasses, json
 import numpy as np, torch
 from momug.pipeline import MotionPipeline

@@ -17,6 +17,15 @@ import argparse
 from momug.errors import MomugError
 
 
+def _copies_arguments(parser, suffix: str) -> None:
+    """The arguments of a command that writes derived copies of a split's clips and a list of both
+    (styles, undirected; momug.data.weight.copies_request checks them)."""
+    parser.add_argument("data", help="a procedural corpus folder (momug data synth or merge; mirror, steady)")
+    parser.add_argument("--split", default="train", help="which ids file to read (default train)")
+    parser.add_argument("--times", type=int, default=1, help="how many times to list each copy (1 to 20, default 1)")
+    parser.add_argument("--name", help=f"name of the ids file written (default <split>_{suffix})")
+
+
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("data", help="make or inspect training data")
     sub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
@@ -111,10 +120,7 @@ def add_parser(subparsers) -> None:
         "forward.\", \"someone runs straight ahead wearily.\"), and DIR/<split>_styled.txt listing the split and "
         "the copies. Existing files are not changed; train on it with split = \"<split>_styled\".",
     )
-    st.add_argument("data", help="a procedural corpus folder (momug data synth or merge; mirror, steady)")
-    st.add_argument("--split", default="train", help="which ids file to read (default train)")
-    st.add_argument("--times", type=int, default=1, help="how many times to list each copy (1 to 20, default 1)")
-    st.add_argument("--name", help="name of the ids file written (default <split>_styled)")
+    _copies_arguments(st, "styled")
     un = sub.add_parser(
         "undirected",
         help="copies of the straight gaits captioned without a direction (\"a man runs.\")",
@@ -124,10 +130,7 @@ def add_parser(subparsers) -> None:
         "runs steadily.\"), and DIR/<split>_undirected.txt listing the split and the copies. Existing files are "
         "not changed; train on it with split = \"<split>_undirected\".",
     )
-    un.add_argument("data", help="a procedural corpus folder (momug data synth or merge; mirror, steady)")
-    un.add_argument("--split", default="train", help="which ids file to read (default train)")
-    un.add_argument("--times", type=int, default=1, help="how many times to list each copy (1 to 20, default 1)")
-    un.add_argument("--name", help="name of the ids file written (default <split>_undirected)")
+    _copies_arguments(un, "undirected")
     i = sub.add_parser(
         "import",
         help="a folder of BVH/.npz motion files, with captions, as a HumanML3D-layout corpus",

@@ -21,6 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from momug.data.derived import UNDIRECTED_PREFIX, original_id
+from momug.data.humanml3d import read_captions
 from momug.data.merge import link_file
 from momug.data.synth.tagging import text_line
 from momug.data.synth.writer import read_meta
@@ -50,10 +51,6 @@ def undirected(caption: str) -> str | None:
     return None
 
 
-def read_captions(path: Path) -> list[str]:
-    return [line.split("#")[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def write_undirected_copies(root: str | Path, split: str, times: int = 1, name: str | None = None) -> dict:
     """Write a U<id> copy with direction-free captions for each qualifying clip of ROOT/<split>.txt and
     ROOT/<name>.txt (default <split>_undirected) listing the split and each copy `times` times.
@@ -70,7 +67,7 @@ def write_undirected_copies(root: str | Path, split: str, times: int = 1, name: 
         text = root / "texts" / f"{motion_id}.txt"
         if not all(p.is_file() for p in [*paths, text]):
             continue
-        captions = list(dict.fromkeys(c for c in map(undirected, read_captions(text)) if c))
+        captions = list(dict.fromkeys(c for c in (undirected(c.text) for c in read_captions(text)) if c))
         if not captions:
             continue
         copy_id = UNDIRECTED_PREFIX + motion_id
